@@ -1,0 +1,1 @@
+//! Shared helpers for the head-to-head benchmarks.

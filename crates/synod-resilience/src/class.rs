@@ -1,0 +1,87 @@
+//! Error classes: what a failure means for whoever might retry it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use synod_resilience::{Classify, ErrorClass};
+//!
+//! let err = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+//! assert_eq!(err.class(), ErrorClass::Transient);
+//! assert!(ErrorClass::RateLimited { retry_after: Some(Duration::from_secs(2)) }.is_retryable());
+//! assert!(!ErrorClass::Permanent.is_retryable());
+//! ```
+
+use std::io;
+use std::time::Duration;
+
+/// How a failure should be treated by retry and circuit-breaking logic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// A passing fault (timeout, reset connection, overloaded service): worth retrying.
+    Transient,
+    /// The other side asked us to slow down, optionally saying for how long.
+    RateLimited {
+        /// How long the other side asked us to wait, when it said.
+        retry_after: Option<Duration>,
+    },
+    /// Retrying cannot help (missing program, bad credentials, invalid input).
+    Permanent,
+}
+
+impl ErrorClass {
+    /// Whether a retry could succeed: true for `Transient` and `RateLimited`.
+    #[must_use]
+    pub fn is_retryable(self) -> bool {
+        !matches!(self, ErrorClass::Permanent)
+    }
+}
+
+/// Implemented by every synod error type (and any caller's) so retries, budgets and breakers
+/// can tell a passing fault from a permanent one.
+pub trait Classify {
+    /// The class of this failure.
+    fn class(&self) -> ErrorClass;
+}
+
+impl<T: Classify + ?Sized> Classify for &T {
+    fn class(&self) -> ErrorClass {
+        (**self).class()
+    }
+}
+
+impl<T: Classify + ?Sized> Classify for Box<T> {
+    fn class(&self) -> ErrorClass {
+        (**self).class()
+    }
+}
+
+impl Classify for io::Error {
+    fn class(&self) -> ErrorClass {
+        use io::ErrorKind::*;
+        match self.kind() {
+            TimedOut | Interrupted | WouldBlock | ConnectionReset | ConnectionAborted
+            | ConnectionRefused | BrokenPipe | NotConnected | AddrInUse | UnexpectedEof
+            | ResourceBusy | NetworkDown | NetworkUnreachable | HostUnreachable => {
+                ErrorClass::Transient
+            }
+            _ => ErrorClass::Permanent,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_by_kind() {
+        let transient = [io::ErrorKind::TimedOut, io::ErrorKind::ConnectionRefused];
+        for kind in transient {
+            assert_eq!(io::Error::from(kind).class(), ErrorClass::Transient, "{kind:?}");
+        }
+        let permanent = [io::ErrorKind::NotFound, io::ErrorKind::PermissionDenied];
+        for kind in permanent {
+            assert_eq!(io::Error::from(kind).class(), ErrorClass::Permanent, "{kind:?}");
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! # synod
+//!
+//! Run several command-line AI agents (or any CLIs) side by side, make them survive failure,
+//! reconcile what they said, and keep the evidence.
+//!
+//! `synod` is a facade: each layer is its own crate, re-exported here behind a cargo feature
+//! named after it, so a tool pulls in only what it needs.
+//!
+//! ## Which feature for which job
+//!
+//! | you want to… | feature | module |
+//! |---|---|---|
+//! | spawn agent CLIs, stream their output, time them out, kill their whole process tree, run many at once | `exec` | [`exec`] |
+//! | retry with backoff and jitter, share a retry budget, open a circuit breaker on a failing agent | `resilience` | [`resilience`] |
+//! | keep runs, agent outputs and verdicts in SQLite (WAL, pooled, migrated, maintained) | `store` | [`store`] |
+//! | load layered, validated, explainable config and hot-reload it | `config` | [`config`] |
+//! | log in with the OAuth 2.0 device flow and keep tokens fresh and private | `auth` | [`auth`] |
+//! | check Conventional Commits, install git hooks, run pre-commit and pre-receive checks | `policy` | [`policy`] |
+//! | turn several agents' JSON into one deterministic verdict (no I/O) | `consensus` (default) | [`consensus`] |
+//! | all of the above wired together: run a stage of agents end to end | `orchestrator` | `orchestrator` |
+//! | everything | `full` | |
+//!
+//! Only `consensus` is on by default: it is pure, small and useful alone.
+//!
+//! ```toml
+//! [dependencies]
+//! synod = { version = "0.1", features = ["exec", "resilience"] }
+//! ```
+//!
+//! Every layer keeps one error enum (`Error`, `#[non_exhaustive]`) whose messages name the
+//! offending value, path, key or line; errors that can come from I/O implement
+//! `resilience::Classify` so retries know what is worth retrying.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "exec")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exec")))]
+#[doc(inline)]
+pub use synod_exec as exec;
+
+#[cfg(feature = "resilience")]
+#[cfg_attr(docsrs, doc(cfg(feature = "resilience")))]
+#[doc(inline)]
+pub use synod_resilience as resilience;
+
+#[cfg(feature = "store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "store")))]
+#[doc(inline)]
+pub use synod_store as store;
+
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+#[doc(inline)]
+pub use synod_config as config;
+
+#[cfg(feature = "auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
+#[doc(inline)]
+pub use synod_auth as auth;
+
+#[cfg(feature = "policy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "policy")))]
+#[doc(inline)]
+pub use synod_policy as policy;
+
+#[cfg(feature = "consensus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "consensus")))]
+#[doc(inline)]
+pub use synod_consensus as consensus;
