@@ -1,2 +1,48 @@
-//! synod-exec: see the crate description. This crate is being built; its API lands with its issue.
+//! synod-exec: run agent CLIs (claude, gemini, codex, git, any program) from tokio so that
+//! hangs, flooded pipes, runaway grandchildren and rate limits never reach the caller as a
+//! leak, a deadlock or a vague error.
+//!
+//! - [`AgentCommand`]: a consuming builder (program, args, env inherit / clear / allow-list,
+//!   cwd, stdin bytes, timeout, kill grace, output cap, cancellation token, classifier).
+//! - [`run`] / [`run_with_cancel`]: run to completion, returning [`Output`] (bytes, lossy
+//!   text, status, duration, truncation) or a precise [`Error`].
+//! - Every child leads its own process group. A timeout, a cancellation, or dropping the
+//!   future sends SIGTERM to the group, waits the kill grace, sends SIGKILL, and reaps: no
+//!   zombie, no orphaned grandchild.
+//! - [`Error`] implements [`synod_resilience::Classify`]; non-zero exits are classified by
+//!   an ordered, configurable [`Classifier`] over the output tail.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), synod_exec::Error> {
+//! use std::time::Duration;
+//! use synod_exec::{AgentCommand, run};
+//!
+//! let cmd = AgentCommand::new("sh")
+//!     .args(["-c", "read prompt; echo \"you said: $prompt\""])
+//!     .env_clear()
+//!     .env("PATH", "/usr/bin:/bin")
+//!     .stdin("hello\n")
+//!     .timeout(Duration::from_secs(10));
+//! let out = run(&cmd).await?;
+//! assert_eq!(out.stdout_lossy(), "you said: hello\n");
+//! assert!(out.status.success());
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
+
+pub mod classify;
+pub mod command;
+pub mod error;
+mod group;
+pub mod output;
+pub mod run;
+
+pub use classify::{Classifier, ClassifyPatterns, Rule};
+pub use command::{
+    AgentCommand, DEFAULT_KILL_GRACE, DEFAULT_MAX_LINE, DEFAULT_OUTPUT_CAP, EnvMode,
+};
+pub use error::{Error, Result};
+pub use output::Output;
+pub use run::{run, run_with_cancel};
