@@ -1,0 +1,111 @@
+//! Canonical text of a JSON value, used to decide whether two agents said "the same thing".
+//!
+//! Strings are trimmed and case-folded (Unicode lowercase), numbers compare by value (`1`,
+//! `1.0` and `1e0` are equal), object keys are sorted explicitly (so the result does not depend
+//! on serde_json's `preserve_order` feature), array order is kept. The text is only ever
+//! compared, never parsed back; it is injective on normalized values.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+/// The canonical text of `value`.
+pub(crate) fn canonical(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+pub(crate) fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => write_number(n, out),
+        Value::String(s) => write_string(&s.trim().to_lowercase(), out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(key, out);
+                out.push(':');
+                write_canonical(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_number(n: &serde_json::Number, out: &mut String) {
+    if let Some(i) = n.as_i64() {
+        let _ = write!(out, "{i}");
+    } else if let Some(u) = n.as_u64() {
+        let _ = write!(out, "{u}");
+    } else if let Some(f) = n.as_f64() {
+        // Integral floats in the exactly representable range print as integers, so 1.0 == 1.
+        if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+            let _ = write!(out, "{}", f as i64);
+        } else {
+            let _ = write!(out, "{f:e}");
+        }
+    } else {
+        // Arbitrary-precision numbers (a feature some builds enable): keep the text.
+        let _ = write!(out, "{n}");
+    }
+}
+
+fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn strings_are_trimmed_and_case_folded() {
+        assert_eq!(canonical(&json!("  PASS ")), canonical(&json!("pass")));
+        assert_eq!(canonical(&json!("Ärger")), canonical(&json!("ärger")));
+        assert_ne!(canonical(&json!("a\"b")), canonical(&json!("a\\\"b")));
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert_eq!(canonical(&json!(1)), canonical(&json!(1.0)));
+        assert_eq!(canonical(&json!(-3)), canonical(&json!(-3.0)));
+        assert_ne!(canonical(&json!(1)), canonical(&json!(1.5)));
+        assert_ne!(canonical(&json!(1)), canonical(&json!("1")));
+        let big: Value = serde_json::from_str("1e300").unwrap_or(Value::Null);
+        assert_eq!(canonical(&big), "1e300");
+    }
+
+    #[test]
+    fn object_keys_are_sorted() {
+        let a: Value = serde_json::from_str(r#"{"b": 1, "a": "X"}"#).unwrap_or(Value::Null);
+        let b: Value = serde_json::from_str(r#"{"a": "x", "b": 1.0}"#).unwrap_or(Value::Null);
+        assert_eq!(canonical(&a), canonical(&b));
+        assert_eq!(canonical(&a), r#"{"a":"x","b":1}"#);
+    }
+}
