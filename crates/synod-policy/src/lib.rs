@@ -1,2 +1,160 @@
-//! synod-policy: see the crate description. This crate is being built; its API lands with its issue.
+//! # synod-policy: keep the repository honest
+//!
+//! - [`message`]: a Conventional Commits 1.0.0 parser over the message git would store
+//!   (comment lines and everything below the scissors line removed first).
+//! - [`rules`]: commitlint `config-conventional` rules plus a forbidden-words rule, each
+//!   violation with rule name, severity, `line:column` and a hint ([`report`]).
+//! - [`hooks`]: install and uninstall `commit-msg`, `pre-commit`, `pre-push` (and
+//!   `pre-receive`) into the folder git really uses, chaining any foreign hook.
+//! - [`checks`]: configured pre-commit commands run in parallel through `synod-exec` within a
+//!   time budget.
+//! - [`receive`]: server-side `pre-receive` (and client `pre-push`) checks of every new commit.
+//! - [`docs`]: documentation structure rules (required files, headings, table headers).
+//! - [`config`]: all of the above configured from one JSON file (`.synod/policy.json`).
+//!
+//! ```
+//! use synod_policy::rules::CommitRules;
+//!
+//! let rules = CommitRules::default();
+//! let report = rules.check_text("fix(parser): Handle empty input.\n");
+//! assert!(!report.passed());
+//! print!("{}", report.to_human("COMMIT_EDITMSG"));
+//! // COMMIT_EDITMSG:1:14: error[subject-case]: subject "Handle empty input." must not be ...
+//! assert!(rules.check_text("fix(parser): handle empty input\n").passed());
+//! ```
+//!
+//! ## Deliberate differences from commitlint 20.x (`@commitlint/config-conventional`)
+//!
+//! The corpus test (`tests/commitlint_corpus.rs`) replays commitlint's recorded verdicts on
+//! more than 150 messages and allows only the differences listed here, each with its reason:
+//!
+//! 1. **Footers follow the Conventional Commits spec, not `conventional-commits-parser`.**
+//!    Here any `Token: value` / `Token #value` line (git trailers such as `Signed-off-by:`,
+//!    `Refs #1`) starts the footer when every later paragraph also starts with one.
+//!    commitlint only starts a footer at `BREAKING CHANGE` or at a line holding an issue
+//!    reference (`#123`), even in the middle of prose. So `footer-leading-blank`,
+//!    `body-leading-blank`, `body-max-line-length` and `footer-max-line-length` can be
+//!    reported on different lines or by the other rule of the pair. Reason: the issue and the
+//!    spec define footers this way, and git trailers are footers for every other git tool.
+//! 2. **The message is cleaned as git stores it** (trailing whitespace removed, blank runs
+//!    collapsed, leading blank lines dropped). commitlint sees trailing spaces and reports
+//!    `header-trim` for `feat: x␠`; git would never store them. Reason: we check what git
+//!    stores.
+//! 3. **Lengths count characters (Unicode scalar values)**; commitlint counts UTF-16 code
+//!    units, so an emoji outside the Basic Multilingual Plane counts 2 there and 1 here.
+//! 4. **Ignore patterns look at the header only**, and match the same shapes as commitlint's
+//!    defaults (merges, `Revert `/`Reapply `, `fixup!`/`squash!`/`amend!`, bare semver
+//!    release headers). commitlint's merge pattern is multi-line and also ignores a message
+//!    whose *body* has a line like `Merge branch x`. Reason: a body line must not switch
+//!    checking off.
+//! 5. **An empty message** (nothing left after cleanup) reports `type-empty` and
+//!    `subject-empty`; commitlint refuses empty input with a usage error. git aborts an empty
+//!    commit anyway.
 #![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+use synod_resilience::{Classify, ErrorClass};
+
+pub mod checks;
+pub mod config;
+pub mod docs;
+pub mod glob;
+pub mod hooks;
+pub mod message;
+pub mod receive;
+pub mod report;
+pub mod rules;
+pub mod words;
+
+mod git;
+
+pub use config::PolicyConfig;
+pub use report::{Report, Severity, Violation};
+pub use rules::CommitRules;
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value is invalid.
+    #[error("invalid policy configuration in {source_name}: {message}")]
+    Config {
+        /// Where the configuration came from (a path or a description).
+        source_name: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done (`read`, `write`, `rename`, ...).
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `git` command failed.
+    #[error("`git {args}` failed in {}: {message}", dir.display())]
+    Git {
+        /// The arguments, joined with spaces.
+        args: String,
+        /// The directory it ran in.
+        dir: PathBuf,
+        /// git's stderr (tail) or the spawn error.
+        message: String,
+        /// The underlying exec error, if any.
+        #[source]
+        source: Option<Box<synod_exec::Error>>,
+    },
+    /// A hook file exists that synod did not write, and its `.local` backup slot is taken too.
+    #[error(
+        "cannot install {}: it was not written by synod and {} already exists; merge them by hand, then retry",
+        hook.display(),
+        backup.display()
+    )]
+    HookConflict {
+        /// The hook path.
+        hook: PathBuf,
+        /// The occupied backup path.
+        backup: PathBuf,
+    },
+    /// A pre-receive / pre-push input line is malformed.
+    #[error("line {line} of the push input is not `<old> <new> <ref>`: {text:?}")]
+    PushLine {
+        /// 1-based line number.
+        line: usize,
+        /// The line.
+        text: String,
+    },
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Classify for Error {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Error::Io { source, .. } => source.class(),
+            Error::Git {
+                source: Some(source),
+                ..
+            } => source.as_ref().class(),
+            _ => ErrorClass::Permanent,
+        }
+    }
+}
+
+pub(crate) fn io_err(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io {
+        action,
+        path,
+        source,
+    }
+}

@@ -1,0 +1,405 @@
+//! Pre-commit checks: configured commands run in parallel through synod-exec within an
+//! overall time budget, with per-check timing; output is kept only for failing checks.
+//!
+//! A check with a `files` glob runs only when a staged file matches it (a pattern without `/`
+//! matches the file name at any depth, like `.gitignore`).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use synod_policy::checks::{run_checks, CheckSpec, ChecksConfig, CheckStatus};
+//!
+//! let config = ChecksConfig {
+//!     checks: vec![
+//!         CheckSpec::new("ok", "true", &[]),
+//!         CheckSpec::new("fails", "sh", &["-c", "echo broken; exit 3"]),
+//!         CheckSpec { files: Some("*.rs".into()), ..CheckSpec::new("rust-only", "true", &[]) },
+//!     ],
+//!     ..ChecksConfig::default()
+//! };
+//! let report = run_checks(std::path::Path::new("."), &config, &["README.md".into()]).await;
+//! assert!(!report.passed());
+//! assert_eq!(report.results[0].status, CheckStatus::Passed);
+//! assert_eq!(report.results[1].status, CheckStatus::Failed { code: Some(3) });
+//! assert_eq!(report.results[1].output.trim(), "broken");
+//! assert!(matches!(report.results[2].status, CheckStatus::Skipped { .. }));
+//! # }
+//! ```
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use synod_exec::AgentCommand;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::Result;
+use crate::git::git;
+use crate::glob::Glob;
+
+/// One configured check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CheckSpec {
+    /// Short name shown in the summary.
+    pub name: String,
+    /// The program.
+    pub command: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Per-check timeout in seconds (capped by the overall budget).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// Run only when a staged file matches this glob.
+    #[serde(default)]
+    pub files: Option<String>,
+}
+
+impl CheckSpec {
+    /// A check without timeout or file filter.
+    #[must_use]
+    pub fn new(name: &str, command: &str, args: &[&str]) -> Self {
+        Self {
+            name: name.to_owned(),
+            command: command.to_owned(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            timeout_secs: None,
+            files: None,
+        }
+    }
+}
+
+/// The pre-commit configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ChecksConfig {
+    /// The checks, shown in this order.
+    pub checks: Vec<CheckSpec>,
+    /// Overall time budget in seconds: checks still running then are stopped.
+    pub budget_secs: u64,
+    /// How many checks run at once (default: available parallelism).
+    pub max_parallel: Option<usize>,
+}
+
+impl Default for ChecksConfig {
+    fn default() -> Self {
+        Self {
+            checks: Vec::new(),
+            budget_secs: 300,
+            max_parallel: None,
+        }
+    }
+}
+
+/// How a check ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum CheckStatus {
+    /// Exit code 0.
+    Passed,
+    /// Non-zero exit or killed by a signal (`code` is `None` then).
+    Failed {
+        /// The exit code.
+        code: Option<i32>,
+    },
+    /// Stopped by its own timeout or the overall budget.
+    TimedOut {
+        /// The limit that elapsed, in milliseconds.
+        after_ms: u64,
+    },
+    /// Not run because no staged file matched its glob.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// Could not be started (missing program, ...).
+    Error {
+        /// The error.
+        message: String,
+    },
+}
+
+/// One check's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The check's name.
+    pub name: String,
+    /// How it ended.
+    pub status: CheckStatus,
+    /// Wall time.
+    pub duration: Duration,
+    /// stdout then stderr, only for a check that did not pass.
+    pub output: String,
+}
+
+/// All checks' outcomes, in configuration order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecksReport {
+    /// One result per configured check.
+    pub results: Vec<CheckResult>,
+    /// Wall time of the whole run.
+    pub total: Duration,
+}
+
+impl ChecksReport {
+    /// True when every check passed or was skipped.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.results
+            .iter()
+            .all(|r| matches!(r.status, CheckStatus::Passed | CheckStatus::Skipped { .. }))
+    }
+
+    /// A summary line per check (with timing), followed by the output of failing checks.
+    #[must_use]
+    pub fn to_human(&self) -> String {
+        let mut out = String::new();
+        for r in &self.results {
+            let (mark, detail) = match &r.status {
+                CheckStatus::Passed => ("ok", String::new()),
+                CheckStatus::Failed { code: Some(c) } => ("FAILED", format!(" (exit {c})")),
+                CheckStatus::Failed { code: None } => ("FAILED", " (killed by a signal)".into()),
+                CheckStatus::TimedOut { after_ms } => {
+                    ("TIMEOUT", format!(" (after {after_ms} ms)"))
+                }
+                CheckStatus::Skipped { reason } => ("skipped", format!(" ({reason})")),
+                CheckStatus::Error { message } => ("ERROR", format!(" ({message})")),
+            };
+            let _ = writeln!(
+                out,
+                "{mark:>7} {:<24} {:>8.2}s{detail}",
+                r.name,
+                r.duration.as_secs_f64()
+            );
+        }
+        for r in &self.results {
+            if !r.output.trim().is_empty() {
+                let _ = writeln!(out, "\n--- {} ---\n{}", r.name, r.output.trim_end());
+            }
+        }
+        let _ = writeln!(out, "total {:.2}s", self.total.as_secs_f64());
+        out
+    }
+}
+
+fn file_glob_matches(pattern: &str, files: &[String]) -> bool {
+    let glob = if pattern.contains('/') {
+        Glob::new(pattern)
+    } else {
+        Glob::new(&format!("**/{pattern}"))
+    };
+    files.iter().any(|f| glob.matches(f))
+}
+
+/// The staged paths (`git diff --cached --name-only`), relative to the repository root.
+///
+/// # Errors
+/// [`crate::Error::Git`] when git fails.
+pub async fn staged_files(repo: &Path) -> Result<Vec<String>> {
+    let out = git(
+        repo,
+        &[
+            "diff",
+            "--cached",
+            "--name-only",
+            "-z",
+            "--diff-filter=ACMR",
+        ],
+    )
+    .await?;
+    Ok(out
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect())
+}
+
+/// Runs the configured checks in `dir` given the changed files. Never fails as a whole: each
+/// check's failure is in its result.
+pub async fn run_checks(dir: &Path, config: &ChecksConfig, changed: &[String]) -> ChecksReport {
+    let started = Instant::now();
+    let budget = Duration::from_secs(config.budget_secs.max(1));
+    let cancel = CancellationToken::new();
+    let parallel = config
+        .max_parallel
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+        .max(1);
+    let semaphore = Arc::new(Semaphore::new(parallel));
+    let mut results: Vec<Option<CheckResult>> = vec![None; config.checks.len()];
+    let mut set = JoinSet::new();
+    for (index, spec) in config.checks.iter().enumerate() {
+        if let Some(pattern) = &spec.files
+            && !file_glob_matches(pattern, changed)
+        {
+            results[index] = Some(CheckResult {
+                name: spec.name.clone(),
+                status: CheckStatus::Skipped {
+                    reason: format!("no staged file matches {pattern}"),
+                },
+                duration: Duration::ZERO,
+                output: String::new(),
+            });
+            continue;
+        }
+        let timeout = spec
+            .timeout_secs
+            .map_or(budget, |s| Duration::from_secs(s).min(budget));
+        let cmd = AgentCommand::new(&spec.command)
+            .args(&spec.args)
+            .cwd(dir)
+            .timeout(timeout)
+            .kill_grace(Duration::from_secs(2));
+        let name = spec.name.clone();
+        let cancel = cancel.clone();
+        let semaphore = Arc::clone(&semaphore);
+        set.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let start = Instant::now();
+            let outcome = synod_exec::run_with_cancel(&cmd, &cancel).await;
+            (
+                index,
+                to_result(name, outcome, start.elapsed(), timeout, budget),
+            )
+        });
+    }
+    let watchdog = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(budget).await;
+            cancel.cancel();
+        })
+    };
+    while let Some(joined) = set.join_next().await {
+        if let Ok((index, result)) = joined {
+            tracing::debug!(check = %result.name, ms = result.duration.as_millis() as u64, "check finished");
+            results[index] = Some(result);
+        }
+    }
+    watchdog.abort();
+    let results = results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.unwrap_or_else(|| CheckResult {
+                name: config.checks[i].name.clone(),
+                status: CheckStatus::Error {
+                    message: "the check's task ended unexpectedly".into(),
+                },
+                duration: Duration::ZERO,
+                output: String::new(),
+            })
+        })
+        .collect();
+    ChecksReport {
+        results,
+        total: started.elapsed(),
+    }
+}
+
+fn combined(out: &synod_exec::Output) -> String {
+    let mut s = out.stdout_lossy().into_owned();
+    let err = out.stderr_lossy();
+    if !err.trim().is_empty() {
+        if !s.is_empty() && !s.ends_with('\n') {
+            s.push('\n');
+        }
+        s.push_str(&err);
+    }
+    s
+}
+
+fn to_result(
+    name: String,
+    outcome: synod_exec::Result<synod_exec::Output>,
+    duration: Duration,
+    timeout: Duration,
+    budget: Duration,
+) -> CheckResult {
+    let (status, output) = match outcome {
+        Ok(_) => (CheckStatus::Passed, String::new()),
+        Err(synod_exec::Error::NonZeroExit { code, output, .. }) => {
+            (CheckStatus::Failed { code: Some(code) }, combined(&output))
+        }
+        Err(synod_exec::Error::Signaled { output, .. }) => {
+            (CheckStatus::Failed { code: None }, combined(&output))
+        }
+        Err(synod_exec::Error::Timeout { after, partial, .. }) => (
+            CheckStatus::TimedOut {
+                after_ms: after.as_millis() as u64,
+            },
+            combined(&partial),
+        ),
+        Err(synod_exec::Error::Cancelled) => (
+            CheckStatus::TimedOut {
+                after_ms: budget.min(timeout).as_millis() as u64,
+            },
+            String::from("stopped: the overall pre-commit budget ran out\n"),
+        ),
+        Err(other) => (
+            CheckStatus::Error {
+                message: other.to_string(),
+            },
+            String::new(),
+        ),
+    };
+    CheckResult {
+        name,
+        status,
+        duration,
+        output,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_globs() {
+        let files = vec!["src/lib.rs".to_owned(), "README.md".to_owned()];
+        assert!(file_glob_matches("*.rs", &files));
+        assert!(file_glob_matches("src/*.rs", &files));
+        assert!(!file_glob_matches("docs/**", &files));
+        assert!(file_glob_matches("README.md", &files));
+    }
+
+    #[tokio::test]
+    async fn budget_stops_slow_checks_and_times_each() {
+        let config = ChecksConfig {
+            checks: vec![
+                CheckSpec::new("slow", "sleep", &["30"]),
+                CheckSpec {
+                    timeout_secs: Some(1),
+                    ..CheckSpec::new("own-timeout", "sleep", &["30"])
+                },
+                CheckSpec::new("missing", "synod-no-such-program-xyz", &[]),
+            ],
+            budget_secs: 2,
+            max_parallel: Some(4),
+        };
+        let report = run_checks(Path::new("."), &config, &[]).await;
+        assert!(!report.passed());
+        assert!(
+            matches!(report.results[0].status, CheckStatus::TimedOut { .. }),
+            "{:?}",
+            report.results[0]
+        );
+        assert_eq!(
+            report.results[1].status,
+            CheckStatus::TimedOut { after_ms: 1000 }
+        );
+        assert!(matches!(
+            report.results[2].status,
+            CheckStatus::Error { .. }
+        ));
+        assert!(report.total < Duration::from_secs(20), "{:?}", report.total);
+        let text = report.to_human();
+        assert!(text.contains("TIMEOUT") && text.contains("ERROR"), "{text}");
+    }
+}

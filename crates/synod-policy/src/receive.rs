@@ -1,0 +1,438 @@
+//! Server-side `pre-receive` (and client-side `pre-push`) checks of every new commit.
+//!
+//! Input lines are `<old> <new> <ref>` (pre-receive) or `<local ref> <local id> <remote ref>
+//! <remote id>` (pre-push). Object ids are 40 (SHA-1) or 64 (SHA-256) hex digits; all zeros
+//! means "none". For each update on a protected ref (globs, default `refs/heads/**` and
+//! `refs/tags/**`):
+//!
+//! - deletion (new is zero): allowed or refused by [`PushConfig::allow_deletion`];
+//! - creation (old is zero): the commits reachable from the new tip and from no existing ref
+//!   (`git rev-list NEW --not --all`; for pre-push `--not --remotes`);
+//! - update: `git rev-list NEW --not OLD`.
+//!
+//! Annotated tags are peeled to their commit; a tag of a tree or blob has no commits to
+//! check. A commit pushed on several refs is checked once. The rejection lists every
+//! offending commit with its violations.
+//!
+//! ```
+//! use synod_policy::receive::{parse_updates, is_zero_id};
+//!
+//! let zero = "0".repeat(40);
+//! let new = "a".repeat(40);
+//! let updates = parse_updates(&format!("{zero} {new} refs/heads/topic\n")).unwrap();
+//! assert!(is_zero_id(&updates[0].old));
+//! assert_eq!(updates[0].name, "refs/heads/topic");
+//! assert!(parse_updates("not a line").is_err());
+//! ```
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::git::{git, git_maybe, git_stdin, text};
+use crate::glob::Glob;
+use crate::message::{self, Cleanup};
+use crate::report::Report;
+use crate::rules::CommitRules;
+use crate::{Error, Result};
+
+/// Push rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PushConfig {
+    /// Ref globs whose new commits are checked (and whose deletion may be refused).
+    pub protected: Vec<String>,
+    /// Whether deleting a protected ref is allowed.
+    pub allow_deletion: bool,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            protected: vec!["refs/heads/**".into(), "refs/tags/**".into()],
+            allow_deletion: false,
+        }
+    }
+}
+
+/// One ref update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefUpdate {
+    /// The old object id (zero when the ref is created).
+    pub old: String,
+    /// The new object id (zero when the ref is deleted).
+    pub new: String,
+    /// The full ref name.
+    pub name: String,
+}
+
+/// Which existing commits a new ref's commits are compared against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Server side (`pre-receive`): `--not --all`.
+    Server,
+    /// Client side (`pre-push`): `--not --remotes`.
+    Client,
+}
+
+/// Whether `id` is a valid object id (40 or 64 hex digits).
+#[must_use]
+pub fn is_object_id(id: &str) -> bool {
+    (id.len() == 40 || id.len() == 64) && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether `id` is git's "no object" id (40 or 64 zeros).
+#[must_use]
+pub fn is_zero_id(id: &str) -> bool {
+    (id.len() == 40 || id.len() == 64) && id.bytes().all(|b| b == b'0')
+}
+
+fn bad_line(line: usize, text: &str) -> Error {
+    Error::PushLine {
+        line,
+        text: text.to_owned(),
+    }
+}
+
+/// Parses pre-receive input (`<old> <new> <ref>` per line; blank lines skipped).
+///
+/// # Errors
+/// [`Error::PushLine`] naming the first malformed line.
+pub fn parse_updates(input: &str) -> Result<Vec<RefUpdate>> {
+    let mut out = Vec::new();
+    for (i, line) in input.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        match parts[..] {
+            [old, new, name] if is_object_id(old) && is_object_id(new) => out.push(RefUpdate {
+                old: old.to_owned(),
+                new: new.to_owned(),
+                name: name.to_owned(),
+            }),
+            _ => return Err(bad_line(i + 1, line)),
+        }
+    }
+    Ok(out)
+}
+
+/// Parses pre-push input (`<local ref> <local id> <remote ref> <remote id>`) into updates of
+/// the remote refs.
+///
+/// # Errors
+/// [`Error::PushLine`] naming the first malformed line.
+pub fn parse_pre_push(input: &str) -> Result<Vec<RefUpdate>> {
+    let mut out = Vec::new();
+    for (i, line) in input.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        match parts[..] {
+            [_local_ref, local, remote_ref, remote]
+                if is_object_id(local) && is_object_id(remote) =>
+            {
+                out.push(RefUpdate {
+                    old: remote.to_owned(),
+                    new: local.to_owned(),
+                    name: remote_ref.to_owned(),
+                });
+            }
+            _ => return Err(bad_line(i + 1, line)),
+        }
+    }
+    Ok(out)
+}
+
+/// What happened to one ref.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefOutcome {
+    /// The ref name.
+    pub name: String,
+    /// `create`, `update` or `delete`.
+    pub action: String,
+    /// Whether the ref matched a protected pattern (and was checked).
+    pub protected: bool,
+    /// Why the update is refused outright (e.g. deletion), if it is.
+    pub refused: Option<String>,
+    /// How many new commits the update brings.
+    pub commits: usize,
+}
+
+/// One checked commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitOutcome {
+    /// The commit id.
+    pub id: String,
+    /// Its first line.
+    pub header: String,
+    /// The refs that bring it.
+    pub refs: Vec<String>,
+    /// The rules' verdict.
+    pub report: Report,
+}
+
+/// The verdict on a whole push.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushReport {
+    /// One entry per input line, in order.
+    pub refs: Vec<RefOutcome>,
+    /// Every distinct new commit on a protected ref, each checked once.
+    pub commits: Vec<CommitOutcome>,
+}
+
+impl PushReport {
+    /// True when no ref is refused and no commit has an error.
+    #[must_use]
+    pub fn accepted(&self) -> bool {
+        self.refs.iter().all(|r| r.refused.is_none())
+            && self.commits.iter().all(|c| c.report.passed())
+    }
+
+    /// The commits with at least one error.
+    pub fn offending(&self) -> impl Iterator<Item = &CommitOutcome> {
+        self.commits.iter().filter(|c| !c.report.passed())
+    }
+
+    /// A rejection (or acceptance) message for the pusher's terminal.
+    #[must_use]
+    pub fn to_human(&self) -> String {
+        let mut out = String::new();
+        for r in &self.refs {
+            if let Some(reason) = &r.refused {
+                let _ = writeln!(out, "synod: {} refused: {reason}", r.name);
+            }
+        }
+        for c in self.offending() {
+            let short = c.id.get(..12).unwrap_or(&c.id);
+            let _ = writeln!(
+                out,
+                "synod: commit {short} ({}) on {}:",
+                c.header,
+                c.refs.join(", ")
+            );
+            for v in &c.report.violations {
+                let _ = writeln!(
+                    out,
+                    "    {}:{}: {}[{}]: {}",
+                    v.line,
+                    v.column,
+                    v.severity.as_str(),
+                    v.rule,
+                    v.message
+                );
+                if !v.hint.is_empty() {
+                    let _ = writeln!(out, "        hint: {}", v.hint);
+                }
+            }
+        }
+        let bad = self.offending().count();
+        if self.accepted() {
+            let _ = writeln!(
+                out,
+                "synod: push accepted ({} new commit(s) checked)",
+                self.commits.len()
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "synod: push rejected: {bad} offending commit(s); fix them (git rebase -i / git commit --amend) and push again"
+            );
+        }
+        out
+    }
+}
+
+/// Checks a push in the repository at `repo` (run from the hook's working directory: the bare
+/// repository for pre-receive).
+///
+/// # Errors
+/// [`Error::Git`] when git cannot list or read the commits.
+pub async fn check_push(
+    repo: &Path,
+    updates: &[RefUpdate],
+    push: &PushConfig,
+    rules: &CommitRules,
+    side: Side,
+) -> Result<PushReport> {
+    let globs: Vec<Glob> = push.protected.iter().map(|p| Glob::new(p)).collect();
+    let mut report = PushReport::default();
+    let mut order: Vec<String> = Vec::new();
+    let mut refs_of: HashMap<String, Vec<String>> = HashMap::new();
+    for update in updates {
+        let protected = globs.iter().any(|g| g.matches(&update.name));
+        let action = if is_zero_id(&update.new) {
+            "delete"
+        } else if is_zero_id(&update.old) {
+            "create"
+        } else {
+            "update"
+        };
+        let mut outcome = RefOutcome {
+            name: update.name.clone(),
+            action: action.into(),
+            protected,
+            refused: None,
+            commits: 0,
+        };
+        if protected && action == "delete" && !push.allow_deletion {
+            outcome.refused = Some(
+                "deleting a protected ref is not allowed (push.allow-deletion is false)".into(),
+            );
+        }
+        if protected && action != "delete" {
+            let commits = new_commits(repo, update, side).await?;
+            outcome.commits = commits.len();
+            for id in commits {
+                let refs = refs_of.entry(id.clone()).or_insert_with(|| {
+                    order.push(id.clone());
+                    Vec::new()
+                });
+                if !refs.contains(&update.name) {
+                    refs.push(update.name.clone());
+                }
+            }
+        }
+        report.refs.push(outcome);
+    }
+    let messages = read_messages(repo, &order).await?;
+    for (id, raw) in order.iter().zip(messages) {
+        let commit = message::parse(&raw, &Cleanup::stored());
+        let header = commit
+            .header_line()
+            .map(|l| l.text.clone())
+            .unwrap_or_default();
+        let verdict = rules.check(&commit);
+        report.commits.push(CommitOutcome {
+            id: id.clone(),
+            header,
+            refs: refs_of.remove(id).unwrap_or_default(),
+            report: verdict,
+        });
+    }
+    tracing::info!(
+        refs = report.refs.len(),
+        commits = report.commits.len(),
+        accepted = report.accepted(),
+        "push checked"
+    );
+    Ok(report)
+}
+
+async fn new_commits(repo: &Path, update: &RefUpdate, side: Side) -> Result<Vec<String>> {
+    let peel = format!("{}^{{commit}}", update.new);
+    let Some(out) = git_maybe(repo, &["rev-parse", "--verify", "--quiet", &peel]).await? else {
+        // A tag of a tree or blob: no commits.
+        return Ok(Vec::new());
+    };
+    let tip = text(&out);
+    let mut args: Vec<&str> = vec!["rev-list", &tip, "--not"];
+    let old_peeled;
+    if is_zero_id(&update.old) {
+        args.push(match side {
+            Side::Server => "--all",
+            Side::Client => "--remotes",
+        });
+    } else {
+        old_peeled = format!("{}^{{commit}}", update.old);
+        match git_maybe(repo, &["rev-parse", "--verify", "--quiet", &old_peeled]).await? {
+            Some(_) => args.push(&old_peeled),
+            // The old tip is unknown locally (pre-push after a force-fetch elsewhere): compare
+            // with what the remotes have.
+            None => args.push("--remotes"),
+        }
+    }
+    let out = git(repo, &args).await?;
+    Ok(out
+        .stdout_lossy()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Reads commit messages with one `git cat-file --batch`.
+async fn read_messages(repo: &Path, ids: &[String]) -> Result<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut input = ids.join("\n");
+    input.push('\n');
+    let out = git_stdin(repo, &["cat-file", "--batch"], input.into_bytes()).await?;
+    let data = out.stdout;
+    let mut messages = Vec::with_capacity(ids.len());
+    let mut pos = 0usize;
+    for id in ids {
+        let malformed = || Error::Git {
+            args: "cat-file --batch".into(),
+            dir: repo.to_path_buf(),
+            message: format!("unexpected output for {id}"),
+            source: None,
+        };
+        let rest = data.get(pos..).ok_or_else(malformed)?;
+        let nl = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(malformed)?;
+        let head = String::from_utf8_lossy(&rest[..nl]);
+        let size: usize = head
+            .rsplit(' ')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(malformed)?;
+        let body = rest.get(nl + 1..nl + 1 + size).ok_or_else(malformed)?;
+        pos += nl + 1 + size + 1;
+        let body = String::from_utf8_lossy(body);
+        let message = body.split_once("\n\n").map_or("", |(_, m)| m);
+        messages.push(message.to_owned());
+    }
+    Ok(messages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(is_zero_id(&"0".repeat(64)));
+        assert!(!is_zero_id(&"0".repeat(41)));
+        assert!(is_object_id(&"aB09".repeat(10)));
+        assert!(!is_object_id(&"g".repeat(40)));
+    }
+
+    #[test]
+    fn pre_push_lines() {
+        let z = "0".repeat(40);
+        let a = "a".repeat(40);
+        let u = parse_pre_push(&format!("refs/heads/x {a} refs/heads/y {z}\n\n")).expect("parse");
+        assert_eq!(
+            u,
+            vec![RefUpdate {
+                old: z,
+                new: a,
+                name: "refs/heads/y".into()
+            }]
+        );
+        let err = parse_pre_push("refs/heads/x abc refs/heads/y def").expect_err("bad ids");
+        assert!(err.to_string().contains("line 1"));
+    }
+
+    #[test]
+    fn report_text() {
+        let mut report = PushReport::default();
+        report.refs.push(RefOutcome {
+            name: "refs/heads/main".into(),
+            action: "delete".into(),
+            protected: true,
+            refused: Some("no".into()),
+            commits: 0,
+        });
+        assert!(!report.accepted());
+        assert!(report.to_human().contains("refs/heads/main refused: no"));
+    }
+}
