@@ -1,2 +1,59 @@
-//! synod-store: see the crate description. This crate is being built; its API lands with its issue.
+//! synod-store: the SQLite evidence store behind synod.
+//!
+//! Every consensus run is kept with all of its agents' outputs (every attempt), its verdict
+//! (as JSON) and the spec's current stage, committed together in one transaction, so a crash
+//! never leaves half a run. The database runs in WAL mode with tuned pragmas; writes go
+//! through an r2d2 pool, point reads through a cache of read-only connections; the schema is
+//! migrated forward by `PRAGMA user_version`; maintenance (prune, incremental vacuum,
+//! integrity check, online backup, checkpoint) is built in. [`AsyncStore`] offers the same API
+//! to async code.
+//!
+//! Timestamps are `i64` Unix milliseconds ([`UnixMillis`]).
+//!
+//! ```
+//! use serde_json::json;
+//! use synod_store::{NewOutput, NewRun, Options, Store};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(dir.path().join("synod.db"), Options::default())?;
+//! let run = NewRun {
+//!     spec_id: "SPEC-1".into(),
+//!     stage: "plan".into(),
+//!     started_at: 1_700_000_000_000,
+//!     finished_at: 1_700_000_004_000,
+//!     status: "ok".into(),
+//! };
+//! let outputs = vec![NewOutput {
+//!     agent: "claude".into(),
+//!     attempt: 1,
+//!     exit_code: Some(0),
+//!     duration_ms: 3_900,
+//!     status: "ok".into(),
+//!     raw_output: "```json\n{\"steps\": 3}\n```".into(),
+//!     parsed_json: Some(json!({"steps": 3})),
+//!     error: None,
+//! }];
+//! let id = store.record_stage(&run, &outputs, &json!({"status": "ok", "agreements": []}))?;
+//! assert_eq!(store.latest_verdict("SPEC-1", "plan")?.map(|r| r.id), Some(id));
+//! store.integrity_check()?;
+//! # Ok::<(), synod_store::Error>(())
+//! ```
 #![forbid(unsafe_code)]
+
+pub mod async_store;
+mod conn;
+pub mod error;
+pub mod model;
+pub mod options;
+pub mod schema;
+pub mod store;
+
+pub use async_store::AsyncStore;
+pub use error::{Error, Result};
+pub use model::{
+    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Output, Page, PruneReport, Run, RunId,
+    Spec, UnixMillis, now_millis,
+};
+pub use options::{Durability, Options};
+pub use schema::SCHEMA_VERSION;
+pub use store::Store;

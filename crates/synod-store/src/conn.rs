@@ -1,0 +1,306 @@
+//! Opening connections: the file checks done before SQLite touches a file, the per-connection
+//! pragmas, the one-time WAL / auto-vacuum setup, and the cache of read connections.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+use crate::options::Options;
+
+/// Where the database lives.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    /// A file on disk.
+    File(PathBuf),
+    /// A named in-memory database (`file:/name?vfs=memdb`) shared by every connection of
+    /// this process that opens the same name.
+    Memory(String),
+}
+
+impl Target {
+    /// A fresh, process-unique in-memory database.
+    pub(crate) fn unique_memory() -> Target {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        Target::Memory(format!(
+            "file:/synod-store-{}-{n}?vfs=memdb",
+            std::process::id()
+        ))
+    }
+
+    /// The path shown in errors and logs.
+    pub(crate) fn display_path(&self) -> PathBuf {
+        match self {
+            Target::File(path) => path.clone(),
+            Target::Memory(_) => PathBuf::from(":memory:"),
+        }
+    }
+
+    fn open_raw(&self) -> rusqlite::Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        match self {
+            Target::File(path) => Connection::open_with_flags(path, flags),
+            Target::Memory(uri) => Connection::open_with_flags(uri, flags),
+        }
+    }
+}
+
+/// The pragmas every connection gets, in the documented order. None of them writes to the
+/// file, so they are safe to run before the schema version is checked.
+pub(crate) fn connection_pragmas(options: &Options) -> String {
+    format!(
+        "PRAGMA busy_timeout = {busy};
+         PRAGMA foreign_keys = ON;
+         PRAGMA synchronous = {sync};
+         PRAGMA cache_size = -{cache};
+         PRAGMA temp_store = MEMORY;
+         PRAGMA mmap_size = {mmap};",
+        busy = options.busy_timeout.as_millis().min(i32::MAX as u128),
+        sync = options.durability.pragma_value(),
+        cache = options.cache_size_kib,
+        mmap = options.mmap_size,
+    )
+}
+
+/// Opens one connection with the per-connection pragmas applied.
+pub(crate) fn open_connection(target: &Target, pragmas: &str) -> rusqlite::Result<Connection> {
+    let conn = target.open_raw()?;
+    conn.execute_batch(pragmas)?;
+    Ok(conn)
+}
+
+/// Checks an existing file before SQLite opens it, so a file that is not a database (or is
+/// visibly truncated) is rejected without being modified and without `-wal`/`-shm` files
+/// appearing next to it. Returns whether the file exists with content.
+pub(crate) fn precheck_file(path: &Path) -> Result<bool> {
+    let io_err = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_err(e)),
+    };
+    if meta.is_dir() {
+        return Err(Error::NotADatabase {
+            path: path.to_path_buf(),
+            detail: "it is a directory".into(),
+        });
+    }
+    let len = meta.len();
+    if len == 0 {
+        return Ok(false); // SQLite treats an empty file as a new database
+    }
+    let mut header = [0u8; 100];
+    let mut file = fs::File::open(path).map_err(io_err)?;
+    let mut read = 0;
+    while read < header.len() {
+        match file.read(&mut header[read..]) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+    check_header(
+        path,
+        &header[..read],
+        len,
+        &sibling(path, "-wal"),
+        &sibling(path, "-journal"),
+    )?;
+    Ok(true)
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn nonempty(path: &Path) -> bool {
+    fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false)
+}
+
+/// Validates the 100-byte SQLite header against the file length.
+fn check_header(path: &Path, header: &[u8], len: u64, wal: &Path, journal: &Path) -> Result<()> {
+    const MAGIC: &[u8; 16] = b"SQLite format 3\0";
+    let not_db = |detail: String| Error::NotADatabase {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let corrupt = |detail: String| Error::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    if header.len() < 16 || &header[..16] != MAGIC {
+        return Err(not_db(format!(
+            "its first bytes are not the SQLite header `SQLite format 3` ({len} bytes long)"
+        )));
+    }
+    if header.len() < 100 {
+        return Err(corrupt(format!(
+            "truncated: the file is {len} bytes, shorter than the 100-byte SQLite header"
+        )));
+    }
+    let raw_page = u16::from_be_bytes([header[16], header[17]]);
+    let page_size: u64 = if raw_page == 1 {
+        65_536
+    } else {
+        u64::from(raw_page)
+    };
+    if !(512..=65_536).contains(&page_size) || !page_size.is_power_of_two() {
+        return Err(corrupt(format!(
+            "the header names an invalid page size {raw_page}"
+        )));
+    }
+    if !len.is_multiple_of(page_size) {
+        return Err(corrupt(format!(
+            "truncated or damaged: {len} bytes is not a whole number of {page_size}-byte pages"
+        )));
+    }
+    // The in-header page count is valid when the change counter equals version-valid-for.
+    // A pending WAL or hot journal can legitimately disagree with the file (e.g. after a crash
+    // mid-checkpoint); SQLite recovers from those, so the check is skipped then.
+    let counter = &header[24..28];
+    let valid_for = &header[92..96];
+    if counter == valid_for && !nonempty(wal) && !nonempty(journal) {
+        let pages = u64::from(u32::from_be_bytes([
+            header[28], header[29], header[30], header[31],
+        ]));
+        if len < pages * page_size {
+            return Err(corrupt(format!(
+                "truncated: the header says {pages} pages of {page_size} bytes but the file holds {}",
+                len / page_size
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Idle read connections, reused without going through the pool.
+///
+/// A point read pays one uncontended mutex lock to take a connection and one to give it back,
+/// instead of an r2d2 checkout (which also takes the pool lock, reads the clock and runs a
+/// validity check). Connections are `query_only`.
+pub(crate) struct Readers {
+    idle: Mutex<Vec<Connection>>,
+    max_idle: usize,
+    target: Target,
+    pragmas: String,
+    path: PathBuf,
+}
+
+impl Readers {
+    pub(crate) fn new(target: Target, pragmas: String, max_idle: usize) -> Readers {
+        Readers {
+            idle: Mutex::new(Vec::with_capacity(max_idle)),
+            max_idle,
+            path: target.display_path(),
+            target,
+            pragmas,
+        }
+    }
+
+    fn open(&self) -> Result<Connection> {
+        let conn = open_connection(&self.target, &self.pragmas)
+            .and_then(|c| c.execute_batch("PRAGMA query_only = ON").map(|()| c))
+            .map_err(|e| Error::sqlite(&self.path, "open read connection", e))?;
+        Ok(conn)
+    }
+
+    /// Runs `f` on an idle read connection (opening one if none is idle).
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let cached = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match cached {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let result = f(&conn);
+        if conn.is_autocommit() {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < self.max_idle {
+                idle.push(conn);
+            }
+        }
+        result
+    }
+
+    /// Closes every idle read connection.
+    pub(crate) fn clear(&self) {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(page_size: u16, pages: u32) -> Vec<u8> {
+        let mut h = vec![0u8; 100];
+        h[..16].copy_from_slice(b"SQLite format 3\0");
+        h[16..18].copy_from_slice(&page_size.to_be_bytes());
+        h[24..28].copy_from_slice(&7u32.to_be_bytes());
+        h[28..32].copy_from_slice(&pages.to_be_bytes());
+        h[92..96].copy_from_slice(&7u32.to_be_bytes());
+        h
+    }
+
+    fn check(h: &[u8], len: u64) -> Result<()> {
+        let none = Path::new("/nonexistent/synod-store-test");
+        check_header(Path::new("x.db"), h, len, none, none)
+    }
+
+    #[test]
+    fn header_checks() {
+        assert!(check(&header(4096, 3), 3 * 4096).is_ok());
+        assert!(check(&header(4096, 3), 5 * 4096).is_ok());
+        assert!(matches!(
+            check(&header(4096, 3), 2 * 4096),
+            Err(Error::Corrupt { .. })
+        ));
+        assert!(matches!(
+            check(&header(4096, 3), 4096 + 10),
+            Err(Error::Corrupt { .. })
+        ));
+        assert!(matches!(
+            check(&header(4096, 3)[..50], 50),
+            Err(Error::Corrupt { .. })
+        ));
+        assert!(matches!(
+            check(b"hello world, not sqlite", 23),
+            Err(Error::NotADatabase { .. })
+        ));
+        assert!(matches!(
+            check(&header(1000, 3), 3000),
+            Err(Error::Corrupt { .. })
+        ));
+        // page size 1 means 65536
+        assert!(check(&header(1, 1), 65_536).is_ok());
+    }
+
+    #[test]
+    fn memory_targets_are_unique() {
+        let (a, b) = (Target::unique_memory(), Target::unique_memory());
+        match (a, b) {
+            (Target::Memory(a), Target::Memory(b)) => assert_ne!(a, b),
+            _ => panic!("expected memory targets"),
+        }
+    }
+}

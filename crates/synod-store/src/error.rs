@@ -1,0 +1,255 @@
+//! The store's error type and how each failure is classified for retries.
+//!
+//! ```
+//! use synod_resilience::{Classify, ErrorClass};
+//! use synod_store::Error;
+//!
+//! let busy = Error::Busy { operation: "record_stage" };
+//! assert_eq!(busy.class(), ErrorClass::Transient);
+//! let newer = Error::SchemaTooNew { path: "synod.db".into(), found: 9, supported: 1 };
+//! assert_eq!(newer.class(), ErrorClass::Permanent);
+//! assert!(newer.to_string().contains("synod.db"));
+//! ```
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rusqlite::ErrorCode;
+use synod_resilience::{Classify, ErrorClass};
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Another connection or process held the database lock for longer than the busy timeout.
+    /// Transient: retrying later normally succeeds.
+    #[error(
+        "database is busy during {operation}: another writer held the lock past the busy timeout; retry, or raise Options::busy_timeout"
+    )]
+    Busy {
+        /// The store operation that gave up waiting.
+        operation: &'static str,
+    },
+    /// The file is a SQLite database whose contents are damaged. Permanent.
+    #[error(
+        "database {path} is corrupt ({detail}); restore it from a backup (Store::backup_to) or move it aside"
+    )]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What was found to be wrong.
+        detail: String,
+    },
+    /// The file exists but is not a SQLite database. Permanent; the file was not modified.
+    #[error(
+        "{path} is not a SQLite database ({detail}); point the store at another path or move the file aside"
+    )]
+    NotADatabase {
+        /// The file that was opened.
+        path: PathBuf,
+        /// Why it was rejected.
+        detail: String,
+    },
+    /// The database was written by a newer synod whose schema this build does not know.
+    /// Nothing was written to it.
+    #[error(
+        "database {path} has schema version {found}, newer than the {supported} this synod supports; upgrade synod to open it"
+    )]
+    SchemaTooNew {
+        /// The database file.
+        path: PathBuf,
+        /// The `user_version` found in the file.
+        found: i64,
+        /// The newest schema version this build knows.
+        supported: i64,
+    },
+    /// A constraint (unique key, foreign key, not-null, check) rejected a write.
+    #[error("constraint {name} rejected the write: {detail}")]
+    Constraint {
+        /// The constraint, as SQLite names it (e.g. `consensus_runs.spec_id, consensus_runs.stage, consensus_runs.started_at`
+        /// for the unique key of a run, or `FOREIGN KEY`).
+        name: String,
+        /// SQLite's message.
+        detail: String,
+    },
+    /// The journal mode could not be switched to WAL (e.g. the file system lacks shared memory
+    /// support, or another process holds the file open in rollback mode).
+    #[error(
+        "could not switch {path} to WAL journal mode (it stayed `{found}`); close other programs using it, or move it to a local file system"
+    )]
+    JournalMode {
+        /// The database file.
+        path: PathBuf,
+        /// The journal mode SQLite reported after the attempt.
+        found: String,
+    },
+    /// A file system operation failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// No pooled connection became free within the pool's connection timeout.
+    #[error(
+        "no database connection became free in time ({0}); raise Options::pool_size or Options::connection_timeout"
+    )]
+    Pool(#[from] r2d2::Error),
+    /// A stored JSON column could not be parsed, or a value could not be serialized.
+    #[error("JSON error in {what}: {source}")]
+    Json {
+        /// Which value (e.g. `verdict_json of run 42`).
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A value does not fit the store's integer columns.
+    #[error("{what} is out of range: {detail}")]
+    OutOfRange {
+        /// Which value.
+        what: &'static str,
+        /// Why.
+        detail: String,
+    },
+    /// The blocking task behind an [`AsyncStore`](crate::AsyncStore) call panicked or was cancelled.
+    #[error("store task for {operation} did not complete: {detail}")]
+    Task {
+        /// The store operation.
+        operation: &'static str,
+        /// What happened to the task.
+        detail: String,
+    },
+    /// Any other SQLite failure.
+    #[error("SQLite error on {path} during {operation}: {source}")]
+    Sqlite {
+        /// The database file (`:memory:` for in-memory stores).
+        path: PathBuf,
+        /// The store operation.
+        operation: &'static str,
+        /// The underlying error.
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// `Result` with the store's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Maps a rusqlite error to the store's error, naming the database and the operation.
+    pub(crate) fn sqlite(path: &Path, operation: &'static str, source: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(ref failure, ref message) = source {
+            match failure.code {
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                    return Error::Busy { operation };
+                }
+                ErrorCode::DatabaseCorrupt => {
+                    return Error::Corrupt {
+                        path: path.to_path_buf(),
+                        detail: message.clone().unwrap_or_else(|| failure.to_string()),
+                    };
+                }
+                ErrorCode::NotADatabase => {
+                    return Error::NotADatabase {
+                        path: path.to_path_buf(),
+                        detail: message.clone().unwrap_or_else(|| failure.to_string()),
+                    };
+                }
+                ErrorCode::ConstraintViolation => {
+                    let detail = message.clone().unwrap_or_else(|| failure.to_string());
+                    return Error::Constraint {
+                        name: constraint_name(&detail),
+                        detail,
+                    };
+                }
+                _ => {}
+            }
+        }
+        Error::Sqlite {
+            path: path.to_path_buf(),
+            operation,
+            source,
+        }
+    }
+}
+
+/// Extracts the constraint from messages like `UNIQUE constraint failed: t.a, t.b`.
+fn constraint_name(message: &str) -> String {
+    match message.split_once("constraint failed:") {
+        Some((_, name)) => name.trim().to_owned(),
+        None if message.contains("FOREIGN KEY") => "FOREIGN KEY".to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+impl Classify for Error {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Error::Busy { .. } | Error::Pool(_) => ErrorClass::Transient,
+            Error::Io { source, .. } => source.class(),
+            Error::Sqlite { source, .. } => match source.sqlite_error_code() {
+                Some(ErrorCode::SystemIoFailure | ErrorCode::OutOfMemory) => ErrorClass::Transient,
+                _ => ErrorClass::Permanent,
+            },
+            Error::Corrupt { .. }
+            | Error::NotADatabase { .. }
+            | Error::SchemaTooNew { .. }
+            | Error::Constraint { .. }
+            | Error::JournalMode { .. }
+            | Error::Json { .. }
+            | Error::OutOfRange { .. }
+            | Error::Task { .. } => ErrorClass::Permanent,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: i32, message: &str) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message.to_owned()))
+    }
+
+    #[test]
+    fn maps_sqlite_codes() {
+        let path = Path::new("x.db");
+        let busy = Error::sqlite(path, "op", failure(rusqlite::ffi::SQLITE_BUSY, "busy"));
+        assert!(matches!(busy, Error::Busy { operation: "op" }));
+        assert_eq!(busy.class(), ErrorClass::Transient);
+
+        let corrupt = Error::sqlite(path, "op", failure(rusqlite::ffi::SQLITE_CORRUPT, "bad"));
+        assert!(matches!(&corrupt, Error::Corrupt { path, .. } if path == Path::new("x.db")));
+        assert_eq!(corrupt.class(), ErrorClass::Permanent);
+
+        let notadb = Error::sqlite(path, "op", failure(rusqlite::ffi::SQLITE_NOTADB, "nope"));
+        assert!(matches!(notadb, Error::NotADatabase { .. }));
+
+        let unique = Error::sqlite(
+            path,
+            "op",
+            failure(
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE,
+                "UNIQUE constraint failed: consensus_runs.spec_id, consensus_runs.stage",
+            ),
+        );
+        match unique {
+            Error::Constraint { name, .. } => {
+                assert_eq!(name, "consensus_runs.spec_id, consensus_runs.stage");
+            }
+            other => panic!("expected Constraint, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn messages_name_the_path() {
+        let err = Error::NotADatabase {
+            path: PathBuf::from("/tmp/notes.txt"),
+            detail: "no SQLite header".into(),
+        };
+        assert!(err.to_string().contains("/tmp/notes.txt"));
+    }
+}

@@ -1,0 +1,121 @@
+//! The schema and its forward-only migrations, tracked by `PRAGMA user_version`.
+//!
+//! Each migration runs in its own `BEGIN IMMEDIATE` transaction that re-reads
+//! `user_version` first, so two processes opening the same new file at once migrate it once.
+//!
+//! ```
+//! use synod_store::{SCHEMA_VERSION, Store};
+//!
+//! let store = Store::open_in_memory()?;
+//! assert_eq!(store.schema_version()?, SCHEMA_VERSION);
+//! # Ok::<(), synod_store::Error>(())
+//! ```
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// Migration `n` (1-based) brings the schema from version `n - 1` to `n`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    "
+    CREATE TABLE specs (
+        spec_id    TEXT PRIMARY KEY NOT NULL,
+        stage      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE consensus_runs (
+        id           INTEGER PRIMARY KEY,
+        spec_id      TEXT NOT NULL,
+        stage        TEXT NOT NULL,
+        started_at   INTEGER NOT NULL,
+        finished_at  INTEGER NOT NULL,
+        status       TEXT NOT NULL,
+        verdict_json TEXT NOT NULL,
+        UNIQUE (spec_id, stage, started_at)
+    );
+    -- history(spec): newest first
+    CREATE INDEX consensus_runs_by_spec ON consensus_runs (spec_id, started_at);
+    -- prune(older_than)
+    CREATE INDEX consensus_runs_by_start ON consensus_runs (started_at);
+
+    CREATE TABLE agent_outputs (
+        id          INTEGER PRIMARY KEY,
+        run_id      INTEGER NOT NULL REFERENCES consensus_runs (id) ON DELETE CASCADE,
+        agent       TEXT NOT NULL,
+        attempt     INTEGER NOT NULL,
+        exit_code   INTEGER,
+        duration_ms INTEGER NOT NULL,
+        status      TEXT NOT NULL,
+        raw_output  TEXT NOT NULL,
+        parsed_json TEXT,
+        error       TEXT,
+        succeeded   INTEGER NOT NULL GENERATED ALWAYS AS (exit_code IS 0 AND error IS NULL) VIRTUAL
+    );
+    -- outputs_for_run, and the cascade from consensus_runs
+    CREATE INDEX agent_outputs_by_run ON agent_outputs (run_id);
+    -- outputs_for_agent: newest first (the rowid is the last key column)
+    CREATE INDEX agent_outputs_by_agent ON agent_outputs (agent);
+    -- agent_stats: covering, already ordered by duration for the p95
+    CREATE INDEX agent_outputs_stats ON agent_outputs (agent, duration_ms, succeeded, run_id);
+
+    CREATE TABLE agent_executions (
+        id           INTEGER PRIMARY KEY,
+        agent        TEXT NOT NULL,
+        run_id       INTEGER REFERENCES consensus_runs (id) ON DELETE CASCADE,
+        spawned_at   INTEGER NOT NULL,
+        completed_at INTEGER,
+        outcome      TEXT
+    );
+    CREATE INDEX agent_executions_by_run ON agent_executions (run_id);
+    CREATE INDEX agent_executions_by_spawn ON agent_executions (spawned_at);
+    CREATE INDEX agent_executions_unfinished ON agent_executions (spawned_at)
+        WHERE completed_at IS NULL;
+    ",
+];
+
+/// The newest schema version this build knows (`PRAGMA user_version` of a migrated file).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Reads `PRAGMA user_version`.
+pub(crate) fn user_version(conn: &Connection, path: &Path) -> Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| Error::sqlite(path, "read schema version", e))
+}
+
+/// Fails with [`Error::SchemaTooNew`] when the file is newer than this build.
+pub(crate) fn check_not_too_new(found: i64, path: &Path) -> Result<()> {
+    if found > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Applies every migration the file lacks, each in its own IMMEDIATE transaction.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let map = |e| Error::sqlite(path, "migrate schema", e);
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let version = index as i64 + 1;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map)?;
+        let current = user_version(&tx, path)?;
+        check_not_too_new(current, path)?;
+        if current >= version {
+            continue; // dropping `tx` rolls back the empty transaction
+        }
+        tracing::info!(path = %path.display(), from = current, to = version, "migrating store schema");
+        tx.execute_batch(sql).map_err(map)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(map)?;
+        tx.commit().map_err(map)?;
+    }
+    Ok(())
+}

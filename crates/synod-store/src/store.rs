@@ -1,0 +1,854 @@
+//! [`Store`]: the blocking API (open, record, read, maintain).
+//!
+//! ```
+//! use serde_json::json;
+//! use synod_store::{NewOutput, NewRun, Page, Store};
+//!
+//! let store = Store::open_in_memory()?;
+//! let run = NewRun {
+//!     spec_id: "SPEC-7".into(),
+//!     stage: "review".into(),
+//!     started_at: 1_000,
+//!     finished_at: 2_000,
+//!     status: "ok".into(),
+//! };
+//! let outputs = [NewOutput {
+//!     agent: "gemini".into(),
+//!     attempt: 1,
+//!     exit_code: Some(0),
+//!     duration_ms: 900,
+//!     status: "ok".into(),
+//!     raw_output: "{}".into(),
+//!     parsed_json: Some(json!({})),
+//!     error: None,
+//! }];
+//! let id = store.record_stage(&run, &outputs, &json!({"status": "ok"}))?;
+//!
+//! let latest = store.latest_verdict("SPEC-7", "review")?.expect("just recorded");
+//! assert_eq!(latest.id, id);
+//! assert_eq!(latest.verdict["status"], "ok");
+//! assert_eq!(store.outputs_for_run(id)?.len(), 1);
+//! assert_eq!(store.history("SPEC-7", Page::first(10))?.len(), 1);
+//! assert_eq!(store.spec("SPEC-7")?.map(|s| s.stage), Some("review".to_owned()));
+//! # Ok::<(), synod_store::Error>(())
+//! ```
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use r2d2::{Pool, PooledConnection};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params,
+};
+use serde_json::Value;
+
+use crate::conn::{self, Readers, Target};
+use crate::error::{Error, Result};
+use crate::model::{
+    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Output, Page, PruneReport, Run, RunId,
+    Spec, UnixMillis, now_millis,
+};
+use crate::options::Options;
+use crate::schema;
+
+pub(crate) const SQL_LATEST_VERDICT: &str = "SELECT id, spec_id, stage, started_at, finished_at, status, verdict_json \
+     FROM consensus_runs WHERE spec_id = ?1 AND stage = ?2 ORDER BY started_at DESC LIMIT 1";
+pub(crate) const SQL_RUN: &str = "SELECT id, spec_id, stage, started_at, finished_at, status, verdict_json \
+     FROM consensus_runs WHERE id = ?1";
+pub(crate) const SQL_HISTORY: &str = "SELECT id, spec_id, stage, started_at, finished_at, status, verdict_json \
+     FROM consensus_runs WHERE spec_id = ?1 ORDER BY started_at DESC, id DESC LIMIT ?2 OFFSET ?3";
+pub(crate) const SQL_OUTPUTS_FOR_RUN: &str = "SELECT id, run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error \
+     FROM agent_outputs WHERE run_id = ?1 ORDER BY id";
+pub(crate) const SQL_OUTPUTS_FOR_AGENT: &str = "SELECT id, run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error \
+     FROM agent_outputs WHERE agent = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3";
+pub(crate) const SQL_AGENT_STATS: &str =
+    "SELECT agent, duration_ms, succeeded, run_id FROM agent_outputs ORDER BY agent, duration_ms";
+pub(crate) const SQL_SPEC: &str = "SELECT spec_id, stage, updated_at FROM specs WHERE spec_id = ?1";
+pub(crate) const SQL_UNFINISHED: &str = "SELECT id, agent, run_id, spawned_at, completed_at, outcome \
+     FROM agent_executions WHERE completed_at IS NULL ORDER BY spawned_at";
+pub(crate) const SQL_EXECUTIONS_FOR_RUN: &str = "SELECT id, agent, run_id, spawned_at, completed_at, outcome \
+     FROM agent_executions WHERE run_id = ?1 ORDER BY id";
+
+const SQL_INSERT_RUN: &str = "INSERT INTO consensus_runs (spec_id, stage, started_at, finished_at, status, verdict_json) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const SQL_INSERT_OUTPUT: &str = "INSERT INTO agent_outputs (run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const SQL_UPSERT_SPEC: &str = "INSERT INTO specs (spec_id, stage, updated_at) VALUES (?1, ?2, ?3) \
+     ON CONFLICT (spec_id) DO UPDATE SET stage = excluded.stage, updated_at = excluded.updated_at \
+     WHERE excluded.updated_at >= specs.updated_at";
+
+/// Every query the public read API runs, for the query-plan test.
+#[doc(hidden)]
+pub const PUBLIC_QUERIES: &[(&str, &str)] = &[
+    ("latest_verdict", SQL_LATEST_VERDICT),
+    ("run", SQL_RUN),
+    ("history", SQL_HISTORY),
+    ("outputs_for_run", SQL_OUTPUTS_FOR_RUN),
+    ("outputs_for_agent", SQL_OUTPUTS_FOR_AGENT),
+    ("agent_stats", SQL_AGENT_STATS),
+    ("spec", SQL_SPEC),
+    ("unfinished_executions", SQL_UNFINISHED),
+    ("executions_for_run", SQL_EXECUTIONS_FOR_RUN),
+    ("prune: outputs", SQL_PRUNE_OUTPUTS),
+    ("prune: executions of runs", SQL_PRUNE_RUN_EXECUTIONS),
+    ("prune: loose executions", SQL_PRUNE_LOOSE_EXECUTIONS),
+    ("prune: runs", SQL_PRUNE_RUNS),
+];
+
+const SQL_PRUNE_OUTPUTS: &str = "DELETE FROM agent_outputs INDEXED BY agent_outputs_by_run WHERE run_id IN (SELECT id FROM consensus_runs WHERE started_at < ?1)";
+const SQL_PRUNE_RUN_EXECUTIONS: &str = "DELETE FROM agent_executions INDEXED BY agent_executions_by_run WHERE run_id IN (SELECT id FROM consensus_runs WHERE started_at < ?1)";
+const SQL_PRUNE_LOOSE_EXECUTIONS: &str = "DELETE FROM agent_executions INDEXED BY agent_executions_by_spawn \
+     WHERE spawned_at < ?1 AND run_id IS NULL AND completed_at IS NOT NULL";
+const SQL_PRUNE_RUNS: &str = "DELETE FROM consensus_runs WHERE started_at < ?1";
+
+/// The SQLite evidence store. Cheap to clone (clones share one pool); thread-safe.
+///
+/// Writes go through an r2d2 pool and are serialised in-process by a mutex, so concurrent
+/// writers in one process queue in arrival order instead of sleeping in SQLite's busy handler
+/// (other processes are still arbitrated by `busy_timeout`). Reads use a cache of read-only
+/// connections (see [`Options::max_idle_readers`]). `PRAGMA optimize` runs when the last
+/// clone is dropped.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    pool: Pool<SqliteConnectionManager>,
+    readers: Readers,
+    write_lock: Mutex<()>,
+    /// Keeps a named in-memory database alive while the store exists.
+    _keepalive: Option<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .field("pool", &self.inner.pool.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.readers.clear();
+        if let Ok(conn) = self.pool.get_timeout(Duration::from_millis(200))
+            && let Err(error) = conn.execute_batch("PRAGMA optimize")
+        {
+            tracing::debug!(path = %self.path.display(), %error, "PRAGMA optimize on close failed");
+        }
+    }
+}
+
+fn read_run(row: &Row<'_>) -> rusqlite::Result<(Run, String)> {
+    Ok((
+        Run {
+            id: RunId(row.get(0)?),
+            spec_id: row.get(1)?,
+            stage: row.get(2)?,
+            started_at: row.get(3)?,
+            finished_at: row.get(4)?,
+            status: row.get(5)?,
+            verdict: Value::Null,
+        },
+        row.get(6)?,
+    ))
+}
+
+fn finish_run((mut run, json): (Run, String)) -> Result<Run> {
+    run.verdict = serde_json::from_str(&json).map_err(|source| Error::Json {
+        what: format!("verdict_json of run {}", run.id),
+        source,
+    })?;
+    Ok(run)
+}
+
+fn read_output(row: &Row<'_>) -> rusqlite::Result<(Output, Option<String>)> {
+    let duration: i64 = row.get(5)?;
+    Ok((
+        Output {
+            id: row.get(0)?,
+            run_id: RunId(row.get(1)?),
+            agent: row.get(2)?,
+            attempt: row.get(3)?,
+            exit_code: row.get(4)?,
+            duration_ms: u64::try_from(duration).unwrap_or(0),
+            status: row.get(6)?,
+            raw_output: row.get(7)?,
+            parsed_json: None,
+            error: row.get(9)?,
+        },
+        row.get(8)?,
+    ))
+}
+
+fn finish_output((mut output, json): (Output, Option<String>)) -> Result<Output> {
+    if let Some(json) = json {
+        output.parsed_json = Some(serde_json::from_str(&json).map_err(|source| Error::Json {
+            what: format!("parsed_json of output {}", output.id),
+            source,
+        })?);
+    }
+    Ok(output)
+}
+
+fn read_execution(row: &Row<'_>) -> rusqlite::Result<Execution> {
+    Ok(Execution {
+        id: ExecutionId(row.get(0)?),
+        agent: row.get(1)?,
+        run_id: row.get::<_, Option<i64>>(2)?.map(RunId),
+        spawned_at: row.get(3)?,
+        completed_at: row.get(4)?,
+        outcome: row.get(5)?,
+    })
+}
+
+/// An output with its JSON already serialised, ready to bind.
+struct EncodedOutput<'a> {
+    output: &'a NewOutput,
+    parsed_json: Option<String>,
+    duration_ms: i64,
+}
+
+fn encode_outputs(outputs: &[NewOutput]) -> Result<Vec<EncodedOutput<'_>>> {
+    outputs
+        .iter()
+        .map(|output| {
+            let parsed_json = output
+                .parsed_json
+                .as_ref()
+                .map(|v| {
+                    serde_json::to_string(v).map_err(|source| Error::Json {
+                        what: format!("parsed_json of agent {}", output.agent),
+                        source,
+                    })
+                })
+                .transpose()?;
+            let duration_ms = i64::try_from(output.duration_ms).map_err(|_| Error::OutOfRange {
+                what: "duration_ms",
+                detail: format!(
+                    "{} ms does not fit a signed 64-bit integer",
+                    output.duration_ms
+                ),
+            })?;
+            Ok(EncodedOutput {
+                output,
+                parsed_json,
+                duration_ms,
+            })
+        })
+        .collect()
+}
+
+fn insert_outputs(
+    tx: &Transaction<'_>,
+    run_id: i64,
+    outputs: &[EncodedOutput<'_>],
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(SQL_INSERT_OUTPUT)?;
+    for encoded in outputs {
+        let o = encoded.output;
+        stmt.execute(params![
+            run_id,
+            o.agent,
+            o.attempt,
+            o.exit_code,
+            encoded.duration_ms,
+            o.status,
+            o.raw_output,
+            encoded.parsed_json,
+            o.error,
+        ])?;
+    }
+    Ok(())
+}
+
+fn limit_offset(page: Page) -> (i64, i64) {
+    (i64::from(page.limit), i64::from(page.offset))
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, migrating it to the current schema.
+    ///
+    /// An existing file is checked before SQLite opens it: a file that is not a SQLite
+    /// database, or is visibly truncated, is rejected with [`Error::NotADatabase`] or
+    /// [`Error::Corrupt`] and left untouched. A file with a newer schema gives
+    /// [`Error::SchemaTooNew`] before anything is written. A file in rollback-journal mode is
+    /// converted to WAL. Missing parent directories are created.
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Store> {
+        let path = path.as_ref();
+        let _span = tracing::info_span!("store.open", path = %path.display()).entered();
+        let existed = conn::precheck_file(path)?;
+        if !existed
+            && let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            fs::create_dir_all(parent).map_err(|source| Error::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        Store::open_target(Target::File(path.to_path_buf()), options)
+    }
+
+    /// Opens a private in-memory store, shared by every connection of its pool (a uniquely
+    /// named database on SQLite's `memdb` VFS) and dropped with the last clone of the store.
+    pub fn open_in_memory() -> Result<Store> {
+        Store::open_in_memory_with(Options::default())
+    }
+
+    /// [`Store::open_in_memory`] with explicit options.
+    pub fn open_in_memory_with(options: Options) -> Result<Store> {
+        Store::open_target(Target::unique_memory(), options)
+    }
+
+    fn open_target(target: Target, options: Options) -> Result<Store> {
+        let path = target.display_path();
+        let map = |op| {
+            let path = path.clone();
+            move |e| Error::sqlite(&path, op, e)
+        };
+        let pragmas = conn::connection_pragmas(&options);
+        let mut boot = conn::open_connection(&target, &pragmas).map_err(map("open"))?;
+
+        // Nothing below writes until the schema version has been checked.
+        let version = schema::user_version(&boot, &path)?;
+        schema::check_not_too_new(version, &path)?;
+        setup_file(&boot, &target, &path)?;
+        if version < schema::SCHEMA_VERSION {
+            schema::migrate(&mut boot, &path)?;
+        }
+
+        let manager = match &target {
+            Target::File(file) => SqliteConnectionManager::file(file),
+            Target::Memory(uri) => SqliteConnectionManager::file(uri),
+        }
+        .with_flags(
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_init({
+            let pragmas = pragmas.clone();
+            move |c| c.execute_batch(&pragmas)
+        });
+        let pool = Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .min_idle(Some(1))
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .test_on_check_out(false)
+            .connection_timeout(options.connection_timeout)
+            .build(manager)?;
+
+        let keepalive = match &target {
+            Target::Memory(_) => Some(Mutex::new(boot)),
+            Target::File(_) => None,
+        };
+        tracing::debug!(path = %path.display(), "store opened");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                readers: Readers::new(target, pragmas, options.max_idle_readers),
+                path,
+                pool,
+                write_lock: Mutex::new(()),
+                _keepalive: keepalive,
+            }),
+        })
+    }
+
+    /// The database path (`:memory:` for in-memory stores).
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Wraps this store for async callers (same pool, same caches).
+    #[must_use]
+    pub fn into_async(self) -> crate::AsyncStore {
+        crate::AsyncStore::new(self)
+    }
+
+    fn map(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        move |e| Error::sqlite(&self.inner.path, operation, e)
+    }
+
+    fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>> {
+        Ok(self.inner.pool.get()?)
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction, serialised with this process's other writers.
+    fn write<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let _guard = self
+            .inner
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.map(operation))?;
+        let value = f(&tx).map_err(self.map(operation))?;
+        tx.commit().map_err(self.map(operation))?;
+        Ok(value)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.inner.readers.with(f)
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /// Records a run, every one of its agent outputs (every attempt), its verdict and the
+    /// spec's current stage, in ONE IMMEDIATE transaction: after a crash either all of it is
+    /// there or none of it is.
+    ///
+    /// The spec's stage moves to `run.stage` unless the spec already has a run that finished
+    /// later. A second run with the same `(spec_id, stage, started_at)` fails with
+    /// [`Error::Constraint`].
+    pub fn record_stage(
+        &self,
+        run: &NewRun,
+        outputs: &[NewOutput],
+        verdict: &Value,
+    ) -> Result<RunId> {
+        let _span = tracing::debug_span!(
+            "store.record_stage",
+            spec_id = %run.spec_id,
+            stage = %run.stage,
+            outputs = outputs.len()
+        )
+        .entered();
+        let verdict_json = serde_json::to_string(verdict).map_err(|source| Error::Json {
+            what: format!("verdict of {} / {}", run.spec_id, run.stage),
+            source,
+        })?;
+        let encoded = encode_outputs(outputs)?;
+        self.write("record_stage", |tx| {
+            let run_id = {
+                let mut stmt = tx.prepare_cached(SQL_INSERT_RUN)?;
+                stmt.insert(params![
+                    run.spec_id,
+                    run.stage,
+                    run.started_at,
+                    run.finished_at,
+                    run.status,
+                    verdict_json,
+                ])?
+            };
+            insert_outputs(tx, run_id, &encoded)?;
+            tx.prepare_cached(SQL_UPSERT_SPEC)?.execute(params![
+                run.spec_id,
+                run.stage,
+                run.finished_at
+            ])?;
+            Ok(RunId(run_id))
+        })
+    }
+
+    /// Appends outputs to an existing run in one transaction (a batch insert through one
+    /// cached statement). Returns how many rows were inserted. An unknown run fails with
+    /// [`Error::Constraint`] (`FOREIGN KEY`) and inserts nothing.
+    pub fn record_outputs(&self, run_id: RunId, outputs: &[NewOutput]) -> Result<usize> {
+        let _span = tracing::debug_span!("store.record_outputs", %run_id, outputs = outputs.len())
+            .entered();
+        let encoded = encode_outputs(outputs)?;
+        self.write("record_outputs", |tx| {
+            insert_outputs(tx, run_id.0, &encoded)?;
+            Ok(encoded.len())
+        })
+    }
+
+    /// Records that a process was spawned for `agent` (before its run exists).
+    pub fn execution_started(&self, agent: &str, spawned_at: UnixMillis) -> Result<ExecutionId> {
+        self.write("execution_started", |tx| {
+            tx.prepare_cached("INSERT INTO agent_executions (agent, spawned_at) VALUES (?1, ?2)")?
+                .insert(params![agent, spawned_at])
+                .map(ExecutionId)
+        })
+    }
+
+    /// Records how an execution ended, and optionally the run it belongs to. Returns whether
+    /// the execution existed.
+    pub fn execution_finished(
+        &self,
+        id: ExecutionId,
+        completed_at: UnixMillis,
+        outcome: &str,
+        run_id: Option<RunId>,
+    ) -> Result<bool> {
+        self.write("execution_finished", |tx| {
+            tx.prepare_cached(
+                "UPDATE agent_executions SET completed_at = ?2, outcome = ?3, run_id = coalesce(?4, run_id) \
+                 WHERE id = ?1",
+            )?
+            .execute(params![id.0, completed_at, outcome, run_id.map(|r| r.0)])
+            .map(|n| n > 0)
+        })
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /// The most recent run (by `started_at`) of `stage` for `spec_id`, with its verdict.
+    pub fn latest_verdict(&self, spec_id: &str, stage: &str) -> Result<Option<Run>> {
+        let row = self.read(|c| {
+            c.prepare_cached(SQL_LATEST_VERDICT)
+                .and_then(|mut s| s.query_row(params![spec_id, stage], read_run).optional())
+                .map_err(self.map("latest_verdict"))
+        })?;
+        row.map(finish_run).transpose()
+    }
+
+    /// One run by id.
+    pub fn run(&self, run_id: RunId) -> Result<Option<Run>> {
+        let row = self.read(|c| {
+            c.prepare_cached(SQL_RUN)
+                .and_then(|mut s| s.query_row([run_id.0], read_run).optional())
+                .map_err(self.map("run"))
+        })?;
+        row.map(finish_run).transpose()
+    }
+
+    /// A spec's runs, newest first (by `started_at`, then recording order).
+    pub fn history(&self, spec_id: &str, page: Page) -> Result<Vec<Run>> {
+        let (limit, offset) = limit_offset(page);
+        let rows = self.read(|c| {
+            c.prepare_cached(SQL_HISTORY)
+                .and_then(|mut s| {
+                    s.query_map(params![spec_id, limit, offset], read_run)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(self.map("history"))
+        })?;
+        rows.into_iter().map(finish_run).collect()
+    }
+
+    /// A run's outputs in recording order.
+    pub fn outputs_for_run(&self, run_id: RunId) -> Result<Vec<Output>> {
+        let rows = self.read(|c| {
+            c.prepare_cached(SQL_OUTPUTS_FOR_RUN)
+                .and_then(|mut s| {
+                    s.query_map([run_id.0], read_output)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(self.map("outputs_for_run"))
+        })?;
+        rows.into_iter().map(finish_output).collect()
+    }
+
+    /// An agent's outputs, newest first.
+    pub fn outputs_for_agent(&self, agent: &str, page: Page) -> Result<Vec<Output>> {
+        let (limit, offset) = limit_offset(page);
+        let rows = self.read(|c| {
+            c.prepare_cached(SQL_OUTPUTS_FOR_AGENT)
+                .and_then(|mut s| {
+                    s.query_map(params![agent, limit, offset], read_output)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(self.map("outputs_for_agent"))
+        })?;
+        rows.into_iter().map(finish_output).collect()
+    }
+
+    /// A spec's current stage.
+    pub fn spec(&self, spec_id: &str) -> Result<Option<Spec>> {
+        self.read(|c| {
+            c.prepare_cached(SQL_SPEC)
+                .and_then(|mut s| {
+                    s.query_row([spec_id], |r| {
+                        Ok(Spec {
+                            spec_id: r.get(0)?,
+                            stage: r.get(1)?,
+                            updated_at: r.get(2)?,
+                        })
+                    })
+                    .optional()
+                })
+                .map_err(self.map("spec"))
+        })
+    }
+
+    /// Per-agent figures over every recorded attempt, sorted by agent name. Reads one covering
+    /// index in (agent, duration) order, so the p95 needs no sort.
+    pub fn agent_stats(&self) -> Result<Vec<AgentStats>> {
+        struct Acc {
+            agent: String,
+            durations: Vec<u64>,
+            successes: u64,
+            runs: std::collections::HashSet<i64>,
+        }
+        fn finish(acc: Acc) -> AgentStats {
+            let attempts = acc.durations.len() as u64;
+            let sum: u128 = acc.durations.iter().map(|&d| u128::from(d)).sum();
+            // Nearest rank: the smallest value with at least 95 % of values at or below it.
+            let rank = (attempts * 95).div_ceil(100).max(1) as usize;
+            AgentStats {
+                agent: acc.agent,
+                runs: acc.runs.len() as u64,
+                attempts,
+                successes: acc.successes,
+                success_rate: if attempts == 0 {
+                    0.0
+                } else {
+                    acc.successes as f64 / attempts as f64
+                },
+                mean_duration_ms: if attempts == 0 {
+                    0.0
+                } else {
+                    sum as f64 / attempts as f64
+                },
+                p95_duration_ms: acc.durations.get(rank - 1).copied().unwrap_or(0),
+            }
+        }
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(SQL_AGENT_STATS)
+                .map_err(self.map("agent_stats"))?;
+            let mut rows = stmt.query([]).map_err(self.map("agent_stats"))?;
+            let mut out = Vec::new();
+            let mut acc: Option<Acc> = None;
+            while let Some(row) = rows.next().map_err(self.map("agent_stats"))? {
+                let (agent, duration, succeeded, run_id): (String, i64, bool, i64) =
+                    (|| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))()
+                        .map_err(self.map("agent_stats"))?;
+                if acc.as_ref().is_none_or(|a| a.agent != agent) {
+                    if let Some(done) = acc.take() {
+                        out.push(finish(done));
+                    }
+                    acc = Some(Acc {
+                        agent,
+                        durations: Vec::new(),
+                        successes: 0,
+                        runs: std::collections::HashSet::new(),
+                    });
+                }
+                if let Some(a) = acc.as_mut() {
+                    a.durations.push(u64::try_from(duration).unwrap_or(0));
+                    a.successes += u64::from(succeeded);
+                    a.runs.insert(run_id);
+                }
+            }
+            if let Some(done) = acc {
+                out.push(finish(done));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Executions that were spawned but never recorded as finished, oldest first.
+    pub fn unfinished_executions(&self) -> Result<Vec<Execution>> {
+        self.read(|c| {
+            c.prepare_cached(SQL_UNFINISHED)
+                .and_then(|mut s| s.query_map([], read_execution)?.collect())
+                .map_err(self.map("unfinished_executions"))
+        })
+    }
+
+    /// The executions attached to a run.
+    pub fn executions_for_run(&self, run_id: RunId) -> Result<Vec<Execution>> {
+        self.read(|c| {
+            c.prepare_cached(SQL_EXECUTIONS_FOR_RUN)
+                .and_then(|mut s| s.query_map([run_id.0], read_execution)?.collect())
+                .map_err(self.map("executions_for_run"))
+        })
+    }
+
+    /// The schema version of the open database (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<i64> {
+        self.read(|c| schema::user_version(c, &self.inner.path))
+    }
+
+    // ---------------------------------------------------------------- maintenance
+
+    /// Deletes every run that started more than `older_than` ago, with its outputs and
+    /// executions (see [`Store::prune_before`]).
+    pub fn prune(&self, older_than: Duration) -> Result<PruneReport> {
+        let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        self.prune_before(now_millis().saturating_sub(age))
+    }
+
+    /// Deletes every run with `started_at < cutoff`, its outputs and executions, and completed
+    /// executions without a run spawned before `cutoff`, in one transaction. Freed pages go to
+    /// the free list; [`Store::incremental_vacuum`] returns them to the file system.
+    pub fn prune_before(&self, cutoff: UnixMillis) -> Result<PruneReport> {
+        let _span = tracing::info_span!("store.prune", cutoff).entered();
+        let report = self.write("prune", |tx| {
+            let outputs = tx.prepare_cached(SQL_PRUNE_OUTPUTS)?.execute([cutoff])?;
+            let run_execs = tx
+                .prepare_cached(SQL_PRUNE_RUN_EXECUTIONS)?
+                .execute([cutoff])?;
+            let loose_execs = tx
+                .prepare_cached(SQL_PRUNE_LOOSE_EXECUTIONS)?
+                .execute([cutoff])?;
+            let runs = tx.prepare_cached(SQL_PRUNE_RUNS)?.execute([cutoff])?;
+            Ok(PruneReport {
+                runs: runs as u64,
+                outputs: outputs as u64,
+                executions: (run_execs + loose_execs) as u64,
+            })
+        })?;
+        tracing::info!(runs = report.runs, outputs = report.outputs, "pruned store");
+        Ok(report)
+    }
+
+    /// Returns up to `pages` free pages to the file system (`PRAGMA incremental_vacuum`);
+    /// 0 frees them all. Returns how many pages were freed.
+    pub fn incremental_vacuum(&self, pages: u32) -> Result<u64> {
+        let _span = tracing::info_span!("store.incremental_vacuum", pages).entered();
+        let _guard = self
+            .inner
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let conn = self.conn()?;
+        let map = self.map("incremental_vacuum");
+        let free =
+            |c: &Connection| c.query_row("PRAGMA freelist_count", [], |r| r.get::<_, i64>(0));
+        let before = free(&conn).map_err(&map)?;
+        {
+            let mut stmt = conn
+                .prepare(&format!("PRAGMA incremental_vacuum({pages})"))
+                .map_err(&map)?;
+            let mut rows = stmt.query([]).map_err(&map)?;
+            while rows.next().map_err(&map)?.is_some() {}
+        }
+        let after = free(&conn).map_err(&map)?;
+        Ok(u64::try_from(before - after).unwrap_or(0))
+    }
+
+    /// Runs `PRAGMA integrity_check`; any problem is reported as [`Error::Corrupt`] listing
+    /// (up to 20 of) SQLite's findings.
+    pub fn integrity_check(&self) -> Result<()> {
+        let _span = tracing::info_span!("store.integrity_check").entered();
+        let conn = self.conn()?;
+        let map = self.map("integrity_check");
+        let mut stmt = conn.prepare("PRAGMA integrity_check(20)").map_err(&map)?;
+        let findings = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(&map)?;
+        if findings.len() == 1 && findings[0] == "ok" {
+            Ok(())
+        } else {
+            Err(Error::Corrupt {
+                path: self.inner.path.clone(),
+                detail: findings.join("; "),
+            })
+        }
+    }
+
+    /// Copies the database to `dest` while it stays in use (SQLite's online backup, in one
+    /// step so the copy is a single consistent snapshot; WAL lets writers continue meanwhile).
+    /// The copy is written next to `dest` and renamed over it, so `dest` is either the old
+    /// file or a complete backup.
+    pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {
+        let dest = dest.as_ref();
+        let _span = tracing::info_span!("store.backup", dest = %dest.display()).entered();
+        let mut tmp_name = dest.as_os_str().to_owned();
+        tmp_name.push(".synod-backup-tmp");
+        let tmp = PathBuf::from(tmp_name);
+        let dest_err = |e| Error::sqlite(dest, "backup", e);
+        let io_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { path, source }
+        };
+        match fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&tmp)(e)),
+        }
+        let result = (|| {
+            let conn = self.conn()?;
+            let mut target = Connection::open(&tmp).map_err(dest_err)?;
+            {
+                use rusqlite::backup::{Backup, StepResult};
+                let backup = Backup::new(&conn, &mut target).map_err(dest_err)?;
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                loop {
+                    match backup.step(-1).map_err(dest_err)? {
+                        StepResult::Done => break,
+                        StepResult::More => {}
+                        _ if std::time::Instant::now() > deadline => {
+                            return Err(Error::Busy {
+                                operation: "backup",
+                            });
+                        }
+                        _ => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+            }
+            target.close().map_err(|(_, e)| dest_err(e))?;
+            fs::rename(&tmp, dest).map_err(io_err(dest))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Copies the WAL into the database file and truncates the WAL
+    /// (`PRAGMA wal_checkpoint(TRUNCATE)`). Returns `false` if readers or writers kept it from
+    /// completing (it is then safe to retry later).
+    pub fn checkpoint(&self) -> Result<bool> {
+        let _span = tracing::info_span!("store.checkpoint").entered();
+        let conn = self.conn()?;
+        let (busy, _log, _done): (i64, i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(self.map("checkpoint"))?;
+        Ok(busy == 0)
+    }
+}
+
+/// One-time file setup: WAL journal and incremental auto-vacuum.
+fn setup_file(conn: &Connection, target: &Target, path: &Path) -> Result<()> {
+    let map = |op| move |e| Error::sqlite(path, op, e);
+    let pages: i64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .map_err(map("read page count"))?;
+    let auto_vacuum: i64 = conn
+        .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+        .map_err(map("read auto_vacuum"))?;
+    if pages == 0 {
+        // Must precede the first table; outside any transaction.
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")
+            .map_err(map("set auto_vacuum"))?;
+    }
+    if let Target::File(_) = target {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(map("read journal_mode"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            if pages > 0 {
+                tracing::info!(path = %path.display(), from = %mode, "converting store to WAL journal mode");
+            }
+            let now: String = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(map("set journal_mode"))?;
+            if !now.eq_ignore_ascii_case("wal") {
+                return Err(Error::JournalMode {
+                    path: path.to_path_buf(),
+                    found: now,
+                });
+            }
+        }
+    }
+    if pages > 0 && auto_vacuum != 2 {
+        // An existing file without incremental auto-vacuum: VACUUM rebuilds it with it.
+        tracing::info!(path = %path.display(), "converting store to incremental auto-vacuum");
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")
+            .map_err(map("convert auto_vacuum"))?;
+    }
+    Ok(())
+}
