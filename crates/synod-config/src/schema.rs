@@ -1,0 +1,563 @@
+//! JSON Schema: generated from the configuration type with `schemars`, made strict (unknown
+//! keys are violations), compiled once with `jsonschema` (offline: only local `$ref`s), and
+//! used to type environment and override strings and to find secrets.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use synod_config::JsonSchema;
+//!
+//! #[derive(Default, Serialize, Deserialize, JsonSchema)]
+//! struct Config {
+//!     port: u16,
+//! }
+//!
+//! let schema = synod_config::schema::<Config>();
+//! assert_eq!(schema["properties"]["port"]["type"], "integer");
+//! // Unknown keys are rejected, so editors flag typos too.
+//! assert_eq!(schema["additionalProperties"], false);
+//! ```
+
+use schemars::JsonSchema;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result, Violation};
+use crate::provenance::Provenance;
+use crate::secret::{REDACTED, SECRET_KEYWORD};
+
+/// The JSON Schema the loader validates `T` against (draft 2020-12), for editors and
+/// `synod config schema`. Objects with declared properties get `"additionalProperties": false`
+/// so misspelt keys are reported rather than silently ignored; secrets carry `writeOnly`.
+#[must_use]
+pub fn schema<T: JsonSchema>() -> Value {
+    let mut value = schemars::schema_for!(T).to_value();
+    make_strict(&mut value);
+    value
+}
+
+/// Adds `additionalProperties: false` to every object schema that lists its properties and
+/// says nothing about others (and is not combined with `$ref`/`allOf`/`anyOf`/`oneOf`, where
+/// it would reject properties declared in the other branch).
+fn make_strict(schema: &mut Value) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    let combined = [
+        "$ref",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "patternProperties",
+        "unevaluatedProperties",
+    ]
+    .iter()
+    .any(|k| map.contains_key(*k));
+    if map.contains_key("properties") && !map.contains_key("additionalProperties") && !combined {
+        map.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    for (k, v) in map.iter_mut() {
+        match k.as_str() {
+            "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => {
+                if let Value::Object(children) = v {
+                    children.values_mut().for_each(make_strict);
+                }
+            }
+            "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
+                if let Value::Array(children) = v {
+                    children.iter_mut().for_each(make_strict);
+                }
+            }
+            "items"
+            | "additionalProperties"
+            | "not"
+            | "if"
+            | "then"
+            | "else"
+            | "contains"
+            | "unevaluatedProperties"
+            | "unevaluatedItems"
+            | "propertyNames" => make_strict(v),
+            _ => {}
+        }
+    }
+}
+
+const ANY: &Value = &Value::Bool(true);
+
+/// A schema and its compiled validator.
+pub(crate) struct Compiled {
+    pub(crate) schema: Value,
+    validator: jsonschema::Validator,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled").finish_non_exhaustive()
+    }
+}
+
+impl Compiled {
+    pub(crate) fn new(schema: Value) -> Result<Self> {
+        let validator = jsonschema::validator_for(&schema).map_err(|e| Error::Schema {
+            message: e.to_string(),
+        })?;
+        Ok(Compiled { schema, validator })
+    }
+
+    /// Every violation, each placed at the layer that set the offending value.
+    pub(crate) fn violations(&self, value: &Value, provenance: &Provenance) -> Vec<Violation> {
+        if self.validator.is_valid(value) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for error in self.validator.iter_errors(value) {
+            let path: Vec<String> = error
+                .instance_path()
+                .iter()
+                .map(|segment| match segment {
+                    jsonschema::paths::LocationSegment::Property(p) => p.to_string(),
+                    jsonschema::paths::LocationSegment::Index(i) => i.to_string(),
+                })
+                .collect();
+            if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
+                error.kind()
+            {
+                let known = self.node(&path).map(|n| property_names(&self.schema, n));
+                for name in unexpected {
+                    let mut p = path.clone();
+                    p.push(name.clone());
+                    let key = p.join(".");
+                    let hint = known
+                        .as_ref()
+                        .and_then(|k| closest(name, k))
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default();
+                    out.push(Violation {
+                        layer: provenance.locate(&key),
+                        key,
+                        message: format!("unknown key `{name}`{hint}"),
+                    });
+                }
+                continue;
+            }
+            let key = path.join(".");
+            let message = if self.is_secret_path(&path) {
+                error.masked_with("the secret value").to_string()
+            } else {
+                error.to_string()
+            };
+            out.push(Violation {
+                layer: provenance.locate(&key),
+                key,
+                message,
+            });
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
+    }
+
+    /// The schema node for a key path, if the schema describes it.
+    pub(crate) fn node<S: AsRef<str>>(&self, path: &[S]) -> Option<&Value> {
+        let mut node = &self.schema;
+        for seg in path {
+            node = child(&self.schema, node, seg.as_ref(), false)?.0;
+        }
+        Some(node)
+    }
+
+    /// Resolves each segment (case-insensitively if asked) to the property name the schema
+    /// uses, returning the canonical path and the schema of its last segment.
+    pub(crate) fn resolve(&self, path: &[String], ci: bool) -> Option<(Vec<String>, &Value)> {
+        let mut node = &self.schema;
+        let mut out = Vec::with_capacity(path.len());
+        for seg in path {
+            let (next, name) = child(&self.schema, node, seg, ci)?;
+            out.push(name);
+            node = next;
+        }
+        Some((out, node))
+    }
+
+    pub(crate) fn is_secret_path(&self, path: &[String]) -> bool {
+        let mut node = &self.schema;
+        for seg in path {
+            if is_secret(&self.schema, node) {
+                return true;
+            }
+            match child(&self.schema, node, seg, false) {
+                Some((n, _)) => node = n,
+                None => return false,
+            }
+        }
+        is_secret(&self.schema, node)
+    }
+
+    /// Converts an environment or override string to the type the schema expects there.
+    pub(crate) fn coerce(&self, node: &Value, raw: &str) -> Value {
+        coerce(raw, &types(&self.schema, node, 0))
+    }
+
+    /// Replaces every secret inside `value` (located at `node`) with `"[redacted]"`.
+    /// Returns whether anything was redacted.
+    pub(crate) fn redact(&self, node: &Value, value: &mut Value) -> bool {
+        redact(&self.schema, node, value, 0)
+    }
+}
+
+fn deref<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
+    for _ in 0..32 {
+        match node.get("$ref").and_then(Value::as_str) {
+            Some(r) if r.starts_with('#') => match root.pointer(&r[1..]) {
+                Some(target) => node = target,
+                None => return node,
+            },
+            _ => return node,
+        }
+    }
+    node
+}
+
+fn branches(node: &Value) -> impl Iterator<Item = &Value> {
+    ["anyOf", "oneOf", "allOf"]
+        .into_iter()
+        .filter_map(|k| node.get(k).and_then(Value::as_array))
+        .flatten()
+}
+
+fn child<'a>(root: &'a Value, node: &'a Value, seg: &str, ci: bool) -> Option<(&'a Value, String)> {
+    let node = deref(root, node);
+    if let Some(props) = node.get("properties").and_then(Value::as_object) {
+        if let Some(v) = props.get(seg) {
+            return Some((v, seg.to_owned()));
+        }
+        if ci && let Some((k, v)) = props.iter().find(|(k, _)| k.eq_ignore_ascii_case(seg)) {
+            return Some((v, k.clone()));
+        }
+    }
+    if let Ok(index) = seg.parse::<usize>() {
+        if let Some(v) = node
+            .get("prefixItems")
+            .and_then(Value::as_array)
+            .and_then(|items| items.get(index))
+        {
+            return Some((v, seg.to_owned()));
+        }
+        if let Some(v) = node
+            .get("items")
+            .filter(|v| v.is_object() || v.is_boolean())
+        {
+            return Some((v, seg.to_owned()));
+        }
+    }
+    match node.get("additionalProperties") {
+        Some(v @ Value::Object(_)) => return Some((v, seg.to_owned())),
+        Some(Value::Bool(true)) => return Some((ANY, seg.to_owned())),
+        _ => {}
+    }
+    if node.get("patternProperties").is_some() {
+        return Some((ANY, seg.to_owned()));
+    }
+    branches(node).find_map(|b| child(root, b, seg, ci))
+}
+
+fn property_names(root: &Value, node: &Value) -> Vec<String> {
+    let node = deref(root, node);
+    node.get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The closest known key within edit distance 2, for "did you mean" hints.
+fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (distance(name, k), k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.as_str())
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn is_secret(root: &Value, node: &Value) -> bool {
+    if node.get(SECRET_KEYWORD) == Some(&Value::Bool(true)) {
+        return true;
+    }
+    let target = deref(root, node);
+    if target.get(SECRET_KEYWORD) == Some(&Value::Bool(true)) {
+        return true;
+    }
+    branches(target).any(|b| {
+        let b = deref(root, b);
+        b.get(SECRET_KEYWORD) == Some(&Value::Bool(true))
+    })
+}
+
+fn types(root: &Value, node: &Value, depth: usize) -> Vec<String> {
+    let node = deref(root, node);
+    let mut out: Vec<String> = match node.get("type") {
+        Some(Value::String(t)) => vec![t.clone()],
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if out.is_empty() {
+        if let Some(values) = node.get("enum").and_then(Value::as_array) {
+            out.extend(values.iter().map(json_type));
+        }
+        if let Some(c) = node.get("const") {
+            out.push(json_type(c));
+        }
+    }
+    if depth < 8 {
+        for b in branches(node) {
+            out.extend(types(root, b, depth + 1));
+        }
+    }
+    out
+}
+
+fn json_type(v: &Value) -> String {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+    .to_owned()
+}
+
+fn coerce(raw: &str, types: &[String]) -> Value {
+    let has = |t: &str| types.iter().any(|x| x == t);
+    if types.is_empty() || has("string") {
+        return Value::String(raw.to_owned());
+    }
+    let trimmed = raw.trim();
+    if has("integer") {
+        if let Ok(n) = trimmed.parse::<i64>() {
+            return Value::from(n);
+        }
+        if let Ok(n) = trimmed.parse::<u64>() {
+            return Value::from(n);
+        }
+    }
+    if has("number")
+        && let Some(n) = trimmed
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+    {
+        return Value::Number(n);
+    }
+    if has("boolean") {
+        match trimmed.to_ascii_lowercase().as_str() {
+            "true" => return Value::Bool(true),
+            "false" => return Value::Bool(false),
+            _ => {}
+        }
+    }
+    if has("null") && (trimmed.is_empty() || trimmed == "null") {
+        return Value::Null;
+    }
+    if (has("array") || has("object"))
+        && let Ok(v) = serde_json::from_str::<Value>(trimmed)
+        && (v.is_array() || v.is_object())
+    {
+        return v;
+    }
+    // Leave it a string: validation then reports the type mismatch against its source.
+    Value::String(raw.to_owned())
+}
+
+fn redact(root: &Value, node: &Value, value: &mut Value, depth: usize) -> bool {
+    if is_secret(root, node) {
+        *value = Value::String(REDACTED.to_owned());
+        return true;
+    }
+    if depth > 64 {
+        return false;
+    }
+    let mut any = false;
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if let Some((n, _)) = child(root, node, k, false) {
+                    any |= redact(root, n, v, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                if let Some((n, _)) = child(root, node, &i.to_string(), false) {
+                    any |= redact(root, n, v, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
+    any
+}
+
+/// Reads a value at a dotted path.
+pub(crate) fn get<'a, S: AsRef<str>>(value: &'a Value, path: &[S]) -> Option<&'a Value> {
+    let mut v = value;
+    for seg in path {
+        let seg = seg.as_ref();
+        v = match v {
+            Value::Object(m) => m.get(seg)?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// Writes a value at a path, creating tables as needed. Array indices may address an existing
+/// element or the one just past the end (appending).
+pub(crate) fn set(root: &mut Value, path: &[String], value: Value) -> Result<(), String> {
+    let Some((last, parents)) = path.split_last() else {
+        return match value {
+            Value::Object(_) => {
+                merge(root, value);
+                Ok(())
+            }
+            _ => Err("the document root must be a table".into()),
+        };
+    };
+    let mut cur = root;
+    for seg in parents {
+        cur = step(cur, seg)?;
+    }
+    match cur {
+        Value::Object(m) => {
+            m.insert(last.clone(), value);
+            Ok(())
+        }
+        Value::Array(a) => {
+            let i = index(last, a.len())?;
+            if i == a.len() {
+                a.push(value);
+            } else {
+                a[i] = value;
+            }
+            Ok(())
+        }
+        _ => Err(format!(
+            "cannot set `{last}` inside a value that is not a table or array"
+        )),
+    }
+}
+
+fn step<'a>(cur: &'a mut Value, seg: &str) -> Result<&'a mut Value, String> {
+    if cur.is_null() {
+        *cur = Value::Object(Map::new());
+    }
+    match cur {
+        Value::Object(m) => Ok(m.entry(seg.to_owned()).or_insert(Value::Null)),
+        Value::Array(a) => {
+            let i = index(seg, a.len())?;
+            if i == a.len() {
+                a.push(Value::Object(Map::new()));
+            }
+            Ok(&mut a[i])
+        }
+        _ => Err(format!(
+            "cannot set `{seg}` inside a value that is not a table or array"
+        )),
+    }
+}
+
+fn index(seg: &str, len: usize) -> Result<usize, String> {
+    match seg.parse::<usize>() {
+        Ok(i) if i <= len => Ok(i),
+        Ok(i) => Err(format!("index {i} is past the end of an array of {len}")),
+        Err(_) => Err(format!("`{seg}` is not an array index")),
+    }
+}
+
+/// Deep-merges `src` into `dst`: tables merge key by key; everything else is replaced.
+pub(crate) fn merge(dst: &mut Value, src: Value) {
+    match (dst, src) {
+        (Value::Object(d), Value::Object(s)) => {
+            for (k, v) in s {
+                match d.get_mut(&k) {
+                    Some(existing) if existing.is_object() && v.is_object() => merge(existing, v),
+                    _ => {
+                        d.insert(k, v);
+                    }
+                }
+            }
+        }
+        (d, s) => *d = s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn strict_does_not_touch_property_named_properties() {
+        let mut s = json!({
+            "type": "object",
+            "properties": {"properties": {"type": "object", "properties": {"a": {}}}},
+            "$defs": {"X": {"properties": {"b": {}}}}
+        });
+        make_strict(&mut s);
+        assert_eq!(s["additionalProperties"], false);
+        assert!(s["properties"].get("additionalProperties").is_none());
+        assert_eq!(s["properties"]["properties"]["additionalProperties"], false);
+        assert_eq!(s["$defs"]["X"]["additionalProperties"], false);
+    }
+
+    #[test]
+    fn coercion_follows_schema_types() {
+        let int = vec!["integer".to_owned()];
+        assert_eq!(coerce("42", &int), json!(42));
+        assert_eq!(coerce("soon", &int), json!("soon"));
+        let opt_bool = vec!["boolean".to_owned(), "null".to_owned()];
+        assert_eq!(coerce("TRUE", &opt_bool), json!(true));
+        assert_eq!(coerce("", &opt_bool), Value::Null);
+        assert_eq!(coerce("007", &["string".to_owned()]), json!("007"));
+        assert_eq!(coerce("[1,2]", &["array".to_owned()]), json!([1, 2]));
+        assert_eq!(coerce("1.5", &["number".to_owned()]), json!(1.5));
+    }
+
+    #[test]
+    fn set_and_merge() {
+        let mut v = json!({"a": {"b": 1}, "l": [1]});
+        assert!(set(&mut v, &["a".into(), "c".into()], json!(2)).is_ok());
+        assert!(set(&mut v, &["l".into(), "1".into()], json!(5)).is_ok());
+        assert!(set(&mut v, &["l".into(), "5".into()], json!(5)).is_err());
+        assert!(set(&mut v, &["a".into(), "b".into(), "x".into()], json!(5)).is_err());
+        merge(&mut v, json!({"a": {"b": 3}, "l": [9]}));
+        assert_eq!(v, json!({"a": {"b": 3, "c": 2}, "l": [9]}));
+        assert_eq!(get(&v, &["a", "c"]), Some(&json!(2)));
+    }
+
+    #[test]
+    fn hints_and_distance() {
+        let known = vec!["timeout".to_owned(), "model".to_owned()];
+        assert_eq!(closest("timout", &known), Some("timeout"));
+        assert_eq!(closest("zzz", &known), None);
+    }
+}

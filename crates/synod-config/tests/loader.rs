@@ -1,0 +1,531 @@
+//! Loader integration tests against real files in temporary directories.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Config, env, no_env, write};
+use synod_config::{Error, Issue, Layer, Loader, Warning};
+
+fn file_at(path: &Path, line: u32, column: u32) -> Layer {
+    Layer::File {
+        path: path.to_owned(),
+        line: Some(line),
+        column: Some(column),
+    }
+}
+
+fn env_layer(var: &str) -> Layer {
+    Layer::Env { var: var.into() }
+}
+
+fn ok<T>(r: Result<T, Error>) -> T {
+    r.unwrap_or_else(|e| panic!("unexpected error: {e}"))
+}
+
+#[test]
+fn precedence_table_across_all_four_layers() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let base = write(
+        dir.path(),
+        "base.toml",
+        "max_tokens = 10\n\n[server]\nhost = \"0.0.0.0\"\nport = 8000\n",
+    );
+    let local = write(dir.path(), "local.yaml", "server:\n  port: 8001\n");
+    let loaded = ok(Loader::<Config>::new()
+        .file(&base)
+        .optional_file(&local)
+        .optional_file(dir.path().join("absent.json"))
+        .env_source(env(&[
+            ("SYNOD_MAX_TOKENS", "20"),
+            ("SYNOD_SERVER__REQUEST_TIMEOUT_MS", "900"),
+        ]))
+        .overrides(["max_tokens=30", "log_level=debug"])
+        .load());
+
+    // key, final value, every layer that set it (lowest first).
+    let table: Vec<(&str, serde_json::Value, Vec<Layer>)> = vec![
+        ("version", 2.into(), vec![Layer::Default]),
+        (
+            "log_level",
+            "debug".into(),
+            vec![Layer::Default, Layer::Override],
+        ),
+        (
+            "server.host",
+            "0.0.0.0".into(),
+            vec![Layer::Default, file_at(&base, 4, 1)],
+        ),
+        (
+            "server.port",
+            8001.into(),
+            vec![Layer::Default, file_at(&base, 5, 1), file_at(&local, 2, 3)],
+        ),
+        (
+            "server.request_timeout_ms",
+            900.into(),
+            vec![
+                Layer::Default,
+                env_layer("SYNOD_SERVER__REQUEST_TIMEOUT_MS"),
+            ],
+        ),
+        (
+            "max_tokens",
+            30.into(),
+            vec![
+                Layer::Default,
+                file_at(&base, 1, 1),
+                env_layer("SYNOD_MAX_TOKENS"),
+                Layer::Override,
+            ],
+        ),
+    ];
+    for (key, value, layers) in table {
+        let why = loaded
+            .explain(key)
+            .unwrap_or_else(|| panic!("no explanation for {key}"));
+        assert_eq!(why.value, value, "{key}");
+        assert_eq!(why.layers, layers, "{key}");
+        assert_eq!(Some(&why.winner), layers.last(), "{key}");
+    }
+    assert_eq!(loaded.value.max_tokens, 30);
+    assert_eq!(loaded.value.server.port, 8001);
+    assert!(loaded.warnings().is_empty(), "{:?}", loaded.warnings());
+    assert!(loaded.explain("server.nope").is_none());
+}
+
+#[test]
+fn explain_names_line_for_array_elements_and_tables() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(
+        dir.path(),
+        "synod.toml",
+        "log_level = \"info\"\n\n[[agents]]\nname = \"a\"\ntimeout = 5\n\n[[agents]]\nname = \"b\"\n  timeout = 7\n",
+    );
+    let loaded = ok(Loader::<Config>::new()
+        .file(&file)
+        .env_source(no_env())
+        .load());
+    let why = ok(loaded.explain("agents.1.timeout").ok_or(Error::Convert {
+        message: "missing".into(),
+    }));
+    assert_eq!(why.winner, file_at(&file, 9, 3));
+    assert_eq!(why.value, 7);
+    // Bracket syntax works too, and a table explains with the layers below it.
+    let same = loaded.explain("agents[1].timeout");
+    assert_eq!(same.map(|w| w.winner), Some(file_at(&file, 9, 3)));
+    let agents = loaded.explain("agents.0").map(|w| w.layers);
+    assert_eq!(
+        agents,
+        Some(vec![file_at(&file, 4, 1), file_at(&file, 5, 1)])
+    );
+    let text = loaded
+        .explain("log_level")
+        .map(|w| w.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        text,
+        format!(
+            "log_level = \"info\"  ({}:1:1)\n  set by: default; {}:1:1;",
+            file.display(),
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn env_keys_with_underscores_maps_and_arrays() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(dir.path(), "c.toml", "[[agents]]\nname = \"a\"\n");
+    let loaded = ok(Loader::<Config>::new()
+        .file(&file)
+        .env_source(env(&[
+            ("SYNOD_MAX_TOKENS", "5"),
+            ("synod_server__request_timeout_ms", "10"),
+            ("SYNOD_AGENTS__0__ENABLED", "true"),
+            ("SYNOD_AGENTS__1__NAME", "appended"),
+            ("SYNOD_AGENTS__7__NAME", "too far"),
+            ("SYNOD_LABELS__TEAM_NAME", "core"),
+            ("SYNOD_SERVER_PORT", "1"),
+            ("SYNOD_BOGUS", "1"),
+            ("SYNOD_LOG", "trace"),
+            ("OTHER_MAX_TOKENS", "7"),
+        ]))
+        .ignore_env_var("SYNOD_LOG")
+        .load());
+    let c = &loaded.value;
+    assert_eq!(c.max_tokens, 5);
+    assert_eq!(c.server.request_timeout_ms, 10);
+    assert!(c.agents[0].enabled);
+    assert_eq!(c.agents[1].name, "appended");
+    assert_eq!(c.labels.get("team_name").map(String::as_str), Some("core"));
+    assert_eq!(c.server.port, 7070);
+    let w = loaded.warnings();
+    assert!(
+        w.contains(&Warning::UnknownEnvVar {
+            var: "SYNOD_SERVER_PORT".into()
+        }),
+        "{w:?}"
+    );
+    assert!(
+        w.contains(&Warning::UnknownEnvVar {
+            var: "SYNOD_BOGUS".into()
+        }),
+        "{w:?}"
+    );
+    assert!(
+        w.iter().any(
+            |w| matches!(w, Warning::IgnoredEnvVar { var, .. } if var == "SYNOD_AGENTS__7__NAME")
+        ),
+        "{w:?}"
+    );
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(w[0].to_string().contains("SYNOD_"));
+}
+
+#[test]
+fn env_type_error_names_the_variable_and_custom_prefix_works() {
+    let err = Loader::<Config>::new()
+        .env_source(env(&[("SYNOD_SERVER__PORT", "http")]))
+        .load();
+    let Err(Error::Invalid { violations }) = err else {
+        panic!("expected a violation, got {err:?}");
+    };
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].key, "server.port");
+    assert_eq!(violations[0].layer, Some(env_layer("SYNOD_SERVER__PORT")));
+    assert!(
+        violations[0]
+            .to_string()
+            .starts_with("env SYNOD_SERVER__PORT: server.port: ")
+    );
+
+    let loaded = ok(Loader::<Config>::new()
+        .env_prefix("APP")
+        .env_source(env(&[("APP_MAX_TOKENS", "3"), ("SYNOD_MAX_TOKENS", "4")]))
+        .load());
+    assert_eq!(loaded.value.max_tokens, 3);
+}
+
+#[test]
+fn twenty_violations_in_one_file_are_all_reported_with_lines() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    for i in 0..20 {
+        text.push_str("[[agents]]\n");
+        let line = text.lines().count() as u32 + 1;
+        if i % 2 == 0 {
+            text.push_str(&format!("timeout = \"slow{i}\"\n"));
+            expected.push((format!("agents.{i}.timeout"), line));
+        } else {
+            text.push_str(&format!("timout = {i}\n"));
+            expected.push((format!("agents.{i}.timout"), line));
+        }
+    }
+    let file = write(dir.path(), "many.toml", &text);
+    let err = Loader::<Config>::new()
+        .file(&file)
+        .env_source(no_env())
+        .load();
+    let Err(Error::Invalid { violations }) = err else {
+        panic!("expected violations, got {err:?}");
+    };
+    assert_eq!(violations.len(), 20, "{violations:#?}");
+    for (key, line) in expected {
+        let v = violations
+            .iter()
+            .find(|v| v.key == key)
+            .unwrap_or_else(|| panic!("no violation for {key}: {violations:#?}"));
+        assert_eq!(v.layer, Some(file_at(&file, line, 1)), "{key}");
+        if key.ends_with("timout") {
+            assert!(
+                v.message.contains("did you mean `timeout`"),
+                "{}",
+                v.message
+            );
+        }
+    }
+    let text = Error::Invalid { violations }.to_string();
+    assert!(text.contains("20 problems"));
+    assert!(
+        text.contains(&format!("{}:2:1: agents.0.timeout", file.display())),
+        "{text}"
+    );
+}
+
+#[test]
+fn violations_in_json_and_yaml_name_their_lines() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let json = write(
+        dir.path(),
+        "a.json",
+        "{\n  \"server\": {\n    \"port\": \"x\"\n  }\n}\n",
+    );
+    let yaml = write(
+        dir.path(),
+        "b.yaml",
+        "agents:\n  - name: a\n    timeout: -1\n",
+    );
+    let err = Loader::<Config>::new()
+        .file(&json)
+        .file(&yaml)
+        .env_source(no_env())
+        .load();
+    let Err(Error::Invalid { violations }) = err else {
+        panic!("expected violations, got {err:?}");
+    };
+    let layers: Vec<_> = violations
+        .iter()
+        .map(|v| (v.key.clone(), v.layer.clone()))
+        .collect();
+    assert!(
+        layers.contains(&("server.port".into(), Some(file_at(&json, 3, 5)))),
+        "{layers:?}"
+    );
+    assert!(
+        layers.contains(&("agents.0.timeout".into(), Some(file_at(&yaml, 3, 5)))),
+        "{layers:?}"
+    );
+}
+
+#[test]
+fn parse_errors_name_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(dir.path(), "bad.toml", "log_level = \"x\"\nserver = {\n");
+    match Loader::<Config>::new()
+        .file(&file)
+        .env_source(no_env())
+        .load()
+    {
+        Err(Error::Parse { path, line, .. }) => {
+            assert_eq!(path, file);
+            assert!(line >= 2, "line {line}");
+        }
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+    let missing = dir.path().join("nope.toml");
+    let err = Loader::<Config>::new().file(&missing).load();
+    assert!(matches!(err, Err(Error::MissingFile { ref path }) if *path == missing));
+    let ini = write(dir.path(), "x.ini", "a=1");
+    assert!(matches!(
+        Loader::<Config>::new().file(&ini).load(),
+        Err(Error::UnsupportedFormat { .. })
+    ));
+}
+
+#[test]
+fn overrides_are_typed_and_checked() {
+    let loaded = ok(Loader::<Config>::new()
+        .env_source(no_env())
+        .overrides(["server.port=9000", "agents[0].name=x", "labels.a=1"])
+        .load());
+    assert_eq!(loaded.value.server.port, 9000);
+    assert_eq!(loaded.value.agents[0].name, "x");
+    assert_eq!(loaded.value.labels.get("a").map(String::as_str), Some("1"));
+
+    let malformed = Loader::<Config>::new().overrides(["server.port"]).load();
+    assert!(matches!(malformed, Err(Error::Override { ref input, .. }) if input == "server.port"));
+
+    let unknown = Loader::<Config>::new()
+        .env_source(no_env())
+        .set_override("server.prot", "1")
+        .load();
+    let Err(Error::Invalid { violations }) = unknown else {
+        panic!("expected a violation, got {unknown:?}");
+    };
+    assert_eq!(violations[0].layer, Some(Layer::Override));
+    assert!(violations[0].message.contains("did you mean `port`"));
+}
+
+#[test]
+fn semantic_validators_run_after_the_schema_and_point_at_the_layer() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(dir.path(), "c.toml", "\n[server]\nport = 80\n");
+    let err = Loader::<Config>::new()
+        .file(&file)
+        .env_source(no_env())
+        .validator(|c| {
+            if c.server.port < 1024 {
+                Err(Issue::at(
+                    "server.port",
+                    "must be 1024 or above (unprivileged)",
+                ))
+            } else {
+                Ok(())
+            }
+        })
+        .validator(|_| Err("always".into()))
+        .load();
+    let Err(Error::Invalid { violations }) = err else {
+        panic!("expected violations, got {err:?}");
+    };
+    assert_eq!(violations.len(), 2);
+    assert_eq!(violations[0].layer, Some(file_at(&file, 3, 1)));
+    assert_eq!(violations[1].key, "");
+}
+
+fn migrating_loader() -> Loader<Config> {
+    // v1 had a top-level `timeout_secs`; v2 moved it to `server.request_timeout_ms`.
+    Loader::<Config>::new()
+        .env_source(no_env())
+        .migration(1, |mut v| {
+            let obj = v.as_object_mut().ok_or("not a table")?;
+            if let Some(secs) = obj.remove("timeout_secs") {
+                let secs = secs.as_u64().ok_or("timeout_secs must be an integer")?;
+                let server = obj
+                    .entry("server")
+                    .or_insert_with(|| serde_json::json!({}))
+                    .as_object_mut()
+                    .ok_or("server must be a table")?;
+                server.insert("request_timeout_ms".into(), (secs * 1000).into());
+            }
+            Ok(v)
+        })
+}
+
+#[test]
+fn migration_v1_to_v2() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let v1 = write(dir.path(), "v1.toml", "version = 1\ntimeout_secs = 3\n");
+    let loader = migrating_loader().file(&v1);
+    assert_eq!(loader.version(), 2);
+    let loaded = ok(loader.load());
+    assert_eq!(loaded.value.version, 2);
+    assert_eq!(loaded.value.server.request_timeout_ms, 3000);
+    // The migrated key is placed at the nearest line that still exists (the document).
+    assert!(matches!(
+        loaded
+            .explain("server.request_timeout_ms")
+            .map(|w| w.winner),
+        Some(Layer::File { .. })
+    ));
+
+    let v3 = write(dir.path(), "v3.toml", "version = 3\n");
+    match migrating_loader().file(&v3).load() {
+        Err(
+            e @ Error::UnsupportedVersion {
+                found: 3,
+                supported: 2,
+                ..
+            },
+        ) => {
+            assert!(e.to_string().contains("upgrade synod"), "{e}");
+        }
+        other => panic!("expected UnsupportedVersion, got {other:?}"),
+    }
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "version = 1\ntimeout_secs = \"x\"\n",
+    );
+    assert!(matches!(
+        migrating_loader().file(&bad).load(),
+        Err(Error::Migration { from: 1, .. })
+    ));
+    // Without a migration registered, version 1 of a v2 loader cannot be read.
+    assert!(matches!(
+        Loader::<Config>::new().current_version(2).file(&v1).load(),
+        Err(Error::Migration { from: 1, .. })
+    ));
+}
+
+#[test]
+fn secrets_are_never_printed() {
+    const SECRET: &str = "hunter2-do-not-print";
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(
+        dir.path(),
+        "secret.toml",
+        &format!("api_token = \"{SECRET}\"\nmax_tokens = 1\n"),
+    );
+    set_mode(&file, 0o644);
+    let loaded = ok(Loader::<Config>::new()
+        .file(&file)
+        .env_source(no_env())
+        .load());
+    assert_eq!(
+        loaded.value.api_token.as_ref().map(|s| s.expose().as_str()),
+        Some(SECRET)
+    );
+    let why = loaded.explain("api_token");
+    let printed = format!(
+        "{:?} {:?} {} {} {:?}",
+        loaded,
+        why,
+        why.as_ref().map(ToString::to_string).unwrap_or_default(),
+        loaded.to_redacted_json(),
+        loaded.explain("").map(|w| w.to_string()),
+    );
+    assert!(!printed.contains(SECRET), "{printed}");
+    assert!(why.is_some_and(|w| w.secret && w.value == synod_config::REDACTED));
+    assert!(
+        loaded
+            .warnings()
+            .iter()
+            .any(|w| matches!(w, Warning::ReadableSecrets { mode: 0o644, .. })),
+        "{:?}",
+        loaded.warnings()
+    );
+
+    // Private file: no warning. A schema violation on a secret does not echo it either.
+    set_mode(&file, 0o600);
+    let loaded = ok(Loader::<Config>::new()
+        .file(&file)
+        .env_source(no_env())
+        .load());
+    assert!(loaded.warnings().is_empty());
+    let err = Loader::<Config>::new()
+        .file(&file)
+        .env_source(env(&[("SYNOD_API_TOKEN", SECRET)]))
+        .validator(|c| {
+            Err(Issue::at(
+                "api_token",
+                format!("len {}", c.api_token.iter().count()),
+            ))
+        })
+        .load();
+    let text = match &err {
+        Err(e) => format!("{e} {e:?}"),
+        Ok(_) => panic!("the validator should have failed"),
+    };
+    assert!(
+        text.contains("env SYNOD_API_TOKEN: api_token: len 1"),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET), "{text}");
+    let int_secret = write(dir.path(), "int.toml", "api_token = 123456789\n");
+    let err = Loader::<Config>::new()
+        .file(&int_secret)
+        .env_source(no_env())
+        .load();
+    let text = err.map(|_| String::new()).unwrap_or_else(|e| e.to_string());
+    assert!(text.contains("api_token"), "{text}");
+    assert!(!text.contains("123456789"), "{text}");
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        panic!("chmod {}: {e}", path.display());
+    }
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) {}
+
+#[test]
+fn schema_is_strict_and_exported() {
+    let schema = synod_config::schema::<Config>();
+    assert_eq!(schema["additionalProperties"], false);
+    assert_eq!(schema["properties"]["api_token"]["writeOnly"], true);
+    // A supplied schema replaces the generated one.
+    let loaded = Loader::<Config>::new()
+        .env_source(no_env())
+        .schema(
+            serde_json::json!({"type": "object", "properties": {"max_tokens": {"maximum": 10}}}),
+        )
+        .load();
+    assert!(matches!(loaded, Err(Error::Invalid { .. })));
+}
