@@ -9,7 +9,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod auth;
+mod common;
+mod config_cmd;
+mod init;
+mod inspect;
 mod policy;
+mod progress;
+mod run;
+mod store_cmd;
+mod watchdog;
 
 /// Run several command-line AI agents side by side and keep the evidence.
 #[derive(Debug, Parser)]
@@ -24,6 +32,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a stage of agents on a spec, decide, and store the evidence.
+    Run(run::RunArgs),
+    /// List the stored runs of a spec, newest first.
+    History(inspect::HistoryArgs),
+    /// Show one stored run: verdict, agents, attempts and outputs.
+    Show(inspect::ShowArgs),
+    /// Check, explain or describe the configuration (`synod.toml`).
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+    /// Maintain the evidence store: check, vacuum, back up, prune.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
+    /// Write a starter `synod.toml`.
+    Init(init::InitArgs),
+    /// (internal) Kills a run's agents if `synod run` dies without cleaning up.
+    #[command(hide = true, name = "__watchdog")]
+    Watchdog(watchdog::WatchdogArgs),
     /// Log in with the OAuth 2.0 device flow, show or remove stored logins.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
@@ -50,6 +75,13 @@ fn main() -> ExitCode {
     let verbose = cli.verbose;
     runtime.block_on(async move {
         match cli.command {
+            Command::Run(args) => run::run(args, verbose).await,
+            Command::History(args) => inspect::history(args, verbose).await,
+            Command::Show(args) => inspect::show(args, verbose).await,
+            Command::Config(cmd) => config_cmd::run(cmd, verbose),
+            Command::Store(cmd) => store_cmd::run(cmd, verbose).await,
+            Command::Init(args) => init::run(&args, verbose),
+            Command::Watchdog(args) => watchdog::run(&args).await,
             Command::Auth(cmd) => auth::run(cmd, verbose).await,
             Command::Policy(cmd) => policy::run_policy(cmd, verbose).await,
             Command::Hooks(cmd) => policy::run_hooks(cmd, verbose).await,

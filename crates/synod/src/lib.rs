@@ -17,7 +17,7 @@
 //! | log in with the OAuth 2.0 device flow and keep tokens fresh and private | `auth` | [`auth`] |
 //! | check Conventional Commits, install git hooks, run pre-commit and pre-receive checks | `policy` | [`policy`] |
 //! | turn several agents' JSON into one deterministic verdict (no I/O) | `consensus` (default) | [`consensus`] |
-//! | all of the above wired together: run a stage of agents end to end | `orchestrator` | `orchestrator` |
+//! | all of the above wired together: run a stage of agents end to end | `orchestrator` | [`orchestrator`] |
 //! | everything | `full` | |
 //!
 //! Only `consensus` is on by default: it is pure, small and useful alone.
@@ -67,3 +67,31 @@ pub use synod_policy as policy;
 #[cfg_attr(docsrs, doc(cfg(feature = "consensus")))]
 #[doc(inline)]
 pub use synod_consensus as consensus;
+
+#[cfg(feature = "orchestrator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "orchestrator")))]
+pub mod orchestrator;
+
+/// The names most programs need, for `use synod::prelude::*`.
+///
+/// ```
+/// # #[cfg(feature = "orchestrator")] {
+/// use synod::prelude::*;
+/// let config = SynodConfig::default();
+/// assert!(config.validate().is_ok());
+/// # }
+/// ```
+pub mod prelude {
+    #[cfg(feature = "consensus")]
+    pub use crate::consensus::{StageSpec, Verdict, extract_json, synthesize};
+    #[cfg(feature = "exec")]
+    pub use crate::exec::AgentCommand;
+    #[cfg(feature = "orchestrator")]
+    pub use crate::orchestrator::{
+        Event, LoadedConfig, Mode, Orchestrator, StageReport, StageStatus, SynodConfig,
+    };
+    #[cfg(feature = "resilience")]
+    pub use crate::resilience::{Classify, ErrorClass, RetryPolicy};
+    #[cfg(feature = "store")]
+    pub use crate::store::Store;
+}

@@ -1,0 +1,182 @@
+//! Shared plumbing for the orchestrator subcommands: config and store arguments, loading,
+//! and one-line error reporting.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use synod::orchestrator::LoadedConfig;
+use synod::store::Store;
+
+/// Where the config (and through it, the store) comes from.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ConfigArgs {
+    /// Config file (default: ./synod.toml when it exists, else built-in defaults).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Override one config value, e.g. `--set store.path=/tmp/x.db` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
+    /// Evidence database (overrides `store.path`).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) store: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// Loads and validates the config these arguments name.
+    pub(crate) fn load(&self) -> Result<LoadedConfig, Failure> {
+        let path = match &self.config {
+            Some(path) => Some(path.clone()),
+            None => Some(PathBuf::from("synod.toml")).filter(|p| p.is_file()),
+        };
+        let mut overrides = Vec::with_capacity(self.set.len() + 1);
+        for item in &self.set {
+            let Some((key, value)) = item.split_once('=') else {
+                return Err(Failure::msg(format!(
+                    "--set {item:?}: write KEY=VALUE, e.g. --set agents.0.timeout=30s"
+                )));
+            };
+            overrides.push((key.trim().to_owned(), value.to_owned()));
+        }
+        if let Some(store) = &self.store {
+            overrides.push(("store.path".to_owned(), store.display().to_string()));
+        }
+        LoadedConfig::load(path.as_deref(), &overrides)
+            .map_err(|e| Failure::new("cannot load the config", e))
+    }
+
+    /// Loads the config and opens its store.
+    pub(crate) fn open_store(&self) -> Result<(LoadedConfig, Store), Failure> {
+        let loaded = self.load()?;
+        let store = open_store(&loaded.store_path())?;
+        Ok((loaded, store))
+    }
+}
+
+/// Opens (creating if needed) the store at `path`.
+pub(crate) fn open_store(path: &Path) -> Result<Store, Failure> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Failure::new(
+                format!("cannot create the store directory {}", dir.display()),
+                e,
+            )
+        })?;
+    }
+    Store::open(path, synod::store::Options::default())
+        .map_err(|e| Failure::new(format!("cannot open the store {}", path.display()), e))
+}
+
+/// A command failure: what we were doing, and why.
+pub(crate) struct Failure {
+    context: String,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl Failure {
+    pub(crate) fn new(
+        context: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            context: context.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    pub(crate) fn msg(context: impl Into<String>) -> Self {
+        Self {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// Prints the failure on stderr (one line, or the whole chain when `verbose`) and returns
+    /// exit code 2.
+    pub(crate) fn report(&self, verbose: bool) -> ExitCode {
+        eprintln!("{}", self.render(verbose));
+        ExitCode::from(2)
+    }
+
+    fn render(&self, verbose: bool) -> String {
+        let mut chain: Vec<String> = Vec::new();
+        let mut next: Option<&(dyn StdError + 'static)> = self.source.as_deref().map(|e| e as _);
+        while let Some(err) = next {
+            chain.push(err.to_string());
+            next = err.source();
+        }
+        if verbose {
+            let mut out = format!("error: {}", self.context);
+            for cause in &chain {
+                out.push_str("\n  caused by: ");
+                out.push_str(cause);
+            }
+            out
+        } else {
+            // The outermost context plus the innermost cause: usually the clearest pair.
+            match chain.last() {
+                Some(root) => format!("error: {}: {root} (run with -v for details)", self.context),
+                None => format!("error: {}", self.context),
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(true))
+    }
+}
+
+/// Turns a command's result into its exit code, reporting a failure.
+pub(crate) fn finish(result: Result<ExitCode, Failure>, verbose: bool) -> ExitCode {
+    result.unwrap_or_else(|failure| failure.report(verbose))
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Failure::new("cannot render JSON", e))?;
+    println!("{text}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Leaf;
+    impl fmt::Display for Leaf {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("disk full")
+        }
+    }
+    impl StdError for Leaf {}
+
+    #[derive(Debug)]
+    struct Mid(Leaf);
+    impl fmt::Display for Mid {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("write failed")
+        }
+    }
+    impl StdError for Mid {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn one_line_or_chain() {
+        let f = Failure::new("cannot store the run", Mid(Leaf));
+        let short = f.render(false);
+        assert_eq!(short.lines().count(), 1);
+        assert!(short.contains("cannot store the run: disk full"), "{short}");
+        let long = f.render(true);
+        assert_eq!(long.lines().count(), 3, "{long}");
+        assert!(long.contains("caused by: write failed") && long.contains("caused by: disk full"));
+        assert_eq!(Failure::msg("bad").render(false), "error: bad");
+    }
+}

@@ -1,0 +1,83 @@
+//! `synod config check | explain KEY | schema`.
+
+use std::process::ExitCode;
+
+use synod::orchestrator::LoadedConfig;
+
+use crate::common::{ConfigArgs, Failure, finish, print_json};
+
+/// `synod config ...`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Load and validate the config; print a summary.
+    Check {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Show a value and every layer that set it (defaults, file:line, env var, override).
+    Explain {
+        /// Dotted key, e.g. `agents.0.timeout` or `store.path`.
+        key: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Print the JSON Schema of `synod.toml`.
+    Schema,
+}
+
+pub(crate) fn run(cmd: ConfigCommand, verbose: bool) -> ExitCode {
+    finish(run_inner(cmd), verbose)
+}
+
+fn run_inner(cmd: ConfigCommand) -> Result<ExitCode, Failure> {
+    match cmd {
+        ConfigCommand::Check { config } => {
+            let loaded = config.load()?;
+            let source = loaded.path.as_ref().map_or_else(
+                || "built-in defaults".to_owned(),
+                |p| p.display().to_string(),
+            );
+            println!("ok: {source}");
+            println!(
+                "  {} agent(s): {}",
+                loaded.config.agents.len(),
+                loaded
+                    .config
+                    .agents
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            for stage in &loaded.config.stages {
+                let agents = loaded
+                    .config
+                    .stage_agents(stage)
+                    .map_err(|e| Failure::new("invalid config", e))?
+                    .iter()
+                    .map(|a| a.name.clone())
+                    .collect::<Vec<_>>();
+                println!(
+                    "  stage {} ({:?}): {}",
+                    stage.name,
+                    stage.mode,
+                    agents.join(", ")
+                );
+            }
+            println!("  store: {}", loaded.store_path().display());
+            Ok(ExitCode::SUCCESS)
+        }
+        ConfigCommand::Explain { key, config } => {
+            let loaded = config.load()?;
+            let text = loaded
+                .explain(&key)
+                .map_err(|e| Failure::new(format!("cannot explain {key:?}"), e))?;
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        ConfigCommand::Schema => {
+            print_json(&LoadedConfig::schema())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

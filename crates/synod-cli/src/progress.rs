@@ -1,0 +1,95 @@
+//! Live progress on stderr: one indicatif spinner per agent on a terminal, plain lines
+//! otherwise (pipes, CI logs, tests).
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use synod::orchestrator::{AgentOutcome, Event};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinHandle;
+
+/// Consumes `events` until the channel closes, drawing them on stderr.
+pub(crate) fn spawn(events: UnboundedReceiver<Event>, quiet: bool) -> JoinHandle<()> {
+    let live = !quiet && std::io::stderr().is_terminal();
+    tokio::spawn(async move {
+        if live {
+            bars(events).await;
+        } else {
+            lines(events, quiet).await;
+        }
+    })
+}
+
+async fn lines(mut events: UnboundedReceiver<Event>, quiet: bool) {
+    while let Some(event) = events.recv().await {
+        if !quiet {
+            eprintln!("[synod] {event}");
+        }
+    }
+}
+
+async fn bars(mut events: UnboundedReceiver<Event>) {
+    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+    let style =
+        ProgressStyle::with_template("{spinner:.cyan} {prefix:<12.bold} {elapsed:>4} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let mut bars: HashMap<String, ProgressBar> = HashMap::new();
+    while let Some(event) = events.recv().await {
+        match &event {
+            Event::StageStarted { agents, .. } => {
+                let _ = multi.println(event.to_string());
+                for agent in agents {
+                    let bar = multi.add(ProgressBar::new_spinner());
+                    bar.set_style(style.clone());
+                    bar.set_prefix(agent.clone());
+                    bar.set_message("waiting");
+                    bar.enable_steady_tick(Duration::from_millis(100));
+                    bars.insert(agent.clone(), bar);
+                }
+            }
+            Event::AgentStarted { agent, attempt } => {
+                if let Some(bar) = bars.get(agent) {
+                    bar.set_message(format!("running (attempt {attempt})"));
+                }
+            }
+            Event::AgentRetrying {
+                agent,
+                attempt,
+                delay,
+                error,
+            } => {
+                if let Some(bar) = bars.get(agent) {
+                    bar.set_message(format!(
+                        "retry {attempt} in {}: {error}",
+                        synod::orchestrator::HumanDuration(*delay)
+                    ));
+                }
+            }
+            Event::AgentFinished {
+                agent,
+                outcome,
+                attempts,
+                ..
+            } => {
+                if let Some(bar) = bars.get(agent) {
+                    let mark = match outcome {
+                        AgentOutcome::Answered => "✔",
+                        AgentOutcome::Invalid | AgentOutcome::Skipped => "⚠",
+                        _ => "✘",
+                    };
+                    bar.finish_with_message(format!("{mark} {outcome} ({attempts} attempt(s))"));
+                }
+            }
+            _ => {
+                let _ = multi.println(event.to_string());
+            }
+        }
+    }
+    for bar in bars.values() {
+        if !bar.is_finished() {
+            bar.abandon();
+        }
+    }
+}

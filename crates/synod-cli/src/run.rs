@@ -1,0 +1,103 @@
+//! `synod run --spec ID --stage NAME`: run a stage of agents, print the verdict, keep the
+//! evidence.
+
+use std::process::ExitCode;
+
+use synod::orchestrator::{Orchestrator, StageStatus};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{ConfigArgs, Failure, finish, open_store, print_json};
+use crate::{progress, watchdog};
+
+/// Arguments of `synod run`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    /// Spec the agents work on (e.g. DEMO-1); passed to them as `{spec_id}`.
+    #[arg(long, value_name = "ID")]
+    spec: String,
+    /// Stage to run (a `[[stages]]` name from the config).
+    #[arg(long, value_name = "NAME")]
+    stage: String,
+    /// Prompt text to use instead of the stage's configured prompt.
+    #[arg(long, value_name = "TEXT")]
+    prompt: Option<String>,
+    /// Print the whole report as JSON on stdout (progress still goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// No progress output on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+pub(crate) async fn run(args: RunArgs, verbose: bool) -> ExitCode {
+    finish(run_inner(args).await, verbose)
+}
+
+async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
+    let loaded = args.config.load()?;
+    let store_path = loaded.store_path();
+    let store = open_store(&store_path)?;
+
+    // A helper process that kills this run's agents should `synod run` itself be killed
+    // (SIGKILL cannot be caught, so nothing in this process could clean up).
+    let guard = watchdog::Guard::start();
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let mut orchestrator = Orchestrator::new(loaded.config.clone(), store)
+        .map_err(|e| Failure::new("invalid config", e))?
+        .base_dir(loaded.base_dir())
+        .store_path(store_path)
+        .events(events_tx);
+    if let Some(guard) = &guard {
+        orchestrator = orchestrator.agent_env(watchdog::MARKER_VAR, guard.marker());
+    }
+
+    let ui = progress::spawn(events_rx, args.quiet);
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    let signals = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("synod: interrupted, stopping the agents...");
+            on_signal.cancel();
+        }
+    });
+
+    let result = orchestrator
+        .run_stage_with(&args.spec, &args.stage, args.prompt.as_deref(), &cancel)
+        .await;
+    signals.abort();
+    drop(orchestrator); // closes the event channel so the UI task ends
+    let _ = ui.await;
+    if let Some(guard) = guard {
+        guard.stop().await;
+    }
+    let report = result.map_err(|e| {
+        Failure::new(
+            format!("cannot run stage {:?} of {}", args.stage, args.spec),
+            e,
+        )
+    })?;
+
+    if args.json {
+        print_json(&report)?;
+    } else {
+        println!("{}", report.verdict.to_markdown());
+        match (report.status, report.run_id) {
+            (StageStatus::Cancelled, Some(id)) => {
+                println!(
+                    "Run {id} was cancelled; what finished is stored in {}.",
+                    report.store_path.display()
+                );
+            }
+            (status, Some(id)) => println!(
+                "Verdict: {status}. Evidence: run {id} in {} (see `synod show {id}`, `synod history {}`).",
+                report.store_path.display(),
+                report.spec_id
+            ),
+            (status, None) => println!("Verdict: {status} (nothing was stored)."),
+        }
+    }
+    Ok(ExitCode::from(report.exit_code()))
+}

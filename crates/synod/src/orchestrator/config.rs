@@ -1,0 +1,583 @@
+//! The `synod.toml` configuration: agents, stages, store, retry budget and circuit breakers.
+//!
+//! Every type derives `serde` and `schemars::JsonSchema`, so the file is loaded through
+//! synod-config (defaults < file < `SYNOD_*` env < overrides, with provenance and schema
+//! validation) and `synod config schema` prints the JSON Schema.
+//!
+//! ```
+//! use synod::orchestrator::{SynodConfig, Mode, PromptVia};
+//!
+//! let config: SynodConfig = toml::from_str(r#"
+//!     [[agents]]
+//!     name = "alpha"
+//!     command = "sh"
+//!     args = ["agents/alpha.sh", "{spec_id}", "{stage}"]
+//!     timeout = "30s"
+//!
+//!     [[agents]]
+//!     name = "beta"
+//!     command = "beta-cli"
+//!     args = ["-p", "{prompt}"]
+//!     prompt_via = "arg"
+//!
+//!     [[stages]]
+//!     name = "plan"
+//!     agents = ["alpha", "beta"]
+//!     mode = "sequential"
+//!     prompt = "Plan {spec_id}."
+//! "#).unwrap();
+//! config.validate().unwrap();
+//! assert_eq!(config.agents[1].prompt_via, PromptVia::Arg);
+//! assert_eq!(config.stage("plan").unwrap().mode, Mode::Sequential);
+//! assert_eq!(config.store.path.to_str(), Some(".synod/synod.db"));
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::duration::HumanDuration;
+use super::error::{Error, Result};
+
+/// The current config format version.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// The whole `synod.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SynodConfig {
+    /// Config format version (currently 1).
+    pub version: u32,
+    /// Where the evidence store lives.
+    pub store: StoreConfig,
+    /// The retry budget shared by every agent of a run.
+    pub budget: BudgetSettings,
+    /// Circuit-breaker settings, one breaker per agent name.
+    pub breaker: BreakerSettings,
+    /// The agents: command-line programs that answer a prompt.
+    pub agents: Vec<AgentConfig>,
+    /// The stages: which agents answer which prompt, and how their answers are reconciled.
+    pub stages: Vec<StageConfig>,
+}
+
+impl Default for SynodConfig {
+    fn default() -> Self {
+        Self {
+            version: CONFIG_VERSION,
+            store: StoreConfig::default(),
+            budget: BudgetSettings::default(),
+            breaker: BreakerSettings::default(),
+            agents: Vec::new(),
+            stages: Vec::new(),
+        }
+    }
+}
+
+impl SynodConfig {
+    /// The agent called `name`.
+    #[must_use]
+    pub fn agent(&self, name: &str) -> Option<&AgentConfig> {
+        self.agents.iter().find(|a| a.name == name)
+    }
+
+    /// The stage called `name`.
+    #[must_use]
+    pub fn stage(&self, name: &str) -> Option<&StageConfig> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// The stage called `name`, or an error listing the stages that exist.
+    pub fn require_stage(&self, name: &str) -> Result<&StageConfig> {
+        self.stage(name).ok_or_else(|| Error::UnknownStage {
+            stage: name.to_owned(),
+            known: self
+                .stages
+                .iter()
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+
+    /// The agents a stage runs, in the stage's order, skipping disabled ones.
+    ///
+    /// A stage with an empty `agents` list runs every enabled agent in config order.
+    pub fn stage_agents(&self, stage: &StageConfig) -> Result<Vec<&AgentConfig>> {
+        if stage.agents.is_empty() {
+            return Ok(self.agents.iter().filter(|a| a.enabled).collect());
+        }
+        let mut out = Vec::with_capacity(stage.agents.len());
+        for name in &stage.agents {
+            let agent = self.agent(name).ok_or_else(|| Error::InvalidConfig {
+                key: format!("stages.{}.agents", stage.name),
+                message: format!("agent {name:?} is not defined in [[agents]]"),
+            })?;
+            if agent.enabled {
+                out.push(agent);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks what the schema cannot: unique names, known agent references, sane numbers.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |key: String, message: String| Err(Error::InvalidConfig { key, message });
+        if self.version != CONFIG_VERSION {
+            return invalid(
+                "version".into(),
+                format!(
+                    "version {} is not supported; this synod reads version {CONFIG_VERSION}",
+                    self.version
+                ),
+            );
+        }
+        if self.store.path.as_os_str().is_empty() {
+            return invalid("store.path".into(), "must not be empty".into());
+        }
+        let mut names = BTreeSet::new();
+        for (i, agent) in self.agents.iter().enumerate() {
+            let key = |field: &str| format!("agents.{i}.{field}");
+            if agent.name.trim().is_empty() {
+                return invalid(key("name"), "every agent needs a name".into());
+            }
+            if !names.insert(agent.name.as_str()) {
+                return invalid(
+                    key("name"),
+                    format!("agent name {:?} is used twice", agent.name),
+                );
+            }
+            if agent.command.trim().is_empty() {
+                return invalid(
+                    key("command"),
+                    format!("agent {:?} has no command", agent.name),
+                );
+            }
+            if agent.timeout.get().is_zero() {
+                return invalid(key("timeout"), "must be greater than zero".into());
+            }
+            if agent.retry.max_attempts == 0 {
+                return invalid(
+                    key("retry.max_attempts"),
+                    "must be at least 1 (1 = no retry)".into(),
+                );
+            }
+            if !(agent.retry.multiplier >= 1.0 && agent.retry.multiplier.is_finite()) {
+                return invalid(
+                    key("retry.multiplier"),
+                    format!("{} must be a number >= 1", agent.retry.multiplier),
+                );
+            }
+            if agent.retry.initial_delay > agent.retry.max_delay {
+                return invalid(
+                    key("retry.initial_delay"),
+                    "must not exceed retry.max_delay".into(),
+                );
+            }
+        }
+        let mut stage_names = BTreeSet::new();
+        for (i, stage) in self.stages.iter().enumerate() {
+            if stage.name.trim().is_empty() {
+                return invalid(
+                    format!("stages.{i}.name"),
+                    "every stage needs a name".into(),
+                );
+            }
+            if !stage_names.insert(stage.name.as_str()) {
+                return invalid(
+                    format!("stages.{i}.name"),
+                    format!("stage name {:?} is used twice", stage.name),
+                );
+            }
+            for name in &stage.agents {
+                if self.agent(name).is_none() {
+                    return invalid(
+                        format!("stages.{i}.agents"),
+                        format!(
+                            "agent {name:?} is not defined in [[agents]] (defined: {})",
+                            self.agent_names()
+                        ),
+                    );
+                }
+            }
+            if stage.prompt.is_some() && stage.prompt_file.is_some() {
+                return invalid(
+                    format!("stages.{i}.prompt_file"),
+                    "set either prompt or prompt_file, not both".into(),
+                );
+            }
+            if stage.max_concurrency == Some(0) {
+                return invalid(
+                    format!("stages.{i}.max_concurrency"),
+                    "must be at least 1".into(),
+                );
+            }
+            let names: Vec<&str> = self
+                .stage_agents(stage)?
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect();
+            if let (false, Err(e)) = (names.is_empty(), stage.consensus.validate(&names)) {
+                return invalid(format!("stages.{i}.consensus"), e.to_string());
+            }
+        }
+        if !(0.0..=1.0).contains(&self.breaker.failure_rate) {
+            return invalid(
+                "breaker.failure_rate".into(),
+                format!("{} must be between 0 and 1", self.breaker.failure_rate),
+            );
+        }
+        if self.budget.capacity == 0 {
+            return invalid("budget.capacity".into(), "must be at least 1".into());
+        }
+        if self.breaker.window == 0 {
+            return invalid("breaker.window".into(), "must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    fn agent_names(&self) -> String {
+        self.agents
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `[store]`: the SQLite evidence store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Path of the database file, relative to the current directory (default `.synod/synod.db`).
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from(".synod/synod.db"),
+        }
+    }
+}
+
+/// `[budget]`: a token bucket shared by every retry of a run (AWS standard-mode costs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetSettings {
+    /// Turn the budget off to let every agent use all its attempts.
+    pub enabled: bool,
+    /// Tokens in a full bucket.
+    pub capacity: u32,
+    /// Tokens a retry after an ordinary failure costs.
+    pub retry_cost: u32,
+    /// Tokens a retry after a timeout costs.
+    pub timeout_retry_cost: u32,
+    /// Tokens a call that succeeds on its first try gives back.
+    pub success_reward: u32,
+}
+
+impl Default for BudgetSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            capacity: 500,
+            retry_cost: 5,
+            timeout_retry_cost: 10,
+            success_reward: 1,
+        }
+    }
+}
+
+/// `[breaker]`: one circuit breaker per agent name (resilience4j-style policy).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct BreakerSettings {
+    /// Turn breakers off entirely.
+    pub enabled: bool,
+    /// Size of the count-based sliding window (calls).
+    pub window: u32,
+    /// Calls needed in the window before the failure rate counts.
+    pub minimum_calls: u32,
+    /// Failure rate (0..=1) at or above which the breaker opens.
+    pub failure_rate: f64,
+    /// How long the breaker stays open before letting probes through.
+    pub wait_in_open: HumanDuration,
+    /// Probe calls permitted while half-open.
+    pub half_open_calls: u32,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window: 10,
+            minimum_calls: 5,
+            failure_rate: 0.5,
+            wait_in_open: HumanDuration::from_secs(60),
+            half_open_calls: 1,
+        }
+    }
+}
+
+/// How an agent receives its prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptVia {
+    /// Written to the agent's standard input.
+    #[default]
+    Stdin,
+    /// Substituted into the `{prompt}` placeholder of `args` (appended as the last argument
+    /// when no argument contains `{prompt}`).
+    Arg,
+}
+
+/// One `[[agents]]` entry: a program that reads a prompt and answers with prose and JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Unique name (used in reports, the store and breaker keys).
+    pub name: String,
+    /// Program to run (looked up on `PATH` unless it contains a `/`).
+    pub command: String,
+    /// Arguments; `{prompt}`, `{spec_id}`, `{stage}`, `{previous_outputs}` and `{attempt}`
+    /// are replaced.
+    pub args: Vec<String>,
+    /// Extra environment variables (values templated like `args`).
+    pub env: BTreeMap<String, String>,
+    /// Working directory, relative to the config file's directory (default: that directory).
+    pub cwd: Option<PathBuf>,
+    /// How the prompt reaches the agent.
+    pub prompt_via: PromptVia,
+    /// Time limit for one attempt.
+    pub timeout: HumanDuration,
+    /// Time between SIGTERM and SIGKILL when the agent is stopped.
+    pub kill_grace: HumanDuration,
+    /// Retry policy for this agent.
+    pub retry: RetrySettings,
+    /// Disabled agents are left out of every stage.
+    pub enabled: bool,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            command: String::new(),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: None,
+            prompt_via: PromptVia::Stdin,
+            timeout: HumanDuration::from_secs(600),
+            kill_grace: HumanDuration::from_secs(5),
+            retry: RetrySettings::default(),
+            enabled: true,
+        }
+    }
+}
+
+/// Jitter applied to retry delays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Jitter {
+    /// Exact exponential delays.
+    None,
+    /// Uniform in `0..=delay` (the default).
+    #[default]
+    Full,
+    /// Half fixed, half random.
+    Equal,
+    /// AWS "decorrelated jitter".
+    Decorrelated,
+}
+
+/// `[agents.retry]`: how often and how patiently an agent is retried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetrySettings {
+    /// Attempts in total, counting the first (1 = never retry).
+    pub max_attempts: u32,
+    /// Delay before the first retry.
+    pub initial_delay: HumanDuration,
+    /// Upper bound of any delay, including a server's retry-after.
+    pub max_delay: HumanDuration,
+    /// Growth factor between delays.
+    pub multiplier: f64,
+    /// Jitter kind.
+    pub jitter: Jitter,
+    /// Give up retrying once this much time has passed since the first attempt.
+    pub max_elapsed: Option<HumanDuration>,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_delay: HumanDuration::from_secs(1),
+            max_delay: HumanDuration::from_secs(30),
+            multiplier: 2.0,
+            jitter: Jitter::Full,
+            max_elapsed: None,
+        }
+    }
+}
+
+/// How a stage runs its agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// All at once (bounded by `max_concurrency`).
+    #[default]
+    Parallel,
+    /// One after another; each later agent sees the earlier agents' JSON in
+    /// `{previous_outputs}`.
+    Sequential,
+}
+
+/// One `[[stages]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct StageConfig {
+    /// Unique name (`plan`, `tasks`, `implement`, ...).
+    pub name: String,
+    /// Agents that answer, in order (empty: every enabled agent).
+    pub agents: Vec<String>,
+    /// Parallel or sequential.
+    pub mode: Mode,
+    /// Prompt text (templated with `{spec_id}`, `{stage}`, `{previous_outputs}`).
+    pub prompt: Option<String>,
+    /// File holding the prompt, relative to the config file's directory.
+    pub prompt_file: Option<PathBuf>,
+    /// At most this many agents run at once in parallel mode (default: all).
+    pub max_concurrency: Option<usize>,
+    /// How the agents' JSON is reconciled (synod-consensus `StageSpec`).
+    #[schemars(with = "serde_json::Value")]
+    pub consensus: synod_consensus::StageSpec,
+}
+
+impl Default for StageConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            agents: Vec::new(),
+            mode: Mode::Parallel,
+            prompt: None,
+            prompt_file: None,
+            max_concurrency: None,
+            consensus: synod_consensus::StageSpec::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> SynodConfig {
+        toml::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn defaults_validate() {
+        SynodConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn rejects_unknown_agent_in_stage() {
+        let c = parse(
+            r#"
+            [[agents]]
+            name = "a"
+            command = "true"
+            [[stages]]
+            name = "plan"
+            agents = ["a", "ghost"]
+        "#,
+        );
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("ghost") && err.contains("stages.0.agents"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rejects_duplicates_and_zero_attempts() {
+        let c = parse(
+            r#"
+            [[agents]]
+            name = "a"
+            command = "true"
+            [[agents]]
+            name = "a"
+            command = "true"
+        "#,
+        );
+        assert!(c.validate().unwrap_err().to_string().contains("used twice"));
+        let c = parse(
+            r#"
+            [[agents]]
+            name = "a"
+            command = "true"
+            retry = { max_attempts = 0 }
+        "#,
+        );
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("agents.0.retry.max_attempts")
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_keys() {
+        let err = toml::from_str::<SynodConfig>("[[agents]]\nname = \"a\"\ncomand = \"x\"\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("comand"), "{err}");
+    }
+
+    #[test]
+    fn stage_agents_skips_disabled_and_empty_means_all() {
+        let c = parse(
+            r#"
+            [[agents]]
+            name = "a"
+            command = "true"
+            [[agents]]
+            name = "b"
+            command = "true"
+            enabled = false
+            [[stages]]
+            name = "s"
+            agents = ["b", "a"]
+            [[stages]]
+            name = "all"
+        "#,
+        );
+        c.validate().unwrap();
+        let names = |s: &str| {
+            c.stage_agents(c.stage(s).unwrap())
+                .unwrap()
+                .iter()
+                .map(|a| a.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("s"), ["a"]);
+        assert_eq!(names("all"), ["a"]);
+        assert!(
+            c.require_stage("nope")
+                .unwrap_err()
+                .to_string()
+                .contains("s, all")
+        );
+    }
+
+    #[test]
+    fn schema_generates() {
+        let schema = schemars::schema_for!(SynodConfig);
+        let text = serde_json::to_string(&schema).unwrap();
+        assert!(text.contains("prompt_via") && text.contains("max_attempts"));
+    }
+}

@@ -1,0 +1,66 @@
+//! The orchestrator's error type.
+
+use std::path::PathBuf;
+
+use synod_resilience::{Classify, ErrorClass};
+
+/// Everything that can stop a stage from running at all. (Agent failures are not errors:
+/// they are reported per agent in the [`StageReport`](super::StageReport).)
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is inconsistent.
+    #[error("invalid config at `{key}`: {message}")]
+    InvalidConfig {
+        /// Dotted key of the offending value, e.g. `agents.1.retry.max_attempts`.
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The stage asked for is not in the config.
+    #[error("unknown stage {stage:?}; the config defines: {known}")]
+    UnknownStage {
+        /// The stage asked for.
+        stage: String,
+        /// The stages the config defines.
+        known: String,
+    },
+    /// Loading `synod.toml` failed.
+    #[error("cannot load the config")]
+    Config(#[from] synod_config::Error),
+    /// The evidence store failed.
+    #[error("evidence store")]
+    Store(#[from] synod_store::Error),
+    /// A prompt file could not be read.
+    #[error("cannot read prompt file {path}")]
+    PromptFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stage has no agents to run.
+    #[error(
+        "stage {stage:?} has no enabled agents; enable one in [[agents]] or list some in the stage"
+    )]
+    NoAgents {
+        /// The stage.
+        stage: String,
+    },
+    /// An internal task ended abnormally (a bug); the message says which.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// `Result` with the orchestrator's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Classify for Error {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Error::Store(e) => e.class(),
+            _ => ErrorClass::Permanent,
+        }
+    }
+}

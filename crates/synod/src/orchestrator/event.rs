@@ -1,0 +1,135 @@
+//! Progress events a running stage sends to UIs (the CLI's progress bars, logs, tests).
+//!
+//! ```
+//! use std::time::Duration;
+//! use synod::orchestrator::Event;
+//!
+//! let e = Event::AgentRetrying { agent: "beta".into(), attempt: 2, delay: Duration::from_millis(200), error: "503".into() };
+//! assert_eq!(e.agent(), Some("beta"));
+//! assert!(e.to_string().contains("retry 2 in 200ms"));
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::report::{AgentOutcome, StageStatus};
+
+/// One thing that happened while a stage ran, in the order it happened for each agent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// The stage began; `agents` will run, in this order.
+    StageStarted {
+        /// Spec being worked on.
+        spec_id: String,
+        /// Stage name.
+        stage: String,
+        /// Agent names, in stage order.
+        agents: Vec<String>,
+    },
+    /// An attempt of an agent started.
+    AgentStarted {
+        /// Agent name.
+        agent: String,
+        /// 1 for the first attempt.
+        attempt: u32,
+    },
+    /// An attempt failed and another will start after `delay`.
+    AgentRetrying {
+        /// Agent name.
+        agent: String,
+        /// The attempt that will start next.
+        attempt: u32,
+        /// How long the orchestrator waits first.
+        #[serde(with = "millis")]
+        delay: Duration,
+        /// The failure, one line.
+        error: String,
+    },
+    /// An agent is done (answered, failed, skipped or cancelled).
+    AgentFinished {
+        /// Agent name.
+        agent: String,
+        /// How it ended.
+        outcome: AgentOutcome,
+        /// Attempts made (0 when skipped).
+        attempts: u32,
+        /// Time from its first start to its end.
+        #[serde(with = "millis")]
+        elapsed: Duration,
+    },
+    /// The verdict is decided and stored.
+    VerdictReady {
+        /// The stage's status.
+        status: StageStatus,
+        /// The stored run's id.
+        run_id: Option<i64>,
+    },
+}
+
+impl Event {
+    /// The agent this event is about, if any.
+    #[must_use]
+    pub fn agent(&self) -> Option<&str> {
+        match self {
+            Event::AgentStarted { agent, .. }
+            | Event::AgentRetrying { agent, .. }
+            | Event::AgentFinished { agent, .. } => Some(agent),
+            Event::StageStarted { .. } | Event::VerdictReady { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::StageStarted {
+                spec_id,
+                stage,
+                agents,
+            } => {
+                write!(f, "{spec_id}/{stage}: running {}", agents.join(", "))
+            }
+            Event::AgentStarted { agent, attempt } => {
+                write!(f, "{agent}: attempt {attempt} started")
+            }
+            Event::AgentRetrying {
+                agent,
+                attempt,
+                delay,
+                error,
+            } => {
+                write!(
+                    f,
+                    "{agent}: failed ({error}); retry {attempt} in {}",
+                    super::HumanDuration(*delay)
+                )
+            }
+            Event::AgentFinished {
+                agent,
+                outcome,
+                attempts,
+                elapsed,
+            } => write!(
+                f,
+                "{agent}: {outcome} after {attempts} attempt(s), {:.1}s",
+                elapsed.as_secs_f64()
+            ),
+            Event::VerdictReady { status, run_id } => match run_id {
+                Some(id) => write!(f, "verdict: {status} (run {id})"),
+                None => write!(f, "verdict: {status}"),
+            },
+        }
+    }
+}
+
+pub(crate) mod millis {
+    use std::time::Duration;
+
+    pub(crate) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+}

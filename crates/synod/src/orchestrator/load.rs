@@ -1,0 +1,115 @@
+//! Loading `synod.toml` through synod-config: defaults < file < `SYNOD_*` environment
+//! (`__` between nested keys) < explicit overrides, schema-validated, with provenance.
+//!
+//! ```
+//! use synod::orchestrator::LoadedConfig;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let file = dir.path().join("synod.toml");
+//! std::fs::write(&file, "[[agents]]\nname = \"a\"\ncommand = \"true\"\n")?;
+//! let loaded = LoadedConfig::load(Some(&file), &[("store.path".into(), "/tmp/x.db".into())])?;
+//! assert_eq!(loaded.config.agents[0].name, "a");
+//! assert_eq!(loaded.store_path().to_str(), Some("/tmp/x.db"));
+//! assert_eq!(loaded.base_dir(), dir.path());
+//! assert!(loaded.explain("store.path")?.to_string().contains("/tmp/x.db"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use synod_config::{Explanation, Issue, Loaded, Loader, Warning};
+
+use super::config::{CONFIG_VERSION, SynodConfig};
+use super::error::{Error, Result};
+
+/// A loaded, validated [`SynodConfig`] and where it came from.
+#[derive(Debug)]
+pub struct LoadedConfig {
+    /// The configuration.
+    pub config: SynodConfig,
+    /// The file it was read from (None: defaults, environment and overrides only).
+    pub path: Option<PathBuf>,
+    loaded: Loaded<SynodConfig>,
+}
+
+impl LoadedConfig {
+    /// The synod-config loader for `path` and `overrides` (reusable, e.g. for a
+    /// `synod_config::Watcher` to hot-reload the file).
+    #[must_use]
+    pub fn loader(path: Option<&Path>, overrides: &[(String, String)]) -> Loader<SynodConfig> {
+        let mut loader = Loader::<SynodConfig>::new()
+            .env_prefix("SYNOD_")
+            .current_version(u64::from(CONFIG_VERSION))
+            .validator(|config: &SynodConfig| match config.validate() {
+                Ok(()) => Ok(()),
+                Err(Error::InvalidConfig { key, message }) => Err(Issue::at(key, message)),
+                Err(other) => Err(Issue::new(other.to_string())),
+            });
+        if let Some(path) = path {
+            loader = loader.file(path);
+        }
+        for (key, value) in overrides {
+            loader = loader.set_override(key.clone(), value.clone());
+        }
+        loader
+    }
+
+    /// Loads `path` (required when given) plus environment and `overrides`, and validates.
+    ///
+    /// # Errors
+    /// [`Error::Config`]: a missing or unparsable file, a schema violation (with file:line),
+    /// or an inconsistency [`SynodConfig::validate`] found.
+    pub fn load(path: Option<&Path>, overrides: &[(String, String)]) -> Result<Self> {
+        let loaded = Self::loader(path, overrides).load()?;
+        for warning in loaded.warnings() {
+            tracing::warn!(%warning, "config");
+        }
+        Ok(Self {
+            config: loaded.value.clone(),
+            path: path.map(Path::to_path_buf),
+            loaded,
+        })
+    }
+
+    /// The directory relative agent working directories and prompt files are resolved from:
+    /// the config file's directory, or `.` without a file.
+    #[must_use]
+    pub fn base_dir(&self) -> PathBuf {
+        match self.path.as_deref().and_then(Path::parent) {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// The evidence database path (relative to the current directory unless absolute).
+    #[must_use]
+    pub fn store_path(&self) -> PathBuf {
+        self.config.store.path.clone()
+    }
+
+    /// Where `key` got its value (`agents.0.timeout`, `store.path`, ...).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when the config has no such key.
+    pub fn explain(&self, key: &str) -> Result<Explanation> {
+        self.loaded
+            .explain(key)
+            .ok_or_else(|| Error::InvalidConfig {
+                key: key.to_owned(),
+                message: "no such key in the loaded config; `synod config schema` lists the keys"
+                    .into(),
+            })
+    }
+
+    /// Non-fatal findings (unknown `SYNOD_*` variables, readable secrets).
+    #[must_use]
+    pub fn warnings(&self) -> &[Warning] {
+        self.loaded.warnings()
+    }
+
+    /// The JSON Schema of `synod.toml`.
+    #[must_use]
+    pub fn schema() -> serde_json::Value {
+        synod_config::schema::<SynodConfig>()
+    }
+}
