@@ -50,6 +50,13 @@
 //! 5. **An empty message** (nothing left after cleanup) reports `type-empty` and
 //!    `subject-empty`; commitlint refuses empty input with a usage error. git aborts an empty
 //!    commit anyway.
+//! 6. **Blank-line rules look at the cleaned message.** commitlint's `body-leading-blank`
+//!    reads the raw text including comment lines, so `feat: x` followed by a `# comment` line
+//!    (or a message whose first line is a comment) gets a warning there; here comments are
+//!    gone before any rule runs, as they are from the stored commit.
+//!
+//! Differences 1, 2, 3 and 6 appear in the corpus and are pinned by the test; 4 and 5 have
+//! their own unit tests.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
