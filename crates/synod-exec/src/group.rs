@@ -127,13 +127,15 @@ fn stop_in_background(mut child: Child, pgid: Pid, grace: Duration) {
                 pgid = pgid.as_raw(),
                 "dropped while running: stopping the group"
             );
+            // Built outside the task so it fires even if the task is dropped unpolled.
+            let last_resort = KillOnDrop(Some(pgid));
             handle.spawn(async move {
-                let mut last_resort = KillOnDrop(Some(pgid));
+                let mut last_resort = last_resort;
                 if let Err(error) = terminate(Some(&mut child), pgid, grace).await {
                     tracing::warn!(pgid = pgid.as_raw(), %error, "stopping a dropped child failed");
                     signal_group(pgid, Signal::SIGKILL);
                 }
-                last_resort.0 = None;
+                last_resort.disarm();
             });
         }
         Err(_) => {
@@ -147,6 +149,12 @@ fn stop_in_background(mut child: Child, pgid: Pid, grace: Duration) {
 /// SIGKILLs the group when dropped while still holding it (the runtime shut down before the
 /// graceful stop finished).
 struct KillOnDrop(Option<Pid>);
+
+impl KillOnDrop {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

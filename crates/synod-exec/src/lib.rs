@@ -6,6 +6,10 @@
 //!   cwd, stdin bytes, timeout, kill grace, output cap, cancellation token, classifier).
 //! - [`run`] / [`run_with_cancel`]: run to completion, returning [`Output`] (bytes, lossy
 //!   text, status, duration, truncation) or a precise [`Error`].
+//! - [`spawn`]: a [`Running`] child whose stdout and stderr arrive as a `Stream` of
+//!   [`Event`]s (lines, then `Exited`), with [`Running::wait`] and [`Running::kill`].
+//! - [`run_all`]: many commands, at most N alive at once, one result per input index,
+//!   cancellable as a whole or on the first failure.
 //! - Every child leads its own process group. A timeout, a cancellation, or dropping the
 //!   future sends SIGTERM to the group, waits the kill grace, sends SIGKILL, and reaps: no
 //!   zombie, no orphaned grandchild.
@@ -38,6 +42,8 @@ pub mod error;
 mod group;
 pub mod output;
 pub mod run;
+pub mod run_all;
+pub mod spawn;
 
 pub use classify::{Classifier, ClassifyPatterns, Rule};
 pub use command::{
@@ -46,3 +52,5 @@ pub use command::{
 pub use error::{Error, Result};
 pub use output::Output;
 pub use run::{run, run_with_cancel};
+pub use run_all::{RunAllOptions, run_all, run_all_with};
+pub use spawn::{Event, Running, spawn};

@@ -1,0 +1,318 @@
+//! [`spawn`]: start a command and stream its output line by line as [`Event`]s.
+//!
+//! A background task owns the child: it writes stdin, splits stdout and stderr into lines,
+//! enforces the timeout and cancellation, and stops the process group when the [`Running`]
+//! handle is dropped or [`Running::kill`] is called. Events arrive in batches internally (one
+//! per pipe read), so streaming costs little more than reading the pipes.
+//!
+//! Consume the events (or call [`Running::wait`], which collects whatever is left): a child
+//! whose output nobody reads blocks on its pipes once the internal buffer is full.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), synod_exec::Error> {
+//! use futures::StreamExt;
+//! use synod_exec::{AgentCommand, Event, spawn};
+//!
+//! let mut running = spawn(&AgentCommand::new("sh").args(["-c", "echo one; echo two >&2; echo three"]))?;
+//! let mut stdout = Vec::new();
+//! while let Some(event) = running.next().await {
+//!     match event {
+//!         Event::Stdout(line) => stdout.push(String::from_utf8_lossy(&line).into_owned()),
+//!         Event::Stderr(line) => assert_eq!(line, b"two"),
+//!         Event::Exited(status) => assert!(status.success()),
+//!     }
+//! }
+//! assert_eq!(stdout, ["one", "three"]);
+//!
+//! // Or collect everything not yet consumed, like `run`:
+//! let out = spawn(&AgentCommand::new("echo").arg("hi"))?.wait().await?;
+//! assert_eq!(out.stdout, b"hi\n");
+//! # Ok(())
+//! # }
+//! ```
+
+use std::io::{self, BufRead};
+use std::pin::Pin;
+use std::process::ExitStatus;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::command::AgentCommand;
+use crate::error::{Error, Result};
+use crate::group::ChildGuard;
+use crate::output::{CapBuf, Output};
+use crate::run::{READ_CHUNK, Stop, conclude, spawn_guarded, supervise, write_stdin};
+
+/// Batches buffered between the child's task and the consumer (each batch is one pipe read).
+const CHANNEL_BATCHES: usize = 16;
+
+/// One thing a running child did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A line of stdout, without its `\n` (or `\r\n`); a final line without a newline is
+    /// delivered too. Lines longer than the command's max line length arrive in pieces.
+    Stdout(Vec<u8>),
+    /// A line of stderr, as for `Stdout`.
+    Stderr(Vec<u8>),
+    /// The leader exited and was reaped (always the last event, after all output).
+    Exited(ExitStatus),
+}
+
+impl Event {
+    /// The line as text (invalid UTF-8 replaced), for `Stdout` and `Stderr`.
+    pub fn line_lossy(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Event::Stdout(line) | Event::Stderr(line) => Some(String::from_utf8_lossy(line)),
+            Event::Exited(_) => None,
+        }
+    }
+}
+
+/// What the child's task reports when it is done.
+type Finished = Result<(ExitStatus, Stop, Duration)>;
+
+/// A running child: a [`Stream`] of [`Event`]s, plus [`wait`](Running::wait) and
+/// [`kill`](Running::kill). Dropping it stops the process group (SIGTERM, grace, SIGKILL).
+#[derive(Debug)]
+pub struct Running {
+    cmd: AgentCommand,
+    program: String,
+    pid: u32,
+    rx: mpsc::Receiver<Vec<Event>>,
+    batch: std::vec::IntoIter<Event>,
+    stop: CancellationToken,
+    task: Option<JoinHandle<Finished>>,
+}
+
+/// Starts `cmd` and returns at once. Must be called within a tokio runtime. Errors are those
+/// of spawning ([`Error::InvalidCommand`], [`Error::NotFound`], ...); how the run ends is
+/// reported by [`Running::wait`] (and the last [`Event::Exited`]).
+pub fn spawn(cmd: &AgentCommand) -> Result<Running> {
+    cmd.validate()?;
+    let program = cmd.program_lossy();
+    if cmd
+        .cancel
+        .as_ref()
+        .is_some_and(CancellationToken::is_cancelled)
+    {
+        return Err(Error::Cancelled);
+    }
+    let span = tracing::debug_span!("synod_exec::spawn", program = %program, args = cmd.args.len());
+    let start = Instant::now();
+    let guard = {
+        let _entered = span.enter();
+        spawn_guarded(cmd, &program)?
+    };
+    let pid = guard.pgid.as_raw().unsigned_abs();
+    let stop = CancellationToken::new();
+    let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+    let task = tokio::spawn(
+        drive(guard, cmd.clone(), program.clone(), tx, stop.clone(), start).instrument(span),
+    );
+    Ok(Running {
+        cmd: cmd.clone(),
+        program,
+        pid,
+        rx,
+        batch: Vec::new().into_iter(),
+        stop,
+        task: Some(task),
+    })
+}
+
+async fn drive(
+    mut guard: ChildGuard,
+    cmd: AgentCommand,
+    program: String,
+    tx: mpsc::Sender<Vec<Event>>,
+    stop: CancellationToken,
+    start: Instant,
+) -> Finished {
+    let stdin = guard.child().stdin.take();
+    let stdout = guard.child().stdout.take();
+    let stderr = guard.child().stderr.take();
+    let max_line = cmd.max_line;
+    let io = async {
+        let (a, b, c) = tokio::join!(
+            write_stdin(stdin, cmd.stdin.as_deref()),
+            read_lines(stdout, Event::Stdout, &tx, max_line),
+            read_lines(stderr, Event::Stderr, &tx, max_line),
+        );
+        a.and(b).and(c)
+    };
+    let sup = supervise(
+        &mut guard,
+        io,
+        cmd.timeout.map(|t| start + t),
+        [cmd.cancel.as_ref(), Some(&stop)],
+        None,
+    )
+    .await
+    .map_err(|e| Error::io(&program, "waiting for", e))?;
+    guard.disarm();
+    sup.io
+        .map_err(|e| Error::io(&program, "reading the output of", e))?;
+    // The consumer may be gone; that is fine.
+    let _ = tx.send(vec![Event::Exited(sup.status)]).await;
+    Ok((sup.status, sup.stop, start.elapsed()))
+}
+
+/// Reads `reader` to its end, sending its lines as events in one batch per read.
+async fn read_lines<R: AsyncRead + Unpin>(
+    reader: Option<R>,
+    make: fn(Vec<u8>) -> Event,
+    tx: &mpsc::Sender<Vec<Event>>,
+    max_line: usize,
+) -> io::Result<()> {
+    let Some(mut reader) = reader else {
+        return Ok(());
+    };
+    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut partial: Vec<u8> = Vec::new();
+    let mut open = true;
+    loop {
+        let n = reader.read(&mut chunk).await?;
+        let mut batch = Vec::new();
+        if n == 0 {
+            if !partial.is_empty() {
+                batch.push(make(std::mem::take(&mut partial)));
+            }
+        } else {
+            let mut rest = &chunk[..n];
+            while !rest.is_empty() {
+                // `read_until` on a slice finds the newline with the platform's memchr and
+                // copies the line in one go.
+                rest.read_until(b'\n', &mut partial)?;
+                if partial.last() == Some(&b'\n') {
+                    partial.pop();
+                    if partial.last() == Some(&b'\r') {
+                        partial.pop();
+                    }
+                    batch.push(make(std::mem::take(&mut partial)));
+                } else {
+                    while partial.len() >= max_line {
+                        let tail = partial.split_off(max_line);
+                        batch.push(make(std::mem::replace(&mut partial, tail)));
+                    }
+                }
+            }
+        }
+        if open && !batch.is_empty() && tx.send(batch).await.is_err() {
+            // Nobody listens any more: keep draining so the child never blocks on its pipe.
+            open = false;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+    }
+}
+
+impl Running {
+    /// The leader's process id (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The command being run.
+    pub fn command(&self) -> &AgentCommand {
+        &self.cmd
+    }
+
+    /// Waits for the run to end and returns what [`crate::run`] would have: the output not
+    /// already taken as events (lines joined with `\n`, capped), or the error (`NonZeroExit`,
+    /// `Timeout`, `Cancelled`, ...).
+    pub async fn wait(mut self) -> Result<Output> {
+        let mut out = CapBuf::new(self.cmd.output_cap);
+        let mut err = CapBuf::new(self.cmd.output_cap);
+        while let Some(batch) = self.next_batch().await {
+            for event in batch {
+                match event {
+                    Event::Stdout(line) => {
+                        out.push(&line);
+                        out.push(b"\n");
+                    }
+                    Event::Stderr(line) => {
+                        err.push(&line);
+                        err.push(b"\n");
+                    }
+                    Event::Exited(_) => {}
+                }
+            }
+        }
+        let (status, stop, duration) = self.finished().await?;
+        let output = Output::new(out, err, status, duration);
+        conclude(&self.cmd, &self.program, stop, output)
+    }
+
+    /// Stops the process group (SIGTERM, the kill grace, SIGKILL), reaps the leader and
+    /// returns its exit status. Remaining events are discarded.
+    pub async fn kill(mut self) -> Result<ExitStatus> {
+        self.stop.cancel();
+        while self.next_batch().await.is_some() {}
+        let (status, _, _) = self.finished().await?;
+        Ok(status)
+    }
+
+    /// A token that stops this run when cancelled (usable from another task while this one
+    /// reads the events).
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    async fn next_batch(&mut self) -> Option<Vec<Event>> {
+        let rest: Vec<Event> = self.batch.by_ref().collect();
+        if !rest.is_empty() {
+            return Some(rest);
+        }
+        self.rx.recv().await
+    }
+
+    async fn finished(&mut self) -> Finished {
+        let Some(task) = self.task.take() else {
+            return Err(Error::io(
+                &self.program,
+                "waiting for",
+                io::Error::other("the run was already awaited"),
+            ));
+        };
+        task.await.map_err(|e| {
+            Error::io(
+                &self.program,
+                "waiting for",
+                io::Error::other(format!("the supervising task failed: {e}")),
+            )
+        })?
+    }
+}
+
+impl Stream for Running {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        loop {
+            if let Some(event) = self.batch.next() {
+                return Poll::Ready(Some(event));
+            }
+            match ready!(self.rx.poll_recv(cx)) {
+                Some(batch) => self.batch = batch.into_iter(),
+                None => return Poll::Ready(None),
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Stops the group unless the run already ended; the task reaps the leader.
+        self.stop.cancel();
+    }
+}

@@ -1,0 +1,124 @@
+//! `spawn`: line events from real processes, `wait`, timeouts.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use synod_exec::{AgentCommand, Error, Event, spawn};
+
+fn sh(script: &str) -> AgentCommand {
+    AgentCommand::new("sh")
+        .args(["-c", script])
+        .kill_grace(Duration::from_millis(200))
+}
+
+async fn collect(cmd: &AgentCommand) -> Vec<Event> {
+    spawn(cmd).unwrap().collect().await
+}
+
+#[tokio::test]
+async fn lines_from_both_streams_then_exited() {
+    let events = collect(&sh(
+        "printf 'a\\nb\\r\\n\\n'; printf 'e1\\ne2' >&2; printf 'last'",
+    ))
+    .await;
+    let stdout: Vec<&[u8]> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Stdout(l) => Some(l.as_slice()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stdout, [&b"a"[..], b"b", b"", b"last"]);
+    let stderr: Vec<String> = events
+        .iter()
+        .filter(|e| matches!(e, Event::Stderr(_)))
+        .map(|e| e.line_lossy().unwrap().into_owned())
+        .collect();
+    assert_eq!(stderr, ["e1", "e2"]);
+    match events.last() {
+        Some(Event::Exited(status)) => assert!(status.success()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Exited(_)))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn long_lines_are_split_and_bytes_kept() {
+    let events = collect(
+        &sh("head -c 2500 /dev/zero | tr '\\0' x; printf '\\n\\377\\n'").max_line_len(1000),
+    )
+    .await;
+    let lens: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Stdout(l) => Some(l.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lens, [1000, 1000, 500, 1]);
+    assert!(events.contains(&Event::Stdout(vec![0xff])));
+}
+
+#[tokio::test]
+async fn many_lines_arrive_in_order() {
+    let events = collect(&AgentCommand::new("seq").arg("100000")).await;
+    let mut n = 0u32;
+    for e in &events {
+        if let Event::Stdout(l) = e {
+            n += 1;
+            assert_eq!(l, n.to_string().as_bytes());
+        }
+    }
+    assert_eq!(n, 100_000);
+}
+
+#[tokio::test]
+async fn wait_collects_the_rest_and_reports_errors() {
+    let mut running = spawn(&sh("echo first; echo second; echo oops >&2; exit 2")).unwrap();
+    assert_eq!(running.next().await, Some(Event::Stdout(b"first".to_vec())));
+    let err = running.wait().await.unwrap_err();
+    let Error::NonZeroExit {
+        code,
+        stderr_tail,
+        output,
+        ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!((*code, stderr_tail.as_str()), (2, "oops"));
+    assert_eq!(output.stdout_lossy(), "second\n");
+
+    let out = spawn(&AgentCommand::new("cat").stdin("x\ny\n"))
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, b"x\ny\n");
+}
+
+#[tokio::test]
+async fn timeout_while_streaming() {
+    let mut running = spawn(&sh("echo hi; sleep 30").timeout(Duration::from_millis(300))).unwrap();
+    assert_eq!(running.next().await, Some(Event::Stdout(b"hi".to_vec())));
+    let err = running.wait().await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn spawn_errors() {
+    assert!(matches!(
+        spawn(&AgentCommand::new("")),
+        Err(Error::InvalidCommand { .. })
+    ));
+    assert!(matches!(
+        spawn(&AgentCommand::new("synod-no-such-program-xyz")),
+        Err(Error::NotFound { .. })
+    ));
+}
