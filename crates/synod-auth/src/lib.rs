@@ -1,2 +1,61 @@
-//! synod-auth: see the crate description. This crate is being built; its API lands with its issue.
+//! synod-auth: log in from a headless machine with the OAuth 2.0 device authorization grant
+//! (RFC 8628), keep the tokens valid, and keep them private.
+//!
+//! * [`Provider`]: client id, optional secret (basic or post), scopes, endpoints given
+//!   explicitly or discovered (OpenID Connect, then RFC 8414).
+//! * [`DeviceFlow`]: [`start`](DeviceFlow::start) → user code and URL →
+//!   [`poll`](DeviceFlow::poll) exactly as RFC 8628 section 3.5 says.
+//! * [`TokenStore`]: [`FileTokenStore`] (0600 files in a 0700 directory, atomic writes),
+//!   [`MemoryTokenStore`], and `KeyringTokenStore` with the `keyring` feature.
+//! * [`TokenManager`]: a valid access token on demand, single-flight refresh, rotation,
+//!   revocation on [`logout`](TokenManager::logout).
+//! * [`login_interactive`]: the whole login for a CLI.
+//!
+//! Tokens, client secrets and device codes are [`Secret`]s: they never appear in `Debug`,
+//! `Display`, errors or `tracing` output.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use synod_auth::{Endpoints, FileTokenStore, Provider, Secret, StoredToken, TokenManager, TokenStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> synod_auth::Result<()> {
+//! let dir = tempfile::tempdir().expect("temp dir");
+//! let store = Arc::new(FileTokenStore::new(dir.path().join("auth")));
+//! let endpoints = Endpoints {
+//!     device_authorization: "https://auth.example.test/device/code".into(),
+//!     token: "https://auth.example.test/token".into(),
+//!     revocation: Some("https://auth.example.test/revoke".into()),
+//! };
+//! let provider = Provider::new("https://auth.example.test", "my-cli", endpoints.clone())?
+//!     .with_scopes(["openid", "offline_access"]);
+//!
+//! // After `login_interactive(&provider, store.clone(), |auth| ...)` the store holds this:
+//! let token = StoredToken::new(provider.issuer(), provider.client_id(), Secret::new("at"), endpoints);
+//! store.save(&token)?;
+//!
+//! let manager = TokenManager::new(provider, store)?;
+//! assert_eq!(manager.access_token().await?.expose(), "at");
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod device;
+pub mod error;
+pub mod http;
+pub mod manager;
+pub mod provider;
+pub mod secret;
+pub mod store;
+
+pub use device::{DeviceAuthorization, DeviceFlow};
+pub use error::{Error, Result};
+pub use manager::{DEFAULT_SKEW, Logout, TokenManager, login_interactive, login_with};
+pub use provider::{ClientAuth, Endpoints, Provider};
+pub use secret::Secret;
+#[cfg(feature = "keyring")]
+pub use store::KeyringTokenStore;
+pub use store::{
+    AUTH_DIR_ENV, FileTokenStore, MemoryTokenStore, StoredToken, TokenKey, TokenStore, unix_now,
+};

@@ -1,0 +1,488 @@
+//! [`TokenManager`]: a valid access token on demand, refresh, logout; and
+//! [`login_interactive`] for command-line tools.
+//!
+//! * [`TokenManager::access_token`] returns the stored access token, refreshing it first when
+//!   it expires within the skew (default 60 s). Concurrent callers share one refresh request.
+//!   A rotated refresh token is saved to the store before the new access token is returned.
+//!   `invalid_grant` becomes [`Error::ReauthRequired`]. Network failures and 5xx answers are
+//!   retried through `synod-resilience`'s [`RetryPolicy`].
+//! * [`TokenManager::logout`] revokes (RFC 7009) the refresh token, then the access token, and
+//!   deletes the stored token.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use synod_auth::{Endpoints, MemoryTokenStore, Provider, Secret, StoredToken, TokenManager, TokenStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> synod_auth::Result<()> {
+//! let endpoints = Endpoints {
+//!     device_authorization: "https://auth.example.test/device".into(),
+//!     token: "https://auth.example.test/token".into(),
+//!     revocation: None,
+//! };
+//! let provider = Provider::new("https://auth.example.test", "my-cli", endpoints.clone())?;
+//! let store = Arc::new(MemoryTokenStore::new());
+//! let mut token = StoredToken::new("https://auth.example.test", "my-cli", Secret::new("at-1"), endpoints);
+//! token.expires_at = Some(synod_auth::unix_now() + 3600);
+//! store.save(&token)?;
+//!
+//! let manager = TokenManager::new(provider, store)?.with_skew(Duration::from_secs(60));
+//! // Valid for an hour: no request is made.
+//! assert_eq!(manager.access_token().await?.expose(), "at-1");
+//! # Ok(()) }
+//! ```
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oauth2::{AccessToken, RefreshToken, StandardRevocableToken};
+use synod_resilience::RetryPolicy;
+
+use crate::device::{DeviceAuthorization, DeviceFlow, map_basic_error, stored_token};
+use crate::error::{Error, Result};
+use crate::http::{HttpClient, OAuthHttp, http_client};
+use crate::provider::Provider;
+use crate::secret::Secret;
+use crate::store::{StoredToken, TokenKey, TokenStore};
+
+/// Default refresh skew: refresh when the access token expires within this.
+pub const DEFAULT_SKEW: Duration = Duration::from_secs(60);
+
+/// Keeps one login's tokens valid. Cheap to clone; clones share state.
+#[derive(Debug, Clone)]
+pub struct TokenManager {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    provider: Provider,
+    key: TokenKey,
+    http: HttpClient,
+    store: Arc<dyn TokenStore>,
+    skew: Duration,
+    retry: RetryPolicy,
+    cache: Mutex<Cache>,
+    refresh_lock: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    token: Option<StoredToken>,
+    generation: u64,
+}
+
+/// What [`TokenManager::logout`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Logout {
+    /// A refresh token was revoked at the server.
+    pub revoked_refresh: bool,
+    /// The access token was revoked at the server.
+    pub revoked_access: bool,
+    /// A stored token was deleted.
+    pub deleted: bool,
+}
+
+impl TokenManager {
+    /// A manager for `provider`'s login in `store`, with its own HTTP client.
+    ///
+    /// # Errors
+    /// If the HTTP client cannot be built.
+    pub fn new(provider: Provider, store: Arc<dyn TokenStore>) -> Result<Self> {
+        Ok(Self::with_http(provider, store, http_client()?))
+    }
+
+    /// A manager over a shared HTTP client.
+    #[must_use]
+    pub fn with_http(provider: Provider, store: Arc<dyn TokenStore>, http: HttpClient) -> Self {
+        let key = provider.key();
+        Self {
+            inner: Arc::new(Inner {
+                provider,
+                key,
+                http,
+                store,
+                skew: DEFAULT_SKEW,
+                retry: RetryPolicy::default(),
+                cache: Mutex::new(Cache::default()),
+                refresh_lock: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    fn rebuild(self, edit: impl FnOnce(&mut Inner)) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            provider: shared.provider.clone(),
+            key: shared.key.clone(),
+            http: shared.http.clone(),
+            store: Arc::clone(&shared.store),
+            skew: shared.skew,
+            retry: shared.retry.clone(),
+            cache: Mutex::new(Cache::default()),
+            refresh_lock: tokio::sync::Mutex::new(()),
+        });
+        let mut inner = inner;
+        edit(&mut inner);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Refresh when the access token expires within `skew` (default 60 s).
+    #[must_use]
+    pub fn with_skew(self, skew: Duration) -> Self {
+        self.rebuild(|inner| inner.skew = skew)
+    }
+
+    /// Retry policy for refresh requests (default: `RetryPolicy::default()`, 3 attempts).
+    #[must_use]
+    pub fn with_retry(self, retry: RetryPolicy) -> Self {
+        self.rebuild(|inner| inner.retry = retry)
+    }
+
+    /// The provider.
+    #[must_use]
+    pub fn provider(&self) -> &Provider {
+        &self.inner.provider
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.inner
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn blocking<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn TokenStore) -> Result<T> + Send + 'static,
+    {
+        let store = Arc::clone(&self.inner.store);
+        tokio::task::spawn_blocking(move || op(store.as_ref()))
+            .await
+            .unwrap_or_else(|join| {
+                Err(Error::Protocol {
+                    endpoint: "token store".into(),
+                    reason: format!("storage task failed: {join}"),
+                })
+            })
+    }
+
+    /// The current token and its generation, loading it from the store on first use.
+    async fn current(&self) -> Result<(StoredToken, u64)> {
+        {
+            let cache = self.cache();
+            if let Some(token) = &cache.token {
+                return Ok((token.clone(), cache.generation));
+            }
+        }
+        let key = self.inner.key.clone();
+        let loaded = self.blocking(move |store| store.load(&key)).await?;
+        let Some(loaded) = loaded else {
+            return Err(Error::NotLoggedIn {
+                issuer: self.inner.key.issuer.clone(),
+                client_id: self.inner.key.client_id.clone(),
+            });
+        };
+        let mut cache = self.cache();
+        let token = match &cache.token {
+            // Another caller loaded or refreshed it meanwhile: theirs is at least as new.
+            Some(token) => token.clone(),
+            None => {
+                cache.token = Some(loaded.clone());
+                cache.generation += 1;
+                loaded
+            }
+        };
+        Ok((token, cache.generation))
+    }
+
+    /// The stored token (refreshing nothing); `None` when not logged in.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn stored(&self) -> Result<Option<StoredToken>> {
+        match self.current().await {
+            Ok((token, _)) => Ok(Some(token)),
+            Err(Error::NotLoggedIn { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// A valid access token, refreshed first if it expires within the skew.
+    ///
+    /// # Errors
+    /// [`Error::NotLoggedIn`], [`Error::ReauthRequired`], or the refresh request's error after
+    /// retries.
+    pub async fn access_token(&self) -> Result<Secret> {
+        let (token, generation) = self.current().await?;
+        if !token.expires_within(self.inner.skew) {
+            return Ok(token.access_token);
+        }
+        let _guard = self.inner.refresh_lock.lock().await;
+        let (token, now) = self.current().await?;
+        if now != generation {
+            // Another caller refreshed while we waited: share its result.
+            return Ok(token.access_token);
+        }
+        Ok(self.refresh_locked(token).await?.access_token)
+    }
+
+    /// Refresh now, whatever the expiry.
+    ///
+    /// # Errors
+    /// As [`TokenManager::access_token`].
+    pub async fn refresh(&self) -> Result<StoredToken> {
+        let _guard = self.inner.refresh_lock.lock().await;
+        let (token, _) = self.current().await?;
+        self.refresh_locked(token).await
+    }
+
+    #[tracing::instrument(skip_all, fields(issuer = %self.inner.key.issuer, client_id = %self.inner.key.client_id))]
+    async fn refresh_locked(&self, token: StoredToken) -> Result<StoredToken> {
+        let Some(refresh_token) = token.refresh_token.clone() else {
+            if token.expires_in() == Some(Duration::ZERO) {
+                return Err(self.reauth("the access token expired and there is no refresh token"));
+            }
+            // Nothing to refresh with, but still valid for a while: use it.
+            return Ok(token);
+        };
+        let provider = &self.inner.provider;
+        let client = provider.oauth_client()?;
+        let endpoint = provider.endpoints().token.clone();
+        let refresh = RefreshToken::new(refresh_token.expose().to_owned());
+        let result = self
+            .inner
+            .retry
+            .retry_notify(
+                || {
+                    let client = &client;
+                    let refresh = &refresh;
+                    let endpoint = &endpoint;
+                    let http = &self.inner.http;
+                    async move {
+                        let adapter = OAuthHttp::new(http);
+                        client
+                            .exchange_refresh_token(refresh)
+                            .request_async(&adapter)
+                            .await
+                            .map_err(|err| map_basic_error(err, endpoint, adapter.last_status()))
+                    }
+                },
+                |attempt, err: &Error, delay| {
+                    tracing::warn!(attempt, error = %err, delay_ms = delay.as_millis() as u64, "refresh failed; retrying");
+                },
+            )
+            .await;
+        let response = match result {
+            Ok(response) => response,
+            Err(err) => {
+                return Err(match err.into_inner() {
+                    Error::OAuth {
+                        error, description, ..
+                    } if error == "invalid_grant" => self.reauth(&format!(
+                        "the refresh token was rejected: invalid_grant{}",
+                        description.map(|d| format!(" ({d})")).unwrap_or_default()
+                    )),
+                    other => other,
+                });
+            }
+        };
+        let refreshed = stored_token(provider, &response, Some(&token));
+        let rotated = refreshed.refresh_token != token.refresh_token;
+        // Persist first: a rotated refresh token must never exist only in memory.
+        let to_save = refreshed.clone();
+        self.blocking(move |store| store.save(&to_save)).await?;
+        {
+            let mut cache = self.cache();
+            cache.token = Some(refreshed.clone());
+            cache.generation += 1;
+        }
+        tracing::info!(rotated, "access token refreshed");
+        Ok(refreshed)
+    }
+
+    fn reauth(&self, reason: &str) -> Error {
+        Error::ReauthRequired {
+            issuer: self.inner.key.issuer.clone(),
+            client_id: self.inner.key.client_id.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// Revoke the refresh token, then the access token (RFC 7009), then delete the stored
+    /// token. Without a revocation endpoint only the local token is deleted. If a revocation
+    /// request fails the token is kept (so the logout can be retried) and the error returned.
+    ///
+    /// # Errors
+    /// Revocation or storage failures.
+    #[tracing::instrument(skip_all, fields(issuer = %self.inner.key.issuer, client_id = %self.inner.key.client_id))]
+    pub async fn logout(&self) -> Result<Logout> {
+        let _guard = self.inner.refresh_lock.lock().await;
+        let token = match self.current().await {
+            Ok((token, _)) => token,
+            Err(Error::NotLoggedIn { .. }) => return Ok(Logout::default()),
+            Err(err) => return Err(err),
+        };
+        let mut outcome = Logout::default();
+        let provider = &self.inner.provider;
+        if let Some(endpoint) = provider.endpoints().revocation.clone() {
+            let client = provider.oauth_client()?;
+            if let Some(refresh) = &token.refresh_token {
+                self.revoke(
+                    &client,
+                    &endpoint,
+                    "refresh_token",
+                    StandardRevocableToken::RefreshToken(RefreshToken::new(
+                        refresh.expose().to_owned(),
+                    )),
+                )
+                .await?;
+                outcome.revoked_refresh = true;
+            }
+            outcome.revoked_access = self
+                .revoke(
+                    &client,
+                    &endpoint,
+                    "access_token",
+                    StandardRevocableToken::AccessToken(AccessToken::new(
+                        token.access_token.expose().to_owned(),
+                    )),
+                )
+                .await?;
+        } else {
+            tracing::warn!(
+                "the provider has no revocation endpoint; deleting the local token only"
+            );
+        }
+        outcome.deleted = self.forget_locked().await?;
+        Ok(outcome)
+    }
+
+    /// Returns `Ok(false)` when the server cannot revoke this token type.
+    async fn revoke(
+        &self,
+        client: &crate::provider::OAuthClient,
+        endpoint: &str,
+        kind: &'static str,
+        token: StandardRevocableToken,
+    ) -> Result<bool> {
+        let http = OAuthHttp::new(&self.inner.http);
+        let result = self
+            .inner
+            .retry
+            .retry(|| {
+                let token = token.clone();
+                let http = &http;
+                async move {
+                    let request = client.revoke_token(token).map_err(|err| Error::Protocol {
+                        endpoint: endpoint.to_owned(),
+                        reason: err.to_string(),
+                    })?;
+                    request.request_async(http).await.map_err(|err| {
+                        let status = http.last_status();
+                        match err {
+                            oauth2::RequestTokenError::ServerResponse(response) => Error::OAuth {
+                                endpoint: endpoint.to_owned(),
+                                error: response.error().as_ref().to_owned(),
+                                description: response.error_description().cloned(),
+                            },
+                            oauth2::RequestTokenError::Request(transport) => {
+                                transport.into_error(endpoint)
+                            }
+                            oauth2::RequestTokenError::Parse(_, _) => Error::Http {
+                                endpoint: endpoint.to_owned(),
+                                status: status.unwrap_or(0),
+                                retry_after: None,
+                            },
+                            oauth2::RequestTokenError::Other(reason) => Error::Protocol {
+                                endpoint: endpoint.to_owned(),
+                                reason,
+                            },
+                        }
+                    })
+                }
+            })
+            .await;
+        match result {
+            Ok(()) => {
+                tracing::info!(token_type_hint = kind, "token revoked");
+                Ok(true)
+            }
+            Err(err) => match err.into_inner() {
+                Error::OAuth { error, .. } if error == "unsupported_token_type" => {
+                    tracing::info!(
+                        token_type_hint = kind,
+                        "server cannot revoke this token type"
+                    );
+                    Ok(false)
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Delete the stored token without contacting the server.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn forget(&self) -> Result<bool> {
+        let _guard = self.inner.refresh_lock.lock().await;
+        self.forget_locked().await
+    }
+
+    async fn forget_locked(&self) -> Result<bool> {
+        let key = self.inner.key.clone();
+        let deleted = self.blocking(move |store| store.delete(&key)).await?;
+        let mut cache = self.cache();
+        cache.token = None;
+        cache.generation += 1;
+        Ok(deleted)
+    }
+}
+
+/// Log in with the device flow for a command-line tool: start, call `on_code` so the caller
+/// can show the code and URL, poll until approved, store the token, return it.
+///
+/// # Errors
+/// Anything [`DeviceFlow::start`], [`DeviceFlow::poll`] or the store returns.
+pub async fn login_interactive<F>(
+    provider: &Provider,
+    store: Arc<dyn TokenStore>,
+    on_code: F,
+) -> Result<StoredToken>
+where
+    F: FnOnce(&DeviceAuthorization),
+{
+    let flow = DeviceFlow::new(provider.clone())?;
+    login_with(&flow, store, on_code).await
+}
+
+/// [`login_interactive`] over an existing [`DeviceFlow`] (and its HTTP client).
+///
+/// # Errors
+/// As [`login_interactive`].
+pub async fn login_with<F>(
+    flow: &DeviceFlow,
+    store: Arc<dyn TokenStore>,
+    on_code: F,
+) -> Result<StoredToken>
+where
+    F: FnOnce(&DeviceAuthorization),
+{
+    let auth = flow.start().await?;
+    on_code(&auth);
+    let token = flow.poll(&auth).await?;
+    let to_save = token.clone();
+    tokio::task::spawn_blocking(move || store.save(&to_save))
+        .await
+        .unwrap_or_else(|join| {
+            Err(Error::Protocol {
+                endpoint: "token store".into(),
+                reason: format!("storage task failed: {join}"),
+            })
+        })?;
+    Ok(token)
+}
