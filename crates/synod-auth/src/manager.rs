@@ -377,6 +377,16 @@ impl TokenManager {
                 let token = token.clone();
                 let http = &http;
                 async move {
+                    if is_loopback_http(endpoint) {
+                        return revoke_loopback(
+                            &self.inner.http,
+                            &self.inner.provider,
+                            endpoint,
+                            kind,
+                            oauth2::RevocableToken::secret(&token),
+                        )
+                        .await;
+                    }
                     let request = client.revoke_token(token).map_err(|err| Error::Protocol {
                         endpoint: endpoint.to_owned(),
                         reason: err.to_string(),
@@ -440,6 +450,84 @@ impl TokenManager {
         cache.token = None;
         cache.generation += 1;
         Ok(deleted)
+    }
+}
+
+/// Whether `endpoint` is plain HTTP on a loopback address (local test and development servers).
+fn is_loopback_http(endpoint: &str) -> bool {
+    oauth2::url::Url::parse(endpoint).is_ok_and(|url| {
+        url.scheme() == "http"
+            && match url.host() {
+                Some(oauth2::url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(oauth2::url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(oauth2::url::Host::Domain(name)) => name == "localhost",
+                None => false,
+            }
+    })
+}
+
+/// RFC 7009 revocation over plain HTTP to a loopback server. `oauth2` refuses non-HTTPS
+/// revocation endpoints (rightly, for real servers); this sends the same request (form body
+/// `token` + `token_type_hint`, the same client authentication) through the shared client so
+/// local servers and the test server work. Never used for non-loopback hosts.
+async fn revoke_loopback(
+    http: &HttpClient,
+    provider: &Provider,
+    endpoint: &str,
+    hint: &str,
+    token: &str,
+) -> Result<()> {
+    use oauth2::url::form_urlencoded;
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", token)
+        .append_pair("token_type_hint", hint);
+    let mut request = http
+        .post(endpoint)
+        .header("accept", "application/json")
+        .header("content-type", "application/x-www-form-urlencoded");
+    match (provider.client_secret(), provider.auth()) {
+        (Some(secret), crate::provider::ClientAuth::Basic) => {
+            request =
+                request.basic_auth(encode(provider.client_id()), Some(encode(secret.expose())));
+        }
+        (Some(secret), crate::provider::ClientAuth::Post) => {
+            form.append_pair("client_id", provider.client_id())
+                .append_pair("client_secret", secret.expose());
+        }
+        (None, _) => {
+            form.append_pair("client_id", provider.client_id());
+        }
+    }
+    let response = request
+        .body(form.finish())
+        .send()
+        .await
+        .map_err(|err| Error::Network {
+            endpoint: endpoint.to_owned(),
+            reason: crate::http::error_chain(&err),
+        })?;
+    let status = response.status().as_u16();
+    if status == 200 {
+        return Ok(());
+    }
+    let body = response.bytes().await.unwrap_or_default();
+    #[derive(serde::Deserialize)]
+    struct OAuthError {
+        error: String,
+        error_description: Option<String>,
+    }
+    match serde_json::from_slice::<OAuthError>(&body) {
+        Ok(parsed) if status < 500 && status != 429 => Err(Error::OAuth {
+            endpoint: endpoint.to_owned(),
+            error: parsed.error,
+            description: parsed.error_description,
+        }),
+        _ => Err(Error::Http {
+            endpoint: endpoint.to_owned(),
+            status,
+            retry_after: None,
+        }),
     }
 }
 

@@ -1,0 +1,231 @@
+//! TokenManager against a real authorization server: refresh, rotation, single-flight
+//! refresh under concurrency, invalid_grant, and revocation on logout.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{TestServer, User};
+use synod_auth::http::http_client;
+use synod_auth::{
+    ClientAuth, DeviceFlow, Error, FileTokenStore, MemoryTokenStore, Provider, StoredToken,
+    TokenManager, TokenStore, login_with,
+};
+
+const REFRESH_GRANT: &str = "refresh_token";
+
+async fn provider(server: &TestServer) -> Provider {
+    Provider::discover(&http_client().unwrap(), &server.issuer, "basic-client")
+        .await
+        .unwrap()
+        .with_scopes(["openid", "offline_access"])
+        .with_client_secret("basic-secret-value", ClientAuth::Basic)
+}
+
+/// A complete device-flow login, approved by the test user; the token lands in `store`.
+async fn login(server: &TestServer, store: Arc<dyn TokenStore>) -> StoredToken {
+    let flow = DeviceFlow::with_http(provider(server).await, http_client().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        login_with(&flow, store, move |auth| {
+            let _ = tx.send(auth.clone());
+        })
+        .await
+    });
+    let auth = rx.await.unwrap();
+    User::new(&server.issuer)
+        .approve(&auth.verification_uri, &auth.user_code, "dave")
+        .await;
+    task.await.unwrap().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_rotates_and_persists_the_refresh_token() {
+    // Access tokens live 30 s: inside the default 60 s skew, so the next call refreshes.
+    let server = TestServer::start(&[("SYNOD_TEST_ACCESS_TTL", "30")]);
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(FileTokenStore::new(dir.path().join("auth")));
+    let first = login(&server, store.clone()).await;
+    assert!(first.expires_within(Duration::from_secs(60)));
+
+    let manager = TokenManager::new(provider(&server).await, store.clone()).unwrap();
+    let access = manager.access_token().await.unwrap();
+    assert_ne!(access.expose(), first.access_token.expose(), "refreshed");
+    assert_eq!(server.token_events(REFRESH_GRANT).await.len(), 1);
+
+    // Rotation: a new refresh token, already on disk (read through a fresh store).
+    let on_disk = FileTokenStore::new(dir.path().join("auth"))
+        .load(&first.key())
+        .unwrap()
+        .unwrap();
+    assert_eq!(on_disk.access_token.expose(), access.expose());
+    let rotated = on_disk.refresh_token.clone().unwrap();
+    assert_ne!(
+        rotated.expose(),
+        first.refresh_token.as_ref().unwrap().expose()
+    );
+
+    // The rotated token refreshes again; the old one is rejected: invalid_grant → re-login.
+    let again = manager.refresh().await.unwrap();
+    assert_ne!(
+        again.refresh_token.as_ref().unwrap().expose(),
+        rotated.expose()
+    );
+    let stale = Arc::new(MemoryTokenStore::new());
+    stale.save(&first).unwrap();
+    let stale_manager = TokenManager::new(provider(&server).await, stale).unwrap();
+    let err = stale_manager.refresh().await.unwrap_err();
+    assert!(matches!(err, Error::ReauthRequired { .. }), "{err}");
+    assert!(err.to_string().contains("invalid_grant"), "{err}");
+    assert!(err.to_string().contains("synod auth login"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_callers_share_one_refresh() {
+    let server = TestServer::start(&[("SYNOD_TEST_ACCESS_TTL", "30")]);
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    let first = login(&server, store.clone()).await;
+    let manager = TokenManager::new(provider(&server).await, store.clone()).unwrap();
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let manager = manager.clone();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            manager.access_token().await
+        }));
+    }
+    let mut tokens = Vec::new();
+    for task in tasks {
+        tokens.push(task.await.unwrap().unwrap().expose().to_owned());
+    }
+    assert!(
+        tokens.iter().all(|t| t == &tokens[0]),
+        "all callers got the same token"
+    );
+    assert_ne!(tokens[0], first.access_token.expose());
+    let refreshes = server.token_events(REFRESH_GRANT).await;
+    assert_eq!(
+        refreshes.len(),
+        1,
+        "exactly one refresh request: {refreshes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valid_tokens_are_not_refreshed() {
+    let server = TestServer::start(&[]);
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    let first = login(&server, store.clone()).await;
+    let manager = TokenManager::new(provider(&server).await, store).unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            manager.access_token().await.unwrap().expose(),
+            first.access_token.expose()
+        );
+    }
+    assert!(server.token_events(REFRESH_GRANT).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_revokes_refresh_then_access_and_deletes() {
+    let server = TestServer::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(FileTokenStore::new(dir.path().join("auth")));
+    let token = login(&server, store.clone()).await;
+    let http = http_client().unwrap();
+    let userinfo = format!("{}/me", server.issuer);
+    let status = |http: oauth2::reqwest::Client, access: String| {
+        let userinfo = userinfo.clone();
+        async move {
+            http.get(&userinfo)
+                .bearer_auth(access)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        status(http.clone(), token.access_token.expose().to_owned()).await,
+        200
+    );
+
+    let manager = TokenManager::new(provider(&server).await, store.clone()).unwrap();
+    let outcome = manager.logout().await.unwrap();
+    assert!(
+        outcome.revoked_refresh && outcome.revoked_access && outcome.deleted,
+        "{outcome:?}"
+    );
+    assert_eq!(store.load(&token.key()).unwrap(), None);
+    assert!(matches!(
+        manager.access_token().await.unwrap_err(),
+        Error::NotLoggedIn { .. }
+    ));
+
+    let revocations: Vec<_> = server
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e["event"] == "revocation")
+        .collect();
+    assert_eq!(revocations.len(), 2, "{revocations:?}");
+    assert_eq!(revocations[0]["token_type_hint"], "refresh_token");
+    assert_eq!(revocations[1]["token_type_hint"], "access_token");
+    assert!(
+        revocations.iter().all(|r| r["status"] == 200),
+        "{revocations:?}"
+    );
+
+    // The server no longer accepts either token.
+    assert_eq!(
+        status(http, token.access_token.expose().to_owned()).await,
+        401
+    );
+    let stale = Arc::new(MemoryTokenStore::new());
+    stale.save(&token).unwrap();
+    let err = TokenManager::new(provider(&server).await, stale)
+        .unwrap()
+        .refresh()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ReauthRequired { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_network_failures_are_retried_then_reported() {
+    // A token whose endpoints point at a closed port: every attempt fails to connect.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let endpoints = synod_auth::Endpoints {
+        device_authorization: format!("http://127.0.0.1:{port}/device/auth"),
+        token: format!("http://127.0.0.1:{port}/token"),
+        revocation: None,
+    };
+    let issuer = format!("http://127.0.0.1:{port}");
+    let provider = Provider::new(&issuer, "c", endpoints.clone()).unwrap();
+    let mut token = StoredToken::new(&issuer, "c", synod_auth::Secret::new("at"), endpoints);
+    token.refresh_token = Some(synod_auth::Secret::new("rt"));
+    token.expires_at = Some(synod_auth::unix_now());
+    let store = Arc::new(MemoryTokenStore::new());
+    store.save(&token).unwrap();
+    let policy = synod_resilience::RetryPolicy::builder()
+        .max_attempts(3)
+        .initial_delay(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let manager = TokenManager::new(provider, store)
+        .unwrap()
+        .with_retry(policy);
+    let err = manager.access_token().await.unwrap_err();
+    assert!(matches!(err, Error::Network { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}/token")),
+        "{err}"
+    );
+}
