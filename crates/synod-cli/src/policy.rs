@@ -1,33 +1,352 @@
-//! `synod policy|hooks|hook ...`: owned by the synod-policy work (issue 8).
+//! `synod policy ...`, `synod hooks ...` and `synod hook ...`: commit message and document
+//! checks, hook installation, and the entry points the installed git hooks call.
+//!
+//! Configuration: `--config FILE`, else `$SYNOD_POLICY_CONFIG`, else `.synod/policy.json` in
+//! the working directory (git runs `commit-msg` and `pre-commit` at the worktree root and
+//! `pre-receive` inside the bare repository), else the defaults.
+//!
+//! Exit codes: 0 pass (warnings allowed), 1 violations, 2 usage or runtime error.
 
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use synod::exec::AgentCommand;
+use synod::policy::checks;
+use synod::policy::docs::check_docs;
+use synod::policy::hooks::{self, DEFAULT_HOOKS, HookName, InstallOptions};
+use synod::policy::message::{self, Cleanup};
+use synod::policy::receive::{self, Side};
+use synod::policy::{PolicyConfig, Report};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ConfigArg {
+    /// Policy configuration (JSON); default `$SYNOD_POLICY_CONFIG` or `.synod/policy.json`.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum PolicyCommand {
-    /// Check a commit message file.
-    CheckMsg,
+    /// Check a commit message file (`-` for stdin) against the Conventional Commits rules.
+    CheckMsg {
+        /// The message file, e.g. `.git/COMMIT_EDITMSG`, or `-`.
+        file: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Check documentation structure (required files, headings, tables) under PATH.
+    CheckDocs {
+        /// The root to walk (default: the current directory).
+        path: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum HooksCommand {
-    /// Install the hooks.
-    Install,
+    /// Install synod's hooks (default: commit-msg, pre-commit, pre-push) where git looks for them.
+    Install {
+        /// The repository (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        repo: Option<PathBuf>,
+        /// Only these hooks (repeatable): commit-msg, pre-commit, pre-push, pre-receive.
+        #[arg(long = "hook", value_name = "NAME")]
+        hooks: Vec<HookName>,
+    },
+    /// Remove synod's hooks and restore any hook they replaced.
+    Uninstall {
+        /// The repository (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        repo: Option<PathBuf>,
+        /// Only these hooks (default: all of synod's hooks).
+        #[arg(long = "hook", value_name = "NAME")]
+        hooks: Vec<HookName>,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum HookCommand {
-    /// The commit-msg hook.
-    CommitMsg,
+    /// git's commit-msg hook: check the message file.
+    CommitMsg {
+        /// The message file git passes.
+        file: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// git's pre-commit hook: run the configured checks on the staged change.
+    PreCommit {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// git's pre-push hook: check the commits being pushed (refs on stdin).
+    PrePush {
+        /// The remote's name.
+        remote: Option<String>,
+        /// The remote's URL.
+        url: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// The server-side pre-receive hook: check every pushed commit (`old new ref` on stdin).
+    PreReceive {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
-pub(crate) async fn run_policy(_cmd: PolicyCommand, _verbose: bool) -> ExitCode {
+/// Writes to stdout, ignoring a closed pipe (`synod ... | head`).
+fn out(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn fail(err: &dyn std::error::Error, verbose: bool) -> ExitCode {
+    eprintln!("error: {err}");
+    if verbose {
+        let mut source = err.source();
+        while let Some(cause) = source {
+            eprintln!("  caused by: {cause}");
+            source = cause.source();
+        }
+    }
     ExitCode::from(2)
 }
 
-pub(crate) async fn run_hooks(_cmd: HooksCommand, _verbose: bool) -> ExitCode {
-    ExitCode::from(2)
+fn load_config(arg: &ConfigArg, root: &Path) -> synod::policy::Result<PolicyConfig> {
+    if let Some(path) = &arg.config {
+        return PolicyConfig::from_file(path);
+    }
+    if let Some(path) = std::env::var_os("SYNOD_POLICY_CONFIG").filter(|p| !p.is_empty()) {
+        return PolicyConfig::from_file(Path::new(&path));
+    }
+    PolicyConfig::load(root)
 }
 
-pub(crate) async fn run_hook(_cmd: HookCommand, _verbose: bool) -> ExitCode {
-    ExitCode::from(2)
+/// The comment character: the configured one, else git's `core.commentChar` (`auto` and
+/// unset mean `#`).
+async fn comment_char(config: &PolicyConfig) -> char {
+    if let Some(c) = config.commit.comment_char {
+        return c;
+    }
+    let cmd = AgentCommand::new("git")
+        .args(["config", "--get", "core.commentChar"])
+        .timeout(std::time::Duration::from_secs(10));
+    match synod::exec::run(&cmd).await {
+        Ok(out) => {
+            let value = out.stdout_lossy().trim().to_owned();
+            match value.chars().next() {
+                Some(c) if value != "auto" => c,
+                _ => '#',
+            }
+        }
+        Err(_) => '#',
+    }
+}
+
+fn read_input(file: &Path) -> std::io::Result<String> {
+    let bytes = if file == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf)?;
+        buf
+    } else {
+        std::fs::read(file)?
+    };
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+async fn check_message(
+    file: &Path,
+    config: &ConfigArg,
+    verbose: bool,
+) -> Result<(Report, String), ExitCode> {
+    let policy = load_config(config, Path::new(".")).map_err(|e| fail(&e, verbose))?;
+    let text = read_input(file).map_err(|e| {
+        eprintln!(
+            "error: cannot read the message file {}: {e}",
+            file.display()
+        );
+        ExitCode::from(2)
+    })?;
+    let cleanup = Cleanup {
+        comment_char: Some(comment_char(&policy).await),
+    };
+    let commit = message::parse(&text, &cleanup);
+    Ok((policy.commit.check(&commit), file.display().to_string()))
+}
+
+fn verdict(report: &Report) -> ExitCode {
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+pub(crate) async fn run_policy(cmd: PolicyCommand, verbose: bool) -> ExitCode {
+    match cmd {
+        PolicyCommand::CheckMsg { file, json, config } => {
+            let (report, source) = match check_message(&file, &config, verbose).await {
+                Ok(r) => r,
+                Err(code) => return code,
+            };
+            if json {
+                out(&format!("{}\n", report.to_json()));
+            } else {
+                out(&report.to_human(&source));
+            }
+            verdict(&report)
+        }
+        PolicyCommand::CheckDocs { path, json, config } => {
+            let root = path.unwrap_or_else(|| PathBuf::from("."));
+            let policy = match load_config(&config, &root) {
+                Ok(p) => p,
+                Err(e) => return fail(&e, verbose),
+            };
+            if policy.docs.is_empty() && !json {
+                out("no doc rules configured (add a \"docs\" section to .synod/policy.json)\n");
+                return ExitCode::SUCCESS;
+            }
+            let report = match check_docs(&root, &policy.docs) {
+                Ok(r) => r,
+                Err(e) => return fail(&e, verbose),
+            };
+            if json {
+                out(&format!("{}\n", report.to_json()));
+            } else {
+                out(&report.to_human(&root.display().to_string()));
+            }
+            verdict(&report)
+        }
+    }
+}
+
+pub(crate) async fn run_hooks(cmd: HooksCommand, verbose: bool) -> ExitCode {
+    let result = match cmd {
+        HooksCommand::Install { repo, hooks } => {
+            let repo = repo.unwrap_or_else(|| PathBuf::from("."));
+            let hooks = if hooks.is_empty() {
+                DEFAULT_HOOKS.to_vec()
+            } else {
+                hooks
+            };
+            // The scripts call this very binary by absolute path (falling back to `synod` on
+            // PATH if it moves).
+            let synod = std::env::current_exe()
+                .and_then(|p| p.canonicalize())
+                .unwrap_or_else(|_| PathBuf::from("synod"));
+            hooks::install(&repo, &hooks, &InstallOptions { synod }).await
+        }
+        HooksCommand::Uninstall { repo, hooks } => {
+            let repo = repo.unwrap_or_else(|| PathBuf::from("."));
+            let hooks = if hooks.is_empty() {
+                HookName::ALL.to_vec()
+            } else {
+                hooks
+            };
+            hooks::uninstall(&repo, &hooks).await
+        }
+    };
+    match result {
+        Ok(changes) => {
+            for change in changes {
+                out(&format!("{change}\n"));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, verbose),
+    }
+}
+
+fn read_stdin() -> Result<String, ExitCode> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input).map_err(|e| {
+        eprintln!("error: cannot read the ref updates on stdin: {e}");
+        ExitCode::from(2)
+    })?;
+    Ok(input)
+}
+
+async fn push_hook(side: Side, config: &ConfigArg, verbose: bool) -> ExitCode {
+    let input = match read_stdin() {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let parsed = match side {
+        Side::Server => receive::parse_updates(&input),
+        Side::Client => receive::parse_pre_push(&input),
+    };
+    let updates = match parsed {
+        Ok(u) => u,
+        Err(e) => return fail(&e, verbose),
+    };
+    let policy = match load_config(config, Path::new(".")) {
+        Ok(p) => p,
+        Err(e) => return fail(&e, verbose),
+    };
+    match receive::check_push(Path::new("."), &updates, &policy.push, &policy.commit, side).await {
+        Ok(report) => {
+            if report.accepted() {
+                ExitCode::SUCCESS
+            } else {
+                eprint!("{}", report.to_human());
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => fail(&e, verbose),
+    }
+}
+
+pub(crate) async fn run_hook(cmd: HookCommand, verbose: bool) -> ExitCode {
+    match cmd {
+        HookCommand::CommitMsg { file, config } => {
+            let (report, source) = match check_message(&file, &config, verbose).await {
+                Ok(r) => r,
+                Err(code) => return code,
+            };
+            if !report.violations.is_empty() {
+                eprint!("{}", report.to_human(&source));
+            }
+            if !report.passed() {
+                eprintln!(
+                    "synod: commit message rejected (fix it, or bypass once with `git commit --no-verify`)"
+                );
+            }
+            verdict(&report)
+        }
+        HookCommand::PreCommit { config } => {
+            let policy = match load_config(&config, Path::new(".")) {
+                Ok(p) => p,
+                Err(e) => return fail(&e, verbose),
+            };
+            if policy.checks.checks.is_empty() {
+                return ExitCode::SUCCESS;
+            }
+            let staged = match checks::staged_files(Path::new(".")).await {
+                Ok(s) => s,
+                Err(e) => return fail(&e, verbose),
+            };
+            let report = checks::run_checks(Path::new("."), &policy.checks, &staged).await;
+            eprint!("{}", report.to_human());
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "synod: pre-commit checks failed (bypass once with `git commit --no-verify`)"
+                );
+                ExitCode::from(1)
+            }
+        }
+        HookCommand::PrePush { config, .. } => push_hook(Side::Client, &config, verbose).await,
+        HookCommand::PreReceive { config } => push_hook(Side::Server, &config, verbose).await,
+    }
 }

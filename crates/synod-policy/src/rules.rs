@@ -732,6 +732,21 @@ mod tests {
     }
 
     #[test]
+    fn documented_differences_4_and_5() {
+        // 4: a merge-looking body line does not switch checking off.
+        let report =
+            CommitRules::default().check_text("Bad header\n\nMerge branch 'main' into dev\n");
+        assert!(report.ignored.is_none());
+        assert!(!report.passed());
+        // 5: an empty message is reported, not refused.
+        assert_eq!(
+            errors("# only a comment\n\n"),
+            ["subject-empty", "type-empty"]
+        );
+        assert_eq!(errors(""), ["subject-empty", "type-empty"]);
+    }
+
+    #[test]
     fn positions_point_into_the_file() {
         let report = CommitRules::default().check_text("# comment\nfix(x): Add y\nbody\n");
         let v = &report.violations;
