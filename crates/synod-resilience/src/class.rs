@@ -36,6 +36,19 @@ impl ErrorClass {
     }
 }
 
+impl std::fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ErrorClass::Transient => f.write_str("transient failure"),
+            ErrorClass::RateLimited {
+                retry_after: Some(after),
+            } => write!(f, "rate limited (retry after {after:?})"),
+            ErrorClass::RateLimited { retry_after: None } => f.write_str("rate limited"),
+            ErrorClass::Permanent => f.write_str("permanent failure"),
+        }
+    }
+}
+
 /// Implemented by every synod error type (and any caller's) so retries, budgets and breakers
 /// can tell a passing fault from a permanent one.
 pub trait Classify {

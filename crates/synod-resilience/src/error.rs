@@ -1,7 +1,8 @@
 //! The crate's error type: invalid configuration and builder parameters.
 //!
 //! Runtime failures of wrapped operations are not `Error`s: they come back as
-//! [`RetryError`](crate::RetryError), which carries the caller's own error.
+//! [`RetryError`](crate::RetryError), [`BreakerError`](crate::BreakerError) or
+//! [`PipelineError`](crate::PipelineError), which carry the caller's own error.
 //!
 //! ```
 //! use synod_resilience::{Error, RetryPolicy};

@@ -39,15 +39,24 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod breaker;
 pub mod budget;
 pub mod class;
 pub mod duration;
 pub mod error;
+pub mod pipeline;
+pub mod registry;
 pub mod retry;
 
+pub use breaker::{
+    BreakerConfig, BreakerError, BreakerMetrics, BreakerState, CircuitBreaker, Rejected,
+    StateChange, Ticket,
+};
 pub use budget::{BudgetConfig, RetryBudget};
 pub use class::{Classify, ErrorClass};
 pub use error::{Error, Result};
+pub use pipeline::{Pipeline, PipelineBuilder, PipelineError};
+pub use registry::Registry;
 pub use retry::{Delays, Jitter, RetryError, RetryPolicy, RetryPolicyBuilder, StopReason};
 
 /// Configuration errors are the caller's own making: permanent.
