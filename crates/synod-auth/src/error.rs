@@ -80,7 +80,7 @@ pub enum Error {
     )]
     ExpiredToken,
     /// The client stopped polling because the device code's `expires_in` passed.
-    #[error("no approval within the device code lifetime of {} s; run the login again", expires_in.as_secs())]
+    #[error("the device code expired after {} s without approval; run the login again", expires_in.as_secs())]
     DeviceCodeExpired {
         /// The lifetime the server gave the device code.
         expires_in: Duration,

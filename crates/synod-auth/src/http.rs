@@ -29,6 +29,10 @@ use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 
+/// The `reqwest` crate `oauth2` uses, for building a custom [`HttpClient`] (proxy, extra
+/// root certificates) to pass to [`DeviceFlow::with_http`](crate::DeviceFlow::with_http).
+pub use oauth2::reqwest;
+
 /// The HTTP client type (the `reqwest` that `oauth2` re-exports).
 pub type HttpClient = oauth2::reqwest::Client;
 

@@ -2,6 +2,8 @@
 
 mod common;
 
+use synod_auth::http::reqwest;
+
 use std::sync::Arc;
 use std::time::Duration;
 

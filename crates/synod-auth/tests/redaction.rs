@@ -3,6 +3,8 @@
 
 mod common;
 
+use synod_auth::http::reqwest;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 

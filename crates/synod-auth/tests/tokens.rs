@@ -3,6 +3,8 @@
 
 mod common;
 
+use synod_auth::http::reqwest;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,7 +140,7 @@ async fn logout_revokes_refresh_then_access_and_deletes() {
     let token = login(&server, store.clone()).await;
     let http = http_client().unwrap();
     let userinfo = format!("{}/me", server.issuer);
-    let status = |http: oauth2::reqwest::Client, access: String| {
+    let status = |http: reqwest::Client, access: String| {
         let userinfo = userinfo.clone();
         async move {
             http.get(&userinfo)

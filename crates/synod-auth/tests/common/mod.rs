@@ -10,7 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use oauth2::reqwest;
+// Each test crate brings `reqwest` into scope (synod_auth::http::reqwest or synod::auth::...).
+use super::reqwest;
 use serde_json::Value;
 
 /// The server's directory (package.json, server.mjs, node_modules).
