@@ -7,6 +7,24 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use synod::orchestrator::LoadedConfig;
+
+/// `println!` that ignores a closed stdout (`synod history X | head` must not panic).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use outln;
+
+/// `eprintln!` that ignores a closed stderr.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+pub(crate) use errln;
 use synod::store::Store;
 
 /// Where the config (and through it, the store) comes from.
@@ -95,7 +113,7 @@ impl Failure {
     /// Prints the failure on stderr (one line, or the whole chain when `verbose`) and returns
     /// exit code 2.
     pub(crate) fn report(&self, verbose: bool) -> ExitCode {
-        eprintln!("{}", self.render(verbose));
+        errln!("{}", self.render(verbose));
         ExitCode::from(2)
     }
 
@@ -138,7 +156,7 @@ pub(crate) fn finish(result: Result<ExitCode, Failure>, verbose: bool) -> ExitCo
 pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     let text =
         serde_json::to_string_pretty(value).map_err(|e| Failure::new("cannot render JSON", e))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use synod::orchestrator::LoadedConfig;
 
-use crate::common::{ConfigArgs, Failure, finish, print_json};
+use crate::common::{ConfigArgs, Failure, finish, outln, print_json};
 
 /// `synod config ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -37,8 +37,8 @@ fn run_inner(cmd: ConfigCommand) -> Result<ExitCode, Failure> {
                 || "built-in defaults".to_owned(),
                 |p| p.display().to_string(),
             );
-            println!("ok: {source}");
-            println!(
+            outln!("ok: {source}");
+            outln!(
                 "  {} agent(s): {}",
                 loaded.config.agents.len(),
                 loaded
@@ -57,14 +57,14 @@ fn run_inner(cmd: ConfigCommand) -> Result<ExitCode, Failure> {
                     .iter()
                     .map(|a| a.name.clone())
                     .collect::<Vec<_>>();
-                println!(
+                outln!(
                     "  stage {} ({:?}): {}",
                     stage.name,
                     stage.mode,
                     agents.join(", ")
                 );
             }
-            println!("  store: {}", loaded.store_path().display());
+            outln!("  store: {}", loaded.store_path().display());
             Ok(ExitCode::SUCCESS)
         }
         ConfigCommand::Explain { key, config } => {
@@ -72,7 +72,7 @@ fn run_inner(cmd: ConfigCommand) -> Result<ExitCode, Failure> {
             let text = loaded
                 .explain(&key)
                 .map_err(|e| Failure::new(format!("cannot explain {key:?}"), e))?;
-            println!("{text}");
+            outln!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         ConfigCommand::Schema => {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::common::{Failure, finish};
+use crate::common::{Failure, finish, outln};
 
 /// The starter config `synod init` writes (real agent CLIs: claude, gemini, codex).
 pub(crate) const STARTER: &str = include_str!("starter.toml");
@@ -36,7 +36,7 @@ fn run_inner(args: &InitArgs) -> Result<ExitCode, Failure> {
     }
     std::fs::write(&args.path, STARTER)
         .map_err(|e| Failure::new(format!("cannot write {}", args.path.display()), e))?;
-    println!(
+    outln!(
         "wrote {}; check it with `synod config check --config {}`",
         args.path.display(),
         args.path.display()

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use synod::store::{Output, Run, RunId};
 
-use crate::common::{ConfigArgs, Failure, finish, print_json};
+use crate::common::{ConfigArgs, Failure, finish, outln, print_json};
 
 /// Arguments of `synod history`.
 #[derive(Debug, clap::Args)]
@@ -57,16 +57,19 @@ fn history_inner(args: &HistoryArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {
-        println!(
+        outln!(
             "no runs of {} in {}",
             args.spec,
             loaded.store_path().display()
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{:>6}  {:<12} {:<10} {:>9}  agreements/conflicts",
-        "run", "stage", "status", "seconds"
+        "run",
+        "stage",
+        "status",
+        "seconds"
     );
     for run in &runs {
         let count = |field: &str| {
@@ -75,7 +78,7 @@ fn history_inner(args: &HistoryArgs) -> Result<ExitCode, Failure> {
                 .and_then(|v| v.as_array())
                 .map_or(0, Vec::len)
         };
-        println!(
+        outln!(
             "{:>6}  {:<12} {:<10} {:>9.1}  {}/{}",
             run.id.0,
             run.stage,
@@ -107,23 +110,26 @@ fn show_inner(args: &ShowArgs) -> Result<ExitCode, Failure> {
         print_json(&serde_json::json!({ "run": run, "outputs": outputs }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "run {} · {} / {} · {}",
-        run.id.0, run.spec_id, run.stage, run.status
+        run.id.0,
+        run.spec_id,
+        run.stage,
+        run.status
     );
     match serde_json::from_value::<synod::consensus::Verdict>(run.verdict.clone()) {
-        Ok(verdict) => println!("\n{}", verdict.to_markdown()),
-        Err(_) => println!(
+        Ok(verdict) => outln!("\n{}", verdict.to_markdown()),
+        Err(_) => outln!(
             "\n{}",
             serde_json::to_string_pretty(&run.verdict).unwrap_or_default()
         ),
     }
-    println!("attempts:");
+    outln!("attempts:");
     for out in &outputs {
         let code = out
             .exit_code
             .map_or_else(|| "-".to_owned(), |c| c.to_string());
-        println!(
+        outln!(
             "  {:<12} #{} {:<10} exit {:>3} {:>7} ms{}",
             out.agent,
             out.attempt,
@@ -137,7 +143,7 @@ fn show_inner(args: &ShowArgs) -> Result<ExitCode, Failure> {
         );
         if args.raw {
             for line in out.raw_output.lines() {
-                println!("      | {line}");
+                outln!("      | {line}");
             }
         }
     }

@@ -10,6 +10,8 @@ use synod::orchestrator::{AgentOutcome, Event};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 
+use crate::common::errln;
+
 /// Consumes `events` until the channel closes, drawing them on stderr.
 pub(crate) fn spawn(events: UnboundedReceiver<Event>, quiet: bool) -> JoinHandle<()> {
     let live = !quiet && std::io::stderr().is_terminal();
@@ -25,7 +27,7 @@ pub(crate) fn spawn(events: UnboundedReceiver<Event>, quiet: bool) -> JoinHandle
 async fn lines(mut events: UnboundedReceiver<Event>, quiet: bool) {
     while let Some(event) = events.recv().await {
         if !quiet {
-            eprintln!("[synod] {event}");
+            errln!("[synod] {event}");
         }
     }
 }

@@ -7,7 +7,7 @@ use synod::orchestrator::{Orchestrator, StageStatus};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{ConfigArgs, Failure, finish, open_store, print_json};
+use crate::common::{ConfigArgs, Failure, errln, finish, open_store, outln, print_json};
 use crate::{progress, watchdog};
 
 /// Arguments of `synod run`.
@@ -59,7 +59,7 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     let on_signal = cancel.clone();
     let signals = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("synod: interrupted, stopping the agents...");
+            errln!("synod: interrupted, stopping the agents...");
             on_signal.cancel();
         }
     });
@@ -83,20 +83,20 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     if args.json {
         print_json(&report)?;
     } else {
-        println!("{}", report.verdict.to_markdown());
+        outln!("{}", report.verdict.to_markdown());
         match (report.status, report.run_id) {
             (StageStatus::Cancelled, Some(id)) => {
-                println!(
+                outln!(
                     "Run {id} was cancelled; what finished is stored in {}.",
                     report.store_path.display()
                 );
             }
-            (status, Some(id)) => println!(
+            (status, Some(id)) => outln!(
                 "Verdict: {status}. Evidence: run {id} in {} (see `synod show {id}`, `synod history {}`).",
                 report.store_path.display(),
                 report.spec_id
             ),
-            (status, None) => println!("Verdict: {status} (nothing was stored)."),
+            (status, None) => outln!("Verdict: {status} (nothing was stored)."),
         }
     }
     Ok(ExitCode::from(report.exit_code()))

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use synod::orchestrator::HumanDuration;
 
-use crate::common::{ConfigArgs, Failure, finish};
+use crate::common::{ConfigArgs, Failure, finish, outln};
 
 /// `synod store ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -50,14 +50,28 @@ fn run_inner(cmd: StoreCommand) -> Result<ExitCode, Failure> {
             let (loaded, store) = config.open_store()?;
             match store.integrity_check() {
                 Ok(()) => {
-                    println!(
+                    outln!(
                         "ok: {} passed the integrity check",
                         loaded.store_path().display()
                     );
+                    let unfinished = store
+                        .unfinished_executions()
+                        .map_err(|e| Failure::new("cannot list unfinished executions", e))?;
+                    if !unfinished.is_empty() {
+                        outln!(
+                            "note: {} agent execution(s) never completed (a synod process died mid-run): {}",
+                            unfinished.len(),
+                            unfinished
+                                .iter()
+                                .map(|e| e.agent.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(err @ synod::store::Error::Corrupt { .. }) => {
-                    println!("{} is damaged: {err}", loaded.store_path().display());
+                    outln!("{} is damaged: {err}", loaded.store_path().display());
                     Ok(ExitCode::from(1))
                 }
                 Err(err) => Err(Failure::new("integrity check failed to run", err)),
@@ -68,7 +82,7 @@ fn run_inner(cmd: StoreCommand) -> Result<ExitCode, Failure> {
             let freed = store
                 .incremental_vacuum(pages.unwrap_or(0))
                 .map_err(|e| Failure::new("vacuum failed", e))?;
-            println!(
+            outln!(
                 "vacuumed {}: {freed} page(s) freed",
                 loaded.store_path().display()
             );
@@ -79,7 +93,7 @@ fn run_inner(cmd: StoreCommand) -> Result<ExitCode, Failure> {
             store
                 .backup_to(&path)
                 .map_err(|e| Failure::new(format!("cannot back up to {}", path.display()), e))?;
-            println!(
+            outln!(
                 "backed up {} to {}",
                 loaded.store_path().display(),
                 path.display()
@@ -91,7 +105,7 @@ fn run_inner(cmd: StoreCommand) -> Result<ExitCode, Failure> {
             let report = store.prune(older_than.get()).map_err(|e| {
                 Failure::new(format!("cannot prune runs older than {older_than}"), e)
             })?;
-            println!(
+            outln!(
                 "pruned {}: {} run(s), {} output(s), {} execution(s) older than {older_than}",
                 loaded.store_path().display(),
                 report.runs,

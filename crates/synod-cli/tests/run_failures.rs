@@ -1,0 +1,328 @@
+//! `synod run` when agents fail: timeouts, permanent errors, rate limits, open breakers,
+//! sequential hand-over, conflicts, Ctrl-C and SIGKILL.
+
+mod run_support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use run_support::{Project, agent, answers, config, outputs_of};
+
+const PLAN: &str = r#"{"approach": "incremental", "steps": [{"id": "S1"}]}"#;
+
+#[test]
+fn a_timed_out_agent_gives_a_degraded_verdict_that_is_stored() {
+    let good = answers(PLAN);
+    let project = Project::new(&config(
+        &[
+            ("a", &good, ""),
+            ("b", &good, ""),
+            (
+                "slow",
+                "exec sleep 30",
+                "timeout = \"300ms\"\nretry = { max_attempts = 1 }",
+            ),
+        ],
+        "consensus = { decision_fields = [\"/approach\"] }",
+    ));
+    let started = Instant::now();
+    let (code, report, stderr) = project.run_json(&["--spec", "T-1", "--stage", "s"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the timeout did not stop the agent"
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report["status"], "degraded");
+    assert_eq!(agent(&report, "slow")["outcome"], "timed_out");
+
+    let run_id = report["run_id"].as_i64().unwrap();
+    let history = project.synod(&["history", "T-1", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(runs[0]["status"], "degraded");
+    let shown = project.show(run_id);
+    let slow = outputs_of(&shown, "slow");
+    assert_eq!(slow.len(), 1);
+    assert_eq!(slow[0]["status"], "timeout");
+}
+
+#[test]
+fn an_invalid_api_key_is_attempted_exactly_once() {
+    let good = answers(PLAN);
+    let project = Project::new(&config(
+        &[
+            ("a", &good, ""),
+            ("b", &good, ""),
+            (
+                "locked",
+                "echo 'Error: 401 invalid api key' >&2; exit 1",
+                "retry = { max_attempts = 5, initial_delay = \"10ms\" }",
+            ),
+        ],
+        "",
+    ));
+    let (code, report, _) = project.run_json(&["--spec", "K-1", "--stage", "s"]);
+    assert_eq!(code, 0);
+    assert_eq!(report["status"], "degraded");
+    let locked = agent(&report, "locked");
+    assert_eq!(locked["outcome"], "failed");
+    assert_eq!(locked["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(locked["attempts"][0]["class"], "permanent");
+    assert!(
+        locked["error"]
+            .as_str()
+            .unwrap()
+            .contains("401 invalid api key")
+    );
+
+    // The store agrees: one attempt, no retry.
+    let shown = project.show(report["run_id"].as_i64().unwrap());
+    let rows = outputs_of(&shown, "locked");
+    assert_eq!(rows.len(), 1, "{shown:#}");
+    assert_eq!(rows[0]["attempt"], 1);
+    assert_eq!(rows[0]["exit_code"], 1);
+}
+
+#[test]
+fn a_rate_limited_agent_waits_its_retry_after() {
+    let good = answers(PLAN);
+    let limited = format!(
+        "if [ \"$SYNOD_ATTEMPT\" = 1 ]; then echo '429 rate limit exceeded, retry after 1s' >&2; exit 1; fi; {good}"
+    );
+    let project = Project::new(&config(
+        &[
+            ("a", &good, ""),
+            (
+                "limited",
+                &limited,
+                "retry = { max_attempts = 3, initial_delay = \"10ms\", max_delay = \"5s\", jitter = \"none\" }",
+            ),
+        ],
+        "consensus = { quorum = \"all\" }",
+    ));
+    let (code, report, stderr) = project.run_json(&["--spec", "R-1", "--stage", "s"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report["status"], "ok");
+    let limited = agent(&report, "limited");
+    assert_eq!(limited["outcome"], "answered");
+    assert_eq!(limited["attempts"][0]["class"], "rate_limited");
+    // It waited the asked-for second (not the 10 ms backoff) before attempt 2.
+    assert!(
+        limited["duration_ms"].as_u64().unwrap() >= 1000,
+        "{limited:#}"
+    );
+    assert!(
+        stderr.contains("limited: failed") && stderr.contains("retry 2 in 1s"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_agent_whose_breaker_opens_is_skipped_and_reported() {
+    let good = answers(PLAN);
+    // Two failures in a window of two open the breaker; the third attempt is refused.
+    let project = Project::new(&format!(
+        "{}\n[breaker]\nwindow = 2\nminimum_calls = 2\nfailure_rate = 0.5\nwait_in_open = \"60s\"\n",
+        config(
+            &[
+                ("a", &good, ""),
+                ("b", &good, ""),
+                (
+                    "flaky",
+                    "echo '503 overloaded' >&2; exit 1",
+                    "retry = { max_attempts = 5, initial_delay = \"10ms\", jitter = \"none\" }"
+                ),
+            ],
+            "",
+        )
+        .replace("[breaker]\nminimum_calls = 50\nwindow = 50\n", "")
+    ));
+    let (code, report, stderr) = project.run_json(&["--spec", "B-1", "--stage", "s"]);
+    assert_eq!(code, 0, "{stderr}");
+    let flaky = agent(&report, "flaky");
+    assert_eq!(flaky["outcome"], "skipped", "{flaky:#}");
+    assert_eq!(flaky["attempts"].as_array().unwrap().len(), 2);
+    assert!(flaky["error"].as_str().unwrap().contains("circuit breaker"));
+    assert!(stderr.contains("flaky: skipped"), "{stderr}");
+}
+
+#[test]
+fn sequential_mode_passes_earlier_outputs_forward() {
+    let first = answers(r#"{"approach": "incremental", "note": "from-first"}"#);
+    // The second agent echoes its prompt, which holds {previous_outputs}.
+    let second = r#"cat; echo; printf '%s\n' '```json' '{"approach": "incremental"}' '```'"#;
+    let project = Project::new(&config(
+        &[("first", &first, ""), ("second", second, "")],
+        "mode = \"sequential\"\nprompt = \"previous: {previous_outputs}\"",
+    ));
+    let (code, report, stderr) = project.run_json(&["--spec", "Q-1", "--stage", "s"]);
+    assert_eq!(code, 0, "{stderr}");
+    let shown = project.show(report["run_id"].as_i64().unwrap());
+    let raw = outputs_of(&shown, "second")[0]["raw_output"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        raw.contains(r#""agent":"first""#) && raw.contains("from-first"),
+        "{raw}"
+    );
+    let first_raw = outputs_of(&shown, "first")[0]["raw_output"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!first_raw.contains("from-second"));
+}
+
+#[test]
+fn a_conflict_exits_1() {
+    let project = Project::new(&config(
+        &[
+            ("a", &answers(r#"{"verdict": "pass"}"#), ""),
+            ("b", &answers(r#"{"verdict": "fail"}"#), ""),
+        ],
+        "consensus = { decision_fields = [\"/verdict\"], quorum = \"all\" }",
+    ));
+    let (code, report, _) = project.run_json(&["--spec", "C-1", "--stage", "s"]);
+    assert_eq!(code, 1);
+    assert_eq!(report["status"], "conflict");
+    // No quorum also exits 1.
+    let project = Project::new(&config(
+        &[
+            ("a", "exit 3", "retry = { max_attempts = 1 }"),
+            ("b", "exit 3", "retry = { max_attempts = 1 }"),
+        ],
+        "",
+    ));
+    let (code, report, _) = project.run_json(&["--spec", "N-1", "--stage", "s"]);
+    assert_eq!(code, 1);
+    assert_eq!(report["status"], "no_quorum");
+}
+
+/// Agents that record their pid, then sleep (as `exec`, so the pid is the sleeper).
+fn sleepers(project_dir: &Path) -> String {
+    let body = |name: &str| {
+        format!(
+            "echo $$ > {}/{name}.pid; exec sleep 30",
+            project_dir.display()
+        )
+    };
+    config(
+        &[
+            ("one", &body("one"), "timeout = \"60s\""),
+            ("two", &body("two"), "timeout = \"60s\""),
+        ],
+        "",
+    )
+}
+
+fn wait_for_pids(dir: &Path, names: &[&str]) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pids: Vec<u32> = names
+            .iter()
+            .filter_map(|n| std::fs::read_to_string(dir.join(format!("{n}.pid"))).ok())
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
+        if pids.len() == names.len() {
+            return pids;
+        }
+        assert!(Instant::now() < deadline, "agents did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Alive and not a zombie.
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
+fn wait_dead(pids: &[u32], within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if pids.iter().all(|p| !alive(*p)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn spawn_run(project: &Project) -> std::process::Child {
+    Command::new(assert_cmd::cargo::cargo_bin("synod"))
+        .current_dir(project.path())
+        .args(["run", "--spec", "K-9", "--stage", "s", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn synod run")
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+#[test]
+fn ctrl_c_cancels_cleanly_and_records_the_run_as_cancelled() {
+    let project = Project::new("");
+    std::fs::write(project.path().join("synod.toml"), sleepers(project.path())).unwrap();
+    let child = spawn_run(&project);
+    let pids = wait_for_pids(project.path(), &["one", "two"]);
+    signal(child.id(), "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "cancelled");
+    assert_eq!(agent(&report, "one")["outcome"], "cancelled");
+    assert!(
+        wait_dead(&pids, Duration::from_secs(5)),
+        "agents survived Ctrl-C"
+    );
+    let history = project.synod(&["history", "K-9", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(runs[0]["status"], "cancelled");
+}
+
+#[test]
+fn sigkill_mid_stage_leaves_a_consistent_store_and_no_agent_alive() {
+    let project = Project::new("");
+    std::fs::write(project.path().join("synod.toml"), sleepers(project.path())).unwrap();
+    let mut child = spawn_run(&project);
+    let pids = wait_for_pids(project.path(), &["one", "two"]);
+    signal(child.id(), "-KILL");
+    let _ = child.wait();
+    // The watchdog notices its parent is gone and kills the agents' process groups.
+    assert!(
+        wait_dead(&pids, Duration::from_secs(10)),
+        "agents outlived a SIGKILLed synod run"
+    );
+
+    let check = project.synod(&["store", "check"]);
+    let text = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(check.status.success(), "{text}");
+    // The executions spawned before the kill are visible as never completed.
+    assert!(
+        text.contains("2 agent execution(s) never completed"),
+        "{text}"
+    );
+    // All or nothing: the interrupted stage left no half-recorded run.
+    let history = project.synod(&["history", "K-9", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 0);
+}
