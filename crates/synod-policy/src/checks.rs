@@ -28,14 +28,12 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use synod_exec::AgentCommand;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::Result;
 use crate::git::git;
@@ -230,9 +228,9 @@ pub async fn run_checks(dir: &Path, config: &ChecksConfig, changed: &[String]) -
         .max_parallel
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
         .max(1);
-    let semaphore = Arc::new(Semaphore::new(parallel));
     let mut results: Vec<Option<CheckResult>> = vec![None; config.checks.len()];
-    let mut set = JoinSet::new();
+    let mut to_run = Vec::new();
+    let mut commands = Vec::new();
     for (index, spec) in config.checks.iter().enumerate() {
         if let Some(pattern) = &spec.files
             && !file_glob_matches(pattern, changed)
@@ -250,23 +248,14 @@ pub async fn run_checks(dir: &Path, config: &ChecksConfig, changed: &[String]) -
         let timeout = spec
             .timeout_secs
             .map_or(budget, |s| Duration::from_secs(s).min(budget));
-        let cmd = AgentCommand::new(&spec.command)
-            .args(&spec.args)
-            .cwd(dir)
-            .timeout(timeout)
-            .kill_grace(Duration::from_secs(2));
-        let name = spec.name.clone();
-        let cancel = cancel.clone();
-        let semaphore = Arc::clone(&semaphore);
-        set.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            let start = Instant::now();
-            let outcome = synod_exec::run_with_cancel(&cmd, &cancel).await;
-            (
-                index,
-                to_result(name, outcome, start.elapsed(), timeout, budget),
-            )
-        });
+        commands.push(
+            AgentCommand::new(&spec.command)
+                .args(&spec.args)
+                .cwd(dir)
+                .timeout(timeout)
+                .kill_grace(Duration::from_secs(2)),
+        );
+        to_run.push((index, timeout));
     }
     let watchdog = {
         let cancel = cancel.clone();
@@ -275,13 +264,20 @@ pub async fn run_checks(dir: &Path, config: &ChecksConfig, changed: &[String]) -
             cancel.cancel();
         })
     };
-    while let Some(joined) = set.join_next().await {
-        if let Ok((index, result)) = joined {
-            tracing::debug!(check = %result.name, ms = result.duration.as_millis() as u64, "check finished");
-            results[index] = Some(result);
-        }
-    }
+    let outcomes = synod_exec::run_all(commands, parallel, &cancel)
+        .instrument(tracing::info_span!(
+            "pre_commit_checks",
+            count = to_run.len()
+        ))
+        .await;
     watchdog.abort();
+    let elapsed = started.elapsed();
+    for ((index, timeout), outcome) in to_run.into_iter().zip(outcomes) {
+        let name = config.checks[index].name.clone();
+        let result = to_result(name, outcome, elapsed, timeout, budget);
+        tracing::debug!(check = %result.name, ms = result.duration.as_millis() as u64, "check finished");
+        results[index] = Some(result);
+    }
     let results = results
         .into_iter()
         .enumerate()
@@ -289,7 +285,7 @@ pub async fn run_checks(dir: &Path, config: &ChecksConfig, changed: &[String]) -
             r.unwrap_or_else(|| CheckResult {
                 name: config.checks[i].name.clone(),
                 status: CheckStatus::Error {
-                    message: "the check's task ended unexpectedly".into(),
+                    message: "synod-exec returned no result for this check".into(),
                 },
                 duration: Duration::ZERO,
                 output: String::new(),
@@ -317,10 +313,15 @@ fn combined(out: &synod_exec::Output) -> String {
 fn to_result(
     name: String,
     outcome: synod_exec::Result<synod_exec::Output>,
-    duration: Duration,
+    elapsed: Duration,
     timeout: Duration,
     budget: Duration,
 ) -> CheckResult {
+    // The child's own wall time when synod-exec reports it, else the run's elapsed time.
+    let duration = match &outcome {
+        Ok(out) => out.duration,
+        Err(err) => err.output().map_or(elapsed, |o| o.duration),
+    };
     let (status, output) = match outcome {
         Ok(_) => (CheckStatus::Passed, String::new()),
         Err(synod_exec::Error::NonZeroExit { code, output, .. }) => {
@@ -367,6 +368,47 @@ mod tests {
         assert!(file_glob_matches("src/*.rs", &files));
         assert!(!file_glob_matches("docs/**", &files));
         assert!(file_glob_matches("README.md", &files));
+    }
+
+    /// Check `waiter` can only finish if `maker` runs while it waits: proof of parallelism
+    /// that does not depend on timing.
+    fn rendezvous(dir: &Path, parallel: usize, waiter_timeout: u64) -> ChecksConfig {
+        let flag = dir.join("flag");
+        let flag = flag.to_string_lossy();
+        ChecksConfig {
+            checks: vec![
+                CheckSpec {
+                    timeout_secs: Some(waiter_timeout),
+                    ..CheckSpec::new(
+                        "waiter",
+                        "sh",
+                        &[
+                            "-c",
+                            &format!("while [ ! -f '{flag}' ]; do sleep 0.02; done"),
+                        ],
+                    )
+                },
+                CheckSpec::new("maker", "touch", &[&flag]),
+            ],
+            budget_secs: 60,
+            max_parallel: Some(parallel),
+        }
+    }
+
+    #[tokio::test]
+    async fn checks_run_in_parallel() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let report = run_checks(dir.path(), &rendezvous(dir.path(), 2, 60), &[]).await;
+        assert!(report.passed(), "{}", report.to_human());
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let report = run_checks(dir.path(), &rendezvous(dir.path(), 1, 1), &[]).await;
+        assert!(
+            matches!(report.results[0].status, CheckStatus::TimedOut { .. }),
+            "{}",
+            report.to_human()
+        );
+        assert_eq!(report.results[1].status, CheckStatus::Passed);
     }
 
     #[tokio::test]

@@ -1,0 +1,219 @@
+//! The library against real git repositories: where hooks go, and push checks (including
+//! SHA-256 repositories and tags of trees).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use synod_policy::CommitRules;
+use synod_policy::hooks::{HookName, InstallOptions, hooks_dir, install};
+use synod_policy::receive::{PushConfig, RefUpdate, Side, check_push};
+
+struct Repo {
+    _tmp: tempfile::TempDir,
+    path: PathBuf,
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let home = dir.parent().unwrap_or(dir).join("home");
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", &home)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn repo(extra: &[&str]) -> Repo {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut args = vec!["init", "-q", "-b", "main"];
+    args.extend_from_slice(extra);
+    args.push("r");
+    git(tmp.path(), &args);
+    let path = tmp.path().join("r");
+    git(&path, &["config", "user.name", "Synod Test"]);
+    git(&path, &["config", "user.email", "test@synod.invalid"]);
+    Repo { _tmp: tmp, path }
+}
+
+fn commit(dir: &Path, message: &str) -> String {
+    git(dir, &["commit", "-q", "--allow-empty", "-m", message]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+#[tokio::test]
+async fn hooks_dir_follows_core_hooks_path_and_worktrees() {
+    let r = repo(&[]);
+    let dir = hooks_dir(&r.path).await.expect("hooks dir");
+    assert_eq!(
+        dir.canonicalize().expect("exists"),
+        r.path.join(".git/hooks").canonicalize().expect("exists")
+    );
+
+    commit(&r.path, "chore: init");
+    let wt = r.path.parent().expect("parent").join("wt");
+    git(
+        &r.path,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "side",
+            wt.to_str().expect("utf-8"),
+        ],
+    );
+    let dir = hooks_dir(&wt).await.expect("hooks dir");
+    assert_eq!(
+        dir.canonicalize().expect("exists"),
+        r.path.join(".git/hooks").canonicalize().expect("exists")
+    );
+
+    let shared = r.path.parent().expect("parent").join("shared-hooks");
+    git(
+        &r.path,
+        &["config", "core.hooksPath", shared.to_str().expect("utf-8")],
+    );
+    let changes = install(
+        &r.path,
+        &[HookName::CommitMsg],
+        &InstallOptions {
+            synod: "/bin/synod".into(),
+        },
+    )
+    .await
+    .expect("install");
+    assert_eq!(changes[0].path, shared.join("commit-msg"));
+    assert!(shared.join("commit-msg").exists());
+
+    let err = hooks_dir(r.path.parent().expect("parent"))
+        .await
+        .expect_err("not a repository");
+    assert!(err.to_string().contains("rev-parse"), "{err}");
+}
+
+#[tokio::test]
+async fn sha256_push_checks_and_deduplicates() {
+    let r = repo(&["--object-format=sha256"]);
+    let base = commit(&r.path, "feat: base");
+    assert_eq!(base.len(), 64);
+    git(&r.path, &["checkout", "-q", "--detach"]);
+    let good = commit(&r.path, "fix: good");
+    let bad = commit(&r.path, "Bad.");
+    // Leave the new commits unreferenced, as they are in a pre-receive quarantine
+    // (`--all` includes a detached HEAD).
+    git(&r.path, &["checkout", "-q", "main"]);
+    let zero = "0".repeat(64);
+    let updates = vec![
+        RefUpdate {
+            old: base.clone(),
+            new: bad.clone(),
+            name: "refs/heads/main".into(),
+        },
+        RefUpdate {
+            old: zero.clone(),
+            new: bad.clone(),
+            name: "refs/heads/copy".into(),
+        },
+        RefUpdate {
+            old: zero.clone(),
+            new: good.clone(),
+            name: "refs/heads/unprotected/x".into(),
+        },
+        RefUpdate {
+            old: base.clone(),
+            new: zero.clone(),
+            name: "refs/heads/main".into(),
+        },
+    ];
+    let push = PushConfig {
+        protected: vec!["refs/heads/main".into(), "refs/heads/copy".into()],
+        allow_deletion: false,
+    };
+    let report = check_push(
+        &r.path,
+        &updates,
+        &push,
+        &CommitRules::default(),
+        Side::Server,
+    )
+    .await
+    .expect("check");
+    assert!(!report.accepted());
+    let ids: Vec<&str> = report.commits.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&good.as_str()) && ids.contains(&bad.as_str()));
+    let bad_outcome = report
+        .commits
+        .iter()
+        .find(|c| c.id == bad)
+        .expect("bad commit");
+    assert_eq!(bad_outcome.refs, ["refs/heads/main", "refs/heads/copy"]);
+    assert_eq!(report.offending().count(), 1);
+    assert!(!report.refs[2].protected);
+    assert!(report.refs[3].refused.is_some());
+    assert_eq!(report.refs[0].commits, 2);
+}
+
+#[tokio::test]
+async fn tags_of_trees_have_no_commits_and_stored_comment_lines_are_content() {
+    let r = repo(&[]);
+    commit(&r.path, "feat: base");
+    let tree = git(&r.path, &["rev-parse", "HEAD^{tree}"]);
+    git(&r.path, &["tag", "-a", "tree-tag", "-m", "a tree", &tree]);
+    let tag = git(&r.path, &["rev-parse", "tree-tag"]);
+    git(&r.path, &["checkout", "-q", "--detach"]);
+    // A stored message whose second paragraph starts with `#` (cleanup=verbatim) is checked
+    // as content: the `#` line is a body, not a comment.
+    git(
+        &r.path,
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "--cleanup=verbatim",
+            "-m",
+            "fix: x\n#body line",
+        ],
+    );
+    let head = git(&r.path, &["rev-parse", "HEAD"]);
+    git(&r.path, &["checkout", "-q", "main"]);
+    let zero = "0".repeat(40);
+    let updates = vec![
+        RefUpdate {
+            old: zero.clone(),
+            new: tag,
+            name: "refs/tags/tree-tag".into(),
+        },
+        RefUpdate {
+            old: zero.clone(),
+            new: head,
+            name: "refs/heads/new".into(),
+        },
+    ];
+    let report = check_push(
+        &r.path,
+        &updates,
+        &PushConfig::default(),
+        &CommitRules::default(),
+        Side::Server,
+    )
+    .await
+    .expect("check");
+    assert_eq!(report.refs[0].commits, 0);
+    assert_eq!(report.commits.len(), 1);
+    assert!(report.accepted(), "{}", report.to_human());
+    assert_eq!(
+        report.commits[0]
+            .report
+            .rules(synod_policy::Severity::Warning),
+        ["body-leading-blank"]
+    );
+}
