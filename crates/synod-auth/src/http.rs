@@ -159,6 +159,27 @@ impl Pacer {
         }
     }
 
+    /// A poll got no usable answer (network failure, 5xx, 429): back off before the next.
+    fn record_failure(&self) {
+        self.lock().failures += 1;
+    }
+
+    /// A poll got an OAuth answer; `slow_down` raises the interval by 5 s for every later
+    /// poll (RFC 8628 section 3.5).
+    fn record_answer(&self, oauth_error: Option<&str>) {
+        let mut state = self.lock();
+        state.failures = 0;
+        if oauth_error == Some("slow_down") {
+            state.interval += Duration::from_secs(5);
+            state.slow_downs += 1;
+            tracing::info!(
+                interval_s = state.interval.as_secs(),
+                slow_downs = state.slow_downs,
+                "server asked to slow down; polling interval raised by 5 s"
+            );
+        }
+    }
+
     /// The current poll interval (grows by 5 s with every `slow_down`).
     pub(crate) fn interval(&self) -> Duration {
         self.lock().interval
@@ -236,7 +257,7 @@ impl OAuthHttp {
                 let reason = error_chain(&err);
                 tracing::warn!(endpoint = %uri, %reason, "request failed");
                 if let Some(pacer) = &self.pacer {
-                    pacer.lock().failures += 1;
+                    pacer.record_failure();
                 }
                 return Err(TransportError::Network(reason));
             }
@@ -248,29 +269,21 @@ impl OAuthHttp {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(status);
         let oauth_error = oauth_error_code(response.body());
         tracing::debug!(endpoint = %uri, status, error = oauth_error.as_deref(), "response");
+        let transient = oauth_error.is_none() && (status >= 500 || status == 429 || status == 408);
         if let Some(pacer) = &self.pacer {
-            let mut state = pacer.lock();
-            state.failures = 0;
-            if oauth_error.as_deref() == Some("slow_down") {
-                state.interval += Duration::from_secs(5);
-                state.slow_downs += 1;
-                tracing::info!(
-                    interval_s = state.interval.as_secs(),
-                    slow_downs = state.slow_downs,
-                    "server asked to slow down; polling interval raised by 5 s"
-                );
+            if transient {
+                pacer.record_failure();
+            } else {
+                pacer.record_answer(oauth_error.as_deref());
             }
         }
-        if oauth_error.is_none() && (status >= 500 || status == 429 || status == 408) {
+        if transient {
             let retry_after = response
                 .headers()
                 .get(oauth2::http::header::RETRY_AFTER)
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| value.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            if let Some(pacer) = &self.pacer {
-                pacer.lock().failures += 1;
-            }
             return Err(TransportError::Status {
                 status,
                 retry_after,
@@ -318,6 +331,29 @@ mod tests {
         );
         assert_eq!(oauth_error_code(br#"{"access_token":"x"}"#), None);
         assert_eq!(oauth_error_code(b"<html>"), None);
+    }
+
+    #[test]
+    fn slow_down_adds_five_seconds_for_all_later_polls() {
+        let pacer = Pacer::new(
+            Duration::from_secs(2),
+            Instant::now() + Duration::from_secs(900),
+        );
+        pacer.record_answer(Some("authorization_pending"));
+        assert_eq!(pacer.next_wait(), Duration::from_secs(2));
+        pacer.record_answer(Some("slow_down"));
+        assert_eq!(pacer.next_wait(), Duration::from_secs(7));
+        // Pending answers afterwards keep the raised interval.
+        pacer.record_answer(Some("authorization_pending"));
+        pacer.record_answer(None);
+        assert_eq!(pacer.next_wait(), Duration::from_secs(7));
+        pacer.record_answer(Some("slow_down"));
+        assert_eq!(pacer.interval(), Duration::from_secs(12));
+        // A failure backs off from the raised interval; the next answer resets the backoff.
+        pacer.record_failure();
+        assert_eq!(pacer.next_wait(), Duration::from_secs(24));
+        pacer.record_answer(Some("authorization_pending"));
+        assert_eq!(pacer.next_wait(), Duration::from_secs(12));
     }
 
     #[test]

@@ -233,3 +233,36 @@ async fn slow_down_adds_five_seconds_to_every_later_poll() {
     assert!(gaps[1] >= 5950, "{gaps:?}");
     assert!(gaps[2] >= 5950, "{gaps:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_falls_back_to_rfc8414_and_reports_failures() {
+    let server = TestServer::start(&[("SYNOD_TEST_RFC8414_ONLY", "1")]);
+    let http = http_client().unwrap();
+    let provider = Provider::discover(&http, &server.issuer, "public-client")
+        .await
+        .unwrap();
+    assert_eq!(
+        provider.endpoints().device_authorization,
+        format!("{}/device/auth", server.issuer)
+    );
+    assert_eq!(
+        provider.endpoints().token,
+        format!("{}/token", server.issuer)
+    );
+
+    // An issuer that serves neither document: the error names the issuer and both URLs.
+    let missing = format!("{}/nothing-here", server.issuer);
+    let err = Provider::discover(&http, &missing, "public-client")
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Discovery { .. }), "{msg}");
+    assert!(
+        msg.contains("/nothing-here/.well-known/openid-configuration"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("/.well-known/oauth-authorization-server/nothing-here"),
+        "{msg}"
+    );
+}

@@ -16,6 +16,8 @@
 //   SYNOD_TEST_SLOW_DOWN_AT      answer the Nth device-code poll with slow_down instead of
 //                                authorization_pending, and from then on enforce interval + 5 s
 //   SYNOD_TEST_ERRORS_WITH_200   "1": send token endpoint errors with HTTP 200 (like GitHub)
+//   SYNOD_TEST_RFC8414_ONLY      "1": no OpenID Connect discovery document; the same metadata
+//                                at /.well-known/oauth-authorization-server (RFC 8414) instead
 //
 // The first line on stdout is `{"event":"listening","port":N}`.
 import http from 'node:http';
@@ -30,6 +32,7 @@ const advertisedTtl = process.env.SYNOD_TEST_ADVERTISED_TTL
 const accessTtl = Number(env('SYNOD_TEST_ACCESS_TTL', '3600'));
 const slowDownAt = Number(env('SYNOD_TEST_SLOW_DOWN_AT', '0'));
 const errorsWith200 = env('SYNOD_TEST_ERRORS_WITH_200', '0') === '1';
+const rfc8414Only = env('SYNOD_TEST_RFC8414_ONLY', '0') === '1';
 
 const clientBase = {
   grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
@@ -141,6 +144,14 @@ server.listen(0, '127.0.0.1', () => {
   server.on('request', async (req, res) => {
     try {
       const url = new URL(req.url, issuer);
+      if (rfc8414Only && url.pathname === '/.well-known/openid-configuration') {
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
+      if (rfc8414Only && url.pathname === '/.well-known/oauth-authorization-server') {
+        req.url = '/.well-known/openid-configuration';
+      }
       if (url.pathname === '/__events' && req.method === 'GET') {
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify(events));
