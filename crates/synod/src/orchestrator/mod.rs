@@ -69,6 +69,7 @@ use synod_resilience::{BudgetConfig, Classify, ErrorClass, RetryBudget, RetryPol
 use synod_store::{AsyncStore, ExecutionId, NewOutput, NewRun, Store, now_millis};
 use tokio::sync::{Semaphore, mpsc::UnboundedSender};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 pub use config::{
     AgentConfig, BreakerSettings, BudgetSettings, CONFIG_VERSION, Jitter, Mode, PromptVia,
@@ -223,7 +224,18 @@ impl Orchestrator {
         cancel: &CancellationToken,
     ) -> Result<StageReport> {
         let span = tracing::info_span!("orchestrator.run_stage", spec_id, stage = stage_name);
-        let _entered = span.enter();
+        self.run_stage_inner(spec_id, stage_name, prompt, cancel)
+            .instrument(span)
+            .await
+    }
+
+    async fn run_stage_inner(
+        &self,
+        spec_id: &str,
+        stage_name: &str,
+        prompt: Option<&str>,
+        cancel: &CancellationToken,
+    ) -> Result<StageReport> {
         let clock = Instant::now();
         let started_at = now_millis();
         let stage = self.config.require_stage(stage_name)?;

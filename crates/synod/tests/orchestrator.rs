@@ -1,0 +1,280 @@
+//! The Orchestrator against real child processes and a real SQLite file.
+#![cfg(feature = "orchestrator")]
+
+use std::time::{Duration, Instant};
+
+use synod::orchestrator::{AgentOutcome, Error, Event, Orchestrator, StageStatus, SynodConfig};
+use synod::store::{Options, Store};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn script(&self, name: &str, body: &str) {
+        std::fs::write(self.dir.path().join(name), format!("#!/bin/sh\n{body}\n")).unwrap();
+    }
+
+    fn store(&self) -> Store {
+        Store::open(self.dir.path().join("synod.db"), Options::default()).unwrap()
+    }
+
+    fn orchestrator(&self, toml_text: &str) -> Orchestrator {
+        let config: SynodConfig = toml::from_str(toml_text).unwrap();
+        Orchestrator::new(config, self.store())
+            .unwrap()
+            .base_dir(self.dir.path())
+    }
+}
+
+const ANSWER: &str = "cat >/dev/null; echo 'Sure.'; echo '```json'; echo \"{\\\"approach\\\": \\\"$1\\\"}\"; echo '```'";
+
+fn agent(name: &str, script: &str, extra: &str) -> String {
+    let timeout = if extra.contains("timeout =") {
+        ""
+    } else {
+        "timeout = \"20s\"\n"
+    };
+    format!(
+        "[[agents]]\nname = \"{name}\"\ncommand = \"sh\"\nargs = [\"{script}\", \"incremental\"]\n{timeout}kill_grace = \"200ms\"\n{extra}\n\n"
+    )
+}
+
+#[tokio::test]
+async fn events_arrive_in_order_and_everything_is_stored() {
+    let fx = Fixture::new();
+    fx.script("answer.sh", ANSWER);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let orch = fx
+        .orchestrator(&format!(
+            "{}{}[[stages]]\nname = \"plan\"\nprompt = \"go\"\nconsensus = {{ decision_fields = [\"/approach\"] }}\n",
+            agent("a", "answer.sh", ""),
+            agent("b", "answer.sh", "")
+        ))
+        .events(tx);
+    let report = orch.run_stage("S-1", "plan").await.unwrap();
+    assert_eq!(report.status, StageStatus::Ok);
+    assert_eq!(report.exit_code(), 0);
+    assert_eq!(
+        report.agent("a").unwrap().extracted.as_ref().unwrap()["approach"],
+        "incremental"
+    );
+    drop(orch);
+
+    let mut events = Vec::new();
+    while let Some(e) = rx.recv().await {
+        events.push(e);
+    }
+    assert!(matches!(&events[0], Event::StageStarted { agents, .. } if agents == &["a", "b"]));
+    assert!(matches!(
+        events.last(),
+        Some(Event::VerdictReady {
+            status: StageStatus::Ok,
+            run_id: Some(_)
+        })
+    ));
+    for name in ["a", "b"] {
+        let mine: Vec<&Event> = events.iter().filter(|e| e.agent() == Some(name)).collect();
+        assert!(
+            matches!(mine[0], Event::AgentStarted { attempt: 1, .. }),
+            "{mine:?}"
+        );
+        assert!(matches!(
+            mine.last(),
+            Some(Event::AgentFinished {
+                outcome: AgentOutcome::Answered,
+                attempts: 1,
+                ..
+            })
+        ));
+    }
+
+    // The run, its outputs, the verdict and the spec's stage, stored together.
+    let store = fx.store();
+    let run = store.latest_verdict("S-1", "plan").unwrap().unwrap();
+    assert_eq!(Some(run.id.0), report.run_id);
+    assert_eq!(run.status, "ok");
+    assert_eq!(run.verdict["status"], "ok");
+    assert_eq!(store.outputs_for_run(run.id).unwrap().len(), 2);
+    assert_eq!(store.spec("S-1").unwrap().unwrap().stage, "plan");
+    // Every spawned process was tracked and completed.
+    let executions = store.executions_for_run(run.id).unwrap();
+    assert_eq!(executions.len(), 2);
+    assert!(executions.iter().all(|e| e.completed_at.is_some()));
+    assert!(store.unfinished_executions().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_open_breaker_skips_the_agent_on_the_next_run() {
+    let fx = Fixture::new();
+    fx.script("answer.sh", ANSWER);
+    fx.script("down.sh", "echo 'HTTP 503 service unavailable' >&2; exit 1");
+    let orch = fx.orchestrator(&format!(
+        "[breaker]\nwindow = 2\nminimum_calls = 2\nfailure_rate = 0.5\nwait_in_open = \"10m\"\n\n{}{}{}[[stages]]\nname = \"s\"\n",
+        agent("a", "answer.sh", ""),
+        agent("b", "answer.sh", ""),
+        agent("down", "down.sh", "retry = { max_attempts = 2, initial_delay = \"10ms\", jitter = \"none\" }"),
+    ));
+    let first = orch.run_stage("S-2", "s").await.unwrap();
+    let down = first.agent("down").unwrap();
+    assert_eq!(down.outcome, AgentOutcome::Failed);
+    assert_eq!(down.attempts.len(), 2);
+    assert!(!orch.breaker_allows("down"));
+    assert!(orch.breaker_allows("a"));
+
+    let second = orch.run_stage("S-2", "s").await.unwrap();
+    let down = second.agent("down").unwrap();
+    assert_eq!(down.outcome, AgentOutcome::Skipped);
+    assert!(down.attempts.is_empty());
+    assert!(down.error.as_deref().unwrap().contains("circuit breaker"));
+    assert_eq!(second.status, StageStatus::Degraded);
+    // The skip is part of the evidence.
+    let outputs = fx
+        .store()
+        .outputs_for_run(synod::store::RunId(second.run_id.unwrap()))
+        .unwrap();
+    let skipped: Vec<_> = outputs.iter().filter(|o| o.agent == "down").collect();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].status, "skipped");
+}
+
+#[tokio::test]
+async fn the_shared_retry_budget_limits_retries_across_agents() {
+    let fx = Fixture::new();
+    fx.script("answer.sh", ANSWER);
+    fx.script("flaky.sh", "echo 'connection reset by peer' >&2; exit 1");
+    let retry = "retry = { max_attempts = 4, initial_delay = \"5ms\", jitter = \"none\" }";
+    let orch = fx.orchestrator(&format!(
+        "[budget]\ncapacity = 5\nretry_cost = 5\n\n{}{}{}[[stages]]\nname = \"s\"\nmode = \"sequential\"\n",
+        agent("first", "flaky.sh", retry),
+        agent("second", "flaky.sh", retry),
+        agent("ok", "answer.sh", ""),
+    ));
+    let report = orch.run_stage("S-3", "s").await.unwrap();
+    // One retry fits in the bucket; after that nobody retries.
+    assert_eq!(report.agent("first").unwrap().attempts.len(), 2);
+    assert_eq!(report.agent("second").unwrap().attempts.len(), 1);
+    assert!(
+        report
+            .agent("second")
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("budget")
+    );
+    // The agent that answered at once put its success reward back.
+    assert_eq!(orch.budget_available(), Some(1));
+}
+
+#[tokio::test]
+async fn sequential_mode_feeds_earlier_answers_forward() {
+    let fx = Fixture::new();
+    fx.script("answer.sh", ANSWER);
+    // Echoes its prompt, which is a JSON object built around {previous_outputs}.
+    fx.script("echo.sh", "cat");
+    let orch = fx.orchestrator(&format!(
+        "{}{}[[stages]]\nname = \"s\"\nmode = \"sequential\"\nagents = [\"first\", \"echo\"]\nprompt = '{{\"seen\": {{previous_outputs}}, \"spec\": \"{{spec_id}}\"}}'\n",
+        agent("first", "answer.sh", ""),
+        agent("echo", "echo.sh", ""),
+    ));
+    let report = orch.run_stage("S-4", "s").await.unwrap();
+    let seen = report.agent("echo").unwrap().extracted.clone().unwrap();
+    assert_eq!(seen["spec"], "S-4");
+    assert_eq!(seen["seen"][0]["agent"], "first");
+    assert_eq!(seen["seen"][0]["output"]["approach"], "incremental");
+}
+
+#[tokio::test]
+async fn prompt_as_argument_placeholders_and_agent_environment() {
+    let fx = Fixture::new();
+    fx.script(
+        "args.sh",
+        "printf '{\"prompt\": \"%s\", \"spec\": \"%s\", \"stage\": \"%s\", \"attempt\": \"%s\", \"extra\": \"%s\"}\\n' \"$1\" \"$SYNOD_SPEC_ID\" \"$SYNOD_STAGE\" \"$SYNOD_ATTEMPT\" \"$EXTRA\"",
+    );
+    let orch = fx
+        .orchestrator(
+            "[[agents]]\nname = \"x\"\ncommand = \"sh\"\nargs = [\"args.sh\", \"{prompt}\"]\nprompt_via = \"arg\"\nenv = { EXTRA = \"for {spec_id}\" }\n\n[[stages]]\nname = \"st\"\nprompt = \"do {stage}\"\n",
+        )
+        .agent_env("IGNORED_BY_SCRIPT", "1");
+    let report = orch.run_stage("S-5", "st").await.unwrap();
+    let got = report.agent("x").unwrap().extracted.clone().unwrap();
+    assert_eq!(got["prompt"], "do st");
+    assert_eq!(got["spec"], "S-5");
+    assert_eq!(got["stage"], "st");
+    assert_eq!(got["attempt"], "1");
+    assert_eq!(got["extra"], "for S-5");
+}
+
+#[tokio::test]
+async fn cancellation_stops_every_agent_and_records_the_run_as_cancelled() {
+    let fx = Fixture::new();
+    fx.script("sleep.sh", "exec sleep 30");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let orch = fx
+        .orchestrator(&format!(
+            "{}{}[[stages]]\nname = \"s\"\n",
+            agent("a", "sleep.sh", "timeout = \"60s\""),
+            agent("b", "sleep.sh", "timeout = \"60s\""),
+        ))
+        .events(tx);
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        let mut started = 0;
+        while let Some(e) = rx.recv().await {
+            if matches!(e, Event::AgentStarted { .. }) {
+                started += 1;
+                if started == 2 {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    trigger.cancel();
+                }
+            }
+        }
+    });
+    let clock = Instant::now();
+    let report = orch
+        .run_stage_with("S-6", "s", None, &cancel)
+        .await
+        .unwrap();
+    assert!(
+        clock.elapsed() < Duration::from_secs(15),
+        "cancellation did not stop the agents"
+    );
+    assert_eq!(report.status, StageStatus::Cancelled);
+    assert_eq!(report.exit_code(), 130);
+    assert!(
+        report
+            .agents
+            .iter()
+            .all(|a| a.outcome == AgentOutcome::Cancelled)
+    );
+    let run = fx.store().latest_verdict("S-6", "s").unwrap().unwrap();
+    assert_eq!(run.status, "cancelled");
+}
+
+#[tokio::test]
+async fn configuration_mistakes_are_errors_not_panics() {
+    let fx = Fixture::new();
+    let orch = fx.orchestrator("[[agents]]\nname = \"a\"\ncommand = \"true\"\nenabled = false\n\n[[stages]]\nname = \"s\"\n");
+    let err = orch.run_stage("S", "nope").await.unwrap_err();
+    assert!(matches!(err, Error::UnknownStage { .. }), "{err}");
+    let err = orch.run_stage("S", "s").await.unwrap_err();
+    assert!(err.to_string().contains("no enabled agents"), "{err}");
+
+    let orch = fx.orchestrator("[[agents]]\nname = \"a\"\ncommand = \"true\"\n\n[[stages]]\nname = \"s\"\nprompt_file = \"missing.md\"\n");
+    let err = orch.run_stage("S", "s").await.unwrap_err();
+    assert!(err.to_string().contains("missing.md"), "{err}");
+
+    let bad: SynodConfig =
+        toml::from_str("[[stages]]\nname = \"s\"\nagents = [\"ghost\"]\n").unwrap();
+    assert!(Orchestrator::new(bad, fx.store()).is_err());
+}
