@@ -549,6 +549,45 @@ mod tests {
         }
 
         #[test]
+        fn well_formed_messages_round_trip(
+            kind in "[a-z]{1,8}",
+            scope in proptest::option::of("[a-z][a-z0-9-]{0,8}"),
+            bang in any::<bool>(),
+            description in "[a-z][a-z0-9 ]{0,30}[a-z0-9]",
+            body in proptest::collection::vec("[a-z][a-z ,.]{0,40}", 0..3),
+            footers in proptest::collection::vec(("[A-Z][a-z]{1,6}(-[a-z]{1,6})?", "[a-z0-9][a-z0-9 ]{0,20}"), 0..3),
+        ) {
+            let mut text = kind.clone();
+            if let Some(s) = &scope {
+                text.push_str(&format!("({s})"));
+            }
+            if bang {
+                text.push('!');
+            }
+            text.push_str(&format!(": {description}\n"));
+            for paragraph in &body {
+                text.push_str(&format!("\n{paragraph}\n"));
+            }
+            if !footers.is_empty() {
+                text.push('\n');
+                for (token, value) in &footers {
+                    text.push_str(&format!("{token}: {value}\n"));
+                }
+            }
+            let c = p(&text);
+            prop_assert_eq!(c.kind(), Some(kind.as_str()));
+            prop_assert_eq!(c.scope(), scope.as_deref());
+            prop_assert_eq!(c.is_breaking(), bang);
+            prop_assert_eq!(c.description(), Some(description.as_str()));
+            let body_lines: Vec<String> = c.body_lines().iter().filter(|l| !l.text.is_empty()).map(|l| l.text.clone()).collect();
+            let expected: Vec<String> = body.iter().map(|b| b.trim_end().to_owned()).filter(|b| !b.is_empty()).collect();
+            prop_assert_eq!(body_lines, expected);
+            let got: Vec<(String, String)> = c.footers().iter().map(|f| (f.token.clone(), f.value.clone())).collect();
+            let want: Vec<(String, String)> = footers.iter().map(|(t, v)| (t.clone(), v.trim_end().to_owned())).collect();
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
         fn cleaned_lines_have_no_trailing_space(s in "[a-z #\t\r\n]{0,80}") {
             for line in clean(&s, &Cleanup::default()) {
                 prop_assert_eq!(line.text.trim_end(), line.text.as_str());
