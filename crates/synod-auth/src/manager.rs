@@ -227,7 +227,31 @@ impl TokenManager {
             // Another caller refreshed while we waited: share its result.
             return Ok(token.access_token);
         }
+        // Another process (a second `synod`, say) may have refreshed and rotated since we
+        // cached: the store has the newest token.
+        let token = self.reload().await?;
+        if !token.expires_within(self.inner.skew) {
+            return Ok(token.access_token);
+        }
         Ok(self.refresh_locked(token).await?.access_token)
+    }
+
+    /// Re-read the store, replacing the cached token if it changed.
+    async fn reload(&self) -> Result<StoredToken> {
+        let key = self.inner.key.clone();
+        let loaded = self.blocking(move |store| store.load(&key)).await?;
+        let Some(loaded) = loaded else {
+            return Err(Error::NotLoggedIn {
+                issuer: self.inner.key.issuer.clone(),
+                client_id: self.inner.key.client_id.clone(),
+            });
+        };
+        let mut cache = self.cache();
+        if cache.token.as_ref() != Some(&loaded) {
+            cache.token = Some(loaded.clone());
+            cache.generation += 1;
+        }
+        Ok(loaded)
     }
 
     /// Refresh now, whatever the expiry.
@@ -236,7 +260,7 @@ impl TokenManager {
     /// As [`TokenManager::access_token`].
     pub async fn refresh(&self) -> Result<StoredToken> {
         let _guard = self.inner.refresh_lock.lock().await;
-        let (token, _) = self.current().await?;
+        let token = self.reload().await?;
         self.refresh_locked(token).await
     }
 

@@ -231,3 +231,40 @@ async fn refresh_network_failures_are_retried_then_reported() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_by_another_process_is_picked_up_from_the_store() {
+    let server = TestServer::start(&[("SYNOD_TEST_ACCESS_TTL", "30")]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth");
+    let store: Arc<dyn TokenStore> = Arc::new(FileTokenStore::new(&path));
+    let first = login(&server, store.clone()).await;
+
+    // This manager caches the first token...
+    let mine = TokenManager::new(provider(&server).await, store.clone())
+        .unwrap()
+        .with_skew(Duration::from_secs(10));
+    assert_eq!(
+        mine.access_token().await.unwrap().expose(),
+        first.access_token.expose()
+    );
+    // ...while "another process" (its own store handle) refreshes and rotates.
+    let other_store: Arc<dyn TokenStore> = Arc::new(FileTokenStore::new(&path));
+    let theirs = TokenManager::new(provider(&server).await, other_store)
+        .unwrap()
+        .refresh()
+        .await
+        .unwrap();
+    // A forced refresh here must use the rotated refresh token from the store, not the
+    // cached (now invalid) one.
+    let refreshed = mine.refresh().await.unwrap();
+    assert_ne!(refreshed.access_token, theirs.access_token);
+    assert_eq!(server.token_events(REFRESH_GRANT).await.len(), 2);
+    assert!(
+        server
+            .token_events(REFRESH_GRANT)
+            .await
+            .iter()
+            .all(|e| e["status"] == 200)
+    );
+}
