@@ -122,7 +122,7 @@ fn an_agent_whose_breaker_opens_is_skipped_and_reported() {
     let good = answers(PLAN);
     // Two failures in a window of two open the breaker; the third attempt is refused.
     let project = Project::new(&format!(
-        "{}\n[breaker]\nwindow = 2\nminimum_calls = 2\nfailure_rate = 0.5\nwait_in_open = \"60s\"\n",
+        "{}\n[breaker]\nwindow_size = 2\nminimum_calls = 2\nfailure_rate_threshold = 50\nwait_in_open = \"60s\"\n",
         config(
             &[
                 ("a", &good, ""),
@@ -135,7 +135,7 @@ fn an_agent_whose_breaker_opens_is_skipped_and_reported() {
             ],
             "",
         )
-        .replace("[breaker]\nminimum_calls = 50\nwindow = 50\n", "")
+        .replace("[breaker]\nminimum_calls = 50\nwindow_size = 50\n", "")
     ));
     let (code, report, stderr) = project.run_json(&["--spec", "B-1", "--stage", "s"]);
     assert_eq!(code, 0, "{stderr}");

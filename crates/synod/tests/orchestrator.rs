@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use synod::orchestrator::{AgentOutcome, Error, Event, Orchestrator, StageStatus, SynodConfig};
+use synod::resilience::BreakerState;
 use synod::store::{Options, Store};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -118,7 +119,7 @@ async fn an_open_breaker_skips_the_agent_on_the_next_run() {
     fx.script("answer.sh", ANSWER);
     fx.script("down.sh", "echo 'HTTP 503 service unavailable' >&2; exit 1");
     let orch = fx.orchestrator(&format!(
-        "[breaker]\nwindow = 2\nminimum_calls = 2\nfailure_rate = 0.5\nwait_in_open = \"10m\"\n\n{}{}{}[[stages]]\nname = \"s\"\n",
+        "[breaker]\nwindow_size = 2\nminimum_calls = 2\nfailure_rate_threshold = 50\nwait_in_open = \"10m\"\n\n{}{}{}[[stages]]\nname = \"s\"\n",
         agent("a", "answer.sh", ""),
         agent("b", "answer.sh", ""),
         agent("down", "down.sh", "retry = { max_attempts = 2, initial_delay = \"10ms\", jitter = \"none\" }"),
@@ -127,8 +128,8 @@ async fn an_open_breaker_skips_the_agent_on_the_next_run() {
     let down = first.agent("down").unwrap();
     assert_eq!(down.outcome, AgentOutcome::Failed);
     assert_eq!(down.attempts.len(), 2);
-    assert!(!orch.breaker_allows("down"));
-    assert!(orch.breaker_allows("a"));
+    assert_eq!(orch.breaker_state("down"), Some(BreakerState::Open));
+    assert_eq!(orch.breaker_state("a"), Some(BreakerState::Closed));
 
     let second = orch.run_stage("S-2", "s").await.unwrap();
     let down = second.agent("down").unwrap();

@@ -106,7 +106,7 @@ pub fn outputs_of<'a>(shown: &'a Value, agent: &str) -> Vec<&'a Value> {
 /// A config with agents `(name, sh body, extra toml)` in one stage `s`. Defaults (timeout
 /// 20 s, kill grace 200 ms; prompt "Work on {spec_id}.") apply unless the extra text sets them.
 pub fn config(agents: &[(&str, &str, &str)], stage_extra: &str) -> String {
-    let mut out = String::from("[breaker]\nminimum_calls = 50\nwindow = 50\n\n");
+    let mut out = String::from("[breaker]\nminimum_calls = 50\nwindow_size = 50\n\n");
     for (name, body, extra) in agents {
         out.push_str(&format!(
             "[[agents]]\nname = \"{name}\"\ncommand = \"sh\"\nargs = [\"-c\", '''{body}''']\n"

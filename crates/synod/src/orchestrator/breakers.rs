@@ -1,91 +1,52 @@
-//! One circuit breaker per agent name.
-//! A sliding-window breaker; moves onto synod-resilience's CircuitBreaker when it lands.
+//! One synod-resilience circuit breaker per agent name, built from `[breaker]`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use synod_resilience::{BreakerConfig, BreakerState, CircuitBreaker, Registry};
 
 use super::config::BreakerSettings;
-use super::error::Result;
+use super::error::{Error, Result};
 
+/// The agents' breakers (none when `[breaker] enabled = false`).
 #[derive(Debug)]
 pub(crate) struct Breakers {
-    settings: BreakerSettings,
-    states: Mutex<HashMap<String, Arc<Mutex<State>>>>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    window: Vec<bool>,
-    open_until: Option<Instant>,
-}
-
-pub(crate) struct Permit {
-    agent: String,
-    state: Option<Arc<Mutex<State>>>,
-    settings: BreakerSettings,
+    registry: Option<Registry<String>>,
 }
 
 impl Breakers {
     pub(crate) fn new(settings: &BreakerSettings) -> Result<Self> {
+        if !settings.enabled {
+            return Ok(Self { registry: None });
+        }
+        let config = BreakerConfig {
+            window_size: settings.window_size,
+            minimum_calls: settings.minimum_calls,
+            failure_rate_threshold: settings.failure_rate_threshold,
+            slow_call_duration: settings.slow_call_duration.map(|d| d.get()),
+            slow_call_rate_threshold: settings.slow_call_rate_threshold,
+            wait_in_open: settings.wait_in_open.get(),
+            wait_multiplier: settings.wait_multiplier,
+            max_wait_in_open: settings
+                .max_wait_in_open
+                .get()
+                .max(settings.wait_in_open.get()),
+            permitted_calls_in_half_open: settings.permitted_calls_in_half_open,
+            count_permanent: false,
+        };
+        let registry = Registry::new(config).map_err(|e| Error::InvalidConfig {
+            key: "breaker".into(),
+            message: e.to_string(),
+        })?;
         Ok(Self {
-            settings: settings.clone(),
-            states: Mutex::default(),
+            registry: Some(registry),
         })
     }
 
-    fn state(&self, agent: &str) -> Arc<Mutex<State>> {
-        let mut map = self.states.lock().unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(map.entry(agent.to_owned()).or_default())
+    /// The breaker of `agent` (created on first use).
+    pub(crate) fn get(&self, agent: &str) -> Option<CircuitBreaker> {
+        self.registry.as_ref().map(|r| r.get(&agent.to_owned()))
     }
 
-    pub(crate) fn allows(&self, agent: &str) -> bool {
-        if !self.settings.enabled {
-            return true;
-        }
-        let state = self.state(agent);
-        let s = state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.open_until.is_none_or(|t| Instant::now() >= t)
-    }
-
-    pub(crate) fn permit(&self, agent: &str) -> Option<Permit> {
-        if !self.allows(agent) {
-            return None;
-        }
-        Some(Permit {
-            agent: agent.to_owned(),
-            state: self.settings.enabled.then(|| self.state(agent)),
-            settings: self.settings.clone(),
-        })
-    }
-}
-
-impl Permit {
-    pub(crate) fn agent(&self) -> &str {
-        &self.agent
-    }
-    pub(crate) fn success(self, _elapsed: Duration) {
-        self.record(true);
-    }
-    pub(crate) fn failure(self, _elapsed: Duration) {
-        self.record(false);
-    }
-    pub(crate) fn ignore(self) {}
-    fn record(&self, ok: bool) {
-        let Some(state) = &self.state else { return };
-        let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.window.push(ok);
-        let w = self.settings.window as usize;
-        if s.window.len() > w {
-            let extra = s.window.len() - w;
-            s.window.drain(..extra);
-        }
-        let fails = s.window.iter().filter(|ok| !**ok).count();
-        if s.window.len() >= self.settings.minimum_calls as usize
-            && fails as f64 / s.window.len() as f64 >= self.settings.failure_rate
-        {
-            s.open_until = Some(Instant::now() + self.settings.wait_in_open.get());
-            s.window.clear();
-        }
+    /// The state of `agent`'s breaker.
+    pub(crate) fn state(&self, agent: &str) -> Option<BreakerState> {
+        self.get(agent).map(|b| b.state())
     }
 }

@@ -222,17 +222,25 @@ impl SynodConfig {
                 return invalid(format!("stages.{i}.consensus"), e.to_string());
             }
         }
-        if !(0.0..=1.0).contains(&self.breaker.failure_rate) {
+        let b = &self.breaker;
+        if !(b.failure_rate_threshold > 0.0 && b.failure_rate_threshold <= 100.0) {
             return invalid(
-                "breaker.failure_rate".into(),
-                format!("{} must be between 0 and 1", self.breaker.failure_rate),
+                "breaker.failure_rate_threshold".into(),
+                format!(
+                    "{} must be a percentage in (0, 100]",
+                    b.failure_rate_threshold
+                ),
+            );
+        }
+        if b.window_size == 0 || b.minimum_calls == 0 || b.permitted_calls_in_half_open == 0 {
+            return invalid(
+                "breaker".into(),
+                "window_size, minimum_calls and permitted_calls_in_half_open must be at least 1"
+                    .into(),
             );
         }
         if self.budget.capacity == 0 {
             return invalid("budget.capacity".into(), "must be at least 1".into());
-        }
-        if self.breaker.window == 0 {
-            return invalid("breaker.window".into(), "must be at least 1".into());
         }
         Ok(())
     }
@@ -290,33 +298,47 @@ impl Default for BudgetSettings {
     }
 }
 
-/// `[breaker]`: one circuit breaker per agent name (resilience4j-style policy).
+/// `[breaker]`: one circuit breaker per agent name (synod-resilience's resilience4j-style
+/// policy; the field names are its `BreakerConfig`'s).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BreakerSettings {
     /// Turn breakers off entirely.
     pub enabled: bool,
-    /// Size of the count-based sliding window (calls).
-    pub window: u32,
-    /// Calls needed in the window before the failure rate counts.
+    /// Calls in the count-based sliding window.
+    pub window_size: u32,
+    /// Calls the window must hold before the failure rate is judged.
     pub minimum_calls: u32,
-    /// Failure rate (0..=1) at or above which the breaker opens.
-    pub failure_rate: f64,
-    /// How long the breaker stays open before letting probes through.
+    /// Failure rate, in percent, at or above which the breaker opens.
+    pub failure_rate_threshold: f64,
+    /// An attempt taking at least this long counts as slow (default: off; agent CLIs are
+    /// slow by nature).
+    pub slow_call_duration: Option<HumanDuration>,
+    /// Slow-call rate, in percent, at or above which the breaker opens.
+    pub slow_call_rate_threshold: f64,
+    /// How long an open breaker skips its agent before letting a probe through.
     pub wait_in_open: HumanDuration,
-    /// Probe calls permitted while half-open.
-    pub half_open_calls: u32,
+    /// Factor applied to the open wait each time a probe fails (1 = fixed wait).
+    pub wait_multiplier: f64,
+    /// Upper bound of the growing open wait.
+    pub max_wait_in_open: HumanDuration,
+    /// Probe attempts allowed at once while half-open.
+    pub permitted_calls_in_half_open: u32,
 }
 
 impl Default for BreakerSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            window: 10,
+            window_size: 20,
             minimum_calls: 5,
-            failure_rate: 0.5,
+            failure_rate_threshold: 50.0,
+            slow_call_duration: None,
+            slow_call_rate_threshold: 100.0,
             wait_in_open: HumanDuration::from_secs(60),
-            half_open_calls: 1,
+            wait_multiplier: 1.0,
+            max_wait_in_open: HumanDuration::from_secs(600),
+            permitted_calls_in_half_open: 1,
         }
     }
 }

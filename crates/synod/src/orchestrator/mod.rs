@@ -65,7 +65,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use synod_consensus::{AgentReport, ExtractOptions};
 use synod_exec::AgentCommand;
-use synod_resilience::{BudgetConfig, Classify, ErrorClass, RetryBudget, RetryPolicy};
+use synod_resilience::{
+    BreakerError, BreakerState, BudgetConfig, Classify, ErrorClass, RetryBudget, RetryPolicy,
+};
 use synod_store::{AsyncStore, ExecutionId, NewOutput, NewRun, Store, now_millis};
 use tokio::sync::{Semaphore, mpsc::UnboundedSender};
 use tokio_util::sync::CancellationToken;
@@ -82,7 +84,7 @@ pub use load::LoadedConfig;
 pub use report::{AgentOutcome, AgentRun, AttemptReport, StageReport, StageStatus};
 pub use template::Vars;
 
-use breakers::{Breakers, Permit};
+use breakers::Breakers;
 
 /// Runs stages of agents described by a [`SynodConfig`], storing the evidence. Cheap to
 /// share behind an `Arc`; breakers and the retry budget persist across
@@ -188,10 +190,11 @@ impl Orchestrator {
         &self.store
     }
 
-    /// Whether `agent`'s circuit breaker currently lets calls through.
+    /// The state of `agent`'s circuit breaker (None when breakers are disabled). An open
+    /// breaker reports `Open` until the first call after its wait lets a probe through.
     #[must_use]
-    pub fn breaker_allows(&self, agent: &str) -> bool {
-        self.breakers.allows(agent)
+    pub fn breaker_state(&self, agent: &str) -> Option<BreakerState> {
+        self.breakers.state(agent)
     }
 
     /// Tokens left in the shared retry budget (None when the budget is disabled).
@@ -523,26 +526,6 @@ impl Orchestrator {
                 vec![],
             );
         }
-        if !self.breakers.allows(name) {
-            let why = format!("skipped: circuit breaker of {name} is open after repeated failures");
-            tracing::warn!(agent = name, "breaker open, agent skipped");
-            let output = NewOutput {
-                agent: name.to_owned(),
-                attempt: 0,
-                exit_code: None,
-                duration_ms: 0,
-                status: "skipped".into(),
-                raw_output: String::new(),
-                parsed_json: None,
-                error: Some(why.clone()),
-            };
-            return finish(
-                skipped(AgentOutcome::Skipped, why.clone()),
-                AgentReport::failed(name, why),
-                vec![output],
-                vec![],
-            );
-        }
         let policy = match self.retry_policy(agent) {
             Ok(p) => p,
             Err(e) => {
@@ -577,27 +560,48 @@ impl Orchestrator {
             };
             let cmd = self.command(agent, &vars, ctx.cancel);
             let log = Arc::clone(&log);
+            let breaker = self.breakers.get(name);
             async move {
                 if ctx.cancel.is_cancelled() {
                     return Err(AttemptError::Cancelled);
                 }
-                let Some(permit) = self.breakers.permit(name) else {
-                    return Err(AttemptError::BreakerOpen);
+                let run = async {
+                    self.emit(Event::AgentStarted {
+                        agent: name.to_owned(),
+                        attempt,
+                    });
+                    let execution = if self.track_executions {
+                        self.store.execution_started(name, now_millis()).await.ok()
+                    } else {
+                        None
+                    };
+                    let t0 = Instant::now();
+                    let result = synod_exec::run(&cmd).await;
+                    let ran = Ran {
+                        elapsed: t0.elapsed(),
+                        execution,
+                    };
+                    match result {
+                        Ok(output) => Ok((output, ran)),
+                        Err(error) => Err(RunFailed { error, ran }),
+                    }
                 };
-                self.emit(Event::AgentStarted {
-                    agent: name.to_owned(),
-                    attempt,
-                });
-                let execution = if self.track_executions {
-                    self.store.execution_started(name, now_millis()).await.ok()
-                } else {
-                    None
+                let result = match &breaker {
+                    None => run.await,
+                    Some(breaker) => match breaker.call(run).await {
+                        Ok(done) => Ok(done),
+                        Err(BreakerError::Inner(failed)) => Err(failed),
+                        Err(BreakerError::Rejected(rejected)) => {
+                            return Err(AttemptError::BreakerOpen(rejected.to_string()));
+                        }
+                        Err(_) => {
+                            return Err(AttemptError::BreakerOpen(format!(
+                                "circuit breaker of {name} refused the call"
+                            )));
+                        }
+                    },
                 };
-                let t0 = Instant::now();
-                let result = synod_exec::run(&cmd).await;
-                let elapsed = t0.elapsed();
-                let outcome = self.settle(permit, attempt, elapsed, result, execution);
-                let (record, ret) = outcome;
+                let (record, ret) = self.settle(name, attempt, result);
                 log.lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .push(record);
@@ -660,9 +664,7 @@ impl Orchestrator {
             Some(Err(retry_err)) => {
                 let why = match retry_err.last_error() {
                     AttemptError::Cancelled => "cancelled".to_owned(),
-                    AttemptError::BreakerOpen => {
-                        format!("circuit breaker of {name} opened after repeated failures")
-                    }
+                    AttemptError::BreakerOpen(why) => format!("skipped: {why}"),
                     AttemptError::Exec(e) => {
                         format!("{} ({})", one_line(&e.to_string()), retry_err.reason())
                     }
@@ -670,10 +672,24 @@ impl Orchestrator {
                 let outcome = match retry_err.last_error() {
                     _ if ctx.cancel.is_cancelled() => AgentOutcome::Cancelled,
                     AttemptError::Cancelled => AgentOutcome::Cancelled,
-                    AttemptError::BreakerOpen => AgentOutcome::Skipped,
+                    AttemptError::BreakerOpen(_) => AgentOutcome::Skipped,
                     AttemptError::Exec(synod_exec::Error::Timeout { .. }) => AgentOutcome::TimedOut,
                     AttemptError::Exec(_) => AgentOutcome::Failed,
                 };
+                if outcome == AgentOutcome::Skipped && outputs.is_empty() {
+                    // Not attempted at all: keep the skip in the evidence (attempt 0).
+                    tracing::warn!(agent = name, "circuit breaker open, agent skipped");
+                    outputs.push(NewOutput {
+                        agent: name.to_owned(),
+                        attempt: 0,
+                        exit_code: None,
+                        duration_ms: 0,
+                        status: "skipped".into(),
+                        raw_output: String::new(),
+                        parsed_json: None,
+                        error: Some(why.clone()),
+                    });
+                }
                 (
                     outcome,
                     None,
@@ -705,16 +721,12 @@ impl Orchestrator {
     /// Turns one finished attempt into its stored record and the retry loop's result.
     fn settle(
         &self,
-        permit: Permit,
+        agent: &str,
         attempt: u32,
-        elapsed: Duration,
-        result: synod_exec::Result<synod_exec::Output>,
-        execution: Option<ExecutionId>,
+        result: std::result::Result<(synod_exec::Output, Ran), RunFailed>,
     ) -> (Attempt, Result<Answer, AttemptError>) {
-        let agent = permit.agent().to_owned();
         match result {
-            Ok(out) => {
-                permit.success(elapsed);
+            Ok((out, ran)) => {
                 let raw = out.stdout_lossy().into_owned();
                 let value = synod_consensus::extract_json_with(&raw, &self.extract);
                 let (status, error, parsed) = match &value {
@@ -724,10 +736,10 @@ impl Orchestrator {
                 let record = Attempt {
                     stdout_bytes: out.stdout.len(),
                     output: NewOutput {
-                        agent,
+                        agent: agent.to_owned(),
                         attempt,
                         exit_code: out.code(),
-                        duration_ms: millis(elapsed),
+                        duration_ms: millis(ran.elapsed),
                         status: status.into(),
                         raw_output: raw,
                         parsed_json: parsed,
@@ -735,17 +747,11 @@ impl Orchestrator {
                     },
                     class: None,
                     status,
-                    execution,
+                    execution: ran.execution,
                 };
                 (record, Ok(Answer { value }))
             }
-            Err(err) => {
-                let cancelled = matches!(err, synod_exec::Error::Cancelled);
-                if cancelled {
-                    permit.ignore();
-                } else {
-                    permit.failure(elapsed);
-                }
+            Err(RunFailed { error: err, ran }) => {
                 let status = match &err {
                     synod_exec::Error::Timeout { .. } => "timeout",
                     synod_exec::Error::Cancelled => "cancelled",
@@ -760,10 +766,10 @@ impl Orchestrator {
                 let record = Attempt {
                     stdout_bytes,
                     output: NewOutput {
-                        agent,
+                        agent: agent.to_owned(),
                         attempt,
                         exit_code: err.output().and_then(synod_exec::Output::code),
-                        duration_ms: millis(elapsed),
+                        duration_ms: millis(ran.elapsed),
                         status: status.into(),
                         raw_output: raw,
                         parsed_json: None,
@@ -771,7 +777,7 @@ impl Orchestrator {
                     },
                     class: Some(err.class()),
                     status,
-                    execution,
+                    execution: ran.execution,
                 };
                 (record, Err(AttemptError::Exec(err)))
             }
@@ -820,11 +826,30 @@ struct Answer {
     value: std::result::Result<Value, synod_consensus::ExtractError>,
 }
 
+/// How long an attempt's process ran, and its execution row.
+struct Ran {
+    elapsed: Duration,
+    execution: Option<ExecutionId>,
+}
+
+/// A failed attempt, as its circuit breaker sees it (classified like the exec error).
+struct RunFailed {
+    error: synod_exec::Error,
+    ran: Ran,
+}
+
+impl Classify for RunFailed {
+    fn class(&self) -> ErrorClass {
+        self.error.class()
+    }
+}
+
 /// Why an attempt did not deliver.
 #[derive(Debug)]
 enum AttemptError {
     Exec(synod_exec::Error),
-    BreakerOpen,
+    /// The breaker refused the attempt (its message).
+    BreakerOpen(String),
     Cancelled,
 }
 
@@ -832,7 +857,7 @@ impl AttemptError {
     fn one_line(&self) -> String {
         match self {
             AttemptError::Exec(e) => one_line(&e.to_string()),
-            AttemptError::BreakerOpen => "circuit breaker open".into(),
+            AttemptError::BreakerOpen(why) => why.clone(),
             AttemptError::Cancelled => "cancelled".into(),
         }
     }
@@ -842,7 +867,7 @@ impl Classify for AttemptError {
     fn class(&self) -> ErrorClass {
         match self {
             AttemptError::Exec(e) => e.class(),
-            AttemptError::BreakerOpen | AttemptError::Cancelled => ErrorClass::Permanent,
+            AttemptError::BreakerOpen(_) | AttemptError::Cancelled => ErrorClass::Permanent,
         }
     }
 }
