@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             },
             |attempt, err: &ErrorClass, delay| {
-                println!("attempt {attempt} failed ({err:?}); waiting {delay:?}")
+                println!("attempt {attempt} failed ({err:?}); waiting {delay:?}");
             },
         )
         .await
