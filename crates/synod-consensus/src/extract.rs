@@ -9,7 +9,9 @@
 //!    [`ExtractError::TooShort`].
 //! 3. If there is a fenced ```` ```json ```` block, the **last** one is the answer (an
 //!    unterminated fence runs to the end of the output). If it does not parse →
-//!    [`ExtractError::InvalidJson`] with the line and column inside the block.
+//!    [`ExtractError::InvalidJson`] with the line and column inside the block. One exception:
+//!    a valid JSON object found by rule 4 *after* the last fence wins over it, so
+//!    an unfenced answer that follows an echoed prompt's fenced template is still found.
 //! 4. Otherwise a scanner (not a regex) finds the balanced top-level `{...}` and `[...]`
 //!    spans, respecting strings and escapes. The **last** span that is a valid object wins;
 //!    if no object parses, the last valid array. A span that looks like JSON (`{` followed
@@ -149,8 +151,16 @@ pub fn extract_json_with(raw: &str, options: &ExtractOptions) -> Result<Value, E
         });
     }
     let value = match last_fenced_json(&text) {
-        Some(block) => serde_json::from_str::<Value>(block).map_err(|err| invalid(&err))?,
-        None => choose(&text, &scan(&text))?,
+        Some((block, after)) => {
+            let tail = &text[after..];
+            match choose(tail, &scan(tail), b"{") {
+                // Valid JSON after the last fence is the later answer (the fence was, say,
+                // a template in an echoed prompt).
+                Ok(value) => value,
+                Err(_) => serde_json::from_str::<Value>(block).map_err(|err| invalid(&err))?,
+            }
+        }
+        None => choose(&text, &scan(&text), b"{[")?,
     };
     if options.reject_templates {
         let (placeholders, leaves) = template_stats(&value);
@@ -277,11 +287,13 @@ fn strip_ansi(raw: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Fenced blocks
 
-/// The content of the last ```json fenced block (to the end of the text when unterminated).
-fn last_fenced_json(text: &str) -> Option<&str> {
+/// The content of the last ```json fenced block (to the end of the text when unterminated)
+/// and the offset just after its closing fence line.
+fn last_fenced_json(text: &str) -> Option<(&str, usize)> {
     // (is_json, fence length, content start)
     let mut open: Option<(bool, usize, usize)> = None;
-    let mut last: Option<(usize, usize)> = None;
+    // (content start, content end, after the closing fence)
+    let mut last: Option<(usize, usize, usize)> = None;
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let start = offset;
@@ -299,7 +311,7 @@ fn last_fenced_json(text: &str) -> Option<&str> {
             }
             Some((is_json, fence, content)) if ticks >= fence && ticks == t.len() => {
                 if is_json {
-                    last = Some((content, start));
+                    last = Some((content, start, offset));
                 }
                 open = None;
             }
@@ -307,9 +319,9 @@ fn last_fenced_json(text: &str) -> Option<&str> {
         }
     }
     if let Some((true, _, content)) = open {
-        last = Some((content, text.len()));
+        last = Some((content, text.len(), text.len()));
     }
-    last.map(|(from, to)| &text[from..to])
+    last.map(|(from, to, after)| (&text[from..to], after))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,8 +426,9 @@ fn looks_like_json(s: &str) -> bool {
     )
 }
 
-fn choose(text: &str, spans: &[Span]) -> Result<Value, ExtractError> {
-    for kind in [b'{', b'['] {
+/// The last valid span of the first kind in `kinds` (`{` and/or `[`) that has one.
+fn choose(text: &str, spans: &[Span], kinds: &[u8]) -> Result<Value, ExtractError> {
+    for &kind in kinds {
         for span in spans
             .iter()
             .rev()

@@ -9,6 +9,48 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+/// A JSON pointer parsed once (tokens unescaped), so lookups do not allocate the way
+/// [`Value::pointer`] does for every token.
+pub(crate) struct Pointer {
+    tokens: Vec<String>,
+}
+
+impl Pointer {
+    /// Parses a pointer already checked by [`StageSpec::validate`](crate::StageSpec::validate).
+    pub(crate) fn parse(pointer: &str) -> Self {
+        let tokens = pointer
+            .split('/')
+            .skip(1)
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        Self { tokens }
+    }
+
+    /// The value at this pointer, with [`Value::pointer`]'s semantics.
+    pub(crate) fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        let mut current = value;
+        for token in &self.tokens {
+            current = match current {
+                Value::Object(map) => map.get(token)?,
+                Value::Array(items) => items.get(array_index(token)?)?,
+                _ => return None,
+            };
+        }
+        Some(current)
+    }
+}
+
+/// RFC 6901 array index: digits without a leading zero (except "0" itself).
+fn array_index(token: &str) -> Option<usize> {
+    if token.is_empty()
+        || !token.bytes().all(|b| b.is_ascii_digit())
+        || (token.len() > 1 && token.starts_with('0'))
+    {
+        return None;
+    }
+    token.parse().ok()
+}
+
 /// The canonical text of `value`.
 pub(crate) fn canonical(value: &Value) -> String {
     let mut out = String::new();
@@ -22,7 +64,13 @@ pub(crate) fn write_canonical(value: &Value, out: &mut String) {
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
         Value::Number(n) => write_number(n, out),
-        Value::String(s) => write_string(&s.trim().to_lowercase(), out),
+        Value::String(s) => {
+            out.push('"');
+            for c in s.trim().chars().flat_map(char::to_lowercase) {
+                push_escaped(c, out);
+            }
+            out.push('"');
+        }
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -71,12 +119,16 @@ fn write_number(n: &serde_json::Number, out: &mut String) {
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
+        push_escaped(c, out);
     }
     out.push('"');
+}
+
+fn push_escaped(c: char, out: &mut String) {
+    if c == '"' || c == '\\' {
+        out.push('\\');
+    }
+    out.push(c);
 }
 
 #[cfg(test)]
@@ -99,6 +151,27 @@ mod tests {
         assert_ne!(canonical(&json!(1)), canonical(&json!("1")));
         let big: Value = serde_json::from_str("1e300").unwrap_or(Value::Null);
         assert_eq!(canonical(&big), "1e300");
+    }
+
+    #[test]
+    fn pointer_matches_serde_json() {
+        let doc = json!({"a": {"b/c": [10, {"~d": 1}]}, "": 2, "0": 3, "arr": [1, 2]});
+        for p in [
+            "",
+            "/a",
+            "/a/b~1c",
+            "/a/b~1c/1/~0d",
+            "/",
+            "/0",
+            "/arr/1",
+            "/arr/01",
+            "/arr/+1",
+            "/arr/9",
+            "/a/x",
+            "/arr/x",
+        ] {
+            assert_eq!(Pointer::parse(p).get(&doc), doc.pointer(p), "{p}");
+        }
     }
 
     #[test]

@@ -65,12 +65,12 @@
 //! assert!(verdict.conflicts.is_empty());
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
 use crate::error::SpecError;
-use crate::normalize::{canonical, write_canonical};
+use crate::normalize::{Pointer, canonical, write_canonical};
 use crate::report::{AgentReport, Outcome};
 use crate::spec::StageSpec;
 use crate::verdict::{
@@ -137,17 +137,14 @@ pub fn synthesize<S: AsRef<str>>(
     };
 
     for pointer in &spec.decision_fields {
-        let mut groups: BTreeMap<String, Group<'_>> = BTreeMap::new();
+        let parsed = Pointer::parse(pointer);
+        let mut groups: Vec<(String, Group<'_>)> = Vec::new();
         for (i, (_, value)) in valid.iter().enumerate() {
-            let (key, value) = match value.pointer(pointer) {
+            let (key, value) = match parsed.get(value) {
                 Some(found) => (canonical(found), Some(found)),
                 None => (String::new(), None),
             };
-            groups
-                .entry(key)
-                .or_insert_with(|| Group::new(value))
-                .agents
-                .push(i);
+            add_to_group(&mut groups, key, value, i);
         }
         decider.decide(
             Subject::Field {
@@ -158,50 +155,52 @@ pub fn synthesize<S: AsRef<str>>(
     }
 
     for list in &spec.list_fields {
-        // normalized key -> (agent index, normalized compare values, item), agents ascending
-        let mut items: BTreeMap<String, Vec<(usize, String, &Value)>> = BTreeMap::new();
+        let list_pointer = Pointer::parse(&list.pointer);
+        let key_pointer = Pointer::parse(&list.key);
+        let compare: Vec<Pointer> = list.compare.iter().map(|p| Pointer::parse(p)).collect();
+        // normalized key -> (agent index, normalized compare values, item), agents ascending.
+        // A hash map while collecting; the keys are sorted once below.
+        let mut items: HashMap<String, Vec<Mention<'_>>> = HashMap::new();
         for (i, (_, value)) in valid.iter().enumerate() {
-            let Some(Value::Array(array)) = value.pointer(&list.pointer) else {
+            let Some(Value::Array(array)) = list_pointer.get(value) else {
                 continue;
             };
             for item in array {
-                let key = canonical(item.pointer(&list.key).unwrap_or(item));
+                let key = canonical(key_pointer.get(item).unwrap_or(item));
                 let entry = items.entry(key).or_default();
                 if entry.last().is_some_and(|(agent, ..)| *agent == i) {
                     continue; // the same key twice in one agent's list: the first one counts
                 }
-                let mut compared = String::from("+");
-                for pointer in &list.compare {
-                    match item.pointer(pointer) {
-                        Some(found) => write_canonical(found, &mut compared),
-                        None => compared.push('-'),
+                let mut compared = String::new();
+                for pointer in &compare {
+                    compared.push('+');
+                    if let Some(found) = pointer.get(item) {
+                        write_canonical(found, &mut compared);
                     }
-                    compared.push('\u{0}');
                 }
                 entry.push((i, compared, item));
             }
         }
+        let mut items: Vec<(String, Vec<Mention<'_>>)> = items.into_iter().collect();
+        items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut included = vec![false; valid.len()];
         for (key, entries) in items {
             included.fill(false);
-            let mut groups: BTreeMap<String, Group<'_>> = BTreeMap::new();
+            let mut groups: Vec<(String, Group<'_>)> = Vec::new();
             for (i, compared, item) in entries {
                 included[i] = true;
-                groups
-                    .entry(compared)
-                    .or_insert_with(|| Group::new(Some(item)))
-                    .agents
-                    .push(i);
+                // "+" prefix: an included item never shares a key with "absent" ("").
+                add_to_group(&mut groups, format!("+{compared}"), Some(item), i);
             }
             let absent: Vec<usize> = (0..valid.len()).filter(|&i| !included[i]).collect();
             if !absent.is_empty() {
-                groups.insert(
+                groups.push((
                     String::new(),
                     Group {
                         value: None,
                         agents: absent,
                     },
-                );
+                ));
             }
             decider.decide(
                 Subject::Item {
@@ -284,18 +283,33 @@ fn check<'a>(spec: &StageSpec, report: &'a AgentReport) -> Result<&'a Value, Inv
     Ok(value)
 }
 
+/// One agent's mention of a list item: (agent index, normalized compare values, the item).
+type Mention<'a> = (usize, String, &'a Value);
+
 /// Agents (indices into the valid agents, ascending) holding one position.
 struct Group<'a> {
     value: Option<&'a Value>,
     agents: Vec<usize>,
 }
 
-impl<'a> Group<'a> {
-    fn new(value: Option<&'a Value>) -> Self {
-        Self {
-            value,
-            agents: Vec::new(),
-        }
+/// Adds agent `i` to the group keyed `key`, creating it with `value` (its first, i.e.
+/// alphabetically first, agent's value). Groups are few per subject: a linear search is
+/// cheaper than a map.
+fn add_to_group<'a>(
+    groups: &mut Vec<(String, Group<'a>)>,
+    key: String,
+    value: Option<&'a Value>,
+    i: usize,
+) {
+    match groups.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, group)) => group.agents.push(i),
+        None => groups.push((
+            key,
+            Group {
+                value,
+                agents: vec![i],
+            },
+        )),
     }
 }
 
@@ -308,13 +322,13 @@ struct Decider<'a> {
 
 impl Decider<'_> {
     /// `groups` is keyed by normalized position; ties in support are broken by that key.
-    fn decide(&mut self, subject: Subject, groups: BTreeMap<String, Group<'_>>) {
-        let mut groups: Vec<Group<'_>> = groups.into_values().collect();
-        // Stable sort: equal support keeps the key order.
-        groups.sort_by_key(|g| std::cmp::Reverse(g.agents.len()));
-        let top = groups.first().map_or(0, |g| g.agents.len());
-        let second = groups.get(1).map_or(0, |g| g.agents.len());
-        let mut positions = groups.into_iter().map(|g| Position {
+    fn decide(&mut self, subject: Subject, mut groups: Vec<(String, Group<'_>)>) {
+        groups.sort_unstable_by(|(ka, a), (kb, b)| {
+            b.agents.len().cmp(&a.agents.len()).then_with(|| ka.cmp(kb))
+        });
+        let top = groups.first().map_or(0, |(_, g)| g.agents.len());
+        let second = groups.get(1).map_or(0, |(_, g)| g.agents.len());
+        let mut positions = groups.into_iter().map(|(_, g)| Position {
             value: g.value.cloned(),
             agents: g.agents.iter().map(|&i| self.names[i].to_owned()).collect(),
         });

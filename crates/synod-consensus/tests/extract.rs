@@ -28,6 +28,15 @@ fn fence_variants() {
 }
 
 #[test]
+fn unfenced_answer_after_an_echoed_fenced_template() {
+    let raw = "[2026-11-27T05:10:00] User instructions:\nAnswer as:\n```json\n{\"audit_verdict\": \"pass|fail\"}\n```\n[2026-11-27T05:10:41] codex\n{\"audit_verdict\": \"fail\"}\n[2026-11-27T05:10:42] tokens used: 99\n";
+    assert_eq!(ok(raw), json!({"audit_verdict": "fail"}));
+    // Prose after the fence that is not JSON does not displace it.
+    let raw = "```json\n{\"a\": 1}\n```\nUse {braces}, [brackets] and [1, 2] freely.";
+    assert_eq!(ok(raw), json!({"a": 1}));
+}
+
+#[test]
 fn two_fenced_blocks_take_the_last() {
     let raw = "First draft:\n```json\n{\"audit_verdict\": \"fail\"}\n```\nOn reflection:\n```json\n{\"audit_verdict\": \"pass\"}\n```\n";
     assert_eq!(ok(raw), json!({"audit_verdict": "pass"}));
