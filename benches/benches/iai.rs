@@ -18,9 +18,13 @@ const AGENTS: [&str; 3] = ["claude", "codex", "gemini"];
 
 fn plan_answer(agent: usize, items: usize) -> Value {
     let risks: Vec<Value> = (0..items)
-        .filter(|i| (i + agent) % 7 != 0)
+        .filter(|i| !(i + agent).is_multiple_of(7))
         .map(|i| {
-            let severity = if (i + agent) % 2 == 0 { "low" } else { "high" };
+            let severity = if (i + agent).is_multiple_of(2) {
+                "low"
+            } else {
+                "high"
+            };
             json!({ "risk": format!("risk {i}"), "severity": severity })
         })
         .collect();
