@@ -1,9 +1,144 @@
-//! Head-to-head benchmarks for the exec layer (filled in by its issue).
+//! Head-to-head benchmarks for the exec layer: synod-exec against plain `tokio::process` in
+//! the same run. Groups are `exec/OPERATION` with contenders `synod` and `raw`.
+//!
+//! - `exec/spawn_wait_true`: spawn `/bin/true` and wait for it, stdout and stderr piped
+//!   (`run` vs `Command::output`). Target: synod ≤ 1.15× raw.
+//! - `exec/concurrent_3`, `exec/concurrent_100`: that many `/bin/true` at once (`run_all` vs
+//!   a `JoinSet` of `Command::output`). Target: synod ≤ 1.2× raw.
+//! - `exec/lines_200mb`: a child writes 200 MB (whole 1 KiB lines); synod streams them as line
+//!   events (`spawn` + `Stream`), raw reads the pipe in 64 KiB chunks. Target: synod
+//!   throughput ≥ 0.85× raw.
 #![allow(missing_docs)]
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::process::Stdio;
+use std::time::Duration;
 
-fn placeholder(_c: &mut Criterion) {}
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use futures::StreamExt;
+use synod::exec::{AgentCommand, CancellationToken, Event, run, run_all, spawn};
+use tokio::io::AsyncReadExt;
+use tokio::runtime::Runtime;
+use tokio::task::JoinSet;
 
-criterion_group!(benches, placeholder);
+/// 200 MB of whole 1 KiB lines (195 313 lines).
+const TOTAL: u64 = 1024 * 195_313;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+async fn raw_true() -> std::process::Output {
+    tokio::process::Command::new("/bin/true")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("/bin/true runs")
+}
+
+fn spawn_wait(c: &mut Criterion) {
+    let rt = runtime();
+    let mut g = c.benchmark_group("exec/spawn_wait_true");
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(40);
+    let cmd = AgentCommand::new("/bin/true");
+    g.bench_function("synod", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(run(black_box(&cmd)).await.expect("/bin/true runs")) });
+    });
+    g.bench_function("raw", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(raw_true().await) })
+    });
+    g.finish();
+}
+
+fn concurrent(c: &mut Criterion) {
+    let rt = runtime();
+    for n in [3usize, 100] {
+        let mut g = c.benchmark_group(format!("exec/concurrent_{n}"));
+        g.warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3))
+            .sample_size(20);
+        let cmds: Vec<AgentCommand> = (0..n).map(|_| AgentCommand::new("/bin/true")).collect();
+        let token = CancellationToken::new();
+        g.bench_function("synod", |b| {
+            b.to_async(&rt).iter(|| async {
+                let results = run_all(black_box(&cmds), n, &token).await;
+                assert!(results.iter().all(Result::is_ok));
+                black_box(results)
+            });
+        });
+        g.bench_function("raw", |b| {
+            b.to_async(&rt).iter(|| async {
+                let mut set = JoinSet::new();
+                for _ in 0..n {
+                    set.spawn(raw_true());
+                }
+                black_box(set.join_all().await)
+            });
+        });
+        g.finish();
+    }
+}
+
+/// `yes LINE | head -c 200000000`, where LINE is 1023 bytes (1 KiB with its newline).
+fn flood() -> (String, Vec<String>) {
+    let line = "a".repeat(1023);
+    let script = format!("yes \"$1\" | head -c {TOTAL}");
+    ("sh".into(), vec!["-c".into(), script, "sh".into(), line])
+}
+
+fn lines(c: &mut Criterion) {
+    let rt = runtime();
+    let mut g = c.benchmark_group("exec/lines_200mb");
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .throughput(Throughput::Bytes(TOTAL));
+    let (program, args) = flood();
+    let cmd = AgentCommand::new(&program).args(&args);
+    g.bench_function("synod", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut running = spawn(&cmd).expect("spawns");
+            let mut bytes = 0u64;
+            while let Some(event) = running.next().await {
+                if let Event::Stdout(line) = black_box(event) {
+                    bytes += line.len() as u64 + 1;
+                }
+            }
+            assert_eq!(bytes, TOTAL);
+        });
+    });
+    g.bench_function("raw", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut child = tokio::process::Command::new(&program)
+                .args(&args)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawns");
+            let mut stdout = child.stdout.take().expect("piped");
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut bytes = 0u64;
+            loop {
+                let n = stdout.read(&mut buf).await.expect("reads");
+                if n == 0 {
+                    break;
+                }
+                bytes += black_box(&buf[..n]).len() as u64;
+            }
+            child.wait().await.expect("reaped");
+            assert_eq!(bytes, TOTAL);
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, spawn_wait, concurrent, lines);
 criterion_main!(benches);

@@ -54,3 +54,5 @@ pub use output::Output;
 pub use run::{run, run_with_cancel};
 pub use run_all::{RunAllOptions, run_all, run_all_with};
 pub use spawn::{Event, Running, spawn};
+/// Re-exported so callers need no direct `tokio-util` dependency to cancel runs.
+pub use tokio_util::sync::CancellationToken;
