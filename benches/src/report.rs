@@ -184,13 +184,31 @@ pub struct RatioRow {
     pub ratio: f64,
 }
 
-/// Pairs every `synod` measurement with the `raw` one of the same group and parameter.
+/// The baseline of a group and parameter: the contender named `raw`, else the first whose name
+/// starts with `raw` (e.g. `raw_backon`).
+pub fn baseline<'a>(
+    measurements: &'a [Measurement],
+    group: &str,
+    value: Option<&String>,
+) -> Option<&'a Measurement> {
+    let same = |m: &&Measurement| m.group == group && m.value.as_ref() == value;
+    measurements
+        .iter()
+        .filter(same)
+        .find(|m| m.function == "raw")
+        .or_else(|| {
+            measurements
+                .iter()
+                .filter(same)
+                .find(|m| m.function.starts_with("raw"))
+        })
+}
+
+/// Pairs every `synod` measurement with the baseline of the same group and parameter.
 pub fn ratio_rows(measurements: &[Measurement]) -> Vec<RatioRow> {
     let mut rows = Vec::new();
     for synod in measurements.iter().filter(|m| m.function == "synod") {
-        let raw = measurements
-            .iter()
-            .find(|m| m.function == "raw" && m.group == synod.group && m.value == synod.value);
+        let raw = baseline(measurements, &synod.group, synod.value.as_ref());
         if let Some(raw) = raw {
             rows.push(RatioRow {
                 group: synod.group.clone(),
@@ -680,17 +698,17 @@ pub fn render(
         layers.entry(m.layer()).or_default().push(m);
     }
     for (layer, ms) in &layers {
+        let owned: Vec<Measurement> = ms.iter().map(|m| (*m).clone()).collect();
         let _ = writeln!(md, "\n### {layer}\n");
         let _ = writeln!(
             md,
-            "| benchmark | contender | median | throughput | vs raw |\n|---|---|---|---|---|"
+            "| benchmark | contender | median | throughput | vs baseline |\n|---|---|---|---|---|"
         );
         for m in ms {
-            let raw = ms
-                .iter()
-                .find(|r| r.function == "raw" && r.group == m.group && r.value == m.value);
-            let ratio = match raw {
-                Some(raw) if m.function != "raw" => format!("{:.2}×", m.median_ns / raw.median_ns),
+            let ratio = match baseline(&owned, &m.group, m.value.as_ref()) {
+                Some(raw) if !m.function.starts_with("raw") => {
+                    format!("{:.2}× {}", m.median_ns / raw.median_ns, raw.function)
+                }
                 _ => String::new(),
             };
             let name = match &m.value {
@@ -708,7 +726,6 @@ pub fn render(
                 human_time(m.median_ns)
             );
         }
-        let owned: Vec<Measurement> = ms.iter().map(|m| (*m).clone()).collect();
         let rows = ratio_rows(&owned);
         if !rows.is_empty() {
             let file = format!("{}.svg", file_stem(layer));
@@ -888,7 +905,7 @@ mod tests {
             md.contains("| `exec/spawn_wait` | synod | 120.0 ns |"),
             "{md}"
         );
-        assert!(md.contains("1.20×"), "{md}");
+        assert!(md.contains("1.20× raw"), "{md}");
         assert!(md.contains("**missed**"), "{md}");
         assert_eq!(plots.len(), 1);
         assert_eq!(plots[0].0, "exec.svg");
