@@ -20,6 +20,24 @@ use crate::error::{Error, Result};
 /// Positions by dotted key path.
 pub(crate) type Spans = HashMap<String, (u32, u32)>;
 
+/// The position of one key (or array element) in a file.
+#[derive(Debug, Clone)]
+pub(crate) struct Pos {
+    pub(crate) key: String,
+    pub(crate) line: u32,
+    pub(crate) column: u32,
+    /// Whether the value is a scalar or an empty table/array.
+    pub(crate) leaf: bool,
+}
+
+fn is_leaf(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => true,
+    }
+}
+
 /// A supported file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
@@ -44,7 +62,19 @@ impl Format {
 #[derive(Debug)]
 pub(crate) struct Parsed {
     pub(crate) value: Value,
-    pub(crate) spans: Spans,
+    pub(crate) positions: Vec<Pos>,
+    /// Whether `positions` holds every key and element of `value`, with correct leaf flags.
+    pub(crate) complete: bool,
+}
+
+impl Parsed {
+    /// Positions by key.
+    pub(crate) fn spans(positions: Vec<Pos>) -> Spans {
+        positions
+            .into_iter()
+            .map(|p| (p.key, (p.line, p.column)))
+            .collect()
+    }
 }
 
 pub(crate) fn parse(path: &Path, text: &str, format: Format) -> Result<Parsed> {
@@ -105,26 +135,37 @@ fn parse_toml(path: &Path, text: &str, lines: &LineIndex<'_>) -> Result<Parsed> 
             message: e.message().trim().to_owned(),
         }
     })?;
-    let mut spans = Spans::new();
+    let mut positions = Vec::new();
     let mut key = Vec::new();
-    let value = toml_table(path, table.get_ref(), &mut key, &mut spans, lines)?;
-    Ok(Parsed { value, spans })
+    let value = toml_table(path, table.get_ref(), &mut key, &mut positions, lines)?;
+    Ok(Parsed {
+        value,
+        positions,
+        complete: true,
+    })
 }
 
 fn toml_table(
     path: &Path,
     table: &toml::de::DeTable<'_>,
     key: &mut Vec<String>,
-    spans: &mut Spans,
+    positions: &mut Vec<Pos>,
     lines: &LineIndex<'_>,
 ) -> Result<Value> {
     let mut map = Map::new();
     for (k, v) in table {
         key.push(k.get_ref().to_string());
-        spans.insert(join(key), lines.position(k.span().start));
-        let value = toml_value(path, v, key, spans, lines)?;
-        map.insert(k.get_ref().to_string(), value);
-        key.pop();
+        let (line, column) = lines.position(k.span().start);
+        let value = toml_value(path, v, key, positions, lines)?;
+        positions.push(Pos {
+            key: join(key),
+            line,
+            column,
+            leaf: is_leaf(&value),
+        });
+        if let Some(name) = key.pop() {
+            map.insert(name, value);
+        }
     }
     Ok(Value::Object(map))
 }
@@ -133,7 +174,7 @@ fn toml_value(
     path: &Path,
     v: &toml::Spanned<toml::de::DeValue<'_>>,
     key: &mut Vec<String>,
-    spans: &mut Spans,
+    positions: &mut Vec<Pos>,
     lines: &LineIndex<'_>,
 ) -> Result<Value> {
     use toml::de::DeValue;
@@ -167,13 +208,20 @@ fn toml_value(
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 key.push(i.to_string());
-                spans.insert(join(key), lines.position(item.span().start));
-                out.push(toml_value(path, item, key, spans, lines)?);
+                let (line, column) = lines.position(item.span().start);
+                let value = toml_value(path, item, key, positions, lines)?;
+                positions.push(Pos {
+                    key: join(key),
+                    line,
+                    column,
+                    leaf: is_leaf(&value),
+                });
+                out.push(value);
                 key.pop();
             }
             Value::Array(out)
         }
-        DeValue::Table(t) => toml_table(path, t, key, spans, lines)?,
+        DeValue::Table(t) => toml_table(path, t, key, positions, lines)?,
     })
 }
 
@@ -183,7 +231,8 @@ fn parse_json(path: &Path, text: &str, lines: &LineIndex<'_>) -> Result<Parsed> 
     if text.trim().is_empty() {
         return Ok(Parsed {
             value: Value::Object(Map::new()),
-            spans: Spans::new(),
+            positions: Vec::new(),
+            complete: true,
         });
     }
     let value: Value = serde_json::from_str(text).map_err(|e| Error::Parse {
@@ -197,13 +246,14 @@ fn parse_json(path: &Path, text: &str, lines: &LineIndex<'_>) -> Result<Parsed> 
         text,
         i: 0,
         path: Vec::new(),
-        spans: Spans::new(),
+        positions: Vec::new(),
         lines,
     };
-    scan.value(None, 0);
+    let complete = scan.value(None, 0).is_some();
     Ok(Parsed {
         value,
-        spans: scan.spans,
+        positions: scan.positions,
+        complete,
     })
 }
 
@@ -214,7 +264,7 @@ struct JsonScan<'a, 'l> {
     text: &'a str,
     i: usize,
     path: Vec<String>,
-    spans: Spans,
+    positions: Vec<Pos>,
     lines: &'l LineIndex<'a>,
 }
 
@@ -230,22 +280,28 @@ impl JsonScan<'_, '_> {
     }
 
     /// Scans one value; `at` is where its key started (object members), else the value start
-    /// is recorded (array elements). Depth-limited like serde_json.
-    fn value(&mut self, at: Option<usize>, depth: usize) -> bool {
+    /// is recorded (array elements). Returns whether the value is a leaf, or `None` if the
+    /// text surprised the scanner. Depth-limited like serde_json.
+    fn value(&mut self, at: Option<usize>, depth: usize) -> Option<bool> {
         self.ws();
-        if depth > 0 {
-            let pos = at.unwrap_or(self.i);
-            self.spans
-                .insert(join(&self.path), self.lines.position(pos));
-        }
+        let slot = (depth > 0).then(|| {
+            let (line, column) = self.lines.position(at.unwrap_or(self.i));
+            self.positions.push(Pos {
+                key: join(&self.path),
+                line,
+                column,
+                leaf: true,
+            });
+            self.positions.len() - 1
+        });
         if depth > 256 {
-            return false;
+            return None;
         }
-        match self.peek() {
-            Some(b'{') => self.object(depth),
-            Some(b'[') => self.array(depth),
-            Some(b'"') => self.string().is_some(),
-            Some(_) => {
+        let leaf = match self.peek()? {
+            b'{' => self.object(depth)? == 0,
+            b'[' => self.array(depth)? == 0,
+            b'"' => self.string().map(|_| true)?,
+            _ => {
                 while let Some(c) = self.peek() {
                     if matches!(c, b',' | b']' | b'}') || c.is_ascii_whitespace() {
                         break;
@@ -254,8 +310,11 @@ impl JsonScan<'_, '_> {
                 }
                 true
             }
-            None => false,
+        };
+        if let Some(slot) = slot {
+            self.positions[slot].leaf = leaf;
         }
+        Some(leaf)
     }
 
     /// Scans a string, returning its decoded contents.
@@ -273,59 +332,56 @@ impl JsonScan<'_, '_> {
         None
     }
 
-    fn object(&mut self, depth: usize) -> bool {
+    /// Scans an object, returning its member count.
+    fn object(&mut self, depth: usize) -> Option<usize> {
         self.i += 1;
+        let mut members = 0;
         loop {
             self.ws();
-            match self.peek() {
-                Some(b'}') => {
+            match self.peek()? {
+                b'}' => {
                     self.i += 1;
-                    return true;
+                    return Some(members);
                 }
-                Some(b',') => self.i += 1,
-                Some(b'"') => {
+                b',' => self.i += 1,
+                b'"' => {
                     let at = self.i;
-                    let Some(key) = self.string() else {
-                        return false;
-                    };
+                    let key = self.string()?;
                     self.ws();
-                    if self.peek() != Some(b':') {
-                        return false;
+                    if self.peek()? != b':' {
+                        return None;
                     }
                     self.i += 1;
                     self.path.push(key);
                     let ok = self.value(Some(at), depth + 1);
                     self.path.pop();
-                    if !ok {
-                        return false;
-                    }
+                    ok?;
+                    members += 1;
                 }
-                _ => return false,
+                _ => return None,
             }
         }
     }
 
-    fn array(&mut self, depth: usize) -> bool {
+    /// Scans an array, returning its length.
+    fn array(&mut self, depth: usize) -> Option<usize> {
         self.i += 1;
         let mut index = 0usize;
         loop {
             self.ws();
-            match self.peek() {
-                Some(b']') => {
+            match self.peek()? {
+                b']' => {
                     self.i += 1;
-                    return true;
+                    return Some(index);
                 }
-                Some(b',') => self.i += 1,
-                Some(_) => {
+                b',' => self.i += 1,
+                _ => {
                     self.path.push(index.to_string());
                     let ok = self.value(None, depth + 1);
                     self.path.pop();
-                    if !ok {
-                        return false;
-                    }
+                    ok?;
                     index += 1;
                 }
-                None => return false,
             }
         }
     }
@@ -352,7 +408,8 @@ fn parse_yaml(path: &Path, text: &str) -> Result<Parsed> {
     }
     Ok(Parsed {
         value: Value::Object(obj),
-        spans: yaml_spans(text),
+        positions: yaml_positions(text),
+        complete: false,
     })
 }
 
@@ -404,8 +461,8 @@ struct YamlFrame {
 }
 
 /// Line scanner for block-style YAML (see the module docs for its limits).
-fn yaml_spans(text: &str) -> Spans {
-    let mut spans = Spans::new();
+fn yaml_positions(text: &str) -> Vec<Pos> {
+    let mut spans: Vec<Pos> = Vec::new();
     let mut stack: Vec<YamlFrame> = Vec::new();
     // Index counters for sequences that have no frame yet: keyed by (parent path, indent).
     let mut counters: HashMap<(String, usize), usize> = HashMap::new();
@@ -448,7 +505,12 @@ fn yaml_spans(text: &str) -> Spans {
                 item: true,
             });
             let path: Vec<&str> = stack.iter().map(|f| f.seg.as_str()).collect();
-            spans.insert(path.join("."), (line_no, n as u32 + 1));
+            spans.push(Pos {
+                key: path.join("."),
+                line: line_no,
+                column: n as u32 + 1,
+                leaf: false,
+            });
             let after = rest.get(1..).unwrap_or("");
             let skipped = after.len() - after.trim_start_matches(' ').len();
             n += 1 + skipped;
@@ -469,7 +531,12 @@ fn yaml_spans(text: &str) -> Spans {
             item: false,
         });
         let path: Vec<&str> = stack.iter().map(|f| f.seg.as_str()).collect();
-        spans.insert(path.join("."), (line_no, n as u32 + 1));
+        spans.push(Pos {
+            key: path.join("."),
+            line: line_no,
+            column: n as u32 + 1,
+            leaf: false,
+        });
         let value = value.trim();
         if value.starts_with('|') || value.starts_with('>') {
             block_scalar = Some(n);
@@ -512,7 +579,21 @@ mod tests {
     use super::*;
 
     fn at(p: &Parsed, key: &str) -> (u32, u32) {
-        p.spans.get(key).copied().unwrap_or((0, 0))
+        p.positions
+            .iter()
+            .find(|x| x.key == key)
+            .map_or((0, 0), |x| (x.line, x.column))
+    }
+
+    fn leaves(p: &Parsed) -> Vec<&str> {
+        let mut v: Vec<&str> = p
+            .positions
+            .iter()
+            .filter(|x| x.leaf)
+            .map(|x| x.key.as_str())
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     #[test]
@@ -523,6 +604,16 @@ mod tests {
         assert_eq!(at(&p, "server.port"), (4, 1));
         assert_eq!(at(&p, "agents.1.timeout"), (9, 3));
         assert_eq!(p.value["agents"][1]["timeout"], 6);
+        assert!(p.complete);
+        assert_eq!(
+            leaves(&p),
+            vec![
+                "agents.0.timeout",
+                "agents.1.timeout",
+                "name",
+                "server.port"
+            ]
+        );
     }
 
     #[test]
@@ -544,6 +635,8 @@ mod tests {
         assert_eq!(at(&p, "list.0.t"), (4, 6));
         assert_eq!(at(&p, "list.1"), (5, 5));
         assert_eq!(at(&p, "e\"x"), (7, 3));
+        assert!(p.complete);
+        assert_eq!(leaves(&p), vec!["a", "e\"x", "list.0.t", "list.1"]);
     }
 
     #[test]
@@ -560,7 +653,7 @@ mod tests {
         let p = parse(Path::new("a.yaml"), text, Format::Yaml).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(at(&p, "name"), (2, 1));
         assert_eq!(at(&p, "server.port"), (4, 3));
-        assert!(!p.spans.contains_key("server.note.a"));
+        assert_eq!(at(&p, "server.note.a"), (0, 0));
         assert_eq!(at(&p, "agents.0.timeout"), (8, 3));
         assert_eq!(at(&p, "agents.0.model"), (9, 3));
         assert_eq!(at(&p, "agents.1.timeout"), (10, 3));

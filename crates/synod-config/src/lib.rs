@@ -80,7 +80,7 @@ pub mod watch;
 pub use error::{Error, Result, Violation};
 pub use loader::{Issue, Loaded, Loader};
 pub use provenance::{Explanation, Layer, Warning};
-pub use schema::schema;
+pub use schema::{CompiledSchema, schema};
 pub use secret::{REDACTED, Secret};
 pub use watch::{ReloadEvent, WatchOptions, Watcher};
 

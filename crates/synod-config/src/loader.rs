@@ -42,7 +42,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, Result, Violation};
-use crate::format::{self, Format, Spans};
+use crate::format::{self, Format, Parsed, Pos, Spans};
 use crate::provenance::{Explanation, Layer, Provenance, Warning};
 use crate::schema::{self, Compiled};
 
@@ -347,41 +347,52 @@ where
                 message: "the configuration type must serialise as a table of keys".into(),
             });
         }
-        record_leaves(&mut provenance, 0, &mut Vec::new(), &merged, &mut |_| {
-            Layer::Default
+        let defaults = provenance.add_source(0, Layer::Default);
+        record_leaves(&mut provenance, &mut Vec::new(), &merged, &mut |_| {
+            (defaults, 0, 0)
         });
 
         // Files.
         let latest = self.version();
         let env_ordinal = self.files.len() as u32 + 1;
         for (ordinal, spec) in (1u32..).zip(&self.files) {
-            let Some((value, spans)) = self.read_file(spec, latest)? else {
+            let Some((value, positions, exact)) = self.read_file(spec, latest)? else {
                 continue;
             };
-            let mut has_secret = false;
-            if let Some(root) = compiled.node::<&str>(&[]) {
-                let mut probe = value.clone();
-                has_secret = compiled.redact(root, &mut probe);
-            }
-            if has_secret && let Some(w) = readable_secrets(&spec.path) {
+            if compiled.contains_secret(&value)
+                && let Some(w) = readable_secrets(&spec.path)
+            {
                 tracing::warn!(%w, "config file permissions");
                 warnings.push(w);
             }
-            let path = &spec.path;
-            record_leaves(
-                &mut provenance,
+            let source = provenance.add_source(
                 ordinal,
-                &mut Vec::new(),
-                &value,
-                &mut |key: &str| {
-                    let (line, column) = position(&spans, key);
-                    Layer::File {
-                        path: path.clone(),
-                        line,
-                        column,
-                    }
+                Layer::File {
+                    path: spec.path.clone(),
+                    line: None,
+                    column: None,
                 },
             );
+            if exact {
+                // The parser listed every key with its position and leaf flag.
+                provenance.reserve(positions.len());
+                for p in positions.into_iter().filter(|p| p.leaf) {
+                    provenance.record(p.key, source, p.line, p.column);
+                }
+            } else {
+                // Positions are partial (YAML) or keys moved (migration): look each leaf up,
+                // falling back to its nearest ancestor with a position.
+                let spans = Parsed::spans(positions);
+                record_leaves(
+                    &mut provenance,
+                    &mut Vec::new(),
+                    &value,
+                    &mut |key: &str| {
+                        let (line, column) = position(&spans, key);
+                        (source, line, column)
+                    },
+                );
+            }
             schema::merge(&mut merged, value);
         }
 
@@ -401,6 +412,7 @@ where
                 message: "expected `key.path=value`".into(),
             });
         }
+        let overrides = provenance.add_source(env_ordinal + 1, Layer::Override);
         for (key, raw) in &self.overrides {
             let path = split_key(key);
             if path.iter().any(String::is_empty) {
@@ -421,13 +433,9 @@ where
                 input: format!("{key}={raw}"),
                 message,
             })?;
-            record_leaves(
-                &mut provenance,
-                env_ordinal + 1,
-                &mut path.clone(),
-                &value,
-                &mut |_| Layer::Override,
-            );
+            record_leaves(&mut provenance, &mut path.clone(), &value, &mut |_| {
+                (overrides, 0, 0)
+            });
         }
 
         // Drop `version` if the type does not declare it.
@@ -488,7 +496,9 @@ where
     }
 
     /// Reads, parses and migrates one file; `None` when an optional file does not exist.
-    fn read_file(&self, spec: &FileSpec, latest: u64) -> Result<Option<(Value, Spans)>> {
+    /// Also returns the key positions, and whether they exactly describe the value's keys
+    /// (complete and not moved by a migration).
+    fn read_file(&self, spec: &FileSpec, latest: u64) -> Result<Option<(Value, Vec<Pos>, bool)>> {
         let path = &spec.path;
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
@@ -510,13 +520,18 @@ where
         let format = Format::from_path(path)
             .ok_or_else(|| Error::UnsupportedFormat { path: path.clone() })?;
         let parsed = format::parse(path, &text, format)?;
-        let value = self.migrate(path, parsed.value, latest)?;
-        Ok(Some((value, parsed.spans)))
+        let (value, migrated) = self.migrate(path, parsed.value, latest)?;
+        Ok(Some((
+            value,
+            parsed.positions,
+            parsed.complete && !migrated,
+        )))
     }
 
-    fn migrate(&self, path: &Path, mut value: Value, latest: u64) -> Result<Value> {
+    /// Migrates a file's raw value to `latest`, saying whether any step ran.
+    fn migrate(&self, path: &Path, mut value: Value, latest: u64) -> Result<(Value, bool)> {
         let found = match value.get("version") {
-            None => return Ok(value),
+            None => return Ok((value, false)),
             Some(v) => v
                 .as_u64()
                 .filter(|v| *v >= 1)
@@ -558,7 +573,7 @@ where
             }
             tracing::info!(path = %path.display(), from, to = from + 1, "migrated config");
         }
-        Ok(value)
+        Ok((value, found < latest))
     }
 
     fn apply_env(
@@ -601,8 +616,9 @@ where
                 warnings.push(Warning::IgnoredEnvVar { var, reason });
                 continue;
             }
-            record_leaves(provenance, ordinal, &mut path.clone(), &value, &mut |_| {
-                Layer::Env { var: var.clone() }
+            let source = provenance.add_source(ordinal, Layer::Env { var });
+            record_leaves(provenance, &mut path.clone(), &value, &mut |_| {
+                (source, 0, 0)
             });
         }
     }
@@ -624,46 +640,47 @@ pub(crate) fn split_key(key: &str) -> Vec<String> {
     normalised.split('.').map(str::to_owned).collect()
 }
 
-fn position(spans: &Spans, key: &str) -> (Option<u32>, Option<u32>) {
+/// The position of `key`, or of its nearest ancestor that has one; `(0, 0)` if none does.
+fn position(spans: &Spans, key: &str) -> (u32, u32) {
     let mut k = key;
     loop {
-        if let Some(&(l, c)) = spans.get(k) {
-            return (Some(l), Some(c));
+        if let Some(&pos) = spans.get(k) {
+            return pos;
         }
         match k.rfind('.') {
             Some(i) => k = &k[..i],
-            None => return (None, None),
+            None => return (0, 0),
         }
     }
 }
 
-/// Records `layer` for every leaf (scalar, empty table, empty array) of `value` at `path`.
+/// Records a source (and position) for every leaf (scalar, empty table, empty array) of
+/// `value` at `path`; `at` maps a leaf's key to `(source, line, column)`.
 fn record_leaves(
     provenance: &mut Provenance,
-    ordinal: u32,
     path: &mut Vec<String>,
     value: &Value,
-    layer: &mut dyn FnMut(&str) -> Layer,
+    at: &mut dyn FnMut(&str) -> (u32, u32, u32),
 ) {
     match value {
         Value::Object(map) if !map.is_empty() => {
             for (k, v) in map {
                 path.push(k.clone());
-                record_leaves(provenance, ordinal, path, v, layer);
+                record_leaves(provenance, path, v, at);
                 path.pop();
             }
         }
         Value::Array(items) if !items.is_empty() => {
             for (i, v) in items.iter().enumerate() {
                 path.push(i.to_string());
-                record_leaves(provenance, ordinal, path, v, layer);
+                record_leaves(provenance, path, v, at);
                 path.pop();
             }
         }
         _ => {
             let key = path.join(".");
-            let l = layer(&key);
-            provenance.record(key, ordinal, l);
+            let (source, line, column) = at(&key);
+            provenance.record(key, source, line, column);
         }
     }
 }

@@ -8,9 +8,9 @@
 //! assert_eq!(Layer::Env { var: "SYNOD_LOG".into() }.to_string(), "env SYNOD_LOG");
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -135,46 +135,118 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Per-key record of the layers that set it. Keys are dotted paths; layers are pushed in
-/// precedence order, so the last entry of a key is its winner.
+/// One record: a source (index into `Provenance::sources`) set a key, at a position for files
+/// (line 0 = unknown).
+#[derive(Debug, Clone, Copy)]
+struct Rec {
+    source: u32,
+    line: u32,
+    column: u32,
+}
+
+/// Per-key record of the layers that set it. Recording is append-only and allocation-light
+/// (the load path); an index sorted by key is built on the first query, so exact keys and
+/// whole subtrees (`agents.0.` ...) are contiguous ranges found by binary search.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Provenance {
-    entries: HashMap<String, Vec<(u32, Layer)>>,
+    /// Distinct layers (files without positions) and their precedence ordinals.
+    sources: Vec<(u32, Layer)>,
+    records: Vec<(String, Rec)>,
+    index: OnceLock<Vec<u32>>,
 }
 
 impl Provenance {
-    /// Records that `layer` set `key`. `ordinal` orders layers by precedence (defaults 0,
-    /// then each file, then the environment, then overrides); calls come in that order.
-    pub(crate) fn record(&mut self, key: String, ordinal: u32, layer: Layer) {
-        self.entries.entry(key).or_default().push((ordinal, layer));
+    /// Registers a layer; `ordinal` orders layers by precedence (defaults 0, then each file,
+    /// then the environment, then overrides). Sources must be added in that order.
+    pub(crate) fn add_source(&mut self, ordinal: u32, layer: Layer) -> u32 {
+        self.sources.push((ordinal, layer));
+        self.sources.len() as u32 - 1
+    }
+
+    /// Records that `source` set `key` (at `line`:`column` for files; 0 when unknown).
+    pub(crate) fn record(&mut self, key: String, source: u32, line: u32, column: u32) {
+        self.records.push((
+            key,
+            Rec {
+                source,
+                line,
+                column,
+            },
+        ));
+        self.index = OnceLock::new();
+    }
+
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.records.reserve(additional);
+    }
+
+    fn layer(&self, rec: Rec) -> Option<Layer> {
+        let (_, layer) = self.sources.get(rec.source as usize)?;
+        Some(match layer {
+            Layer::File { path, .. } => Layer::File {
+                path: path.clone(),
+                line: (rec.line > 0).then_some(rec.line),
+                column: (rec.line > 0 && rec.column > 0).then_some(rec.column),
+            },
+            other => other.clone(),
+        })
+    }
+
+    fn ordinal(&self, rec: Rec) -> u32 {
+        self.sources.get(rec.source as usize).map_or(0, |(o, _)| *o)
+    }
+
+    fn index(&self) -> &[u32] {
+        self.index.get_or_init(|| {
+            let mut index: Vec<u32> = (0..self.records.len() as u32).collect();
+            // Stable: records of one key stay in recording (= precedence) order.
+            index.sort_by(|a, b| {
+                self.records[*a as usize]
+                    .0
+                    .cmp(&self.records[*b as usize].0)
+            });
+            index
+        })
+    }
+
+    /// Records whose key starts with `prefix` (all of them when `exact` is false), or equals
+    /// it (when `exact` is true).
+    fn range(&self, prefix: &str, exact: bool) -> impl Iterator<Item = Rec> + '_ {
+        let index = self.index();
+        let key = |i: &u32| self.records[*i as usize].0.as_str();
+        let start = index.partition_point(|i| key(i) < prefix);
+        let len = index[start..].partition_point(|i| {
+            if exact {
+                key(i) == prefix
+            } else {
+                key(i).starts_with(prefix)
+            }
+        });
+        index[start..start + len]
+            .iter()
+            .map(move |i| self.records[*i as usize].1)
     }
 
     /// Layers that set `key`, or any key below it, lowest precedence first.
     pub(crate) fn layers(&self, key: &str) -> Vec<Layer> {
-        if let Some(exact) = self.entries.get(key) {
-            return exact.iter().map(|(_, l)| l.clone()).collect();
+        let exact: Vec<Layer> = self
+            .range(key, true)
+            .filter_map(|r| self.layer(r))
+            .collect();
+        if !exact.is_empty() {
+            return exact;
         }
-        let mut found: Vec<(u32, Option<u32>, Option<u32>, &Layer)> = Vec::new();
-        for (k, layers) in &self.entries {
-            if is_below(k, key) {
-                for (ordinal, layer) in layers {
-                    let (line, column) = match layer {
-                        Layer::File { line, column, .. } => (*line, *column),
-                        _ => (None, None),
-                    };
-                    found.push((*ordinal, line, column, layer));
-                }
-            }
-        }
-        found.sort_by(|a, b| {
-            (a.0, a.1, a.2)
-                .cmp(&(b.0, b.1, b.2))
-                .then_with(|| a.3.to_string().cmp(&b.3.to_string()))
-        });
+        let prefix = if key.is_empty() {
+            String::new()
+        } else {
+            format!("{key}.")
+        };
+        let mut below: Vec<Rec> = self.range(&prefix, false).collect();
+        below.sort_by_key(|r| (self.ordinal(*r), r.line, r.column, r.source));
         let mut out: Vec<Layer> = Vec::new();
-        for (_, _, _, layer) in found {
-            if !out.contains(layer) {
-                out.push(layer.clone());
+        for layer in below.into_iter().filter_map(|r| self.layer(r)) {
+            if !out.contains(&layer) {
+                out.push(layer);
             }
         }
         out
@@ -189,20 +261,12 @@ impl Provenance {
         let mut k = key;
         while let Some(i) = k.rfind('.') {
             k = &k[..i];
-            if let Some((_, layer)) = self.entries.get(k).and_then(|l| l.last()) {
-                return Some(layer.clone());
+            if let Some(rec) = self.range(k, true).last() {
+                return self.layer(rec);
             }
         }
         None
     }
-}
-
-/// Whether `k` is strictly below `parent` (`parent` empty means the root).
-fn is_below(k: &str, parent: &str) -> bool {
-    if parent.is_empty() {
-        return true;
-    }
-    k.len() > parent.len() && k.starts_with(parent) && k.as_bytes()[parent.len()] == b'.'
 }
 
 #[cfg(test)]
@@ -220,10 +284,14 @@ mod tests {
     #[test]
     fn locate_prefers_exact_then_below_then_above() {
         let mut p = Provenance::default();
-        p.record("a.b".into(), 0, Layer::Default);
-        p.record("a.b".into(), 1, file(2));
-        p.record("a.c".into(), 3, Layer::Override);
-        p.record("x".into(), 1, file(9));
+        let d = p.add_source(0, Layer::Default);
+        let f = p.add_source(1, file(0));
+        let o = p.add_source(3, Layer::Override);
+        p.record("a.b".into(), d, 0, 0);
+        p.record("ab".into(), d, 0, 0);
+        p.record("a.b".into(), f, 2, 1);
+        p.record("a.c".into(), o, 0, 0);
+        p.record("x".into(), f, 9, 1);
         assert_eq!(p.locate("a.b"), Some(file(2)));
         assert_eq!(p.locate("a"), Some(Layer::Override));
         assert_eq!(
@@ -232,7 +300,10 @@ mod tests {
         );
         assert_eq!(p.locate("x.y.z"), Some(file(9)));
         assert_eq!(p.locate("nope"), None);
-        assert!(!is_below("ab.c", "a"));
+        assert_eq!(p.layers("").len(), 4);
+        // Recording after a query invalidates the index.
+        p.record("a.b".into(), o, 0, 0);
+        assert_eq!(p.locate("a.b"), Some(Layer::Override));
     }
 
     #[test]

@@ -83,10 +83,79 @@ fn make_strict(schema: &mut Value) {
 
 const ANY: &Value = &Value::Bool(true);
 
+/// A schema compiled once for validating whole documents directly, e.g. for
+/// `synod config validate` or an editor integration. [`Loader`](crate::Loader) uses the same
+/// machinery, plus provenance.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use synod_config::{CompiledSchema, Error, JsonSchema};
+///
+/// #[derive(Default, Serialize, Deserialize, JsonSchema)]
+/// struct Config {
+///     port: u16,
+/// }
+///
+/// let schema = CompiledSchema::for_type::<Config>()?;
+/// assert!(schema.validate(&serde_json::json!({"port": 80})).is_ok());
+/// match schema.validate(&serde_json::json!({"port": "x", "prot": 1})) {
+///     Err(Error::Invalid { violations }) => assert_eq!(violations.len(), 2),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug)]
+pub struct CompiledSchema(Compiled);
+
+impl CompiledSchema {
+    /// Compiles `schema` (offline: only references inside the document resolve).
+    ///
+    /// # Errors
+    /// [`Error::Schema`] if the schema is not a valid JSON Schema.
+    pub fn new(schema: Value) -> Result<Self> {
+        Compiled::new(schema).map(CompiledSchema)
+    }
+
+    /// Compiles the strict schema generated from `T` (see [`schema()`]).
+    ///
+    /// # Errors
+    /// [`Error::Schema`] if the generated schema does not compile.
+    pub fn for_type<T: JsonSchema>() -> Result<Self> {
+        Self::new(schema::<T>())
+    }
+
+    /// The schema.
+    #[must_use]
+    pub fn schema(&self) -> &Value {
+        &self.0.schema
+    }
+
+    /// Whether `document` is valid (the fast path: no error details).
+    #[must_use]
+    pub fn is_valid(&self, document: &Value) -> bool {
+        self.0.validator.is_valid(document)
+    }
+
+    /// Validates `document`, collecting every violation (secret values masked).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] listing every violation by key.
+    pub fn validate(&self, document: &Value) -> Result<()> {
+        let violations = self.0.violations(document, &Provenance::default());
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid { violations })
+        }
+    }
+}
+
 /// A schema and its compiled validator.
 pub(crate) struct Compiled {
     pub(crate) schema: Value,
     validator: jsonschema::Validator,
+    /// Key patterns of every secret (`None` segments match any array index or map key).
+    secrets: Vec<Vec<Option<String>>>,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -100,7 +169,24 @@ impl Compiled {
         let validator = jsonschema::validator_for(&schema).map_err(|e| Error::Schema {
             message: e.to_string(),
         })?;
-        Ok(Compiled { schema, validator })
+        let mut secrets = Vec::new();
+        secret_patterns(
+            &schema,
+            &schema,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            &mut secrets,
+        );
+        Ok(Compiled {
+            schema,
+            validator,
+            secrets,
+        })
+    }
+
+    /// Whether `value` (a whole document) sets any secret to a non-null value.
+    pub(crate) fn contains_secret(&self, value: &Value) -> bool {
+        self.secrets.iter().any(|p| matches_pattern(value, p))
     }
 
     /// Every violation, each placed at the layer that set the offending value.
@@ -200,6 +286,75 @@ impl Compiled {
     /// Returns whether anything was redacted.
     pub(crate) fn redact(&self, node: &Value, value: &mut Value) -> bool {
         redact(&self.schema, node, value, 0)
+    }
+}
+
+/// Collects the key patterns of secrets, following local `$ref`s (cycles cut).
+fn secret_patterns<'a>(
+    root: &'a Value,
+    node: &'a Value,
+    path: &mut Vec<Option<String>>,
+    refs: &mut Vec<&'a str>,
+    out: &mut Vec<Vec<Option<String>>>,
+) {
+    if is_secret(root, node) {
+        out.push(path.clone());
+        return;
+    }
+    if path.len() > 32 {
+        return;
+    }
+    let reference = node.get("$ref").and_then(Value::as_str);
+    if let Some(r) = reference {
+        if refs.contains(&r) {
+            return;
+        }
+        refs.push(r);
+    }
+    let target = deref(root, node);
+    if let Some(props) = target.get("properties").and_then(Value::as_object) {
+        for (k, v) in props {
+            path.push(Some(k.clone()));
+            secret_patterns(root, v, path, refs, out);
+            path.pop();
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(v) = target.get(key).filter(|v| v.is_object()) {
+            path.push(None);
+            secret_patterns(root, v, path, refs, out);
+            path.pop();
+        }
+    }
+    if let Some(items) = target.get("prefixItems").and_then(Value::as_array) {
+        for (i, v) in items.iter().enumerate() {
+            path.push(Some(i.to_string()));
+            secret_patterns(root, v, path, refs, out);
+            path.pop();
+        }
+    }
+    for b in branches(target) {
+        secret_patterns(root, b, path, refs, out);
+    }
+    if reference.is_some() {
+        refs.pop();
+    }
+}
+
+fn matches_pattern(value: &Value, pattern: &[Option<String>]) -> bool {
+    let Some((first, rest)) = pattern.split_first() else {
+        return !value.is_null();
+    };
+    match (value, first) {
+        (Value::Object(m), Some(k)) => m.get(k).is_some_and(|v| matches_pattern(v, rest)),
+        (Value::Object(m), None) => m.values().any(|v| matches_pattern(v, rest)),
+        (Value::Array(a), Some(k)) => k
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| a.get(i))
+            .is_some_and(|v| matches_pattern(v, rest)),
+        (Value::Array(a), None) => a.iter().any(|v| matches_pattern(v, rest)),
+        _ => false,
     }
 }
 
@@ -552,6 +707,28 @@ mod tests {
         merge(&mut v, json!({"a": {"b": 3}, "l": [9]}));
         assert_eq!(v, json!({"a": {"b": 3, "c": 2}, "l": [9]}));
         assert_eq!(get(&v, &["a", "c"]), Some(&json!(2)));
+    }
+
+    #[test]
+    fn secret_patterns_find_nested_and_repeated_secrets() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "token": {"type": "string", "x-synod-secret": true},
+                "agents": {"type": "array", "items": {"$ref": "#/$defs/Agent"}},
+                "tree": {"$ref": "#/$defs/Tree"}
+            },
+            "$defs": {
+                "Agent": {"properties": {"key": {"type": ["string", "null"], "x-synod-secret": true}}},
+                "Tree": {"properties": {"child": {"$ref": "#/$defs/Tree"}}}
+            }
+        });
+        let c = Compiled::new(schema).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.secrets.len(), 2);
+        assert!(c.contains_secret(&json!({"token": "x"})));
+        assert!(!c.contains_secret(&json!({"token": null, "agents": [{"key": null}]})));
+        assert!(c.contains_secret(&json!({"agents": [{}, {"key": "k"}]})));
+        assert!(!c.contains_secret(&json!({"tree": {"child": {}}})));
     }
 
     #[test]
