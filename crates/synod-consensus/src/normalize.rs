@@ -66,8 +66,14 @@ pub(crate) fn write_canonical(value: &Value, out: &mut String) {
         Value::Number(n) => write_number(n, out),
         Value::String(s) => {
             out.push('"');
-            for c in s.trim().chars().flat_map(char::to_lowercase) {
-                push_escaped(c, out);
+            for c in s.trim().chars() {
+                if c.is_ascii() {
+                    push_escaped(c.to_ascii_lowercase(), out);
+                } else {
+                    for lower in c.to_lowercase() {
+                        push_escaped(lower, out);
+                    }
+                }
             }
             out.push('"');
         }

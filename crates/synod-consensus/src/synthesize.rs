@@ -41,7 +41,7 @@
 //! with [`Source::Aggregator`] and never change the status.
 //!
 //! Determinism: agents are processed in name order, subjects in spec order and then by
-//! normalized key, positions by support and then by normalized value, and each position's
+//! normalized key, positions by support and then by normalized value ("absent" first), and each position's
 //! value is taken from its alphabetically first agent — so permuting `reports` changes
 //! nothing and the serialized verdict is byte-identical for the same input.
 //!
@@ -138,11 +138,11 @@ pub fn synthesize<S: AsRef<str>>(
 
     for pointer in &spec.decision_fields {
         let parsed = Pointer::parse(pointer);
-        let mut groups: Vec<(String, Group<'_>)> = Vec::new();
+        let mut groups: Vec<(Option<String>, Group<'_>)> = Vec::new();
         for (i, (_, value)) in valid.iter().enumerate() {
             let (key, value) = match parsed.get(value) {
-                Some(found) => (canonical(found), Some(found)),
-                None => (String::new(), None),
+                Some(found) => (Some(canonical(found)), Some(found)),
+                None => (None, None),
             };
             add_to_group(&mut groups, key, value, i);
         }
@@ -186,16 +186,15 @@ pub fn synthesize<S: AsRef<str>>(
         let mut included = vec![false; valid.len()];
         for (key, entries) in items {
             included.fill(false);
-            let mut groups: Vec<(String, Group<'_>)> = Vec::new();
+            let mut groups: Vec<(Option<String>, Group<'_>)> = Vec::new();
             for (i, compared, item) in entries {
                 included[i] = true;
-                // "+" prefix: an included item never shares a key with "absent" ("").
-                add_to_group(&mut groups, format!("+{compared}"), Some(item), i);
+                add_to_group(&mut groups, Some(compared), Some(item), i);
             }
             let absent: Vec<usize> = (0..valid.len()).filter(|&i| !included[i]).collect();
             if !absent.is_empty() {
                 groups.push((
-                    String::new(),
+                    None,
                     Group {
                         value: None,
                         agents: absent,
@@ -296,8 +295,8 @@ struct Group<'a> {
 /// alphabetically first, agent's value). Groups are few per subject: a linear search is
 /// cheaper than a map.
 fn add_to_group<'a>(
-    groups: &mut Vec<(String, Group<'a>)>,
-    key: String,
+    groups: &mut Vec<(Option<String>, Group<'a>)>,
+    key: Option<String>,
     value: Option<&'a Value>,
     i: usize,
 ) {
@@ -321,8 +320,9 @@ struct Decider<'a> {
 }
 
 impl Decider<'_> {
-    /// `groups` is keyed by normalized position; ties in support are broken by that key.
-    fn decide(&mut self, subject: Subject, mut groups: Vec<(String, Group<'_>)>) {
+    /// `groups` is keyed by normalized position (`None`: absent); ties in support are broken
+    /// by that key, absent first.
+    fn decide(&mut self, subject: Subject, mut groups: Vec<(Option<String>, Group<'_>)>) {
         groups.sort_unstable_by(|(ka, a), (kb, b)| {
             b.agents.len().cmp(&a.agents.len()).then_with(|| ka.cmp(kb))
         });

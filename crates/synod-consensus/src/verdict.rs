@@ -1,7 +1,7 @@
 //! The outcome of a stage: [`Verdict`] and its parts, serializable and renderable as Markdown.
 //!
 //! Every list in a verdict is in a fixed order (agents by name, subjects in spec order then
-//! by normalized key, positions by support then by normalized value), so serializing the same
+//! by normalized key, positions by support then by normalized value, "absent" first), so serializing the same
 //! verdict always gives the same bytes.
 //!
 //! ```
@@ -164,7 +164,7 @@ pub struct Agreement {
 pub struct Conflict {
     /// What is disputed.
     pub subject: Subject,
-    /// Every position, most support first, then by normalized value.
+    /// Every position, most support first, then by normalized value ("absent" first).
     pub positions: Vec<Position>,
     /// Computed or reported by the aggregator.
     pub source: Source,
