@@ -53,7 +53,7 @@ fn spawn_wait(c: &mut Criterion) {
     });
     g.bench_function("raw", |b| {
         b.to_async(&rt)
-            .iter(|| async { black_box(raw_true().await) })
+            .iter(|| async { black_box(raw_true().await) });
     });
     g.finish();
 }
