@@ -150,7 +150,7 @@ fn hook_commit_msg(c: &mut Criterion) {
         b.iter(|| {
             run(Command::new("sh")
                 .args(["-c", "exit 0"])
-                .current_dir(dir.path()))
+                .current_dir(dir.path()));
         });
     });
     group.finish();
