@@ -158,38 +158,59 @@ pub fn synthesize<S: AsRef<str>>(
         let list_pointer = Pointer::parse(&list.pointer);
         let key_pointer = Pointer::parse(&list.key);
         let compare: Vec<Pointer> = list.compare.iter().map(|p| Pointer::parse(p)).collect();
-        // normalized key -> (agent index, normalized compare values, item), agents ascending.
-        // A hash map while collecting; the keys are sorted once below.
-        let mut items: HashMap<String, Vec<Mention<'_>>> = HashMap::new();
+        // normalized key -> its positions so far. A hash map while collecting (the keys are
+        // sorted once below); scratch buffers so a mention allocates only for a new key or
+        // a new position.
+        let mut items: HashMap<String, Item<'_>> = HashMap::new();
+        let mut key = String::new();
+        let mut compared = String::new();
         for (i, (_, value)) in valid.iter().enumerate() {
             let Some(Value::Array(array)) = list_pointer.get(value) else {
                 continue;
             };
             for item in array {
-                let key = canonical(key_pointer.get(item).unwrap_or(item));
-                let entry = items.entry(key).or_default();
-                if entry.last().is_some_and(|(agent, ..)| *agent == i) {
+                key.clear();
+                write_canonical(key_pointer.get(item).unwrap_or(item), &mut key);
+                let entry = match items.get_mut(key.as_str()) {
+                    Some(entry) => entry,
+                    None => items.entry(key.clone()).or_default(),
+                };
+                if entry.last_agent == Some(i) {
                     continue; // the same key twice in one agent's list: the first one counts
                 }
-                let mut compared = String::new();
+                entry.last_agent = Some(i);
+                compared.clear();
                 for pointer in &compare {
                     compared.push('+');
                     if let Some(found) = pointer.get(item) {
                         write_canonical(found, &mut compared);
                     }
                 }
-                entry.push((i, compared, item));
+                match entry
+                    .groups
+                    .iter_mut()
+                    .find(|(k, _)| k.as_deref() == Some(compared.as_str()))
+                {
+                    Some((_, group)) => group.agents.push(i),
+                    None => entry.groups.push((
+                        Some(compared.clone()),
+                        Group {
+                            value: Some(item),
+                            agents: vec![i],
+                        },
+                    )),
+                }
             }
         }
-        let mut items: Vec<(String, Vec<Mention<'_>>)> = items.into_iter().collect();
+        let mut items: Vec<(String, Item<'_>)> = items.into_iter().collect();
         items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut included = vec![false; valid.len()];
-        for (key, entries) in items {
+        for (key, Item { mut groups, .. }) in items {
             included.fill(false);
-            let mut groups: Vec<(Option<String>, Group<'_>)> = Vec::new();
-            for (i, compared, item) in entries {
-                included[i] = true;
-                add_to_group(&mut groups, Some(compared), Some(item), i);
+            for (_, group) in &groups {
+                for &i in &group.agents {
+                    included[i] = true;
+                }
             }
             let absent: Vec<usize> = (0..valid.len()).filter(|&i| !included[i]).collect();
             if !absent.is_empty() {
@@ -282,8 +303,13 @@ fn check<'a>(spec: &StageSpec, report: &'a AgentReport) -> Result<&'a Value, Inv
     Ok(value)
 }
 
-/// One agent's mention of a list item: (agent index, normalized compare values, the item).
-type Mention<'a> = (usize, String, &'a Value);
+/// A list item's positions while collecting: keyed by the normalized compare values.
+#[derive(Default)]
+struct Item<'a> {
+    /// The last agent that mentioned it (agents are visited in order).
+    last_agent: Option<usize>,
+    groups: Vec<(Option<String>, Group<'a>)>,
+}
 
 /// Agents (indices into the valid agents, ascending) holding one position.
 struct Group<'a> {
