@@ -670,6 +670,106 @@ mod tests {
         }
     }
 
+    fn leaf_keys(v: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, v) in m {
+                    path.push(k.clone());
+                    leaf_keys(v, path, out);
+                    path.pop();
+                }
+            }
+            Value::Array(a) if !a.is_empty() => {
+                for (i, v) in a.iter().enumerate() {
+                    path.push(i.to_string());
+                    leaf_keys(v, path, out);
+                    path.pop();
+                }
+            }
+            _ if !path.is_empty() => out.push(path.join(".")),
+            _ => {}
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            "[a-z \"\\\\é\n]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-zA-Z_ é\"\\\\]{1,6}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn json_scanner_places_every_key(
+            members in proptest::collection::btree_map("[a-z_é\"]{1,6}", json_value(), 0..6),
+            pretty in proptest::bool::ANY,
+        ) {
+            let value = Value::Object(members.into_iter().collect());
+            let text = if pretty {
+                serde_json::to_string_pretty(&value)
+            } else {
+                serde_json::to_string(&value)
+            }
+            .unwrap_or_default();
+            let p = parse(Path::new("p.json"), &text, Format::Json)
+                .unwrap_or_else(|e| panic!("{e}"));
+            proptest::prop_assert!(p.complete);
+            let mut expected = Vec::new();
+            leaf_keys(&value, &mut Vec::new(), &mut expected);
+            expected.sort();
+            let mut got: Vec<String> =
+                p.positions.iter().filter(|x| x.leaf).map(|x| x.key.clone()).collect();
+            got.sort();
+            proptest::prop_assert_eq!(got, expected);
+            // A member's position is where its quoted name starts; an element's, its value.
+            let lines: Vec<&str> = text.split('\n').collect();
+            for pos in &p.positions {
+                let line = lines[pos.line as usize - 1];
+                let rest: String = line.chars().skip(pos.column as usize - 1).collect();
+                let segs: Vec<&str> = pos.key.split('.').collect();
+                let parent = crate::schema::get(&value, &segs[..segs.len() - 1]);
+                let expected = match parent {
+                    Some(Value::Object(_)) => serde_json::to_string(segs[segs.len() - 1]),
+                    _ => crate::schema::get(&value, &segs).map_or(Ok(String::new()), |v| {
+                        serde_json::to_string(v).map(|t| t.chars().take(1).collect())
+                    }),
+                }
+                .unwrap_or_default();
+                proptest::prop_assert!(
+                    rest.starts_with(&expected),
+                    "{} at {}:{} -> {rest:?}, expected {expected:?}", pos.key, pos.line, pos.column
+                );
+            }
+        }
+
+        #[test]
+        fn parsers_never_panic(text in "(?s).{0,200}") {
+            for format in [Format::Toml, Format::Yaml, Format::Json] {
+                let _ = parse(Path::new("x"), &text, format);
+            }
+            let _ = super::yaml_positions(&text);
+        }
+
+        #[test]
+        fn yaml_scanner_never_panics_on_yaml_like_text(
+            lines in proptest::collection::vec("( {0,4})(- )?([a-z\"']{0,4}(: ?)?)([a-z0-9|>{}\\[\\]#]{0,4})", 0..12)
+        ) {
+            let text = lines.join("\n");
+            let _ = super::yaml_positions(&text);
+            let _ = parse(Path::new("x.yaml"), &text, Format::Yaml);
+        }
+    }
+
     #[test]
     fn top_level_must_be_a_table() {
         assert!(matches!(
