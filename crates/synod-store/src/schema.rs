@@ -57,10 +57,10 @@ const MIGRATIONS: &[&str] = &[
     );
     -- outputs_for_run, and the cascade from consensus_runs
     CREATE INDEX agent_outputs_by_run ON agent_outputs (run_id);
-    -- outputs_for_agent: newest first (the rowid is the last key column)
-    CREATE INDEX agent_outputs_by_agent ON agent_outputs (agent);
-    -- agent_stats: covering, already ordered by duration for the p95
-    CREATE INDEX agent_outputs_stats ON agent_outputs (agent, duration_ms, succeeded, run_id);
+    -- outputs_for_agent (newest run first) and agent_stats (covering). Keyed by run_id after
+    -- agent so inserts append at the end of each agent's range instead of landing at random
+    -- leaf pages (a duration-ordered index would dirty one page per inserted row).
+    CREATE INDEX agent_outputs_by_agent ON agent_outputs (agent, run_id, duration_ms, succeeded);
 
     CREATE TABLE agent_executions (
         id           INTEGER PRIMARY KEY,

@@ -63,9 +63,8 @@ pub(crate) const SQL_HISTORY: &str = "SELECT id, spec_id, stage, started_at, fin
 pub(crate) const SQL_OUTPUTS_FOR_RUN: &str = "SELECT id, run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error \
      FROM agent_outputs WHERE run_id = ?1 ORDER BY id";
 pub(crate) const SQL_OUTPUTS_FOR_AGENT: &str = "SELECT id, run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error \
-     FROM agent_outputs WHERE agent = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3";
-pub(crate) const SQL_AGENT_STATS: &str =
-    "SELECT agent, duration_ms, succeeded, run_id FROM agent_outputs ORDER BY agent, duration_ms";
+     FROM agent_outputs WHERE agent = ?1 ORDER BY run_id DESC, id DESC LIMIT ?2 OFFSET ?3";
+pub(crate) const SQL_AGENT_STATS: &str = "SELECT agent, duration_ms, succeeded, run_id FROM agent_outputs INDEXED BY agent_outputs_by_agent ORDER BY agent, run_id";
 pub(crate) const SQL_SPEC: &str = "SELECT spec_id, stage, updated_at FROM specs WHERE spec_id = ?1";
 pub(crate) const SQL_UNFINISHED: &str = "SELECT id, agent, run_id, spawned_at, completed_at, outcome \
      FROM agent_executions WHERE completed_at IS NULL ORDER BY spawned_at";
@@ -579,22 +578,24 @@ impl Store {
     }
 
     /// Per-agent figures over every recorded attempt, sorted by agent name. Reads one covering
-    /// index in (agent, duration) order, so the p95 needs no sort.
+    /// index in (agent, run) order; each agent's durations are sorted in memory for the p95.
     pub fn agent_stats(&self) -> Result<Vec<AgentStats>> {
         struct Acc {
             agent: String,
             durations: Vec<u64>,
             successes: u64,
-            runs: std::collections::HashSet<i64>,
+            runs: u64,
+            last_run: i64,
         }
-        fn finish(acc: Acc) -> AgentStats {
+        fn finish(mut acc: Acc) -> AgentStats {
+            acc.durations.sort_unstable();
             let attempts = acc.durations.len() as u64;
             let sum: u128 = acc.durations.iter().map(|&d| u128::from(d)).sum();
             // Nearest rank: the smallest value with at least 95 % of values at or below it.
             let rank = (attempts * 95).div_ceil(100).max(1) as usize;
             AgentStats {
                 agent: acc.agent,
-                runs: acc.runs.len() as u64,
+                runs: acc.runs,
                 attempts,
                 successes: acc.successes,
                 success_rate: if attempts == 0 {
@@ -629,13 +630,19 @@ impl Store {
                         agent,
                         durations: Vec::new(),
                         successes: 0,
-                        runs: std::collections::HashSet::new(),
+                        runs: 0,
+                        last_run: i64::MIN,
                     });
                 }
                 if let Some(a) = acc.as_mut() {
                     a.durations.push(u64::try_from(duration).unwrap_or(0));
                     a.successes += u64::from(succeeded);
-                    a.runs.insert(run_id);
+                    // Rows come in run order within an agent, so distinct runs are counted
+                    // by change.
+                    if a.last_run != run_id {
+                        a.runs += 1;
+                        a.last_run = run_id;
+                    }
                 }
             }
             if let Some(done) = acc {

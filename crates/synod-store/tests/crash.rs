@@ -1,0 +1,174 @@
+//! Crash safety: a child process records stages in a loop and prints each run id once its
+//! commit has returned; the test SIGKILLs it at random moments, then reopens the database and
+//! checks that it is intact and that every printed run is there with all its outputs and its
+//! verdict.
+//!
+//! The child is this test binary itself, re-executed with `SYNOD_STORE_CRASH_CHILD` set.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{output, run};
+use serde_json::{Value, json};
+use synod_store::{NewOutput, Options, RunId, Store};
+
+const CHILD_ENV: &str = "SYNOD_STORE_CRASH_CHILD";
+const ROUND_ENV: &str = "SYNOD_STORE_CRASH_ROUND";
+const ROUNDS: u64 = 20;
+
+fn outputs_for(round: u64, i: u64) -> Vec<NewOutput> {
+    (0..3)
+        .map(|a| {
+            let mut o = output(&format!("agent{a}"), 1, a != 2, 10 * a + i % 7);
+            // 4 KB outputs so the WAL fills and checkpoints happen while we kill.
+            o.raw_output = format!("{round}:{i}:{a}:").repeat(4096 / 8);
+            o
+        })
+        .collect()
+}
+
+fn verdict_for(round: u64, i: u64) -> Value {
+    json!({"status": "ok", "round": round, "i": i, "agreements": [{"field": "/x", "value": i}]})
+}
+
+/// The writer: records stages forever, printing `COMMITTED <round> <i> <run id>` after each.
+fn child(path: &Path, round: u64) -> ! {
+    let store = Store::open(path, Options::default()).unwrap_or_else(|e| {
+        eprintln!("child could not open the store: {e}");
+        std::process::exit(3)
+    });
+    let mut stdout = std::io::stdout();
+    for i in 0.. {
+        let started = (round * 1_000_000 + i) as i64;
+        let id = store
+            .record_stage(
+                &run("crash", "plan", started),
+                &outputs_for(round, i),
+                &verdict_for(round, i),
+            )
+            .unwrap_or_else(|e| {
+                eprintln!("child could not record: {e}");
+                std::process::exit(4)
+            });
+        // Only after the commit has returned.
+        let _ = writeln!(stdout, "COMMITTED {round} {i} {id}");
+        let _ = stdout.flush();
+    }
+    std::process::exit(0)
+}
+
+/// A small xorshift so the kill moments vary without a `rand` dependency.
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+#[test]
+fn sigkill_never_loses_a_committed_run() {
+    if let Ok(path) = std::env::var(CHILD_ENV) {
+        let round = std::env::var(ROUND_ENV)
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        child(Path::new(&path), round);
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.db");
+    drop(Store::open(&path, Options::default()).unwrap());
+    let exe = std::env::current_exe().unwrap();
+    let mut seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("crash test seed {seed}");
+    let mut all: Vec<(u64, u64, RunId)> = Vec::new();
+
+    for round in 0..ROUNDS {
+        let mut child = Command::new(&exe)
+            .args([
+                "--exact",
+                "sigkill_never_loses_a_committed_run",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, &path)
+            .env(ROUND_ENV, round.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let committed = Arc::new(Mutex::new(Vec::new()));
+        let reader = {
+            let committed = Arc::clone(&committed);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    let parts: Vec<&str> = line.split_whitespace().collect();
+                    if let ["COMMITTED", r, i, id] = parts[..] {
+                        let parsed = (r.parse::<u64>(), i.parse::<u64>(), id.parse::<i64>());
+                        if let (Ok(r), Ok(i), Ok(id)) = parsed {
+                            committed.lock().unwrap().push((r, i, RunId(id)));
+                        }
+                    }
+                }
+            })
+        };
+        let delay = 50 + next(&mut seed) % 250;
+        std::thread::sleep(Duration::from_millis(delay));
+        child.kill().unwrap(); // SIGKILL
+        let status = child.wait().unwrap();
+        assert!(
+            status.code().is_none(),
+            "round {round}: child ended by itself ({status}), see its stderr"
+        );
+        reader.join().unwrap();
+        let committed = std::mem::take(&mut *committed.lock().unwrap());
+
+        let store = Store::open(&path, Options::default()).unwrap();
+        store
+            .integrity_check()
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        all.extend(committed);
+        for &(r, i, id) in &all {
+            let stored = store
+                .run(id)
+                .unwrap()
+                .unwrap_or_else(|| panic!("round {round}: run {id} lost"));
+            assert_eq!(stored.verdict, verdict_for(r, i), "run {id}");
+            let outputs = store.outputs_for_run(id).unwrap();
+            let expected = outputs_for(r, i);
+            assert_eq!(outputs.len(), expected.len(), "run {id}: outputs lost");
+            for (got, want) in outputs.iter().zip(&expected) {
+                assert_eq!(got.raw_output, want.raw_output, "run {id}");
+                assert_eq!(got.agent, want.agent, "run {id}");
+            }
+        }
+        // No partial run either: every run in the file has all three outputs.
+        for stored in store
+            .history("crash", synod_store::Page::first(u32::MAX))
+            .unwrap()
+        {
+            assert_eq!(
+                store.outputs_for_run(stored.id).unwrap().len(),
+                3,
+                "run {} is partial",
+                stored.id
+            );
+        }
+    }
+    assert!(
+        all.len() as u64 >= ROUNDS,
+        "too few commits observed ({}) to mean anything",
+        all.len()
+    );
+    eprintln!("{} committed runs survived {ROUNDS} SIGKILLs", all.len());
+}
