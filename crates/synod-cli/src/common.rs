@@ -27,6 +27,17 @@ macro_rules! errln {
 pub(crate) use errln;
 use synod::store::Store;
 
+/// Logs to stderr when `RUST_LOG` is set (e.g. `RUST_LOG=synod=debug,synod_exec=debug`);
+/// silent otherwise.
+pub(crate) fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}
+
 /// Where the config (and through it, the store) comes from.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ConfigArgs {
@@ -60,8 +71,12 @@ impl ConfigArgs {
         if let Some(store) = &self.store {
             overrides.push(("store.path".to_owned(), store.display().to_string()));
         }
-        LoadedConfig::load(path.as_deref(), &overrides)
-            .map_err(|e| Failure::new("cannot load the config", e))
+        let loaded = LoadedConfig::load(path.as_deref(), &overrides)
+            .map_err(|e| Failure::new("cannot load the config", e))?;
+        for warning in loaded.warnings() {
+            errln!("warning: {warning}");
+        }
+        Ok(loaded)
     }
 
     /// Loads the config and opens its store.

@@ -58,10 +58,9 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     let signals = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            errln!("synod: interrupted, stopping the agents...");
-            on_signal.cancel();
-        }
+        wait_for_stop_signal().await;
+        errln!("synod: interrupted, stopping the agents...");
+        on_signal.cancel();
     });
 
     let result = orchestrator
@@ -100,4 +99,31 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::from(report.exit_code()))
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM; both cancel the run cleanly.
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => if r.is_err() { std::future::pending::<()>().await },
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }

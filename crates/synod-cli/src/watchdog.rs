@@ -128,38 +128,33 @@ fn parse_stat(stat: &str) -> (Option<char>, Option<u32>) {
 /// A running watchdog for this process's agents.
 pub(crate) struct Guard {
     marker: String,
-    cancel: tokio_util::sync::CancellationToken,
-    task: tokio::task::JoinHandle<()>,
+    running: synod::exec::Running,
 }
 
 impl Guard {
     /// Starts `synod __watchdog` for this process (Linux only; None elsewhere or when the
-    /// helper cannot start, which only weakens the SIGKILL guarantee).
+    /// helper cannot start, which only weakens the SIGKILL guarantee). The helper process
+    /// exists when this returns, so agents started afterwards are always covered.
     pub(crate) fn start() -> Option<Guard> {
         if !cfg!(target_os = "linux") || !Path::new("/proc/self/environ").exists() {
             return None;
         }
         let exe = std::env::current_exe().ok()?;
         let marker = format!("{}-{}", std::process::id(), synod::store::now_millis());
-        let cancel = tokio_util::sync::CancellationToken::new();
         let cmd = synod::exec::AgentCommand::new(exe)
             .arg("__watchdog")
             .arg("--parent")
             .arg(std::process::id().to_string())
             .arg("--marker")
             .arg(&marker)
-            .kill_grace(Duration::from_millis(100))
-            .cancel_token(cancel.clone());
-        let task = tokio::spawn(async move {
-            if let Err(err) = synod::exec::run(&cmd).await {
-                tracing::debug!(error = %err, "watchdog ended");
+            .kill_grace(Duration::from_millis(100));
+        match synod::exec::spawn(&cmd) {
+            Ok(running) => Some(Guard { marker, running }),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot start the run watchdog");
+                None
             }
-        });
-        Some(Guard {
-            marker,
-            cancel,
-            task,
-        })
+        }
     }
 
     /// The marker value agents must carry in [`MARKER_VAR`].
@@ -169,8 +164,7 @@ impl Guard {
 
     /// Stops the watchdog (the run ended normally; its agents are all reaped).
     pub(crate) async fn stop(self) {
-        self.cancel.cancel();
-        let _ = self.task.await;
+        let _ = self.running.kill().await;
     }
 }
 

@@ -274,29 +274,31 @@ fn signal(pid: u32, sig: &str) {
 }
 
 #[test]
-fn ctrl_c_cancels_cleanly_and_records_the_run_as_cancelled() {
-    let project = Project::new("");
-    std::fs::write(project.path().join("synod.toml"), sleepers(project.path())).unwrap();
-    let child = spawn_run(&project);
-    let pids = wait_for_pids(project.path(), &["one", "two"]);
-    signal(child.id(), "-INT");
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["status"], "cancelled");
-    assert_eq!(agent(&report, "one")["outcome"], "cancelled");
-    assert!(
-        wait_dead(&pids, Duration::from_secs(5)),
-        "agents survived Ctrl-C"
-    );
-    let history = project.synod(&["history", "K-9", "--json"]);
-    let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
-    assert_eq!(runs[0]["status"], "cancelled");
+fn ctrl_c_or_sigterm_cancels_cleanly_and_records_the_run_as_cancelled() {
+    for sig in ["-INT", "-TERM"] {
+        let project = Project::new("");
+        std::fs::write(project.path().join("synod.toml"), sleepers(project.path())).unwrap();
+        let child = spawn_run(&project);
+        let pids = wait_for_pids(project.path(), &["one", "two"]);
+        signal(child.id(), sig);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{sig}: {stderr}");
+        assert!(
+            stderr.contains("interrupted, stopping the agents"),
+            "{stderr}"
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["status"], "cancelled");
+        assert_eq!(agent(&report, "one")["outcome"], "cancelled");
+        assert!(
+            wait_dead(&pids, Duration::from_secs(5)),
+            "{sig}: agents survived"
+        );
+        let history = project.synod(&["history", "K-9", "--json"]);
+        let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+        assert_eq!(runs[0]["status"], "cancelled");
+    }
 }
 
 #[test]
