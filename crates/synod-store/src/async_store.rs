@@ -54,7 +54,7 @@ impl AsyncStore {
         &self.store
     }
 
-    async fn run<T, F>(&self, operation: &'static str, f: F) -> Result<T>
+    async fn call<T, F>(&self, operation: &'static str, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T> + Send + 'static,
@@ -85,7 +85,7 @@ impl AsyncStore {
         outputs: Vec<NewOutput>,
         verdict: Value,
     ) -> Result<RunId> {
-        self.run("record_stage", move |s| {
+        self.call("record_stage", move |s| {
             s.record_stage(&run, &outputs, &verdict)
         })
         .await
@@ -93,7 +93,7 @@ impl AsyncStore {
 
     /// [`Store::record_outputs`].
     pub async fn record_outputs(&self, run_id: RunId, outputs: Vec<NewOutput>) -> Result<usize> {
-        self.run("record_outputs", move |s| {
+        self.call("record_outputs", move |s| {
             s.record_outputs(run_id, &outputs)
         })
         .await
@@ -106,7 +106,7 @@ impl AsyncStore {
         spawned_at: UnixMillis,
     ) -> Result<ExecutionId> {
         let agent = agent.into();
-        self.run("execution_started", move |s| {
+        self.call("execution_started", move |s| {
             s.execution_started(&agent, spawned_at)
         })
         .await
@@ -121,7 +121,7 @@ impl AsyncStore {
         run_id: Option<RunId>,
     ) -> Result<bool> {
         let outcome = outcome.into();
-        self.run("execution_finished", move |s| {
+        self.call("execution_finished", move |s| {
             s.execution_finished(id, completed_at, &outcome, run_id)
         })
         .await
@@ -134,27 +134,27 @@ impl AsyncStore {
         stage: impl Into<String>,
     ) -> Result<Option<Run>> {
         let (spec_id, stage) = (spec_id.into(), stage.into());
-        self.run("latest_verdict", move |s| {
+        self.call("latest_verdict", move |s| {
             s.latest_verdict(&spec_id, &stage)
         })
         .await
     }
 
     /// [`Store::run`].
-    pub async fn run_by_id(&self, run_id: RunId) -> Result<Option<Run>> {
-        self.run("run", move |s| s.run(run_id)).await
+    pub async fn run(&self, run_id: RunId) -> Result<Option<Run>> {
+        self.call("run", move |s| s.run(run_id)).await
     }
 
     /// [`Store::history`].
     pub async fn history(&self, spec_id: impl Into<String>, page: Page) -> Result<Vec<Run>> {
         let spec_id = spec_id.into();
-        self.run("history", move |s| s.history(&spec_id, page))
+        self.call("history", move |s| s.history(&spec_id, page))
             .await
     }
 
     /// [`Store::outputs_for_run`].
     pub async fn outputs_for_run(&self, run_id: RunId) -> Result<Vec<Output>> {
-        self.run("outputs_for_run", move |s| s.outputs_for_run(run_id))
+        self.call("outputs_for_run", move |s| s.outputs_for_run(run_id))
             .await
     }
 
@@ -165,7 +165,7 @@ impl AsyncStore {
         page: Page,
     ) -> Result<Vec<Output>> {
         let agent = agent.into();
-        self.run("outputs_for_agent", move |s| {
+        self.call("outputs_for_agent", move |s| {
             s.outputs_for_agent(&agent, page)
         })
         .await
@@ -174,62 +174,62 @@ impl AsyncStore {
     /// [`Store::spec`].
     pub async fn spec(&self, spec_id: impl Into<String>) -> Result<Option<Spec>> {
         let spec_id = spec_id.into();
-        self.run("spec", move |s| s.spec(&spec_id)).await
+        self.call("spec", move |s| s.spec(&spec_id)).await
     }
 
     /// [`Store::agent_stats`].
     pub async fn agent_stats(&self) -> Result<Vec<AgentStats>> {
-        self.run("agent_stats", Store::agent_stats).await
+        self.call("agent_stats", Store::agent_stats).await
     }
 
     /// [`Store::unfinished_executions`].
     pub async fn unfinished_executions(&self) -> Result<Vec<Execution>> {
-        self.run("unfinished_executions", Store::unfinished_executions)
+        self.call("unfinished_executions", Store::unfinished_executions)
             .await
     }
 
     /// [`Store::executions_for_run`].
     pub async fn executions_for_run(&self, run_id: RunId) -> Result<Vec<Execution>> {
-        self.run("executions_for_run", move |s| s.executions_for_run(run_id))
+        self.call("executions_for_run", move |s| s.executions_for_run(run_id))
             .await
     }
 
     /// [`Store::prune`].
     pub async fn prune(&self, older_than: Duration) -> Result<PruneReport> {
-        self.run("prune", move |s| s.prune(older_than)).await
+        self.call("prune", move |s| s.prune(older_than)).await
     }
 
     /// [`Store::prune_before`].
     pub async fn prune_before(&self, cutoff: UnixMillis) -> Result<PruneReport> {
-        self.run("prune_before", move |s| s.prune_before(cutoff))
+        self.call("prune_before", move |s| s.prune_before(cutoff))
             .await
     }
 
     /// [`Store::incremental_vacuum`].
     pub async fn incremental_vacuum(&self, pages: u32) -> Result<u64> {
-        self.run("incremental_vacuum", move |s| s.incremental_vacuum(pages))
+        self.call("incremental_vacuum", move |s| s.incremental_vacuum(pages))
             .await
     }
 
     /// [`Store::integrity_check`].
     pub async fn integrity_check(&self) -> Result<()> {
-        self.run("integrity_check", Store::integrity_check).await
+        self.call("integrity_check", Store::integrity_check).await
     }
 
     /// [`Store::backup_to`].
     pub async fn backup_to(&self, dest: impl Into<PathBuf>) -> Result<()> {
         let dest = dest.into();
-        self.run("backup_to", move |s| s.backup_to(&dest)).await
+        self.call("backup_to", move |s| s.backup_to(&dest)).await
     }
 
     /// [`Store::checkpoint`].
     pub async fn checkpoint(&self) -> Result<bool> {
-        self.run("checkpoint", Store::checkpoint).await
+        self.call("checkpoint", Store::checkpoint).await
     }
 
     /// [`Store::schema_version`].
     pub async fn schema_version(&self) -> Result<i64> {
-        self.run("schema_version", Store::schema_version).await
+        self.call("schema_version", Store::schema_version).await
     }
 }
 

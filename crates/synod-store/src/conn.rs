@@ -295,6 +295,27 @@ mod tests {
         assert!(check(&header(1, 1), 65_536).is_ok());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200), extra in 0u64..100_000) {
+            let len = bytes.len() as u64 + extra;
+            let result = check(&bytes, len);
+            if bytes.len() < 16 || &bytes[..16] != b"SQLite format 3\0" {
+                let rejected = matches!(result, Err(Error::NotADatabase { .. }));
+                proptest::prop_assert!(rejected, "accepted non-SQLite bytes: {:?}", result);
+            }
+        }
+
+        #[test]
+        fn whole_files_pass(pages in 1u32..10_000, shift in 9u32..=16) {
+            let size = 1u32 << shift;
+            let raw = if size == 65_536 { 1 } else { size as u16 };
+            let h = header(raw, pages);
+            proptest::prop_assert!(check(&h, u64::from(pages) * u64::from(size)).is_ok());
+            proptest::prop_assert!(check(&h, u64::from(pages) * u64::from(size) - 1).is_err());
+        }
+    }
+
     #[test]
     fn memory_targets_are_unique() {
         let (a, b) = (Target::unique_memory(), Target::unique_memory());

@@ -470,6 +470,7 @@ impl Store {
 
     /// Records that a process was spawned for `agent` (before its run exists).
     pub fn execution_started(&self, agent: &str, spawned_at: UnixMillis) -> Result<ExecutionId> {
+        let _span = tracing::debug_span!("store.execution_started", agent).entered();
         self.write("execution_started", |tx| {
             tx.prepare_cached("INSERT INTO agent_executions (agent, spawned_at) VALUES (?1, ?2)")?
                 .insert(params![agent, spawned_at])
@@ -486,6 +487,7 @@ impl Store {
         outcome: &str,
         run_id: Option<RunId>,
     ) -> Result<bool> {
+        let _span = tracing::debug_span!("store.execution_finished", %id).entered();
         self.write("execution_finished", |tx| {
             tx.prepare_cached(
                 "UPDATE agent_executions SET completed_at = ?2, outcome = ?3, run_id = coalesce(?4, run_id) \
@@ -500,6 +502,7 @@ impl Store {
 
     /// The most recent run (by `started_at`) of `stage` for `spec_id`, with its verdict.
     pub fn latest_verdict(&self, spec_id: &str, stage: &str) -> Result<Option<Run>> {
+        let _span = tracing::trace_span!("store.latest_verdict", spec_id, stage).entered();
         let row = self.read(|c| {
             c.prepare_cached(SQL_LATEST_VERDICT)
                 .and_then(|mut s| s.query_row(params![spec_id, stage], read_run).optional())
@@ -510,6 +513,7 @@ impl Store {
 
     /// One run by id.
     pub fn run(&self, run_id: RunId) -> Result<Option<Run>> {
+        let _span = tracing::trace_span!("store.run", %run_id).entered();
         let row = self.read(|c| {
             c.prepare_cached(SQL_RUN)
                 .and_then(|mut s| s.query_row([run_id.0], read_run).optional())
@@ -520,6 +524,8 @@ impl Store {
 
     /// A spec's runs, newest first (by `started_at`, then recording order).
     pub fn history(&self, spec_id: &str, page: Page) -> Result<Vec<Run>> {
+        let _span =
+            tracing::trace_span!("store.history", spec_id, page.offset, page.limit).entered();
         let (limit, offset) = limit_offset(page);
         let rows = self.read(|c| {
             c.prepare_cached(SQL_HISTORY)
@@ -534,6 +540,7 @@ impl Store {
 
     /// A run's outputs in recording order.
     pub fn outputs_for_run(&self, run_id: RunId) -> Result<Vec<Output>> {
+        let _span = tracing::trace_span!("store.outputs_for_run", %run_id).entered();
         let rows = self.read(|c| {
             c.prepare_cached(SQL_OUTPUTS_FOR_RUN)
                 .and_then(|mut s| {
@@ -547,6 +554,8 @@ impl Store {
 
     /// An agent's outputs, newest first.
     pub fn outputs_for_agent(&self, agent: &str, page: Page) -> Result<Vec<Output>> {
+        let _span = tracing::trace_span!("store.outputs_for_agent", agent, page.offset, page.limit)
+            .entered();
         let (limit, offset) = limit_offset(page);
         let rows = self.read(|c| {
             c.prepare_cached(SQL_OUTPUTS_FOR_AGENT)
@@ -561,6 +570,7 @@ impl Store {
 
     /// A spec's current stage.
     pub fn spec(&self, spec_id: &str) -> Result<Option<Spec>> {
+        let _span = tracing::trace_span!("store.spec", spec_id).entered();
         self.read(|c| {
             c.prepare_cached(SQL_SPEC)
                 .and_then(|mut s| {
@@ -580,6 +590,7 @@ impl Store {
     /// Per-agent figures over every recorded attempt, sorted by agent name. Reads one covering
     /// index in (agent, run) order; each agent's durations are sorted in memory for the p95.
     pub fn agent_stats(&self) -> Result<Vec<AgentStats>> {
+        let _span = tracing::debug_span!("store.agent_stats").entered();
         struct Acc {
             agent: String,
             durations: Vec<u64>,
@@ -654,6 +665,7 @@ impl Store {
 
     /// Executions that were spawned but never recorded as finished, oldest first.
     pub fn unfinished_executions(&self) -> Result<Vec<Execution>> {
+        let _span = tracing::trace_span!("store.unfinished_executions").entered();
         self.read(|c| {
             c.prepare_cached(SQL_UNFINISHED)
                 .and_then(|mut s| s.query_map([], read_execution)?.collect())
@@ -663,6 +675,7 @@ impl Store {
 
     /// The executions attached to a run.
     pub fn executions_for_run(&self, run_id: RunId) -> Result<Vec<Execution>> {
+        let _span = tracing::trace_span!("store.executions_for_run", %run_id).entered();
         self.read(|c| {
             c.prepare_cached(SQL_EXECUTIONS_FOR_RUN)
                 .and_then(|mut s| s.query_map([run_id.0], read_execution)?.collect())

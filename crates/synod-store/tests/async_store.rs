@@ -40,10 +40,7 @@ async fn concurrent_async_writes_and_reads() {
             .unwrap();
         assert_eq!(latest.verdict, verdict(19));
         assert_eq!(store.outputs_for_run(latest.id).await.unwrap().len(), 2);
-        assert_eq!(
-            store.run_by_id(latest.id).await.unwrap().unwrap().id,
-            latest.id
-        );
+        assert_eq!(store.run(latest.id).await.unwrap().unwrap().id, latest.id);
     }
     let stats = store.agent_stats().await.unwrap();
     assert_eq!(stats.iter().map(|s| s.attempts).sum::<u64>(), 320);
