@@ -26,7 +26,48 @@ pub(crate) fn signal_group(pgid: Pid, signal: Signal) -> bool {
 /// Whether any live (non-zombie) process is still in the group.
 pub(crate) fn group_alive(pgid: Pid) -> bool {
     // EPERM means a process exists that we may not signal: still alive.
-    killpg(pgid, None) != Err(Errno::ESRCH)
+    if killpg(pgid, None) == Err(Errno::ESRCH) {
+        return false;
+    }
+    // kill(2) also counts zombies: grandchildren that died after their parent, waiting for
+    // init (which may reap them late) to collect them. They are dead; /proc tells them apart.
+    live_member_in_proc(pgid.as_raw()).unwrap_or(true)
+}
+
+/// Whether /proc lists a process of group `pgid` that is not a zombie; `None` without /proc.
+fn live_member_in_proc(pgid: i32) -> Option<bool> {
+    let dir = std::fs::read_dir("/proc").ok()?;
+    let mut any = false;
+    for entry in dir.flatten() {
+        any = true;
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        if let Some((state, pgrp)) = parse_stat(&stat) {
+            if pgrp == pgid && !matches!(state, 'Z' | 'X') {
+                return Some(true);
+            }
+        }
+    }
+    any.then_some(false)
+}
+
+/// (state, process group) from a /proc/PID/stat line.
+fn parse_stat(stat: &str) -> Option<(char, i32)> {
+    // "pid (comm) state ppid pgrp ...": comm may contain spaces and parentheses.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, pgrp))
 }
 
 /// Stops a process group: SIGTERM, then up to `grace` for the leader (when given) to be reaped
@@ -161,5 +202,24 @@ impl Drop for KillOnDrop {
         if let Some(pgid) = self.0 {
             signal_group(pgid, Signal::SIGKILL);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_lines() {
+        assert_eq!(parse_stat("12 (sleep) S 1 12 12 0"), Some(('S', 12)));
+        assert_eq!(parse_stat("13 (a (b) c) Z 1 99 99 0"), Some(('Z', 99)));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_group_is_alive() {
+        let me = nix::unistd::getpgrp();
+        assert!(group_alive(me));
+        assert_eq!(live_member_in_proc(me.as_raw()), Some(true));
     }
 }

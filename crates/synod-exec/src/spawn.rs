@@ -177,41 +177,79 @@ async fn read_lines<R: AsyncRead + Unpin>(
         return Ok(());
     };
     let mut chunk = vec![0u8; READ_CHUNK];
-    let mut partial: Vec<u8> = Vec::new();
+    let mut splitter = LineSplitter::new(max_line);
     let mut open = true;
     loop {
         let n = reader.read(&mut chunk).await?;
-        let mut batch = Vec::new();
+        let mut lines = Vec::new();
         if n == 0 {
-            if !partial.is_empty() {
-                batch.push(make(std::mem::take(&mut partial)));
-            }
+            splitter.finish(&mut lines);
         } else {
-            let mut rest = &chunk[..n];
-            while !rest.is_empty() {
-                // `read_until` on a slice finds the newline with the platform's memchr and
-                // copies the line in one go.
-                rest.read_until(b'\n', &mut partial)?;
-                if partial.last() == Some(&b'\n') {
-                    partial.pop();
-                    if partial.last() == Some(&b'\r') {
-                        partial.pop();
-                    }
-                    batch.push(make(std::mem::take(&mut partial)));
-                } else {
-                    while partial.len() >= max_line {
-                        let tail = partial.split_off(max_line);
-                        batch.push(make(std::mem::replace(&mut partial, tail)));
-                    }
-                }
-            }
+            splitter.feed(&chunk[..n], &mut lines);
         }
-        if open && !batch.is_empty() && tx.send(batch).await.is_err() {
-            // Nobody listens any more: keep draining so the child never blocks on its pipe.
-            open = false;
+        if open && !lines.is_empty() {
+            let batch = lines.into_iter().map(make).collect();
+            if tx.send(batch).await.is_err() {
+                // Nobody listens any more: keep draining so the child never blocks on its pipe.
+                open = false;
+            }
         }
         if n == 0 {
             return Ok(());
+        }
+    }
+}
+
+/// Splits a byte stream, fed in arbitrary chunks, into lines without their `\n` or `\r\n`;
+/// lines longer than `max_line` come out in `max_line`-byte pieces.
+#[derive(Debug)]
+pub(crate) struct LineSplitter {
+    partial: Vec<u8>,
+    max_line: usize,
+}
+
+impl LineSplitter {
+    pub(crate) fn new(max_line: usize) -> Self {
+        Self {
+            partial: Vec::new(),
+            max_line: max_line.max(1),
+        }
+    }
+
+    /// Appends the complete lines in `chunk` to `lines`, keeping an unfinished one.
+    pub(crate) fn feed(&mut self, mut chunk: &[u8], lines: &mut Vec<Vec<u8>>) {
+        while !chunk.is_empty() {
+            // `read_until` on a slice finds the newline with the platform's memchr and copies
+            // the line in one go. Reading from a slice cannot fail.
+            let before = chunk.len();
+            if chunk.read_until(b'\n', &mut self.partial).is_err() || chunk.len() == before {
+                break;
+            }
+            if self.partial.last() == Some(&b'\n') {
+                self.partial.pop();
+                if self.partial.last() == Some(&b'\r') {
+                    self.partial.pop();
+                }
+                self.emit_pieces(lines);
+                lines.push(std::mem::take(&mut self.partial));
+            } else {
+                self.emit_pieces(lines);
+            }
+        }
+    }
+
+    /// Emits `max_line`-byte pieces while more than `max_line` bytes are pending.
+    fn emit_pieces(&mut self, lines: &mut Vec<Vec<u8>>) {
+        while self.partial.len() > self.max_line {
+            let rest = self.partial.split_off(self.max_line);
+            lines.push(std::mem::replace(&mut self.partial, rest));
+        }
+    }
+
+    /// At the end of the stream: the last line if it had no newline.
+    pub(crate) fn finish(&mut self, lines: &mut Vec<Vec<u8>>) {
+        if !self.partial.is_empty() {
+            lines.push(std::mem::take(&mut self.partial));
         }
     }
 }
@@ -314,5 +352,63 @@ impl Drop for Running {
     fn drop(&mut self) {
         // Stops the group unless the run already ended; the task reaps the leader.
         self.stop.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn split_all(chunks: &[Vec<u8>], max_line: usize) -> Vec<Vec<u8>> {
+        let mut s = LineSplitter::new(max_line);
+        let mut lines = Vec::new();
+        for c in chunks {
+            s.feed(c, &mut lines);
+        }
+        s.finish(&mut lines);
+        lines
+    }
+
+    #[test]
+    fn crlf_empty_lines_and_a_last_line_without_newline() {
+        let lines = split_all(&[b"a\r\n\nb".to_vec(), b"c\nd".to_vec()], 100);
+        assert_eq!(lines, [&b"a"[..], b"", b"bc", b"d"]);
+    }
+
+    proptest! {
+        #[test]
+        fn matches_a_plain_split(
+            text in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'x'), Just(b'y')], 0..300),
+            cuts in proptest::collection::vec(0usize..300, 0..10),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().filter(|c| *c <= text.len()).collect();
+            cuts.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut at = 0;
+            for c in cuts.into_iter().chain([text.len()]) {
+                chunks.push(text[at..c].to_vec());
+                at = c;
+            }
+            let got = split_all(&chunks, usize::MAX);
+            let mut want: Vec<Vec<u8>> = text.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
+            if want.last().is_some_and(Vec::is_empty) {
+                want.pop();
+            }
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn long_lines_come_in_pieces(len in 0usize..50, max in 1usize..8) {
+            let mut text = vec![b'x'; len];
+            text.push(b'\n');
+            let got = split_all(&[text], max);
+            let total: usize = got.iter().map(Vec::len).sum();
+            prop_assert_eq!(total, len);
+            prop_assert!(got.iter().all(|l| l.len() <= max));
+            // Fed byte by byte, the pieces are the same.
+            let bytes: Vec<Vec<u8>> = std::iter::repeat_n(vec![b'x'], len).chain([vec![b'\n']]).collect();
+            prop_assert_eq!(split_all(&bytes, max), got);
+        }
     }
 }

@@ -8,9 +8,26 @@ use nix::errno::Errno;
 use nix::sys::signal::killpg;
 use nix::unistd::Pid;
 
-/// Whether any live process remains in group `pgid`.
+/// Whether any live process remains in group `pgid`: `kill(-pgid, 0)` finds the group and
+/// /proc shows a member that is not a zombie (a dead grandchild waiting for init to reap it
+/// still counts for `kill`).
 pub fn group_alive(pgid: i32) -> bool {
-    killpg(Pid::from_raw(pgid), None) != Err(Errno::ESRCH)
+    if killpg(Pid::from_raw(pgid), None) == Err(Errno::ESRCH) {
+        return false;
+    }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    dir.flatten().any(|entry| {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        let Some(close) = stat.rfind(')') else {
+            return false;
+        };
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        fields.len() > 2 && fields[2] == pgid.to_string() && fields[0] != "Z"
+    })
 }
 
 /// Waits (up to 10 s, generous for loaded machines) for group `pgid` to be gone.
