@@ -50,10 +50,11 @@ fn live_member_in_proc(pgid: i32) -> Option<bool> {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
-        if let Some((state, pgrp)) = parse_stat(&stat) {
-            if pgrp == pgid && !matches!(state, 'Z' | 'X') {
-                return Some(true);
-            }
+        if let Some((state, pgrp)) = parse_stat(&stat)
+            && pgrp == pgid
+            && !matches!(state, 'Z' | 'X')
+        {
+            return Some(true);
         }
     }
     any.then_some(false)
