@@ -64,19 +64,7 @@ pub(crate) fn write_canonical(value: &Value, out: &mut String) {
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
         Value::Number(n) => write_number(n, out),
-        Value::String(s) => {
-            out.push('"');
-            for c in s.trim().chars() {
-                if c.is_ascii() {
-                    push_escaped(c.to_ascii_lowercase(), out);
-                } else {
-                    for lower in c.to_lowercase() {
-                        push_escaped(lower, out);
-                    }
-                }
-            }
-            out.push('"');
-        }
+        Value::String(s) => write_folded(s.trim(), out),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -122,6 +110,28 @@ fn write_number(n: &serde_json::Number, out: &mut String) {
     }
 }
 
+/// A case-folded, quoted string. Fast path: ASCII without `"` or `\\` is copied and
+/// lowercased in place.
+fn write_folded(s: &str, out: &mut String) {
+    out.push('"');
+    if s.is_ascii() && !s.bytes().any(|b| b == b'"' || b == b'\\') {
+        let start = out.len();
+        out.push_str(s);
+        out[start..].make_ascii_lowercase();
+    } else {
+        for c in s.chars() {
+            if c.is_ascii() {
+                push_escaped(c.to_ascii_lowercase(), out);
+            } else {
+                for lower in c.to_lowercase() {
+                    push_escaped(lower, out);
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
@@ -147,6 +157,12 @@ mod tests {
         assert_eq!(canonical(&json!("  PASS ")), canonical(&json!("pass")));
         assert_eq!(canonical(&json!("Ärger")), canonical(&json!("ärger")));
         assert_ne!(canonical(&json!("a\"b")), canonical(&json!("a\\\"b")));
+        assert_eq!(canonical(&json!(" Ä\"B ")), canonical(&json!("ä\"b")));
+        assert_eq!(canonical(&json!(["A\",\"B"])), r#"["a\",\"b"]"#);
+        assert_ne!(
+            canonical(&json!(["a\",\"b"])),
+            canonical(&json!(["a", "b"]))
+        );
     }
 
     #[test]
