@@ -4,11 +4,11 @@
 //!
 //! - [`AgentCommand`]: a consuming builder (program, args, env inherit / clear / allow-list,
 //!   cwd, stdin bytes, timeout, kill grace, output cap, cancellation token, classifier).
-//! - [`run`] / [`run_with_cancel`]: run to completion, returning [`Output`] (bytes, lossy
+//! - [`run()`] / [`run_with_cancel`]: run to completion, returning [`Output`] (bytes, lossy
 //!   text, status, duration, truncation) or a precise [`Error`].
-//! - [`spawn`]: a [`Running`] child whose stdout and stderr arrive as a `Stream` of
+//! - [`spawn()`]: a [`Running`] child whose stdout and stderr arrive as a `Stream` of
 //!   [`Event`]s (lines, then `Exited`), with [`Running::wait`] and [`Running::kill`].
-//! - [`run_all`]: many commands, at most N alive at once, one result per input index,
+//! - [`run_all()`]: many commands, at most N alive at once, one result per input index,
 //!   cancellable as a whole or on the first failure.
 //! - Every child leads its own process group. A timeout, a cancellation, or dropping the
 //!   future sends SIGTERM to the group, waits the kill grace, sends SIGKILL, and reaps: no

@@ -1,4 +1,4 @@
-//! [`run`] and [`run_with_cancel`]: run a command to completion and collect its output.
+//! [`run()`] and [`run_with_cancel`]: run a command to completion and collect its output.
 //!
 //! stdin is written while stdout and stderr are drained (no pipe deadlock). When the leader
 //! exits, anything it left behind in its process group is stopped too. A timeout, a
@@ -57,7 +57,7 @@ pub async fn run(cmd: &AgentCommand) -> Result<Output> {
     run_inner(cmd, None).await
 }
 
-/// Like [`run`], also stopping the process group and returning [`Error::Cancelled`] when
+/// Like [`run()`], also stopping the process group and returning [`Error::Cancelled`] when
 /// `cancel` fires (in addition to the command's own token, if any).
 pub async fn run_with_cancel(cmd: &AgentCommand, cancel: &CancellationToken) -> Result<Output> {
     run_inner(cmd, Some(cancel)).await

@@ -1,4 +1,4 @@
-//! [`run_all`]: run many commands with at most N alive at once, one result per input index.
+//! [`run_all()`]: run many commands with at most N alive at once, one result per input index.
 //!
 //! A `JoinSet` holds one task per command; a semaphore admits at most `max_concurrency` of
 //! them to spawn a process, and a permit is released only after the process group has been
@@ -72,7 +72,7 @@ where
     run_all_with(cmds, max_concurrency, cancel, RunAllOptions::default()).await
 }
 
-/// [`run_all`] with options.
+/// [`run_all()`] with options.
 pub async fn run_all_with<I>(
     cmds: I,
     max_concurrency: usize,

@@ -1,4 +1,4 @@
-//! [`spawn`]: start a command and stream its output line by line as [`Event`]s.
+//! [`spawn()`]: start a command and stream its output line by line as [`Event`]s.
 //!
 //! A background task owns the child: it writes stdin, splits stdout and stderr into lines,
 //! enforces the timeout and cancellation, and stops the process group when the [`Running`]
@@ -265,7 +265,7 @@ impl Running {
         &self.cmd
     }
 
-    /// Waits for the run to end and returns what [`crate::run`] would have: the output not
+    /// Waits for the run to end and returns what [`crate::run()`] would have: the output not
     /// already taken as events (lines joined with `\n`, capped), or the error (`NonZeroExit`,
     /// `Timeout`, `Cancelled`, ...).
     pub async fn wait(mut self) -> Result<Output> {
