@@ -199,26 +199,38 @@ fn clean<'a>(raw: &'a str, options: &ExtractOptions) -> Cow<'a, str> {
     let prefixes: Vec<&str> = options
         .strip_line_prefixes
         .iter()
-        .map(String::as_str)
-        .filter(|p| !p.trim().is_empty())
+        .map(|p| p.trim_start())
+        .filter(|p| !p.trim_end().is_empty())
         .collect();
-    if prefixes.is_empty() || !text.lines().any(|line| strip_line(line, &prefixes)) {
+    if prefixes.is_empty() {
         return text;
     }
-    let mut out = String::with_capacity(text.len());
+    // One pass; the copy starts only at the first dropped line.
+    let mut out: Option<String> = None;
+    let mut offset = 0;
     for line in text.split_inclusive('\n') {
-        if !strip_line(line, &prefixes) {
-            out.push_str(line);
+        let strip = strip_line(line, &prefixes);
+        match &mut out {
+            Some(out) if !strip => out.push_str(line),
+            None if strip => {
+                let mut kept = String::with_capacity(text.len());
+                kept.push_str(&text[..offset]);
+                out = Some(kept);
+            }
+            _ => {}
         }
+        offset += line.len();
     }
-    Cow::Owned(out)
+    match out {
+        Some(out) => Cow::Owned(out),
+        None => text,
+    }
 }
 
 fn strip_line(line: &str, prefixes: &[&str]) -> bool {
     let line = line.trim_start();
     let after_stamp = leading_stamp_len(line).map(|len| line[len..].trim_start());
     prefixes.iter().any(|p| {
-        let p = p.trim_start();
         starts_with_ignore_case(line, p)
             || after_stamp.is_some_and(|r| starts_with_ignore_case(r, p))
     })
@@ -579,6 +591,19 @@ mod tests {
             extract_json_with("tokens used: 12\n{\"a\": 1}", &options),
             Ok(json!({"a": 1}))
         );
+    }
+
+    #[test]
+    fn clean_keeps_everything_but_matching_lines() {
+        let options = ExtractOptions::default()
+            .strip_line_prefix("  tokens used")
+            .strip_line_prefix("model:");
+        let raw = "keep 1\n  Tokens used: 5\nkeep 2\n[12:00] model: x\nkeep 3";
+        assert_eq!(clean(raw, &options), "keep 1\nkeep 2\nkeep 3");
+        assert!(matches!(
+            clean("nothing to drop", &options),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

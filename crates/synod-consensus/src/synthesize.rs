@@ -41,9 +41,9 @@
 //! with [`Source::Aggregator`] and never change the status.
 //!
 //! Determinism: agents are processed in name order, subjects in spec order and then by
-//! normalized key, positions by support and then by normalized value ("absent" first), and each position's
-//! value is taken from its alphabetically first agent — so permuting `reports` changes
-//! nothing and the serialized verdict is byte-identical for the same input.
+//! normalized key, positions by support and then by normalized value ("absent" first), and
+//! each position's value is taken from its alphabetically first agent — so permuting
+//! `reports` changes nothing and the serialized verdict is byte-identical for the same input.
 //!
 //! ```
 //! use serde_json::json;

@@ -1,8 +1,8 @@
 //! The outcome of a stage: [`Verdict`] and its parts, serializable and renderable as Markdown.
 //!
 //! Every list in a verdict is in a fixed order (agents by name, subjects in spec order then
-//! by normalized key, positions by support then by normalized value, "absent" first), so serializing the same
-//! verdict always gives the same bytes.
+//! by normalized key, positions by support then by normalized value, "absent" first), so
+//! serializing the same verdict always gives the same bytes.
 //!
 //! ```
 //! use serde_json::json;
