@@ -44,6 +44,17 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The watcher saw a watched file empty, which is what a save looks like half-way through
+    /// (truncate, then write); the last good configuration stays in use until the file has
+    /// content again. (A plain [`Loader::load`](crate::Loader::load) accepts empty files.)
+    #[error(
+        "config file {} is empty (a save in progress?); keeping the last good configuration",
+        path.display()
+    )]
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file's extension names no supported format.
     #[error(
         "config file {} has an unsupported extension: use .toml, .yaml, .yml or .json",

@@ -317,6 +317,22 @@ where
 
     fn reload(&mut self) {
         let _span = tracing::info_span!("config.reload").entered();
+        // An empty file is a save caught between truncate and write: never apply the defaults
+        // it would mean; the write's own event brings the real content.
+        if let Some(t) = self
+            .targets
+            .iter()
+            .find(|t| std::fs::metadata(&t.path).is_ok_and(|m| m.is_file() && m.len() == 0))
+        {
+            let error = Error::EmptyFile {
+                path: t.path.clone(),
+            };
+            tracing::debug!(%error, "config change deferred");
+            let _ = self.events.send(ReloadEvent::Rejected {
+                error: Arc::new(error),
+            });
+            return;
+        }
         match self.loader.load() {
             Ok(loaded) => {
                 let changed_keys = self.last.changed_keys(&loaded);

@@ -99,6 +99,15 @@ async fn invalid_toml_and_schema_violations_are_rejected_keeping_the_old_value()
     assert_eq!(watcher.current(), before);
     assert_eq!(*watcher.subscribe().borrow(), before);
 
+    // A file caught empty (between truncate and write) is not read as "all defaults".
+    write(dir.path(), "synod.toml", "");
+    let error = rejected(next(&mut events).await);
+    assert!(
+        matches!(&*error, Error::EmptyFile { path } if path.ends_with("synod.toml")),
+        "{error}"
+    );
+    assert_eq!(watcher.current(), before);
+
     // A good edit afterwards still applies.
     write(dir.path(), "synod.toml", "max_tokens = 4\n");
     applied(next(&mut events).await);
