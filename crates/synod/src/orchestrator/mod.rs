@@ -327,19 +327,11 @@ impl Orchestrator {
                 started_at,
                 finished_at,
                 status,
-                &outputs,
+                outputs,
                 verdict_json,
+                executions,
             )
             .await?;
-        for (id, outcome) in executions {
-            if let Err(err) = self
-                .store
-                .execution_finished(id, finished_at, outcome, Some(run_id))
-                .await
-            {
-                tracing::warn!(error = %err, "cannot mark execution finished");
-            }
-        }
         self.emit(Event::VerdictReady {
             status,
             run_id: Some(run_id.0),
@@ -358,6 +350,8 @@ impl Orchestrator {
         })
     }
 
+    /// Stores the stage in one transaction, then completes its executions, all in one
+    /// blocking task (one thread hop).
     #[allow(clippy::too_many_arguments)]
     async fn record(
         &self,
@@ -366,34 +360,46 @@ impl Orchestrator {
         started_at: i64,
         finished_at: i64,
         status: StageStatus,
-        outputs: &[NewOutput],
+        outputs: Vec<NewOutput>,
         verdict: Value,
+        executions: Vec<(ExecutionId, &'static str)>,
     ) -> Result<synod_store::RunId> {
-        // (spec, stage, started_at) is unique; two runs started in the same millisecond get
-        // distinct start stamps.
-        let mut started_at = started_at;
-        let mut tries = 0;
-        loop {
-            let run = NewRun {
-                spec_id: spec_id.to_owned(),
-                stage: stage.to_owned(),
-                started_at,
-                finished_at: finished_at.max(started_at),
-                status: status.as_str().to_owned(),
-            };
-            match self
-                .store
-                .record_stage(run, outputs.to_vec(), verdict.clone())
-                .await
-            {
-                Ok(id) => return Ok(id),
-                Err(synod_store::Error::Constraint { .. }) if tries < 5 => {
-                    tries += 1;
-                    started_at += 1;
+        let store = self.store.blocking().clone();
+        let mut run = NewRun {
+            spec_id: spec_id.to_owned(),
+            stage: stage.to_owned(),
+            started_at,
+            finished_at: finished_at.max(started_at),
+            status: status.as_str().to_owned(),
+        };
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            // (spec, stage, started_at) is unique; two runs started in the same millisecond
+            // get distinct start stamps.
+            let mut tries = 0;
+            let run_id = loop {
+                match store.record_stage(&run, &outputs, &verdict) {
+                    Ok(id) => break id,
+                    Err(synod_store::Error::Constraint { .. }) if tries < 5 => {
+                        tries += 1;
+                        run.started_at += 1;
+                        run.finished_at = run.finished_at.max(run.started_at);
+                    }
+                    Err(err) => return Err(Error::from(err)),
                 }
-                Err(err) => return Err(err.into()),
+            };
+            for (id, outcome) in executions {
+                if let Err(err) =
+                    store.execution_finished(id, run.finished_at, outcome, Some(run_id))
+                {
+                    tracing::warn!(error = %err, "cannot mark execution finished");
+                }
             }
-        }
+            Ok(run_id)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the store task failed: {e}")))?
     }
 
     fn stage_prompt(&self, stage: &StageConfig) -> Result<String> {
@@ -570,13 +576,17 @@ impl Orchestrator {
                         agent: name.to_owned(),
                         attempt,
                     });
-                    let execution = if self.track_executions {
-                        self.store.execution_started(name, now_millis()).await.ok()
-                    } else {
-                        None
+                    // The execution row is written while the process starts (off the
+                    // critical path); an agent runs far longer than that write takes.
+                    let track = async {
+                        if self.track_executions {
+                            self.store.execution_started(name, now_millis()).await.ok()
+                        } else {
+                            None
+                        }
                     };
                     let t0 = Instant::now();
-                    let result = synod_exec::run(&cmd).await;
+                    let (execution, result) = tokio::join!(track, synod_exec::run(&cmd));
                     let ran = Ran {
                         elapsed: t0.elapsed(),
                         execution,
