@@ -474,7 +474,7 @@ pub struct StageConfig {
     /// At most this many agents run at once in parallel mode (default: all).
     pub max_concurrency: Option<usize>,
     /// How the agents' JSON is reconciled (synod-consensus `StageSpec`).
-    #[schemars(with = "serde_json::Value")]
+    #[schemars(schema_with = "stage_spec_schema")]
     pub consensus: synod_consensus::StageSpec,
 }
 
@@ -490,6 +490,55 @@ impl Default for StageConfig {
             consensus: synod_consensus::StageSpec::default(),
         }
     }
+}
+
+/// JSON Schema of synod-consensus's `StageSpec` serde form (that crate has no schemars).
+fn stage_spec_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "How the agents' JSON is reconciled (synod-consensus StageSpec).",
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "required_fields": {
+                "description": "JSON pointers every answer must contain.",
+                "type": "array", "items": { "type": "string" }
+            },
+            "decision_fields": {
+                "description": "JSON pointers whose values must agree across a quorum.",
+                "type": "array", "items": { "type": "string" }
+            },
+            "list_fields": {
+                "description": "Arrays whose items are matched across agents by a key pointer.",
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["pointer", "key"],
+                    "properties": {
+                        "pointer": { "type": "string" },
+                        "key": { "type": "string" },
+                        "compare": { "type": "array", "items": { "type": "string" } }
+                    }
+                }
+            },
+            "quorum": {
+                "description": "\"all\", \"majority\" (default) or { at_least = n }.",
+                "anyOf": [
+                    { "enum": ["all", "majority"] },
+                    {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["at_least"],
+                        "properties": { "at_least": { "type": "integer", "minimum": 1 } }
+                    }
+                ]
+            },
+            "aggregator": {
+                "description": "An agent whose own consensus.{agreements,conflicts} are merged in.",
+                "type": ["string", "null"]
+            }
+        }
+    })
 }
 
 #[cfg(test)]
