@@ -45,8 +45,35 @@ use crate::error::{Error, Result, STDERR_TAIL_BYTES};
 use crate::group::{ChildGuard, group_alive, terminate};
 use crate::output::{CapBuf, Output};
 
-/// Bytes per read from a child's pipe.
+/// Bytes per read from a child's pipe once it has shown it writes a lot (a pipe holds 64 KiB).
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
+/// Bytes per read until then: most children write little, and a small buffer is cheaper.
+pub(crate) const FIRST_CHUNK: usize = 4 * 1024;
+
+/// A read buffer that starts small and grows to [`READ_CHUNK`] after the first full read.
+pub(crate) struct ReadBuf(Vec<u8>);
+
+impl ReadBuf {
+    pub(crate) fn new() -> Self {
+        Self(vec![0; FIRST_CHUNK])
+    }
+
+    /// Reads once; `Ok(0)` at the end of the stream. The bytes are in `self.filled(n)`.
+    pub(crate) async fn read_from<R: AsyncRead + Unpin>(
+        &mut self,
+        reader: &mut R,
+    ) -> io::Result<usize> {
+        let n = reader.read(&mut self.0).await?;
+        if n == self.0.len() && n < READ_CHUNK {
+            self.0.resize(READ_CHUNK, 0);
+        }
+        Ok(n)
+    }
+
+    pub(crate) fn filled(&self, n: usize) -> &[u8] {
+        &self.0[..n]
+    }
+}
 /// Least time given to finish reading the pipes once the group is gone.
 const MIN_DRAIN: Duration = Duration::from_millis(200);
 
@@ -153,13 +180,13 @@ async fn read_capped<R: AsyncRead + Unpin>(reader: Option<R>, buf: &mut CapBuf) 
     let Some(mut reader) = reader else {
         return Ok(());
     };
-    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut chunk = ReadBuf::new();
     loop {
-        let n = reader.read(&mut chunk).await?;
+        let n = chunk.read_from(&mut reader).await?;
         if n == 0 {
             return Ok(());
         }
-        buf.push(&chunk[..n]);
+        buf.push(chunk.filled(n));
     }
 }
 

@@ -39,7 +39,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use futures::Stream;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -50,7 +50,7 @@ use crate::command::AgentCommand;
 use crate::error::{Error, Result};
 use crate::group::ChildGuard;
 use crate::output::{CapBuf, Output};
-use crate::run::{READ_CHUNK, Stop, conclude, spawn_guarded, supervise, write_stdin};
+use crate::run::{ReadBuf, Stop, conclude, spawn_guarded, supervise, write_stdin};
 
 /// Batches buffered between the child's task and the consumer (each batch is one pipe read).
 const CHANNEL_BATCHES: usize = 16;
@@ -176,16 +176,16 @@ async fn read_lines<R: AsyncRead + Unpin>(
     let Some(mut reader) = reader else {
         return Ok(());
     };
-    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut chunk = ReadBuf::new();
     let mut splitter = LineSplitter::new(max_line);
     let mut open = true;
     loop {
-        let n = reader.read(&mut chunk).await?;
+        let n = chunk.read_from(&mut reader).await?;
         let mut lines = Vec::new();
         if n == 0 {
             splitter.finish(&mut lines);
         } else {
-            splitter.feed(&chunk[..n], &mut lines);
+            splitter.feed(chunk.filled(n), &mut lines);
         }
         if open && !lines.is_empty() {
             let batch = lines.into_iter().map(make).collect();
