@@ -15,8 +15,11 @@
 //! * [`ErrorClass::RateLimited`] waits `max(retry_after, computed delay)`, capped by
 //!   `max_delay`; a `retry_after` longer than `max_delay`, or than the time left before
 //!   `max_elapsed`, fails at once with [`StopReason::RetryAfterTooLong`].
-//! * With `max_elapsed`, a retry whose wait would end past that much time since the first
-//!   attempt started is not made ([`StopReason::MaxElapsed`]).
+//! * With `max_elapsed`, a retry whose wait would end more than that long after the first
+//!   failure is not made ([`StopReason::MaxElapsed`]). Time is counted from the first failure,
+//!   not from the first call, so a call that succeeds at once reads no clock at all (a clock
+//!   read costs about as much as the whole success path); bound the first attempt itself with
+//!   the operation's own timeout or a [`Pipeline`](crate::Pipeline) timeout.
 //! * With a [`RetryBudget`] (see [`RetryPolicy::with_budget`]) each retry must first withdraw
 //!   its cost; an empty bucket stops with [`StopReason::BudgetExhausted`].
 //!
@@ -175,7 +178,7 @@ impl RetryPolicyBuilder {
         self.policy.jitter = j;
         self
     }
-    /// Give up instead of waiting past this much time since the first attempt started.
+    /// Give up instead of waiting past this much time after the first failure.
     /// Default `None` (no limit).
     #[must_use]
     pub fn max_elapsed(mut self, d: Option<Duration>) -> Self {
@@ -365,7 +368,8 @@ impl RetryPolicy {
         E: Classify,
         N: FnMut(u32, &E, Duration),
     {
-        let start = tokio::time::Instant::now();
+        // The clock starts at the first failure, so the success path reads no clock.
+        let mut first_failure: Option<tokio::time::Instant> = None;
         let mut driver = Driver::new(self);
         loop {
             match op().await {
@@ -374,7 +378,9 @@ impl RetryPolicy {
                     return Ok(v);
                 }
                 Err(err) => {
-                    let elapsed = start.elapsed();
+                    let elapsed = first_failure
+                        .get_or_insert_with(tokio::time::Instant::now)
+                        .elapsed();
                     match driver.failed(&err, elapsed) {
                         Ok(delay) => {
                             notify(driver.attempt, &err, delay);
@@ -433,7 +439,7 @@ impl RetryPolicy {
         E: Classify,
         N: FnMut(u32, &E, Duration),
     {
-        let start = std::time::Instant::now();
+        let mut first_failure: Option<std::time::Instant> = None;
         let mut driver = Driver::new(self);
         loop {
             match op() {
@@ -442,7 +448,9 @@ impl RetryPolicy {
                     return Ok(v);
                 }
                 Err(err) => {
-                    let elapsed = start.elapsed();
+                    let elapsed = first_failure
+                        .get_or_insert_with(std::time::Instant::now)
+                        .elapsed();
                     match driver.failed(&err, elapsed) {
                         Ok(delay) => {
                             notify(driver.attempt, &err, delay);
@@ -663,7 +671,8 @@ impl<E> RetryError<E> {
     pub fn attempts(&self) -> u32 {
         self.attempts
     }
-    /// Time from the start of the first attempt to giving up.
+    /// Time spent retrying: from the first failure to giving up (zero when the first attempt
+    /// was not retried).
     #[must_use]
     pub fn elapsed(&self) -> Duration {
         self.elapsed
@@ -690,15 +699,15 @@ impl<E> RetryError<E> {
 
 impl<E: fmt::Display> fmt::Display for RetryError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} after {} attempt{} in {:?}: {}",
-            self.reason,
-            self.attempts,
-            if self.attempts == 1 { "" } else { "s" },
-            self.elapsed,
-            self.last
-        )
+        if self.attempts <= 1 {
+            write!(f, "{}: {}", self.reason, self.last)
+        } else {
+            write!(
+                f,
+                "{} after {} attempts and {:?} of retrying: {}",
+                self.reason, self.attempts, self.elapsed, self.last
+            )
+        }
     }
 }
 
