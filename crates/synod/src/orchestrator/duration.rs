@@ -84,23 +84,42 @@ impl FromStr for HumanDuration {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let value: f64 = num.parse().map_err(|_| err())?;
-        let factor = match unit.trim() {
-            "" | "s" | "sec" | "secs" => 1.0,
-            "ms" => 0.001,
-            "us" | "µs" => 0.000_001,
-            "m" | "min" | "mins" => 60.0,
-            "h" => 3600.0,
-            "d" => 86_400.0,
+        let unit_nanos: u128 = match unit.trim() {
+            "" | "s" | "sec" | "secs" => 1_000_000_000,
+            "ms" => 1_000_000,
+            "us" | "µs" => 1_000,
+            "m" | "min" | "mins" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "d" => 86_400_000_000_000,
             _ => return Err(err()),
         };
-        let secs = value * factor;
-        if !secs.is_finite() || secs < 0.0 {
+        // Exact decimal arithmetic: "8342507.688399s" must not pass through f64.
+        let (int_part, frac_part) = num.split_once('.').unwrap_or((num, ""));
+        if int_part.is_empty() && frac_part.is_empty() {
             return Err(err());
         }
-        Duration::try_from_secs_f64(secs)
-            .map(Self)
-            .map_err(|_| err())
+        let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+        if !digits(int_part) || !digits(frac_part) || int_part.len() > 20 {
+            return Err(err());
+        }
+        let int: u128 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| err())?
+        };
+        let frac_digits = &frac_part[..frac_part.len().min(18)];
+        let frac: u128 = if frac_digits.is_empty() {
+            0
+        } else {
+            frac_digits.parse().map_err(|_| err())?
+        };
+        let scale = 10u128.pow(u32::try_from(frac_digits.len()).map_err(|_| err())?);
+        let nanos = int
+            .checked_mul(unit_nanos)
+            .and_then(|n| n.checked_add(frac * unit_nanos / scale))
+            .ok_or_else(err)?;
+        let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| err())?;
+        Ok(Self(Duration::new(secs, (nanos % 1_000_000_000) as u32)))
     }
 }
 
@@ -174,7 +193,7 @@ impl schemars::JsonSchema for HumanDuration {
         schemars::json_schema!({
             "description": "A duration: a number and a unit (ms, s, m, h, d), e.g. \"250ms\" or \"2s\"; a bare number is seconds.",
             "anyOf": [
-                { "type": "string", "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*(ms|us|µs|s|sec|secs|m|min|mins|h|d)?\\s*$" },
+                { "type": "string", "pattern": "^\\s*([0-9]+(\\.[0-9]*)?|\\.[0-9]+)\\s*(ms|us|µs|s|sec|secs|m|min|mins|h|d)?\\s*$" },
                 { "type": "number", "minimum": 0 }
             ]
         })
@@ -194,6 +213,8 @@ mod tests {
             ("1.5m", Duration::from_secs(90)),
             ("1h", Duration::from_secs(3600)),
             ("30d", Duration::from_secs(30 * 86_400)),
+            ("8342507.688399s", Duration::from_micros(8_342_507_688_399)),
+            (".5s", Duration::from_millis(500)),
         ] {
             let parsed: HumanDuration = s.parse().unwrap();
             assert_eq!(parsed.0, d, "{s}");
@@ -206,6 +227,20 @@ mod tests {
     fn rejects_garbage() {
         for s in ["", "s", "1x", "-1s", "1..2s", "NaNs"] {
             assert!(s.parse::<HumanDuration>().is_err(), "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn display_parses_back_exactly(micros in 0u64..10_000_000_000_000) {
+            let d = HumanDuration(Duration::from_micros(micros));
+            let back: HumanDuration = d.to_string().parse().unwrap();
+            proptest::prop_assert_eq!(back, d);
+        }
+
+        #[test]
+        fn parsing_never_panics(s in "\\PC{0,12}") {
+            let _ = s.parse::<HumanDuration>();
         }
     }
 
