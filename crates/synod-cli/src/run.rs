@@ -57,8 +57,11 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     let ui = progress::spawn(events_rx, args.quiet);
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
+    // Registered now, before any agent starts, so an early Ctrl-C is never lost to the
+    // default action (which would kill synod without cleanup).
+    let stop = StopSignals::register();
     let signals = tokio::spawn(async move {
-        wait_for_stop_signal().await;
+        stop.recv().await;
         errln!("synod: interrupted, stopping the agents...");
         on_signal.cancel();
     });
@@ -101,29 +104,57 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::from(report.exit_code()))
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM; both cancel the run cleanly.
-async fn wait_for_stop_signal() {
+/// Ctrl-C (SIGINT) and SIGTERM, both of which cancel the run cleanly.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    r = tokio::signal::ctrl_c() => if r.is_err() { std::future::pending::<()>().await },
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    /// Installs the handlers (they replace the default "terminate the process" action).
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
     }
-    #[cfg(not(unix))]
-    {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+
+    /// Resolves when either signal arrives (never, if no handler could be installed).
+    async fn recv(mut self) {
+        #[cfg(unix)]
+        {
+            let interrupt = async {
+                match self.interrupt.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let terminate = async {
+                match self.terminate.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = interrupt => {}
+                _ = terminate => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 }
