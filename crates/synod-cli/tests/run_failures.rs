@@ -301,6 +301,8 @@ fn ctrl_c_or_sigterm_cancels_cleanly_and_records_the_run_as_cancelled() {
     }
 }
 
+/// The watchdog that kills a SIGKILLed run's agents reads `/proc`: Linux only.
+#[cfg(target_os = "linux")]
 #[test]
 fn sigkill_mid_stage_leaves_a_consistent_store_and_no_agent_alive() {
     let project = Project::new("");
