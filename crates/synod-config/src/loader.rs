@@ -421,6 +421,12 @@ where
                     message: "the key has an empty segment".into(),
                 });
             }
+            // Never echo a secret's value in an error.
+            let shown = if compiled.is_secret_path(&path) {
+                format!("{key}={}", crate::REDACTED)
+            } else {
+                format!("{key}={raw}")
+            };
             let (path, value) = match compiled.resolve(&path, true) {
                 Some((canonical, node)) => {
                     let v = compiled.coerce(node, raw);
@@ -430,7 +436,7 @@ where
                 None => (path, Value::String(raw.clone())),
             };
             schema::set(&mut merged, &path, value.clone()).map_err(|message| Error::Override {
-                input: format!("{key}={raw}"),
+                input: shown,
                 message,
             })?;
             record_leaves(&mut provenance, &mut path.clone(), &value, &mut |_| {

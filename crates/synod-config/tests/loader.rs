@@ -494,6 +494,16 @@ fn secrets_are_never_printed() {
         "{text}"
     );
     assert!(!text.contains(SECRET), "{text}");
+    let err = Loader::<Config>::new()
+        .env_source(no_env())
+        .set_override("api_token", "abc")
+        .set_override("api_token.inner", SECRET)
+        .load();
+    let Err(e @ Error::Override { .. }) = err else {
+        panic!("expected an override error, got {err:?}");
+    };
+    assert!(e.to_string().contains("api_token.inner=[redacted]"), "{e}");
+    assert!(!format!("{e} {e:?}").contains(SECRET), "{e}");
     let int_secret = write(dir.path(), "int.toml", "api_token = 123456789\n");
     let err = Loader::<Config>::new()
         .file(&int_secret)
