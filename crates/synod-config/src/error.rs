@@ -141,7 +141,8 @@ impl Classify for Error {
         match self {
             // A read can fail passingly (EINTR, EAGAIN, a network file system hiccup).
             Error::Io { source, .. } => source.class(),
-            Error::Watch { .. } => ErrorClass::Transient,
+            // A save in progress, or a watcher hiccup: trying again later can succeed.
+            Error::Watch { .. } | Error::EmptyFile { .. } => ErrorClass::Transient,
             _ => ErrorClass::Permanent,
         }
     }
