@@ -131,6 +131,8 @@ fn bench_synthesize<M: Measurement>(c: &mut Criterion<M>) {
     for &agents in &AGENTS {
         for &items in &ITEMS {
             group.throughput(Throughput::Elements((agents * items) as u64));
+            // Flat sampling keeps the 10,000-item rows (tens of ms each) within budget.
+            group.sample_size(if items >= 10_000 { 10 } else { 20 });
             group.bench_with_input(
                 BenchmarkId::new(format!("agents_{agents}"), items),
                 &inputs(agents, items),

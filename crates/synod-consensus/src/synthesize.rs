@@ -144,7 +144,7 @@ pub fn synthesize<S: AsRef<str>>(
                 Some(found) => (Some(canonical(found)), Some(found)),
                 None => (None, None),
             };
-            add_to_group(&mut groups, key, value, i);
+            add_to_group(&mut groups, key, value, i, valid.len());
         }
         decider.decide(
             Subject::Field {
@@ -196,7 +196,7 @@ pub fn synthesize<S: AsRef<str>>(
                         Some(compared.clone()),
                         Group {
                             value: Some(item),
-                            agents: vec![i],
+                            agents: first_agent(i, valid.len()),
                         },
                     )),
                 }
@@ -303,6 +303,13 @@ fn check<'a>(spec: &StageSpec, report: &'a AgentReport) -> Result<&'a Value, Inv
     Ok(value)
 }
 
+/// A group's agent list, sized for every valid agent up front (one allocation, no regrowth).
+fn first_agent(i: usize, capacity: usize) -> Vec<usize> {
+    let mut agents = Vec::with_capacity(capacity);
+    agents.push(i);
+    agents
+}
+
 /// A list item's positions while collecting: keyed by the normalized compare values.
 #[derive(Default)]
 struct Item<'a> {
@@ -325,6 +332,7 @@ fn add_to_group<'a>(
     key: Option<String>,
     value: Option<&'a Value>,
     i: usize,
+    capacity: usize,
 ) {
     match groups.iter_mut().find(|(k, _)| *k == key) {
         Some((_, group)) => group.agents.push(i),
@@ -332,7 +340,7 @@ fn add_to_group<'a>(
             key,
             Group {
                 value,
-                agents: vec![i],
+                agents: first_agent(i, capacity),
             },
         )),
     }
