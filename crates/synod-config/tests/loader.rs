@@ -539,3 +539,34 @@ fn schema_is_strict_and_exported() {
         .load();
     assert!(matches!(loaded, Err(Error::Invalid { .. })));
 }
+
+#[test]
+fn yaml_flow_values_fall_back_to_their_key_and_env_takes_json_for_arrays() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let yaml = write(
+        dir.path(),
+        "flow.yml",
+        "log_level: info\nagents: [{name: a, timeout: soon}]\n",
+    );
+    let err = Loader::<Config>::new()
+        .file(&yaml)
+        .env_source(no_env())
+        .load();
+    let Err(Error::Invalid { violations }) = err else {
+        panic!("expected a violation, got {err:?}");
+    };
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].key, "agents.0.timeout");
+    assert_eq!(violations[0].layer, Some(file_at(&yaml, 2, 1)));
+
+    let loaded = ok(Loader::<Config>::new()
+        .env_source(env(&[(
+            "SYNOD_AGENTS",
+            r#"[{"name": "x", "timeout": 3}, {"name": "y"}]"#,
+        )]))
+        .load());
+    assert_eq!(loaded.value.agents.len(), 2);
+    assert_eq!(loaded.value.agents[0].timeout, 3);
+    let why = loaded.explain("agents.1.name").map(|w| w.winner);
+    assert_eq!(why, Some(env_layer("SYNOD_AGENTS")));
+}
