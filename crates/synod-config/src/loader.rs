@@ -197,7 +197,10 @@ where
 
     /// Sets the environment prefix (default `SYNOD_`; a trailing `_` is added if missing).
     /// `PREFIX_A__B_C=v` sets key `a.b_c`: `__` separates nesting levels, single `_` stays
-    /// part of the key, names match keys case-insensitively, numeric levels index arrays.
+    /// part of the key, names match keys case-insensitively, numeric levels index arrays (an
+    /// existing element or one past the end). Values are typed by the schema: numbers and
+    /// booleans are parsed where the key expects them, arrays and tables are given as JSON.
+    /// Variables with the prefix that name no key are reported by [`Loaded::warnings`].
     #[must_use]
     pub fn env_prefix(mut self, prefix: impl Into<String>) -> Self {
         let mut prefix = prefix.into();
