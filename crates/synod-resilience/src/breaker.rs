@@ -675,16 +675,12 @@ impl CircuitBreaker {
     /// [`BreakerError::Rejected`] without running `fut`, or [`BreakerError::Inner`] with its
     /// error.
     #[inline]
-    pub async fn call<T, E, Fut>(&self, fut: Fut) -> Result<T, BreakerError<E>>
+    pub fn call<T, E, Fut>(&self, fut: Fut) -> impl Future<Output = Result<T, BreakerError<E>>>
     where
         Fut: Future<Output = Result<T, E>>,
         E: Classify,
     {
-        let count_permanent = self.shared.config.count_permanent;
-        self.call_with(fut, move |e: &E| {
-            count_permanent || e.class() != ErrorClass::Permanent
-        })
-        .await
+        self.call_with(fut, |e: &E| self.counts(e.class()))
     }
 
     /// Like [`call`](Self::call) with a predicate deciding which errors count as failures
@@ -715,7 +711,10 @@ impl CircuitBreaker {
         P: FnOnce(&E) -> bool,
     {
         let permit = self.acquire().map_err(BreakerError::Rejected)?;
-        self.run_permitted(permit, fut, is_failure).await
+        let start = self.start_clock();
+        let res = fut.await;
+        self.finish(permit, start, &res, is_failure);
+        res.map_err(BreakerError::Inner)
     }
 
     /// Like [`call`](Self::call), but builds the future only once the breaker has admitted
@@ -741,8 +740,10 @@ impl CircuitBreaker {
         E: Classify,
     {
         let permit = self.acquire().map_err(BreakerError::Rejected)?;
-        self.run_permitted(permit, make(), |e: &E| self.counts(e.class()))
-            .await
+        let start = self.start_clock();
+        let res = make().await;
+        self.finish(permit, start, &res, |e: &E| self.counts(e.class()));
+        res.map_err(BreakerError::Inner)
     }
 
     /// Whether errors of this class count as failures (see `count_permanent`).
@@ -763,16 +764,36 @@ impl CircuitBreaker {
         Fut: Future<Output = Result<T, E>>,
         P: FnOnce(&E) -> bool,
     {
-        let start = self
-            .shared
+        let start = self.start_clock();
+        let res = fut.await;
+        self.finish(permit, start, &res, is_failure);
+        res.map_err(BreakerError::Inner)
+    }
+
+    /// The call's start time, read only when slow-call tracking is on (tokio's clock, so
+    /// tests can pause it).
+    #[inline]
+    fn start_clock(&self) -> Option<tokio::time::Instant> {
+        self.shared
             .config
             .slow_call_duration
-            .map(|_| tokio::time::Instant::now());
-        let res = fut.await;
+            .map(|_| tokio::time::Instant::now())
+    }
+
+    /// Records an admitted call's outcome, then frees its slot.
+    #[inline]
+    fn finish<T, E, P>(
+        &self,
+        permit: Permit<'_>,
+        start: Option<tokio::time::Instant>,
+        res: &Result<T, E>,
+        is_failure: P,
+    ) where
+        P: FnOnce(&E) -> bool,
+    {
         let slow = self.is_slow(start.map(|s| s.elapsed()));
-        self.record(&res, slow, is_failure);
+        self.record(res, slow, is_failure);
         drop(permit);
-        res.map_err(BreakerError::Inner)
     }
 
     /// Blocking variant of [`call`](Self::call) for synchronous work.

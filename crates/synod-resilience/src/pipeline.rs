@@ -154,13 +154,13 @@ impl Pipeline {
     /// [`PipelineError::TimedOut`] when the deadline passes, else
     /// [`PipelineError::Failed`] with the retry loop's error (whose last cause is the call's
     /// own error or a breaker rejection).
-    pub async fn run<T, E, F, Fut>(&self, op: F) -> Result<T, PipelineError<E>>
+    pub fn run<T, E, F, Fut>(&self, op: F) -> impl Future<Output = Result<T, PipelineError<E>>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: Classify,
     {
-        self.run_notify(op, |_, _, _| {}).await
+        self.run_notify(op, |_, _, _| {})
     }
 
     /// Like [`run`](Self::run), calling `notify(attempt, &error, next_delay)` before each
@@ -168,11 +168,7 @@ impl Pipeline {
     ///
     /// # Errors
     /// As [`run`](Self::run).
-    pub async fn run_notify<T, E, F, Fut, N>(
-        &self,
-        mut op: F,
-        notify: N,
-    ) -> Result<T, PipelineError<E>>
+    pub async fn run_notify<T, E, F, Fut, N>(&self, op: F, notify: N) -> Result<T, PipelineError<E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -180,59 +176,74 @@ impl Pipeline {
         N: FnMut(u32, &BreakerError<E>, Duration),
     {
         let attempts = AtomicU32::new(0);
-        let looped = async {
-            let res = match &self.breaker {
-                Some(breaker) => {
-                    self.policy
-                        .retry_notify(
-                            || {
-                                attempts.fetch_add(1, Ordering::Relaxed);
-                                // Ask the breaker first: a rejected attempt never calls `op`.
-                                let admitted = breaker.acquire().map(|permit| (permit, op()));
-                                async move {
-                                    let (permit, fut) = admitted.map_err(BreakerError::Rejected)?;
-                                    breaker
-                                        .run_permitted(permit, fut, |e: &E| {
-                                            breaker.counts(e.class())
-                                        })
-                                        .await
-                                }
-                            },
-                            notify,
-                        )
-                        .await
-                }
-                None => {
-                    self.policy
-                        .retry_notify(
-                            || {
-                                attempts.fetch_add(1, Ordering::Relaxed);
-                                let fut = op();
-                                async move { fut.await.map_err(BreakerError::Inner) }
-                            },
-                            notify,
-                        )
-                        .await
-                }
-            };
-            res.map_err(PipelineError::Failed)
-        };
         match self.timeout {
-            None => looped.await,
-            Some(timeout) => match tokio::time::timeout(timeout, looped).await {
-                Ok(res) => res,
-                Err(_) => {
-                    let attempts = attempts.load(Ordering::Relaxed);
-                    tracing::warn!(
-                        target: "synod_resilience::pipeline",
-                        timeout_ms = timeout.as_secs_f64() * 1e3,
-                        attempts,
-                        "deadline passed"
-                    );
-                    Err(PipelineError::TimedOut { timeout, attempts })
+            // Each arm builds its own loop, so the future holds one of them, not both.
+            None => self.attempt_loop(op, notify, &attempts).await,
+            Some(timeout) => {
+                match tokio::time::timeout(timeout, self.attempt_loop(op, notify, &attempts)).await
+                {
+                    Ok(res) => res,
+                    Err(_) => {
+                        let attempts = attempts.load(Ordering::Relaxed);
+                        tracing::warn!(
+                            target: "synod_resilience::pipeline",
+                            timeout_ms = timeout.as_secs_f64() * 1e3,
+                            attempts,
+                            "deadline passed"
+                        );
+                        Err(PipelineError::TimedOut { timeout, attempts })
+                    }
                 }
-            },
+            }
         }
+    }
+
+    /// The retry loop, each attempt through the breaker (when there is one).
+    async fn attempt_loop<T, E, F, Fut, N>(
+        &self,
+        mut op: F,
+        notify: N,
+        attempts: &AtomicU32,
+    ) -> Result<T, PipelineError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Classify,
+        N: FnMut(u32, &BreakerError<E>, Duration),
+    {
+        let res = match &self.breaker {
+            Some(breaker) => {
+                self.policy
+                    .retry_notify(
+                        || {
+                            attempts.fetch_add(1, Ordering::Relaxed);
+                            // Ask the breaker first: a rejected attempt never calls `op`.
+                            let admitted = breaker.acquire().map(|permit| (permit, op()));
+                            async move {
+                                let (permit, fut) = admitted.map_err(BreakerError::Rejected)?;
+                                breaker
+                                    .run_permitted(permit, fut, |e: &E| breaker.counts(e.class()))
+                                    .await
+                            }
+                        },
+                        notify,
+                    )
+                    .await
+            }
+            None => {
+                self.policy
+                    .retry_notify(
+                        || {
+                            attempts.fetch_add(1, Ordering::Relaxed);
+                            let fut = op();
+                            async move { fut.await.map_err(BreakerError::Inner) }
+                        },
+                        notify,
+                    )
+                    .await
+            }
+        };
+        res.map_err(PipelineError::Failed)
     }
 }
 

@@ -327,13 +327,13 @@ impl RetryPolicy {
     /// # Errors
     /// A [`RetryError`] with the last error, the attempts made, the time spent and why it
     /// stopped.
-    pub async fn retry<T, E, F, Fut>(&self, op: F) -> Result<T, RetryError<E>>
+    pub fn retry<T, E, F, Fut>(&self, op: F) -> impl Future<Output = Result<T, RetryError<E>>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: Classify,
     {
-        self.retry_notify(op, |_, _, _| {}).await
+        self.retry_notify(op, |_, _, _| {})
     }
 
     /// Like [`retry`](Self::retry), calling `notify(attempt, &error, next_delay)` before each
@@ -471,7 +471,9 @@ struct Driver<'p> {
     policy: &'p RetryPolicy,
     /// 1-based number of the attempt in flight / just failed.
     attempt: u32,
-    delays: Option<Delays>,
+    /// Built on the first failure and boxed, so the success path (and the future's size)
+    /// does not carry it.
+    delays: Option<Box<Delays>>,
     /// Tokens the retry in flight cost (0 on the first attempt).
     paid: u32,
 }
@@ -512,7 +514,7 @@ impl<'p> Driver<'p> {
         }
         let computed = self
             .delays
-            .get_or_insert_with(|| Delays::new(p))
+            .get_or_insert_with(|| Box::new(Delays::new(p)))
             .next()
             .unwrap_or(p.max_delay);
         let mut delay = computed;
