@@ -79,10 +79,17 @@ impl ConfigArgs {
         Ok(loaded)
     }
 
-    /// Loads the config and opens its store.
+    /// Loads the config and opens its existing store (reading commands never create one).
     pub(crate) fn open_store(&self) -> Result<(LoadedConfig, Store), Failure> {
         let loaded = self.load()?;
-        let store = open_store(&loaded.store_path())?;
+        let path = loaded.store_path();
+        if !path.exists() {
+            return Err(Failure::msg(format!(
+                "no evidence store at {}; `synod run` creates it (or pass --store PATH / --config FILE)",
+                path.display()
+            )));
+        }
+        let store = open_store(&path)?;
         Ok((loaded, store))
     }
 }

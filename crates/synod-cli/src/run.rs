@@ -38,6 +38,11 @@ pub(crate) async fn run(args: RunArgs, verbose: bool) -> ExitCode {
 
 async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     let loaded = args.config.load()?;
+    // Fail on a wrong stage before creating anything.
+    loaded
+        .config
+        .require_stage(&args.stage)
+        .map_err(|e| Failure::new(format!("cannot run {}", args.spec), e))?;
     let store_path = loaded.store_path();
     let store = open_store(&store_path)?;
 

@@ -141,6 +141,12 @@ fn usage_and_config_errors_exit_2_with_one_line() {
     let verbose = bad.synod(&["-v", "config", "check"]);
     assert!(String::from_utf8_lossy(&verbose.stderr).contains("caused by"));
 
+    // Reading commands do not create a store.
+    let no_store = project.synod(&["history", "DEMO-1"]);
+    assert_eq!(no_store.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_store.stderr).contains("no evidence store"));
+    assert!(!project.store().exists());
+
     let missing_file = project.synod(&[
         "run",
         "--config",
