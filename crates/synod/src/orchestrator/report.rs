@@ -74,7 +74,8 @@ pub enum AgentOutcome {
     Failed,
     /// The last attempt ran out of time.
     TimedOut,
-    /// Not run: its circuit breaker was open (or the retry budget was empty).
+    /// Its circuit breaker refused it: not run at all, or stopped between retries once the
+    /// breaker opened. (An empty retry budget is `Failed`, with the reason in `error`.)
     Skipped,
     /// Stopped because the run was cancelled.
     Cancelled,
