@@ -28,11 +28,13 @@ async fn work_async(x: u64) -> Result<u64, io::Error> {
 
 fn breaker(c: &mut Criterion) {
     let mut g = c.benchmark_group("resilience/breaker");
-    g.bench_function("direct", |b| b.iter(|| black_box(work(black_box(7)))));
+    g.bench_function("direct", |b| {
+        b.iter(|| black_box(work(black_box(7))));
+    });
 
     let synod_default = CircuitBreaker::default();
     g.bench_function("synod", |b| {
-        b.iter(|| black_box(synod_default.call_blocking(|| work(black_box(7)))))
+        b.iter(|| black_box(synod_default.call_blocking(|| work(black_box(7)))));
     });
     let synod_slow = CircuitBreaker::new(
         "slow-tracking",
@@ -43,16 +45,16 @@ fn breaker(c: &mut Criterion) {
     )
     .expect("valid config");
     g.bench_function("synod_slow_call_tracking", |b| {
-        b.iter(|| black_box(synod_slow.call_blocking(|| work(black_box(7)))))
+        b.iter(|| black_box(synod_slow.call_blocking(|| work(black_box(7)))));
     });
     g.bench_function("synod_async", |b| {
-        b.iter(|| black_box(synod_default.call(work_async(black_box(7))).now_or_never()))
+        b.iter(|| black_box(synod_default.call(work_async(black_box(7))).now_or_never()));
     });
 
     use failsafe::CircuitBreaker as _;
     let raw_default = failsafe::Config::new().build();
     g.bench_function("raw_failsafe_default", |b| {
-        b.iter(|| black_box(raw_default.call(|| work(black_box(7)))))
+        b.iter(|| black_box(raw_default.call(|| work(black_box(7)))));
     });
     let raw_consecutive = failsafe::Config::new()
         .failure_policy(failsafe::failure_policy::consecutive_failures(
@@ -61,7 +63,7 @@ fn breaker(c: &mut Criterion) {
         ))
         .build();
     g.bench_function("raw_failsafe_consecutive_failures", |b| {
-        b.iter(|| black_box(raw_consecutive.call(|| work(black_box(7)))))
+        b.iter(|| black_box(raw_consecutive.call(|| work(black_box(7)))));
     });
     g.bench_function("raw_failsafe_default_async", |b| {
         b.iter(|| {
@@ -69,7 +71,7 @@ fn breaker(c: &mut Criterion) {
                 failsafe::futures::CircuitBreaker::call(&raw_default, work_async(black_box(7)))
                     .now_or_never(),
             )
-        })
+        });
     });
     g.finish();
 }
@@ -77,24 +79,24 @@ fn breaker(c: &mut Criterion) {
 fn retry_async(c: &mut Criterion) {
     let mut g = c.benchmark_group("resilience/retry_async");
     g.bench_function("direct", |b| {
-        b.iter(|| black_box(work_async(black_box(7)).now_or_never()))
+        b.iter(|| black_box(work_async(black_box(7)).now_or_never()));
     });
     let policy = RetryPolicy::builder()
         .jitter(Jitter::Full)
         .build()
         .expect("valid policy");
     g.bench_function("synod", |b| {
-        b.iter(|| black_box(policy.retry(|| work_async(black_box(7))).now_or_never()))
+        b.iter(|| black_box(policy.retry(|| work_async(black_box(7))).now_or_never()));
     });
     let budgeted = policy.clone().with_budget(&RetryBudget::default());
     g.bench_function("synod_with_budget", |b| {
-        b.iter(|| black_box(budgeted.retry(|| work_async(black_box(7))).now_or_never()))
+        b.iter(|| black_box(budgeted.retry(|| work_async(black_box(7))).now_or_never()));
     });
     {
         use backon::Retryable as _;
         let builder = backon::ExponentialBuilder::default().with_jitter();
         g.bench_function("raw_backon", |b| {
-            b.iter(|| black_box((|| work_async(black_box(7))).retry(builder).now_or_never()))
+            b.iter(|| black_box((|| work_async(black_box(7))).retry(builder).now_or_never()));
         });
     }
     g.bench_function("raw_backoff", |b| {
@@ -105,23 +107,25 @@ fn retry_async(c: &mut Criterion) {
                 })
                 .now_or_never(),
             )
-        })
+        });
     });
     g.finish();
 }
 
 fn retry_blocking(c: &mut Criterion) {
     let mut g = c.benchmark_group("resilience/retry_blocking");
-    g.bench_function("direct", |b| b.iter(|| black_box(work(black_box(7)))));
+    g.bench_function("direct", |b| {
+        b.iter(|| black_box(work(black_box(7))));
+    });
     let policy = RetryPolicy::default();
     g.bench_function("synod", |b| {
-        b.iter(|| black_box(policy.retry_blocking(|| work(black_box(7)))))
+        b.iter(|| black_box(policy.retry_blocking(|| work(black_box(7)))));
     });
     {
         use backon::BlockingRetryable as _;
         let builder = backon::ExponentialBuilder::default().with_jitter();
         g.bench_function("raw_backon", |b| {
-            b.iter(|| black_box((|| work(black_box(7))).retry(builder).call()))
+            b.iter(|| black_box((|| work(black_box(7))).retry(builder).call()));
         });
     }
     g.bench_function("raw_backoff", |b| {
@@ -130,7 +134,7 @@ fn retry_blocking(c: &mut Criterion) {
                 backoff::ExponentialBackoff::default(),
                 || work(black_box(7)).map_err(backoff::Error::transient),
             ))
-        })
+        });
     });
     g.finish();
 }
@@ -144,7 +148,7 @@ fn pipeline(c: &mut Criterion) {
     let _guard = rt.enter();
     let mut g = c.benchmark_group("resilience/pipeline");
     g.bench_function("direct", |b| {
-        b.iter(|| black_box(work_async(black_box(7)).now_or_never()))
+        b.iter(|| black_box(work_async(black_box(7)).now_or_never()));
     });
     let full = Pipeline::builder()
         .timeout(Duration::from_secs(30))
@@ -154,7 +158,7 @@ fn pipeline(c: &mut Criterion) {
         .build()
         .expect("valid pipeline");
     g.bench_function("synod", |b| {
-        b.iter(|| black_box(full.run(|| work_async(black_box(7))).now_or_never()))
+        b.iter(|| black_box(full.run(|| work_async(black_box(7))).now_or_never()));
     });
     let no_timeout = Pipeline::builder()
         .budget(&RetryBudget::default())
@@ -163,14 +167,14 @@ fn pipeline(c: &mut Criterion) {
         .build()
         .expect("valid pipeline");
     g.bench_function("synod_without_timeout", |b| {
-        b.iter(|| black_box(no_timeout.run(|| work_async(black_box(7))).now_or_never()))
+        b.iter(|| black_box(no_timeout.run(|| work_async(black_box(7))).now_or_never()));
     });
     let retry_only = Pipeline::builder()
         .retry(RetryPolicy::default())
         .build()
         .expect("valid pipeline");
     g.bench_function("synod_retry_only", |b| {
-        b.iter(|| black_box(retry_only.run(|| work_async(black_box(7))).now_or_never()))
+        b.iter(|| black_box(retry_only.run(|| work_async(black_box(7))).now_or_never()));
     });
     let breaker_retry = Pipeline::builder()
         .breaker(&CircuitBreaker::default())
@@ -184,7 +188,7 @@ fn pipeline(c: &mut Criterion) {
                     .run(|| work_async(black_box(7)))
                     .now_or_never(),
             )
-        })
+        });
     });
     {
         use backon::Retryable as _;
@@ -200,7 +204,7 @@ fn pipeline(c: &mut Criterion) {
                     )
                     .now_or_never(),
                 )
-            })
+            });
         });
     }
     g.finish();
