@@ -130,7 +130,7 @@ fn show_inner(args: &ShowArgs) -> Result<ExitCode, Failure> {
             .exit_code
             .map_or_else(|| "-".to_owned(), |c| c.to_string());
         outln!(
-            "  {:<12} #{} {:<10} exit {:>3} {:>7} ms{}",
+            "  {:<12} #{} {:<12} exit {:>3} {:>7} ms{}",
             out.agent,
             out.attempt,
             out.status,
