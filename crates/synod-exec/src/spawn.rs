@@ -1,9 +1,10 @@
 //! [`spawn()`]: start a command and stream its output line by line as [`Event`]s.
 //!
-//! A background task owns the child: it writes stdin, splits stdout and stderr into lines,
-//! enforces the timeout and cancellation, and stops the process group when the [`Running`]
-//! handle is dropped or [`Running::kill`] is called. Events arrive in batches internally (one
-//! per pipe read), so streaming costs little more than reading the pipes.
+//! A background task owns the child: it writes stdin, reads stdout and stderr, enforces the
+//! timeout and cancellation, and stops the process group when the [`Running`] handle is
+//! dropped or [`Running::kill`] is called. It hands over whole pipe reads; the lines are split
+//! where they are consumed (so their memory is allocated and freed on one thread), and
+//! [`Running::wait`] takes the remaining bytes as they are, without splitting them.
 //!
 //! Consume the events (or call [`Running::wait`], which collects whatever is left): a child
 //! whose output nobody reads blocks on its pipes once the internal buffer is full.
@@ -39,7 +40,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use futures::Stream;
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -50,10 +51,10 @@ use crate::command::AgentCommand;
 use crate::error::{Error, Result};
 use crate::group::ChildGuard;
 use crate::output::{CapBuf, Output};
-use crate::run::{ReadBuf, Stop, conclude, spawn_guarded, supervise, write_stdin};
+use crate::run::{FIRST_CHUNK, READ_CHUNK, Stop, conclude, spawn_guarded, supervise, write_stdin};
 
-/// Batches buffered between the child's task and the consumer (each batch is one pipe read).
-const CHANNEL_BATCHES: usize = 16;
+/// Pipe reads buffered between the child's task and the consumer (at most 64 KiB each).
+const CHANNEL_CHUNKS: usize = 16;
 
 /// One thing a running child did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +78,14 @@ impl Event {
     }
 }
 
+/// What the child's task hands over.
+#[derive(Debug)]
+enum Msg {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    Exited(ExitStatus),
+}
+
 /// What the child's task reports when it is done.
 type Finished = Result<(ExitStatus, Stop, Duration)>;
 
@@ -87,8 +96,13 @@ pub struct Running {
     cmd: AgentCommand,
     program: String,
     pid: u32,
-    rx: mpsc::Receiver<Vec<Event>>,
-    batch: std::vec::IntoIter<Event>,
+    rx: mpsc::Receiver<Msg>,
+    /// Events split from received chunks, not yet yielded.
+    ready: std::vec::IntoIter<Event>,
+    stdout_lines: LineSplitter,
+    stderr_lines: LineSplitter,
+    /// The channel is finished (Exited received or closed) and the splitters flushed.
+    done: bool,
     stop: CancellationToken,
     task: Option<JoinHandle<Finished>>,
 }
@@ -114,7 +128,7 @@ pub fn spawn(cmd: &AgentCommand) -> Result<Running> {
     };
     let pid = guard.pgid.as_raw().unsigned_abs();
     let stop = CancellationToken::new();
-    let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let task = tokio::spawn(
         drive(guard, cmd.clone(), program.clone(), tx, stop.clone(), start).instrument(span),
     );
@@ -123,7 +137,10 @@ pub fn spawn(cmd: &AgentCommand) -> Result<Running> {
         program,
         pid,
         rx,
-        batch: Vec::new().into_iter(),
+        ready: Vec::new().into_iter(),
+        stdout_lines: LineSplitter::new(cmd.max_line),
+        stderr_lines: LineSplitter::new(cmd.max_line),
+        done: false,
         stop,
         task: Some(task),
     })
@@ -133,19 +150,18 @@ async fn drive(
     mut guard: ChildGuard,
     cmd: AgentCommand,
     program: String,
-    tx: mpsc::Sender<Vec<Event>>,
+    tx: mpsc::Sender<Msg>,
     stop: CancellationToken,
     start: Instant,
 ) -> Finished {
     let stdin = guard.child().stdin.take();
     let stdout = guard.child().stdout.take();
     let stderr = guard.child().stderr.take();
-    let max_line = cmd.max_line;
     let io = async {
         let (a, b, c) = tokio::join!(
             write_stdin(stdin, cmd.stdin.as_deref()),
-            read_lines(stdout, Event::Stdout, &tx, max_line),
-            read_lines(stderr, Event::Stderr, &tx, max_line),
+            forward(stdout, Msg::Stdout, &tx),
+            forward(stderr, Msg::Stderr, &tx),
         );
         a.and(b).and(c)
     };
@@ -162,41 +178,166 @@ async fn drive(
     sup.io
         .map_err(|e| Error::io(&program, "reading the output of", e))?;
     // The consumer may be gone; that is fine.
-    let _ = tx.send(vec![Event::Exited(sup.status)]).await;
+    let _ = tx.send(Msg::Exited(sup.status)).await;
     Ok((sup.status, sup.stop, start.elapsed()))
 }
 
-/// Reads `reader` to its end, sending its lines as events in one batch per read.
-async fn read_lines<R: AsyncRead + Unpin>(
+/// Reads `reader` to its end, handing over each read as one chunk.
+async fn forward<R: AsyncRead + Unpin>(
     reader: Option<R>,
-    make: fn(Vec<u8>) -> Event,
-    tx: &mpsc::Sender<Vec<Event>>,
-    max_line: usize,
+    make: fn(Vec<u8>) -> Msg,
+    tx: &mpsc::Sender<Msg>,
 ) -> io::Result<()> {
     let Some(mut reader) = reader else {
         return Ok(());
     };
-    let mut chunk = ReadBuf::new();
-    let mut splitter = LineSplitter::new(max_line);
+    let mut size = FIRST_CHUNK;
     let mut open = true;
+    let mut buf = Vec::with_capacity(size);
     loop {
-        let n = chunk.read_from(&mut reader).await?;
-        let mut lines = Vec::new();
-        if n == 0 {
-            splitter.finish(&mut lines);
-        } else {
-            splitter.feed(chunk.filled(n), &mut lines);
-        }
-        if open && !lines.is_empty() {
-            let batch = lines.into_iter().map(make).collect();
-            if tx.send(batch).await.is_err() {
-                // Nobody listens any more: keep draining so the child never blocks on its pipe.
-                open = false;
-            }
-        }
+        let n = reader.read_buf(&mut buf).await?;
         if n == 0 {
             return Ok(());
         }
+        if n == size && size < READ_CHUNK {
+            // A chatty child: read in pipe-sized chunks from now on.
+            size = READ_CHUNK;
+        }
+        if open {
+            let chunk = std::mem::replace(&mut buf, Vec::with_capacity(size));
+            if tx.send(make(chunk)).await.is_err() {
+                // Nobody listens any more: keep draining so the child never blocks on its pipe.
+                open = false;
+            }
+        } else {
+            buf.clear();
+            buf.reserve(size);
+        }
+    }
+}
+
+impl Running {
+    /// The leader's process id (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The command being run.
+    pub fn command(&self) -> &AgentCommand {
+        &self.cmd
+    }
+
+    /// Waits for the run to end and returns what [`crate::run()`] would have: the output not
+    /// already taken as events (capped; lines already split but not yet taken are rejoined
+    /// with `\n`, the rest is kept byte for byte), or the error (`NonZeroExit`, `Timeout`,
+    /// `Cancelled`, ...).
+    pub async fn wait(mut self) -> Result<Output> {
+        let mut out = CapBuf::new(self.cmd.output_cap);
+        let mut err = CapBuf::new(self.cmd.output_cap);
+        for event in self.ready.by_ref() {
+            match event {
+                Event::Stdout(line) => {
+                    out.push(&line);
+                    out.push(b"\n");
+                }
+                Event::Stderr(line) => {
+                    err.push(&line);
+                    err.push(b"\n");
+                }
+                Event::Exited(_) => {}
+            }
+        }
+        out.push(&self.stdout_lines.take_partial());
+        err.push(&self.stderr_lines.take_partial());
+        if !self.done {
+            while let Some(msg) = self.rx.recv().await {
+                match msg {
+                    Msg::Stdout(chunk) => out.push(&chunk),
+                    Msg::Stderr(chunk) => err.push(&chunk),
+                    Msg::Exited(_) => {}
+                }
+            }
+        }
+        let (status, stop, duration) = self.finished().await?;
+        let output = Output::new(out, err, status, duration);
+        conclude(&self.cmd, &self.program, stop, output)
+    }
+
+    /// Stops the process group (SIGTERM, the kill grace, SIGKILL), reaps the leader and
+    /// returns its exit status. Remaining output is discarded.
+    pub async fn kill(mut self) -> Result<ExitStatus> {
+        self.stop.cancel();
+        while self.rx.recv().await.is_some() {}
+        let (status, _, _) = self.finished().await?;
+        Ok(status)
+    }
+
+    /// A token that stops this run when cancelled (usable from another task while this one
+    /// reads the events).
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    async fn finished(&mut self) -> Finished {
+        let Some(task) = self.task.take() else {
+            return Err(Error::io(
+                &self.program,
+                "waiting for",
+                io::Error::other("the run was already awaited"),
+            ));
+        };
+        task.await.map_err(|e| {
+            Error::io(
+                &self.program,
+                "waiting for",
+                io::Error::other(format!("the supervising task failed: {e}")),
+            )
+        })?
+    }
+
+    /// Splits a received message into ready events.
+    fn take(&mut self, msg: Option<Msg>) {
+        let mut events = Vec::new();
+        match msg {
+            Some(Msg::Stdout(chunk)) => self.stdout_lines.feed(&chunk, &mut events, Event::Stdout),
+            Some(Msg::Stderr(chunk)) => self.stderr_lines.feed(&chunk, &mut events, Event::Stderr),
+            Some(Msg::Exited(status)) => {
+                self.finish_lines(&mut events);
+                events.push(Event::Exited(status));
+            }
+            None => self.finish_lines(&mut events),
+        }
+        self.ready = events.into_iter();
+    }
+
+    fn finish_lines(&mut self, events: &mut Vec<Event>) {
+        self.stdout_lines.finish(events, Event::Stdout);
+        self.stderr_lines.finish(events, Event::Stderr);
+        self.done = true;
+    }
+}
+
+impl Stream for Running {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        loop {
+            if let Some(event) = self.ready.next() {
+                return Poll::Ready(Some(event));
+            }
+            if self.done {
+                return Poll::Ready(None);
+            }
+            let msg = ready!(self.rx.poll_recv(cx));
+            self.take(msg);
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Stops the group unless the run already ended; the task reaps the leader.
+        self.stop.cancel();
     }
 }
 
@@ -216,8 +357,9 @@ impl LineSplitter {
         }
     }
 
-    /// Appends the complete lines in `chunk` to `lines`, keeping an unfinished one.
-    pub(crate) fn feed(&mut self, mut chunk: &[u8], lines: &mut Vec<Vec<u8>>) {
+    /// Appends the complete lines in `chunk` to `lines` (through `make`), keeping an
+    /// unfinished one.
+    pub(crate) fn feed<T>(&mut self, mut chunk: &[u8], lines: &mut Vec<T>, make: fn(Vec<u8>) -> T) {
         while !chunk.is_empty() {
             // `read_until` on a slice finds the newline with the platform's memchr and copies
             // the line in one go. Reading from a slice cannot fail.
@@ -230,128 +372,32 @@ impl LineSplitter {
                 if self.partial.last() == Some(&b'\r') {
                     self.partial.pop();
                 }
-                self.emit_pieces(lines);
-                lines.push(std::mem::take(&mut self.partial));
+                self.emit_pieces(lines, make);
+                lines.push(make(std::mem::take(&mut self.partial)));
             } else {
-                self.emit_pieces(lines);
+                self.emit_pieces(lines, make);
             }
         }
     }
 
     /// Emits `max_line`-byte pieces while more than `max_line` bytes are pending.
-    fn emit_pieces(&mut self, lines: &mut Vec<Vec<u8>>) {
+    fn emit_pieces<T>(&mut self, lines: &mut Vec<T>, make: fn(Vec<u8>) -> T) {
         while self.partial.len() > self.max_line {
             let rest = self.partial.split_off(self.max_line);
-            lines.push(std::mem::replace(&mut self.partial, rest));
+            lines.push(make(std::mem::replace(&mut self.partial, rest)));
         }
     }
 
     /// At the end of the stream: the last line if it had no newline.
-    pub(crate) fn finish(&mut self, lines: &mut Vec<Vec<u8>>) {
+    pub(crate) fn finish<T>(&mut self, lines: &mut Vec<T>, make: fn(Vec<u8>) -> T) {
         if !self.partial.is_empty() {
-            lines.push(std::mem::take(&mut self.partial));
+            lines.push(make(std::mem::take(&mut self.partial)));
         }
     }
-}
 
-impl Running {
-    /// The leader's process id (also its process group id).
-    pub fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    /// The command being run.
-    pub fn command(&self) -> &AgentCommand {
-        &self.cmd
-    }
-
-    /// Waits for the run to end and returns what [`crate::run()`] would have: the output not
-    /// already taken as events (lines joined with `\n`, capped), or the error (`NonZeroExit`,
-    /// `Timeout`, `Cancelled`, ...).
-    pub async fn wait(mut self) -> Result<Output> {
-        let mut out = CapBuf::new(self.cmd.output_cap);
-        let mut err = CapBuf::new(self.cmd.output_cap);
-        while let Some(batch) = self.next_batch().await {
-            for event in batch {
-                match event {
-                    Event::Stdout(line) => {
-                        out.push(&line);
-                        out.push(b"\n");
-                    }
-                    Event::Stderr(line) => {
-                        err.push(&line);
-                        err.push(b"\n");
-                    }
-                    Event::Exited(_) => {}
-                }
-            }
-        }
-        let (status, stop, duration) = self.finished().await?;
-        let output = Output::new(out, err, status, duration);
-        conclude(&self.cmd, &self.program, stop, output)
-    }
-
-    /// Stops the process group (SIGTERM, the kill grace, SIGKILL), reaps the leader and
-    /// returns its exit status. Remaining events are discarded.
-    pub async fn kill(mut self) -> Result<ExitStatus> {
-        self.stop.cancel();
-        while self.next_batch().await.is_some() {}
-        let (status, _, _) = self.finished().await?;
-        Ok(status)
-    }
-
-    /// A token that stops this run when cancelled (usable from another task while this one
-    /// reads the events).
-    pub fn stop_token(&self) -> CancellationToken {
-        self.stop.clone()
-    }
-
-    async fn next_batch(&mut self) -> Option<Vec<Event>> {
-        let rest: Vec<Event> = self.batch.by_ref().collect();
-        if !rest.is_empty() {
-            return Some(rest);
-        }
-        self.rx.recv().await
-    }
-
-    async fn finished(&mut self) -> Finished {
-        let Some(task) = self.task.take() else {
-            return Err(Error::io(
-                &self.program,
-                "waiting for",
-                io::Error::other("the run was already awaited"),
-            ));
-        };
-        task.await.map_err(|e| {
-            Error::io(
-                &self.program,
-                "waiting for",
-                io::Error::other(format!("the supervising task failed: {e}")),
-            )
-        })?
-    }
-}
-
-impl Stream for Running {
-    type Item = Event;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        loop {
-            if let Some(event) = self.batch.next() {
-                return Poll::Ready(Some(event));
-            }
-            match ready!(self.rx.poll_recv(cx)) {
-                Some(batch) => self.batch = batch.into_iter(),
-                None => return Poll::Ready(None),
-            }
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Stops the group unless the run already ended; the task reaps the leader.
-        self.stop.cancel();
+    /// The unfinished line so far (its continuation is in the next chunk).
+    pub(crate) fn take_partial(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.partial)
     }
 }
 
@@ -364,9 +410,9 @@ mod tests {
         let mut s = LineSplitter::new(max_line);
         let mut lines = Vec::new();
         for c in chunks {
-            s.feed(c, &mut lines);
+            s.feed(c, &mut lines, std::convert::identity);
         }
-        s.finish(&mut lines);
+        s.finish(&mut lines, std::convert::identity);
         lines
     }
 
