@@ -122,3 +122,23 @@ async fn spawn_errors() {
         Err(Error::NotFound { .. })
     ));
 }
+
+#[tokio::test]
+async fn wait_without_events_keeps_bytes_exact() {
+    let out = spawn(&sh("printf 'a\\r\\nb\\377'; printf 'no newline' >&2"))
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, b"a\r\nb\xff");
+    assert_eq!(out.stderr, b"no newline");
+
+    // Capped like `run`.
+    let out = spawn(&sh("head -c 100000 /dev/zero").output_cap(100))
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert!(out.stdout_truncated);
+    assert_eq!(out.stdout_dropped, 99_900);
+}
