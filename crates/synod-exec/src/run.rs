@@ -286,16 +286,23 @@ where
     };
     let io_result = match io_result {
         Some(r) => r,
-        None => match drain {
-            None => io.await,
-            Some(limit) => tokio::time::timeout(limit, io).await.unwrap_or_else(|_| {
+        None => {
+            let limit = match drain {
+                Some(limit) => limit,
+                // Unbounded, unless a cancellation asks us to stop: then the usual bound.
+                None => tokio::select! {
+                    r = &mut io => return Ok(Supervised { status, stop, io: r }),
+                    () = &mut cancelled => grace.max(MIN_DRAIN),
+                },
+            };
+            tokio::time::timeout(limit, io).await.unwrap_or_else(|_| {
                 tracing::warn!(
                     pgid = pgid.as_raw(),
                     "a process outside the group still holds the output pipes; stopped reading"
                 );
                 Ok(())
-            }),
-        },
+            })
+        }
     };
     Ok(Supervised {
         status,

@@ -142,3 +142,29 @@ async fn wait_without_events_keeps_bytes_exact() {
     assert!(out.stdout_truncated);
     assert_eq!(out.stdout_dropped, 99_900);
 }
+
+#[tokio::test]
+async fn a_process_that_leaves_the_group_cannot_hang_the_run() {
+    // `setsid` moves the sleeper to its own session and group, still holding stdout.
+    let cmd = sh("setsid sleep 3 & echo hi").kill_grace(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    let out = synod_exec::run(&cmd).await.unwrap();
+    assert_eq!(out.stdout_lossy(), "hi\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A stream stays open while the pipe is held, until the caller stops it.
+    let mut running = spawn(&cmd).unwrap();
+    assert_eq!(running.next().await, Some(Event::Stdout(b"hi".to_vec())));
+    let started = std::time::Instant::now();
+    // The leader may or may not have exited yet: either way kill returns its status.
+    running.kill().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
