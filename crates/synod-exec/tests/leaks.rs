@@ -36,7 +36,8 @@ async fn timeout_stops_the_whole_group() {
     for ignore_term in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let pidfile = dir.path().join("pids");
-        let cmd = family(&pidfile, ignore_term).timeout(Duration::from_millis(300));
+        // Long enough for `sh` to write its pid file even on a loaded machine.
+        let cmd = family(&pidfile, ignore_term).timeout(Duration::from_millis(1000));
         let err = run(&cmd).await.unwrap_err();
         assert!(matches!(err, Error::Timeout { .. }), "{err}");
         assert_family_gone(&pidfile).await;

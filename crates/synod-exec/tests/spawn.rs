@@ -105,7 +105,7 @@ async fn wait_collects_the_rest_and_reports_errors() {
 
 #[tokio::test]
 async fn timeout_while_streaming() {
-    let mut running = spawn(&sh("echo hi; sleep 30").timeout(Duration::from_millis(300))).unwrap();
+    let mut running = spawn(&sh("echo hi; sleep 30").timeout(Duration::from_millis(1000))).unwrap();
     assert_eq!(running.next().await, Some(Event::Stdout(b"hi".to_vec())));
     let err = running.wait().await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
