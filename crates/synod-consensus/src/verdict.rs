@@ -90,7 +90,7 @@ impl fmt::Display for Subject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Subject::Field { pointer } => write!(f, "`{pointer}`"),
-            Subject::Item { list, key } => write!(f, "`{list}` item {key}"),
+            Subject::Item { list, key } => write!(f, "`{list}` item {}", cut(key)),
             Subject::Reported => f.write_str("reported by aggregator"),
         }
     }
@@ -349,15 +349,18 @@ fn more(out: &mut String, total: usize) {
 }
 
 fn render(value: Option<&Value>) -> String {
-    let Some(value) = value else {
-        return "(absent)".to_owned();
-    };
-    let text = value.to_string();
-    if text.chars().count() <= VALUE_LIMIT {
-        return format!("`{text}`");
+    match value {
+        Some(value) => format!("`{}`", cut(&value.to_string())),
+        None => "(absent)".to_owned(),
     }
-    let cut: String = text.chars().take(VALUE_LIMIT).collect();
-    format!("`{cut}...`")
+}
+
+/// `text`, or its first [`VALUE_LIMIT`] characters and `...`.
+fn cut(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(VALUE_LIMIT) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => std::borrow::Cow::Owned(format!("{}...", &text[..end])),
+    }
 }
 
 /// Deserializes a present field (even `null`) as `Some`, so `None` round-trips as "absent".

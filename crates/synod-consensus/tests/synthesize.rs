@@ -518,3 +518,54 @@ fn verdict_round_trips_through_json() {
     assert_eq!(back, v);
     assert_eq!(serde_json::to_string(&back).unwrap_or_default(), text);
 }
+
+#[test]
+fn golden_json_form() {
+    let spec = StageSpec::new()
+        .require("/v")
+        .decide("/v")
+        .list(ListField::new("/l", "/k"))
+        .with_quorum(Quorum::AtLeast(2));
+    let reports = [
+        AgentReport::ok("b", json!({"v": "Yes", "l": [{"k": "X"}]})),
+        AgentReport::ok("a", json!({"v": "yes ", "l": [{"k": "x"}, {"k": "y"}]})),
+        AgentReport::ok("c", json!({"l": []})),
+    ];
+    let v = verdict(&spec, &["c", "b", "a", "d"], &reports);
+    let text = serde_json::to_string(&v).unwrap_or_default();
+    let expected = concat!(
+        r#"{"status":"conflict","quorum":2,"expected_agents":["a","b","c","d"],"#,
+        r#""valid_agents":["a","b"],"agreements":[{"subject":{"kind":"field","pointer":"/v"},"#,
+        r#""value":"yes ","agents":["a","b"],"strength":"unanimous","source":"computed"},"#,
+        r#"{"subject":{"kind":"item","list":"/l","key":"\"x\""},"value":{"k":"x"},"#,
+        r#""agents":["a","b"],"strength":"unanimous","source":"computed"}],"#,
+        r#""conflicts":[{"subject":{"kind":"item","list":"/l","key":"\"y\""},"#,
+        r#""positions":[{"agents":["b"]},{"value":{"k":"y"},"agents":["a"]}],"source":"computed"}],"#,
+        r#""missing_agents":["d"],"#,
+        r#""invalid_agents":[{"agent":"c","reason":{"kind":"missing_required_field","pointer":"/v"}}],"#,
+        r#""required_fields_ok":false}"#
+    );
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn markdown_is_short() {
+    let spec = StageSpec::new().list(ListField::new("/l", ""));
+    let long = "x".repeat(200);
+    let items: Vec<Value> = (0..40).map(|i| json!(format!("{long}{i}"))).collect();
+    let reports = [
+        AgentReport::ok("a", json!({ "l": &items })),
+        AgentReport::ok("b", json!({ "l": items })),
+    ];
+    let v = verdict(&spec, &["a", "b"], &reports);
+    assert_eq!(v.status, Status::Ok);
+    let md = v.to_markdown();
+    assert!(md.contains("### Agreements (40)"), "{md}");
+    assert!(md.contains("- ... and 15 more"), "{md}");
+    assert!(md.lines().all(|line| line.chars().count() < 300), "{md}");
+    assert!(md.contains("...`"), "long values are cut: {md}");
+    assert_eq!(Status::Ok.as_str(), "ok");
+    assert!(Status::Degraded.is_success());
+    assert!(!Status::NoQuorum.is_success());
+    assert_eq!(Status::NoQuorum.to_string(), "no_quorum");
+}
