@@ -76,7 +76,8 @@ pub enum ExtractError {
     SchemaTemplate {
         /// How many leaf values look like placeholders.
         placeholders: usize,
-        /// How many leaf values (strings, numbers, booleans, nulls) the JSON has.
+        /// How many leaf values (non-empty strings, numbers, booleans) the JSON has; empty
+        /// strings and nulls count as neither.
         leaves: usize,
     },
 }

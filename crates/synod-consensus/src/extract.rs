@@ -468,6 +468,9 @@ fn template_stats(value: &Value) -> (usize, usize) {
         match v {
             Value::Array(items) => stack.extend(items),
             Value::Object(map) => stack.extend(map.values()),
+            // Empty strings and nulls are how real answers say "nothing": neither evidence.
+            Value::Null => {}
+            Value::String(s) if s.trim().is_empty() => {}
             Value::String(s) => {
                 leaves += 1;
                 if is_placeholder(s) {
@@ -482,9 +485,6 @@ fn template_stats(value: &Value) -> (usize, usize) {
 
 fn is_placeholder(s: &str) -> bool {
     let t = s.trim();
-    if t.is_empty() {
-        return true;
-    }
     if (t.starts_with('<') && t.ends_with('>')) || t == "..." || t == "\u{2026}" {
         return true;
     }
@@ -620,14 +620,27 @@ mod tests {
             "...",
             "pass|fail",
             "string | null",
-            "",
             "Number",
         ] {
             assert!(is_placeholder(p), "{p:?}");
         }
-        for p in ["pass", "SQL injection", "a | b c", "use <b>bold</b> text"] {
+        for p in [
+            "pass",
+            "SQL injection",
+            "a | b c",
+            "use <b>bold</b> text",
+            "",
+            "a|",
+        ] {
             assert!(!is_placeholder(p), "{p:?}");
         }
+    }
+
+    #[test]
+    fn empty_strings_and_nulls_do_not_make_a_template() {
+        let answer = json!({"audit_verdict": "pass", "notes": "", "blockers": "", "owner": null});
+        assert_eq!(template_stats(&answer), (0, 1));
+        assert_eq!(template_stats(&json!({"a": "string", "b": ""})), (1, 1));
     }
 
     #[test]
