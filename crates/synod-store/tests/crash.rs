@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -15,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{output, run};
 use serde_json::{Value, json};
-use synod_store::{NewOutput, Options, RunId, Store};
+use synod_store::{NewOutput, Options, Page, RunId, Store};
 
 const CHILD_ENV: &str = "SYNOD_STORE_CRASH_CHILD";
 const ROUND_ENV: &str = "SYNOD_STORE_CRASH_ROUND";
@@ -137,33 +138,53 @@ fn sigkill_never_loses_a_committed_run() {
         store
             .integrity_check()
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
-        all.extend(committed);
-        for &(r, i, id) in &all {
-            let stored = store
-                .run(id)
+
+        // Everything in the file, read in four queries.
+        let runs: HashMap<RunId, Value> = store
+            .history("crash", Page::first(u32::MAX))
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.verdict))
+            .collect();
+        let mut outputs: HashMap<(RunId, String), String> = HashMap::new();
+        for agent in ["agent0", "agent1", "agent2"] {
+            for o in store
+                .outputs_for_agent(agent, Page::first(u32::MAX))
                 .unwrap()
-                .unwrap_or_else(|| panic!("round {round}: run {id} lost"));
-            assert_eq!(stored.verdict, verdict_for(r, i), "run {id}");
-            let outputs = store.outputs_for_run(id).unwrap();
-            let expected = outputs_for(r, i);
-            assert_eq!(outputs.len(), expected.len(), "run {id}: outputs lost");
-            for (got, want) in outputs.iter().zip(&expected) {
-                assert_eq!(got.raw_output, want.raw_output, "run {id}");
-                assert_eq!(got.agent, want.agent, "run {id}");
+            {
+                outputs.insert((o.run_id, o.agent.clone()), o.raw_output);
             }
         }
-        // No partial run either: every run in the file has all three outputs.
-        for stored in store
-            .history("crash", synod_store::Page::first(u32::MAX))
-            .unwrap()
-        {
-            assert_eq!(
-                store.outputs_for_run(stored.id).unwrap().len(),
-                3,
-                "run {} is partial",
-                stored.id
-            );
+        // Every run whose commit returned is there, whole.
+        for &(r, i, id) in all.iter().chain(&committed) {
+            let verdict = runs
+                .get(&id)
+                .unwrap_or_else(|| panic!("round {round}: run {id} lost"));
+            assert_eq!(verdict, &verdict_for(r, i), "run {id}");
+            for want in outputs_for(r, i) {
+                let got = outputs.get(&(id, want.agent.clone()));
+                assert_eq!(
+                    got,
+                    Some(&want.raw_output),
+                    "run {id}: output of {} lost or wrong",
+                    want.agent
+                );
+            }
         }
+        // This round's runs also through the per-run query.
+        for &(_, _, id) in &committed {
+            assert_eq!(store.outputs_for_run(id).unwrap().len(), 3, "run {id}");
+        }
+        // No partial run either: every run in the file has all three outputs.
+        for id in runs.keys() {
+            let n = ["agent0", "agent1", "agent2"]
+                .iter()
+                .filter(|a| outputs.contains_key(&(*id, (**a).to_owned())))
+                .count();
+            assert_eq!(n, 3, "run {id} is partial");
+        }
+        assert_eq!(outputs.len(), 3 * runs.len(), "outputs without a run");
+        all.extend(committed);
     }
     assert!(
         all.len() as u64 >= ROUNDS,
