@@ -239,6 +239,15 @@ impl Readers {
         result
     }
 
+    /// How many idle read connections are cached.
+    #[cfg(test)]
+    pub(crate) fn idle_count(&self) -> usize {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     /// Closes every idle read connection.
     pub(crate) fn clear(&self) {
         self.idle

@@ -872,3 +872,70 @@ fn setup_file(conn: &Connection, target: &Target, path: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Durability;
+
+    fn pragma(conn: &Connection, name: &str) -> i64 {
+        conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("PRAGMA {name}: {e}"))
+    }
+
+    fn check_connection(conn: &Connection, synchronous: i64) {
+        assert_eq!(pragma(conn, "busy_timeout"), 7_000);
+        assert_eq!(pragma(conn, "foreign_keys"), 1);
+        assert_eq!(pragma(conn, "synchronous"), synchronous);
+        assert_eq!(pragma(conn, "cache_size"), -16_000);
+        assert_eq!(pragma(conn, "temp_store"), 2);
+        assert_eq!(pragma(conn, "mmap_size"), 1 << 20);
+    }
+
+    #[test]
+    fn every_connection_gets_the_pragmas() {
+        let dir = tempfile::tempdir().unwrap();
+        for (durability, synchronous) in [(Durability::Normal, 1), (Durability::Full, 2)] {
+            let options = Options {
+                busy_timeout: Duration::from_secs(7),
+                durability,
+                cache_size_kib: 16_000,
+                mmap_size: 1 << 20,
+                ..Options::default()
+            };
+            let store =
+                Store::open(dir.path().join(format!("{durability:?}.db")), options).unwrap();
+            // Several pooled connections at once, so more than the first one is checked.
+            let conns: Vec<_> = (0..3).map(|_| store.conn().unwrap()).collect();
+            for conn in &conns {
+                check_connection(conn, synchronous);
+                assert_eq!(pragma(conn, "query_only"), 0);
+            }
+            store
+                .read(|c| {
+                    check_connection(c, synchronous);
+                    assert_eq!(pragma(c, "query_only"), 1);
+                    Ok(())
+                })
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn read_connections_are_reused_and_capped() {
+        let store = Store::open_in_memory_with(Options {
+            max_idle_readers: 2,
+            ..Options::default()
+        })
+        .unwrap();
+        let first = store.read(|c| Ok(c as *const Connection as usize)).unwrap();
+        let again = store.read(|c| Ok(c as *const Connection as usize)).unwrap();
+        assert_eq!(first, again, "an idle read connection should be reused");
+        // Nested reads open more connections; only two are kept.
+        store
+            .read(|_| store.read(|_| store.read(|_| store.read(|_| Ok(())))))
+            .unwrap();
+        let idle = store.inner.readers.idle_count();
+        assert_eq!(idle, 2);
+    }
+}
