@@ -24,7 +24,7 @@ pub enum Error {
     /// Another connection or process held the database lock for longer than the busy timeout.
     /// Transient: retrying later normally succeeds.
     #[error(
-        "database is busy during {operation}: another writer held the lock past the busy timeout; retry, or raise Options::busy_timeout"
+        "database is busy during {operation}: another connection or process held a lock past the busy timeout; retry, or raise Options::busy_timeout"
     )]
     Busy {
         /// The store operation that gave up waiting.

@@ -657,3 +657,36 @@ fn unusual_values_round_trip() {
         })
     ));
 }
+
+#[test]
+fn conversion_to_wal_that_cannot_happen_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("held.db");
+    let holder = Connection::open(&path).unwrap();
+    holder
+        .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    // Another program in the middle of a read keeps the rollback-journal file from switching.
+    holder.execute_batch("BEGIN; SELECT * FROM t;").unwrap();
+    let options = Options {
+        busy_timeout: std::time::Duration::from_millis(100),
+        ..Options::default()
+    };
+    let err = Store::open(&path, options).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Busy {
+                operation: "set journal_mode"
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), ErrorClass::Transient);
+    assert!(err.to_string().contains("journal_mode"), "{err}");
+    holder.execute_batch("COMMIT").unwrap();
+    drop(holder);
+    // Once the other program is done, the same open converts the file.
+    let store = Store::open(&path, Options::default()).unwrap();
+    store.integrity_check().unwrap();
+}
