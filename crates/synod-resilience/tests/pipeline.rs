@@ -179,3 +179,52 @@ async fn a_shared_budget_limits_retries_across_pipelines() {
     assert_eq!(calls.load(Ordering::Relaxed), 5);
     assert!(Pipeline::builder().timeout(Duration::ZERO).build().is_err());
 }
+
+/// Callers spawn these futures on multi-threaded runtimes: they must be `Send` (this fails to
+/// compile otherwise).
+#[test]
+fn futures_are_send_so_callers_can_spawn_them() {
+    fn spawnable<F: std::future::Future + Send>(f: F) -> F {
+        f
+    }
+    let breaker = CircuitBreaker::default();
+    let pipeline = Pipeline::builder()
+        .timeout(Duration::from_secs(1))
+        .budget(&RetryBudget::default())
+        .breaker(&breaker)
+        .retry(policy(2))
+        .build()
+        .unwrap();
+    let policy = policy(2);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_time()
+        .build()
+        .unwrap();
+    // Borrowing futures are checked directly, owning tasks through tokio::spawn.
+    drop(spawnable(pipeline.run(|| async { Ok::<_, ErrorClass>(1) })));
+    drop(spawnable(policy.retry(|| async { Ok::<_, ErrorClass>(2) })));
+    drop(spawnable(breaker.call(async { Ok::<_, ErrorClass>(3) })));
+    let sum = rt.block_on(async move {
+        let a = tokio::spawn(async move {
+            pipeline
+                .run(|| async { Ok::<_, ErrorClass>(1) })
+                .await
+                .unwrap()
+        });
+        let b = tokio::spawn(async move {
+            policy
+                .retry(|| async { Ok::<_, ErrorClass>(2) })
+                .await
+                .unwrap()
+        });
+        let c = tokio::spawn(async move {
+            breaker
+                .call(async { Ok::<_, ErrorClass>(3) })
+                .await
+                .unwrap()
+        });
+        a.await.unwrap() + b.await.unwrap() + c.await.unwrap()
+    });
+    assert_eq!(sum, 6);
+}
