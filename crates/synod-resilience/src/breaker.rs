@@ -663,7 +663,8 @@ impl CircuitBreaker {
         }
     }
 
-    /// Forces the breaker closed and clears its window.
+    /// Forces an open or half-open breaker closed, clearing its window (failsafe's `reset`);
+    /// a closed breaker is left as it is.
     pub fn reset(&self) {
         self.machine.reset();
     }
