@@ -155,6 +155,16 @@ impl Classify for Error {
             Error::Io { source, .. } => source.class(),
         }
     }
+
+    /// A [`Timeout`](Error::Timeout) (or a timed-out I/O call) is the most expensive failure
+    /// to retry, so a retry budget charges it more.
+    fn is_timeout(&self) -> bool {
+        match self {
+            Error::Timeout { .. } => true,
+            Error::Io { source, .. } => source.is_timeout(),
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -180,6 +190,9 @@ mod tests {
         );
         assert_eq!(io.class(), ErrorClass::Transient);
         assert!(io.output().is_none());
+        assert!(!io.is_timeout() && !nf.is_timeout());
+        let timed_out = Error::io("x", "reading stdout of", io::ErrorKind::TimedOut.into());
+        assert!(timed_out.is_timeout());
     }
 
     #[test]

@@ -163,6 +163,10 @@ async fn timeout_keeps_partial_output() {
     assert_eq!(*after, Duration::from_millis(1000));
     assert_eq!(partial.stdout_lossy(), "started\n");
     assert_eq!(err.class(), ErrorClass::Transient);
+    assert!(
+        err.is_timeout(),
+        "a retry budget must charge a timeout as one"
+    );
 }
 
 #[tokio::test]
