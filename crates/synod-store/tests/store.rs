@@ -474,6 +474,9 @@ fn schema_too_new_is_refused_without_writing() {
         let conn = Connection::open(&path).unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 5)
             .unwrap();
+        // Move everything into the main file now, so that no later close (ours or a pooled
+        // connection of the first store finishing late) checkpoints it while we compare bytes.
+        checkpoint_fully(&conn);
     }
     let before = fs::read(&path).unwrap();
     let err = Store::open(&path, Options::default()).unwrap_err();
@@ -689,4 +692,22 @@ fn conversion_to_wal_that_cannot_happen_says_why() {
     // Once the other program is done, the same open converts the file.
     let store = Store::open(&path, Options::default()).unwrap();
     store.integrity_check().unwrap();
+}
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)` until no reader holds it back (bounded: 10 s).
+fn checkpoint_fully(conn: &Connection) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let busy: i64 = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+            .unwrap();
+        if busy == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "checkpoint stayed busy for 10 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
