@@ -30,7 +30,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A required file does not exist.
-    #[error("config file {} not found: create it, or register it with `optional_file`", path.display())]
+    #[error("config file {} not found: check the path or create the file (in code, `Loader::optional_file` makes a file optional)", path.display())]
     MissingFile {
         /// The file that was expected.
         path: PathBuf,
