@@ -109,12 +109,11 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::from(report.exit_code()))
 }
 
-/// Ctrl-C (SIGINT) and SIGTERM, both of which cancel the run cleanly.
+/// The signals that cancel a run cleanly: Ctrl-C (SIGINT), SIGTERM, SIGHUP (the terminal or
+/// ssh session closed) and SIGQUIT (Ctrl-\\). Each is recorded as a cancelled run.
 struct StopSignals {
     #[cfg(unix)]
-    interrupt: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    terminate: Option<tokio::signal::unix::Signal>,
+    handlers: Vec<tokio::signal::unix::Signal>,
 }
 
 impl StopSignals {
@@ -123,9 +122,14 @@ impl StopSignals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
+            let kinds = [
+                SignalKind::interrupt(),
+                SignalKind::terminate(),
+                SignalKind::hangup(),
+                SignalKind::quit(),
+            ];
             Self {
-                interrupt: signal(SignalKind::interrupt()).ok(),
-                terminate: signal(SignalKind::terminate()).ok(),
+                handlers: kinds.into_iter().filter_map(|k| signal(k).ok()).collect(),
             }
         }
         #[cfg(not(unix))]
@@ -134,26 +138,15 @@ impl StopSignals {
         }
     }
 
-    /// Resolves when either signal arrives (never, if no handler could be installed).
+    /// Resolves when any of the signals arrives (never, if no handler could be installed).
     async fn recv(mut self) {
         #[cfg(unix)]
         {
-            let interrupt = async {
-                match self.interrupt.as_mut() {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let terminate = async {
-                match self.terminate.as_mut() {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = interrupt => {}
-                _ = terminate => {}
+            if self.handlers.is_empty() {
+                std::future::pending::<()>().await;
             }
+            let waits = self.handlers.iter_mut().map(|s| Box::pin(s.recv()));
+            let _ = futures::future::select_all(waits).await;
         }
         #[cfg(not(unix))]
         {

@@ -274,8 +274,9 @@ fn signal(pid: u32, sig: &str) {
 }
 
 #[test]
-fn ctrl_c_or_sigterm_cancels_cleanly_and_records_the_run_as_cancelled() {
-    for sig in ["-INT", "-TERM"] {
+fn every_stop_signal_cancels_cleanly_and_records_the_run_as_cancelled() {
+    // Ctrl-C, SIGTERM, a closed terminal or ssh session (SIGHUP), Ctrl-\ (SIGQUIT).
+    for sig in ["-INT", "-TERM", "-HUP", "-QUIT"] {
         let project = Project::new("");
         std::fs::write(project.path().join("synod.toml"), sleepers(project.path())).unwrap();
         let child = spawn_run(&project);
@@ -329,4 +330,51 @@ fn sigkill_mid_stage_leaves_a_consistent_store_and_no_agent_alive() {
     let history = project.synod(&["history", "K-9", "--json"]);
     let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn a_signal_during_a_retry_wait_returns_without_waiting_out_the_delay_or_kill_grace() {
+    let project = Project::new("");
+    let dir = project.path().display().to_string();
+    // Fails fast as transient ("503"); the next attempt is a minute away, and the kill grace
+    // is 30 s, so only a cancel that skips both returns quickly.
+    let flaky =
+        format!("echo attempt >> {dir}/attempts; echo '503 service unavailable' >&2; exit 1");
+    std::fs::write(
+        project.path().join("synod.toml"),
+        config(
+            &[(
+                "flaky",
+                &flaky,
+                "kill_grace = \"30s\"\nretry = { max_attempts = 3, initial_delay = \"60s\", max_delay = \"60s\", jitter = \"none\" }",
+            )],
+            "",
+        ),
+    )
+    .unwrap();
+    let child = spawn_run(&project);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !project.path().join("attempts").exists() {
+        assert!(Instant::now() < deadline, "the agent never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let signalled = Instant::now();
+    signal(child.id(), "-INT");
+    let out = child.wait_with_output().unwrap();
+    // Generous against a loaded machine, far below the 30 s grace and the 60 s delay.
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        signalled.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "cancelled");
+    let flaky = agent(&report, "flaky");
+    assert_eq!(flaky["outcome"], "cancelled");
+    assert_eq!(flaky["attempts"].as_array().unwrap().len(), 1, "{flaky:#}");
+    assert_eq!(flaky["attempts"][0]["class"], "transient");
+    let attempts = std::fs::read_to_string(project.path().join("attempts")).unwrap();
+    assert_eq!(attempts.lines().count(), 1);
 }

@@ -114,7 +114,10 @@ pub fn config(agents: &[(&str, &str, &str)], stage_extra: &str) -> String {
         if !extra.contains("timeout =") {
             out.push_str("timeout = \"20s\"\n");
         }
-        out.push_str(&format!("kill_grace = \"200ms\"\n{extra}\n\n"));
+        if !extra.contains("kill_grace =") {
+            out.push_str("kill_grace = \"200ms\"\n");
+        }
+        out.push_str(&format!("{extra}\n\n"));
     }
     let names: Vec<String> = agents.iter().map(|(n, _, _)| format!("\"{n}\"")).collect();
     out.push_str(&format!(

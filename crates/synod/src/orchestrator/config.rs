@@ -56,6 +56,8 @@ pub struct SynodConfig {
     pub budget: BudgetSettings,
     /// Circuit-breaker settings, one breaker per agent name.
     pub breaker: BreakerSettings,
+    /// Which credentials are replaced by `[REDACTED]` in stored and shown agent output.
+    pub redact: RedactSettings,
     /// The agents: command-line programs that answer a prompt.
     pub agents: Vec<AgentConfig>,
     /// The stages: which agents answer which prompt, and how their answers are reconciled.
@@ -69,6 +71,7 @@ impl Default for SynodConfig {
             store: StoreConfig::default(),
             budget: BudgetSettings::default(),
             breaker: BreakerSettings::default(),
+            redact: RedactSettings::default(),
             agents: Vec::new(),
             stages: Vec::new(),
         }
@@ -135,6 +138,9 @@ impl SynodConfig {
         }
         if self.store.path.as_os_str().is_empty() {
             return invalid("store.path".into(), "must not be empty".into());
+        }
+        for (i, pattern) in self.redact.patterns.iter().enumerate() {
+            super::redact::check_pattern(&format!("redact.patterns.{i}"), pattern)?;
         }
         let mut names = BTreeSet::new();
         for (i, agent) in self.agents.iter().enumerate() {
@@ -270,6 +276,30 @@ impl Default for StoreConfig {
     }
 }
 
+/// `[redact]`: credentials replaced by `[REDACTED]` before agent output is stored or shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedactSettings {
+    /// Turn redaction off entirely (the output is then stored verbatim).
+    pub enabled: bool,
+    /// Use the built-in credential patterns (bearer tokens, `sk-…`, `AIza…`, `ghp_…`,
+    /// `xox…`, `AKIA…`, PEM private keys, `password=`/`api_key=` pairs).
+    pub builtin: bool,
+    /// Extra regular expressions (Rust `regex` syntax); a group named `v` limits the
+    /// redaction to that group.
+    pub patterns: Vec<String>,
+}
+
+impl Default for RedactSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            builtin: true,
+            patterns: Vec::new(),
+        }
+    }
+}
+
 /// `[budget]`: a token bucket shared by every retry of a run (AWS standard-mode costs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -366,8 +396,12 @@ pub struct AgentConfig {
     /// Arguments; `{prompt}`, `{spec_id}`, `{stage}`, `{previous_outputs}` and `{attempt}`
     /// are replaced.
     pub args: Vec<String>,
-    /// Extra environment variables (values templated like `args`).
+    /// Extra environment variables (values templated like `args`). Values of variables whose
+    /// name contains `KEY`, `TOKEN`, `SECRET`, `PASSWORD`, `PASSWD`, `CREDENTIAL` or `AUTH`
+    /// are secrets: redacted in agent output and in `synod config explain`.
     pub env: BTreeMap<String, String>,
+    /// More environment variable names (in `env` or inherited) whose values are secrets.
+    pub secret_env: Vec<String>,
     /// Working directory, relative to the config file's directory (default: that directory).
     pub cwd: Option<PathBuf>,
     /// How the prompt reaches the agent.
@@ -389,6 +423,7 @@ impl Default for AgentConfig {
             command: String::new(),
             args: Vec::new(),
             env: BTreeMap::new(),
+            secret_env: Vec::new(),
             cwd: None,
             prompt_via: PromptVia::Stdin,
             timeout: HumanDuration::from_secs(600),

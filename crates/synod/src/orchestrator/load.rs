@@ -17,10 +17,12 @@
 
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
 use synod_config::{Explanation, Issue, Loaded, Loader, Warning};
 
 use super::config::{CONFIG_VERSION, SynodConfig};
 use super::error::{Error, Result};
+use super::redact::is_secret_env_name;
 
 /// A loaded, validated [`SynodConfig`] and where it came from.
 #[derive(Debug)]
@@ -92,13 +94,21 @@ impl LoadedConfig {
     /// # Errors
     /// [`Error::InvalidConfig`] when the config has no such key.
     pub fn explain(&self, key: &str) -> Result<Explanation> {
-        self.loaded
+        let mut explanation = self
+            .loaded
             .explain(key)
             .ok_or_else(|| Error::InvalidConfig {
                 key: key.to_owned(),
                 message: "no such key in the loaded config; `synod config schema` lists the keys"
                     .into(),
-            })
+            })?;
+        // Secret agent environment values (`ANTHROPIC_API_KEY`, names in `secret_env`) are
+        // plain strings in the schema: redact them here, at any depth of the key asked for.
+        let mut path: Vec<String> = explanation.key.split('.').map(str::to_owned).collect();
+        if redact_secret_env(&self.config, &mut path, &mut explanation.value) {
+            explanation.secret = true;
+        }
+        Ok(explanation)
     }
 
     /// Non-fatal findings (unknown `SYNOD_*` variables, readable secrets).
@@ -111,5 +121,48 @@ impl LoadedConfig {
     #[must_use]
     pub fn schema() -> serde_json::Value {
         synod_config::schema::<SynodConfig>()
+    }
+}
+
+/// Replaces the values of secret agent environment variables (`agents.N.env.NAME`) inside
+/// `value`, which sits at `path`; returns whether anything was replaced.
+fn redact_secret_env(config: &SynodConfig, path: &mut Vec<String>, value: &mut Value) -> bool {
+    match value {
+        Value::Object(map) => {
+            let mut any = false;
+            for (key, child) in map.iter_mut() {
+                path.push(key.clone());
+                any |= redact_secret_env(config, path, child);
+                path.pop();
+            }
+            any
+        }
+        Value::Array(items) => {
+            let mut any = false;
+            for (i, child) in items.iter_mut().enumerate() {
+                path.push(i.to_string());
+                any |= redact_secret_env(config, path, child);
+                path.pop();
+            }
+            any
+        }
+        Value::Null => false,
+        leaf => {
+            let [agents, index, env, name] = path.as_slice() else {
+                return false;
+            };
+            let agent = index
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| config.agents.get(i));
+            let secret = agents == "agents"
+                && env == "env"
+                && (is_secret_env_name(name)
+                    || agent.is_some_and(|a| a.secret_env.iter().any(|n| n == name)));
+            if secret {
+                *leaf = Value::String(synod_config::REDACTED.to_owned());
+            }
+            secret
+        }
     }
 }

@@ -55,10 +55,12 @@ mod duration;
 mod error;
 mod event;
 mod load;
+mod redact;
 mod report;
 mod template;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -75,12 +77,13 @@ use tracing::Instrument as _;
 
 pub use config::{
     AgentConfig, BreakerSettings, BudgetSettings, CONFIG_VERSION, Jitter, Mode, PromptVia,
-    RetrySettings, StageConfig, StoreConfig, SynodConfig,
+    RedactSettings, RetrySettings, StageConfig, StoreConfig, SynodConfig,
 };
 pub use duration::{HumanDuration, ParseDurationError};
 pub use error::{Error, Result};
 pub use event::Event;
 pub use load::LoadedConfig;
+pub use redact::{MIN_SECRET_VALUE_LEN, REDACTED, Redactor, RedactorBuilder, is_secret_env_name};
 pub use report::{AgentOutcome, AgentRun, AttemptReport, StageReport, StageStatus};
 pub use template::Vars;
 
@@ -100,6 +103,7 @@ pub struct Orchestrator {
     budget: Option<RetryBudget>,
     breakers: Breakers,
     extract: ExtractOptions,
+    redactor: Redactor,
     track_executions: bool,
 }
 
@@ -127,6 +131,7 @@ impl Orchestrator {
             None
         };
         let breakers = Breakers::new(&config.breaker)?;
+        let redactor = Redactor::for_config(&config)?;
         Ok(Self {
             store_path: store.path().to_path_buf(),
             store: store.into_async(),
@@ -137,6 +142,7 @@ impl Orchestrator {
             budget,
             breakers,
             extract: ExtractOptions::cli_defaults(),
+            redactor,
             track_executions: true,
         })
     }
@@ -175,6 +181,14 @@ impl Orchestrator {
     #[must_use]
     pub fn track_executions(mut self, on: bool) -> Self {
         self.track_executions = on;
+        self
+    }
+
+    /// Replaces the redactor built from the config's `[redact]` section (and the secret
+    /// environment) with `redactor`; [`Redactor::disabled`] stores output verbatim.
+    #[must_use]
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
         self
     }
 
@@ -422,6 +436,13 @@ impl Orchestrator {
         }
     }
 
+    /// The first line of an error, redacted.
+    fn one_line(&self, text: &str) -> String {
+        // Redact the whole text first: cutting the line could leave a partial credential
+        // too short for its pattern.
+        one_line(&self.redactor.redact(text))
+    }
+
     fn emit(&self, event: Event) {
         if let Some(tx) = &self.events {
             let _ = tx.send(event);
@@ -555,6 +576,9 @@ impl Orchestrator {
         let prompt = prompt_vars.render(ctx.template);
         let log: Arc<Mutex<Vec<Attempt>>> = Arc::default();
         let mut next_attempt = 0u32;
+        // Whether an attempt's process is running (as opposed to a retry delay).
+        let in_flight = AtomicBool::new(false);
+        let in_flight = &in_flight;
 
         let op = || {
             next_attempt += 1;
@@ -571,6 +595,7 @@ impl Orchestrator {
                 if ctx.cancel.is_cancelled() {
                     return Err(AttemptError::Cancelled);
                 }
+                let _running = InFlight::enter(in_flight);
                 let run = async {
                     self.emit(Event::AgentStarted {
                         agent: name.to_owned(),
@@ -623,7 +648,7 @@ impl Orchestrator {
                 agent: name.to_owned(),
                 attempt: attempt + 1,
                 delay,
-                error: err.one_line(),
+                error: self.redactor.redact(&err.one_line()).into_owned(),
             });
         };
 
@@ -632,10 +657,15 @@ impl Orchestrator {
         let result = tokio::select! {
             r = &mut retried => Some(r),
             () = ctx.cancel.cancelled() => {
-                // synod-exec sees the same token and stops the running attempt; give it its
-                // kill grace to reap, but do not sit out a retry delay.
-                let grace = agent.kill_grace.get() + Duration::from_secs(1);
-                tokio::time::timeout(grace, &mut retried).await.ok()
+                if in_flight.load(Ordering::Acquire) {
+                    // synod-exec sees the same token and stops the running attempt; give it
+                    // its kill grace to reap.
+                    let grace = agent.kill_grace.get() + Duration::from_secs(1);
+                    tokio::time::timeout(grace, &mut retried).await.ok()
+                } else {
+                    // Between attempts nothing runs: do not sit out the retry delay.
+                    None
+                }
             }
         };
 
@@ -676,7 +706,7 @@ impl Orchestrator {
                     AttemptError::Cancelled => "cancelled".to_owned(),
                     AttemptError::BreakerOpen(why) => format!("skipped: {why}"),
                     AttemptError::Exec(e) => {
-                        format!("{} ({})", one_line(&e.to_string()), retry_err.reason())
+                        format!("{} ({})", self.one_line(&e.to_string()), retry_err.reason())
                     }
                 };
                 let outcome = match retry_err.last_error() {
@@ -737,7 +767,8 @@ impl Orchestrator {
     ) -> (Attempt, Result<Answer, AttemptError>) {
         match result {
             Ok((out, ran)) => {
-                let raw = out.stdout_lossy().into_owned();
+                let mut raw = out.stdout_lossy().into_owned();
+                self.redactor.redact_in_place(&mut raw);
                 let value = synod_consensus::extract_json_with(&raw, &self.extract);
                 let (status, error, parsed) = match &value {
                     Ok(v) => ("ok", None, Some(v.clone())),
@@ -769,10 +800,11 @@ impl Orchestrator {
                     | synod_exec::Error::PermissionDenied { .. } => "not_started",
                     _ => "failed",
                 };
-                let (raw, stdout_bytes) = match err.output() {
+                let (mut raw, stdout_bytes) = match err.output() {
                     Some(out) => (combined_output(out), out.stdout.len()),
                     None => (String::new(), 0),
                 };
+                self.redactor.redact_in_place(&mut raw);
                 let record = Attempt {
                     stdout_bytes,
                     output: NewOutput {
@@ -783,7 +815,7 @@ impl Orchestrator {
                         status: status.into(),
                         raw_output: raw,
                         parsed_json: None,
-                        error: Some(one_line(&err.to_string())),
+                        error: Some(self.one_line(&err.to_string())),
                     },
                     class: Some(err.class()),
                     status,
@@ -807,6 +839,22 @@ fn combined_output(out: &synod_exec::Output) -> String {
         raw.push_str(&stderr);
     }
     raw
+}
+
+/// Marks an attempt's process as running for as long as it lives.
+struct InFlight<'a>(&'a AtomicBool);
+
+impl<'a> InFlight<'a> {
+    fn enter(flag: &'a AtomicBool) -> Self {
+        flag.store(true, Ordering::Release);
+        Self(flag)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 struct StageCtx<'a> {
