@@ -12,11 +12,24 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Error, Result};
 use crate::options::Options;
 
+/// How a file database is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileMode {
+    /// Read and write (the store never creates the file through SQLite: see
+    /// `Store::open`).
+    ReadWrite,
+    /// `SQLITE_OPEN_READ_ONLY`: reads only, sharing the `-wal`/`-shm` with writers.
+    ReadOnly,
+    /// Read-only with `immutable=1`: for a directory where `-shm` cannot be created and no
+    /// WAL content is pending, so SQLite takes no locks and creates no files.
+    Immutable,
+}
+
 /// Where the database lives.
 #[derive(Debug, Clone)]
 pub(crate) enum Target {
     /// A file on disk.
-    File(PathBuf),
+    File(PathBuf, FileMode),
     /// A named in-memory database (`file:/name?vfs=memdb`) shared by every connection of
     /// this process that opens the same name.
     Memory(String),
@@ -36,21 +49,60 @@ impl Target {
     /// The path shown in errors and logs.
     pub(crate) fn display_path(&self) -> PathBuf {
         match self {
-            Target::File(path) => path.clone(),
+            Target::File(path, _) => path.clone(),
             Target::Memory(_) => PathBuf::from(":memory:"),
         }
     }
 
-    fn open_raw(&self) -> rusqlite::Result<Connection> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    /// Whether connections to this target can write.
+    pub(crate) fn writable(&self) -> bool {
+        matches!(
+            self,
+            Target::File(_, FileMode::ReadWrite) | Target::Memory(_)
+        )
+    }
+
+    /// What to hand SQLite (a path, or a `file:` URI) and with which flags.
+    pub(crate) fn name_and_flags(&self) -> (PathBuf, OpenFlags) {
+        let base = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         match self {
-            Target::File(path) => Connection::open_with_flags(path, flags),
-            Target::Memory(uri) => Connection::open_with_flags(uri, flags),
+            // No CREATE: a store file is only ever created whole (`Store::open`).
+            Target::File(path, FileMode::ReadWrite) => {
+                (path.clone(), base | OpenFlags::SQLITE_OPEN_READ_WRITE)
+            }
+            Target::File(path, FileMode::ReadOnly) => {
+                (path.clone(), base | OpenFlags::SQLITE_OPEN_READ_ONLY)
+            }
+            Target::File(path, FileMode::Immutable) => (
+                PathBuf::from(format!("{}?immutable=1", file_uri(path))),
+                base | OpenFlags::SQLITE_OPEN_READ_ONLY,
+            ),
+            Target::Memory(uri) => (
+                PathBuf::from(uri),
+                base | OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+            ),
         }
     }
+
+    fn open_raw(&self) -> rusqlite::Result<Connection> {
+        let (name, flags) = self.name_and_flags();
+        Connection::open_with_flags(name, flags)
+    }
+}
+
+/// `path` as a `file:` URI (absolute, with `%`, `?` and `#` escaped).
+fn file_uri(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut uri = String::from("file:");
+    for ch in absolute.to_string_lossy().chars() {
+        match ch {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            _ => uri.push(ch),
+        }
+    }
+    uri
 }
 
 /// The pragmas every connection gets, in the documented order. None of them writes to the
@@ -78,8 +130,8 @@ pub(crate) fn open_connection(target: &Target, pragmas: &str) -> rusqlite::Resul
 }
 
 /// Checks an existing file before SQLite opens it, so a file that is not a database (or is
-/// visibly truncated) is rejected without being modified and without `-wal`/`-shm` files
-/// appearing next to it. Returns whether the file exists with content.
+/// visibly truncated, or empty) is rejected without being modified and without `-wal`/`-shm`
+/// files appearing next to it. Returns whether the file exists.
 pub(crate) fn precheck_file(path: &Path) -> Result<bool> {
     let io_err = |source| Error::Io {
         path: path.to_path_buf(),
@@ -98,7 +150,13 @@ pub(crate) fn precheck_file(path: &Path) -> Result<bool> {
     }
     let len = meta.len();
     if len == 0 {
-        return Ok(false); // SQLite treats an empty file as a new database
+        // SQLite would silently turn it into a new, empty store; synod creates its stores
+        // whole (see `Store::open`), so an empty file is never one of them.
+        return Err(Error::NotADatabase {
+            path: path.to_path_buf(),
+            detail: "it is empty (0 bytes), so it holds no store; delete it to start a new store"
+                .into(),
+        });
     }
     let mut header = [0u8; 100];
     let mut file = fs::File::open(path).map_err(io_err)?;
@@ -121,7 +179,7 @@ pub(crate) fn precheck_file(path: &Path) -> Result<bool> {
     Ok(true)
 }
 
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
@@ -129,6 +187,87 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 
 fn nonempty(path: &Path) -> bool {
     fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false)
+}
+
+/// Why `path` cannot be written, if it cannot (`None` also when it does not exist).
+///
+/// Two tests, either of which makes it read-only: the kernel's answer to `access(W_OK)`
+/// (which also sees read-only mounts), and the permission bits: a file or directory with no
+/// write bit at all (`chmod a-w`) counts as read-only for every user. The second test is what
+/// makes the guard hold for root, whom the kernel lets write regardless of the bits.
+pub(crate) fn unwritable(path: &Path, what: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::metadata(path).ok()?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o222 == 0 {
+        return Some(format!(
+            "{what} {} has no write permission (mode {mode:04o})",
+            path.display()
+        ));
+    }
+    match nix::unistd::access(path, nix::unistd::AccessFlags::W_OK) {
+        Ok(()) => None,
+        Err(errno) => Some(format!(
+            "{what} {} is not writable: {}",
+            path.display(),
+            io::Error::from(errno)
+        )),
+    }
+}
+
+/// The first reason the store at `path` (an existing file) cannot be written: the file, an
+/// existing `-wal` or `-shm`, or the directory (where SQLite creates them).
+pub(crate) fn store_unwritable(path: &Path) -> Option<String> {
+    unwritable(path, "the file")
+        .or_else(|| unwritable(&sibling(path, "-wal"), "its WAL file"))
+        .or_else(|| unwritable(&sibling(path, "-shm"), "its shared-memory file"))
+        .or_else(|| unwritable(parent_dir(path), "its directory"))
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// Creates `dir` and any missing parents with mode 0700 (existing ones are left as they are).
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+/// Creates a new, empty file with mode 0600 (failing if it exists), so nothing SQLite later
+/// writes into it is ever readable by other users. SQLite gives the `-wal`, `-shm` and
+/// `-journal` files it creates the database file's permission bits.
+pub(crate) fn create_private_file(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Removes `path`, ignoring a file that is already gone.
+pub(crate) fn remove_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Validates the 100-byte SQLite header against the file length.

@@ -21,10 +21,11 @@ use synod_resilience::{Classify, ErrorClass};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Another connection or process held the database lock for longer than the busy timeout.
-    /// Transient: retrying later normally succeeds.
+    /// Another connection or process held the database lock for longer than the busy timeout
+    /// (for [`Store::record_stage`](crate::Store::record_stage): retried with backoff for the
+    /// whole timeout). Transient: retrying later normally succeeds.
     #[error(
-        "database is busy during {operation}: another connection or process held a lock past the busy timeout; retry, or raise Options::busy_timeout"
+        "database is busy during {operation}: another connection or process held a lock past the busy timeout; retry later, or raise the busy timeout (store.busy_timeout in synod.toml, --busy-timeout, Options::busy_timeout)"
     )]
     Busy {
         /// The store operation that gave up waiting.
@@ -39,6 +40,43 @@ pub enum Error {
         path: PathBuf,
         /// What was found to be wrong.
         detail: String,
+    },
+    /// The store was found damaged earlier (by an integrity or quick check, or a page read
+    /// that failed with `SQLITE_CORRUPT`), and a damage mark (`<db>.damaged`) was left beside
+    /// it; nothing writes to or backs up a marked store. Permanent; the file was not modified.
+    #[error(
+        "store {path} is damaged ({detail}), so nothing was written or copied; restore a backup over it (or rebuild it: `sqlite3 {path} .recover | sqlite3 NEW.db`), then run `synod store check` (Store::integrity_check), which clears the mark {marker} once the file passes"
+    )]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// The damage mark beside it.
+        marker: PathBuf,
+        /// What the check that found the damage reported.
+        detail: String,
+    },
+    /// The store cannot be written: the file, its `-wal`/`-shm`, or its directory is read-only.
+    /// Detected when a writer opens the store, before anything runs. Permanent.
+    #[error(
+        "store {path} is read-only ({detail}); writing commands need it writable: fix the permissions (e.g. chmod u+w), or point store.path / --store at a writable location (reading commands such as history, show and store check still work)"
+    )]
+    ReadOnly {
+        /// The database file.
+        path: PathBuf,
+        /// What is read-only, and why.
+        detail: String,
+    },
+    /// A store opened read-only has an older schema, which only a writer can migrate.
+    #[error(
+        "store {path} has schema version {found}, older than the {supported} this synod reads; open it once with a writing command (e.g. `synod store vacuum`) to migrate it"
+    )]
+    NeedsMigration {
+        /// The database file.
+        path: PathBuf,
+        /// The `user_version` found in the file.
+        found: i64,
+        /// The schema version this build reads.
+        supported: i64,
     },
     /// The file exists but is not a SQLite database. Permanent; the file was not modified.
     #[error(
@@ -152,6 +190,12 @@ impl Error {
                         detail: message.clone().unwrap_or_else(|| failure.to_string()),
                     };
                 }
+                ErrorCode::ReadOnly => {
+                    return Error::ReadOnly {
+                        path: path.to_path_buf(),
+                        detail: message.clone().unwrap_or_else(|| failure.to_string()),
+                    };
+                }
                 ErrorCode::NotADatabase => {
                     return Error::NotADatabase {
                         path: path.to_path_buf(),
@@ -195,6 +239,9 @@ impl Classify for Error {
                 _ => ErrorClass::Permanent,
             },
             Error::Corrupt { .. }
+            | Error::Damaged { .. }
+            | Error::ReadOnly { .. }
+            | Error::NeedsMigration { .. }
             | Error::NotADatabase { .. }
             | Error::SchemaTooNew { .. }
             | Error::Constraint { .. }
@@ -227,6 +274,14 @@ mod tests {
 
         let notadb = Error::sqlite(path, "op", failure(rusqlite::ffi::SQLITE_NOTADB, "nope"));
         assert!(matches!(notadb, Error::NotADatabase { .. }));
+
+        let ro = Error::sqlite(
+            path,
+            "op",
+            failure(rusqlite::ffi::SQLITE_READONLY_DIRECTORY, "readonly"),
+        );
+        assert!(matches!(&ro, Error::ReadOnly { path, .. } if path == Path::new("x.db")));
+        assert_eq!(ro.class(), ErrorClass::Permanent);
 
         let unique = Error::sqlite(
             path,

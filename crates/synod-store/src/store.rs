@@ -35,17 +35,19 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{
-    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params,
+    Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Row, Transaction,
+    TransactionBehavior, params,
 };
 use serde_json::Value;
 
-use crate::conn::{self, Readers, Target};
+use crate::conn::{self, FileMode, Readers, Target};
 use crate::error::{Error, Result};
 use crate::model::{
     AgentStats, Execution, ExecutionId, NewOutput, NewRun, Output, Page, PruneReport, Run, RunId,
@@ -106,10 +108,24 @@ const SQL_PRUNE_RUNS: &str = "DELETE FROM consensus_runs WHERE started_at < ?1";
 /// The SQLite evidence store. Cheap to clone (clones share one pool); thread-safe.
 ///
 /// Writes go through an r2d2 pool and are serialised in-process by a mutex, so concurrent
-/// writers in one process queue in arrival order instead of sleeping in SQLite's busy handler
-/// (other processes are still arbitrated by `busy_timeout`). Reads use a cache of read-only
-/// connections (see [`Options::max_idle_readers`]). `PRAGMA optimize` runs when the last
-/// clone is dropped.
+/// writers in one process queue in arrival order instead of sleeping in SQLite's busy handler.
+/// Other processes are arbitrated by the busy timeout: a write transaction that finds the
+/// database locked is retried with jittered backoff until [`Options::busy_timeout`] has
+/// passed, then fails with [`Error::Busy`]. Reads use a cache of read-only connections (see
+/// [`Options::max_idle_readers`]). `PRAGMA optimize` runs when the last clone is dropped.
+///
+/// # Guards
+///
+/// - Files are private: a new store file is created with mode 0600 (its `-wal` and `-shm`
+///   inherit that), and missing directories with mode 0700.
+/// - A new store is built under a temporary name and linked into place whole, so no process
+///   ever sees a half-created store; an existing empty (0-byte) or non-SQLite file is refused.
+/// - [`Store::open`] refuses a read-only file, `-wal`, `-shm` or directory up front with
+///   [`Error::ReadOnly`]; [`Store::open_read_only`] reads such a store.
+/// - A store found damaged (by [`Store::integrity_check`], [`Store::quick_check`], or any read
+///   failing with `SQLITE_CORRUPT`) gets a damage mark `<db>.damaged`; from then on no write,
+///   checkpoint, vacuum or backup touches it ([`Error::Damaged`]) until an integrity check
+///   passes again.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -120,6 +136,14 @@ struct Inner {
     pool: Pool<SqliteConnectionManager>,
     readers: Readers,
     write_lock: Mutex<()>,
+    /// False for [`Store::open_read_only`].
+    writable: bool,
+    /// The damage mark (`<db>.damaged`); `None` in memory.
+    marker: Option<PathBuf>,
+    /// Set when this process found the store damaged.
+    damaged: AtomicBool,
+    busy_timeout: Duration,
+    busy_retries: AtomicU64,
     /// Keeps a named in-memory database alive while the store exists.
     _keepalive: Option<Mutex<Connection>>,
 }
@@ -136,6 +160,10 @@ impl std::fmt::Debug for Store {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.readers.clear();
+        let marked = self.marker.as_deref().is_some_and(Path::exists);
+        if !self.writable || marked || self.damaged.load(Ordering::Relaxed) {
+            return;
+        }
         if let Ok(conn) = self.pool.get_timeout(Duration::from_millis(200))
             && let Err(error) = conn.execute_batch("PRAGMA optimize")
         {
@@ -272,27 +300,83 @@ fn limit_offset(page: Page) -> (i64, i64) {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path`, migrating it to the current schema.
+    /// Opens (creating if needed) the database at `path` for reading and writing, migrating
+    /// it to the current schema.
     ///
-    /// An existing file is checked before SQLite opens it: a file that is not a SQLite
-    /// database, or is visibly truncated, is rejected with [`Error::NotADatabase`] or
-    /// [`Error::Corrupt`] and left untouched. A file with a newer schema gives
+    /// An existing file is checked before SQLite opens it: a file that is empty, is not a
+    /// SQLite database, or is visibly truncated is rejected with [`Error::NotADatabase`] or
+    /// [`Error::Corrupt`] and left untouched; a store with a damage mark gives
+    /// [`Error::Damaged`]; a read-only file, `-wal`, `-shm` or directory gives
+    /// [`Error::ReadOnly`] (judged by `access(2)` and by the permission bits, so a `chmod a-w`
+    /// file counts as read-only even for root). A file with a newer schema gives
     /// [`Error::SchemaTooNew`] before anything is written. A file in rollback-journal mode is
-    /// converted to WAL. Missing parent directories are created.
+    /// converted to WAL.
+    ///
+    /// A missing file is created with mode 0600 (missing parent directories with 0700): built
+    /// under a temporary name in the same directory and hard-linked into place, so concurrent
+    /// openers see either no file or a complete store.
+    ///
+    /// These guards cost a handful of `stat`/`access` calls and do not grow with the file (see
+    /// docs/PERFORMANCE.md, "store guards").
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Store> {
         let path = path.as_ref();
         let _span = tracing::info_span!("store.open", path = %path.display()).entered();
-        let existed = conn::precheck_file(path)?;
-        if !existed
-            && let Some(parent) = path.parent()
-            && !parent.as_os_str().is_empty()
-        {
-            fs::create_dir_all(parent).map_err(|source| Error::Io {
-                path: parent.to_path_buf(),
-                source,
-            })?;
+        if conn::precheck_file(path)? {
+            check_not_marked(path)?;
+            if let Some(detail) = conn::store_unwritable(path) {
+                return Err(Error::ReadOnly {
+                    path: path.to_path_buf(),
+                    detail,
+                });
+            }
+        } else {
+            let dir = conn::parent_dir(path);
+            conn::create_private_dir(dir)?;
+            if let Some(detail) = conn::unwritable(dir, "its directory") {
+                return Err(Error::ReadOnly {
+                    path: path.to_path_buf(),
+                    detail,
+                });
+            }
+            create_store_file(path)?;
         }
-        Store::open_target(Target::File(path.to_path_buf()), options)
+        Store::open_target(
+            Target::File(path.to_path_buf(), FileMode::ReadWrite),
+            options,
+        )
+    }
+
+    /// Opens the existing database at `path` for reading only: nothing is created, migrated,
+    /// checkpointed or written, and every write fails with [`Error::ReadOnly`].
+    ///
+    /// Works on a read-only file and in a read-only directory: when the directory cannot take
+    /// the `-shm` file SQLite needs and no WAL content is pending, the file is opened
+    /// `immutable` (no locks, no side files). A damaged store can still be read. An empty or
+    /// non-SQLite file is refused as by [`Store::open`]; a missing file gives [`Error::Io`]
+    /// (`NotFound`); an older schema gives [`Error::NeedsMigration`].
+    pub fn open_read_only(path: impl AsRef<Path>, options: Options) -> Result<Store> {
+        let path = path.as_ref();
+        let _span = tracing::info_span!("store.open_read_only", path = %path.display()).entered();
+        if !conn::precheck_file(path)? {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no store file here (a writer such as `synod run` creates it)",
+                ),
+            });
+        }
+        let wal = conn::sibling(path, "-wal");
+        let shm = conn::sibling(path, "-shm");
+        let wal_pending = fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+        let dir_unwritable = conn::unwritable(conn::parent_dir(path), "directory").is_some();
+        let mode = if dir_unwritable && !(wal.exists() && shm.exists()) && !wal_pending {
+            FileMode::Immutable
+        } else {
+            FileMode::ReadOnly
+        };
+        tracing::debug!(?mode, "opening store read-only");
+        Store::open_target(Target::File(path.to_path_buf(), mode), options)
     }
 
     /// Opens a private in-memory store, shared by every connection of its pool (a uniquely
@@ -314,29 +398,38 @@ impl Store {
         };
         let pragmas = conn::connection_pragmas(&options);
         let mut boot = conn::open_connection(&target, &pragmas).map_err(map("open"))?;
+        let writable = target.writable();
+        // SQLite silently falls back to read-only when the kernel refuses write access.
+        if writable && boot.is_readonly(MAIN_DB).map_err(map("open"))? {
+            return Err(Error::ReadOnly {
+                path,
+                detail: "SQLite could only open it read-only".into(),
+            });
+        }
 
         // Nothing below writes until the schema version has been checked.
         let version = schema::user_version(&boot, &path)?;
         schema::check_not_too_new(version, &path)?;
-        setup_file(&boot, &target, &path)?;
-        if version < schema::SCHEMA_VERSION {
-            schema::migrate(&mut boot, &path)?;
+        if writable {
+            setup_file(&boot, &target, &path)?;
+            if version < schema::SCHEMA_VERSION {
+                schema::migrate(&mut boot, &path)?;
+            }
+        } else if version < schema::SCHEMA_VERSION {
+            return Err(Error::NeedsMigration {
+                path,
+                found: version,
+                supported: schema::SCHEMA_VERSION,
+            });
         }
 
-        let manager = match &target {
-            Target::File(file) => SqliteConnectionManager::file(file),
-            Target::Memory(uri) => SqliteConnectionManager::file(uri),
-        }
-        .with_flags(
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_URI
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_init({
-            let pragmas = pragmas.clone();
-            move |c| c.execute_batch(&pragmas)
-        });
+        let (name, flags) = target.name_and_flags();
+        let manager = SqliteConnectionManager::file(name)
+            .with_flags(flags)
+            .with_init({
+                let pragmas = pragmas.clone();
+                move |c| c.execute_batch(&pragmas)
+            });
         let pool = Pool::builder()
             .max_size(options.pool_size.max(1))
             .min_idle(Some(1))
@@ -346,17 +439,22 @@ impl Store {
             .connection_timeout(options.connection_timeout)
             .build(manager)?;
 
-        let keepalive = match &target {
-            Target::Memory(_) => Some(Mutex::new(boot)),
-            Target::File(_) => None,
+        let (keepalive, marker) = match &target {
+            Target::Memory(_) => (Some(Mutex::new(boot)), None),
+            Target::File(file, _) => (None, Some(conn::sibling(file, ".damaged"))),
         };
-        tracing::debug!(path = %path.display(), "store opened");
+        tracing::debug!(path = %path.display(), writable, "store opened");
         Ok(Store {
             inner: Arc::new(Inner {
                 readers: Readers::new(target, pragmas, options.max_idle_readers),
                 path,
                 pool,
                 write_lock: Mutex::new(()),
+                writable,
+                marker,
+                damaged: AtomicBool::new(false),
+                busy_timeout: options.busy_timeout,
+                busy_retries: AtomicU64::new(0),
                 _keepalive: keepalive,
             }),
         })
@@ -374,8 +472,75 @@ impl Store {
         crate::AsyncStore::new(self)
     }
 
+    /// Whether this store was opened for writing ([`Store::open`]) rather than with
+    /// [`Store::open_read_only`].
+    #[must_use]
+    pub fn is_writable(&self) -> bool {
+        self.inner.writable
+    }
+
+    /// How many times a write transaction found the database locked by another connection
+    /// or process and was retried, since the store was opened.
+    #[must_use]
+    pub fn busy_retries(&self) -> u64 {
+        self.inner.busy_retries.load(Ordering::Relaxed)
+    }
+
+    /// What the damage mark beside the file says, if the store carries one (see
+    /// [`Error::Damaged`]). Always `None` for in-memory stores.
+    #[must_use]
+    pub fn damage_mark(&self) -> Option<String> {
+        let marker = self.inner.marker.as_deref()?;
+        read_marker(marker)
+    }
+
+    /// Maps a SQLite error; a `SQLITE_CORRUPT` also leaves the damage mark.
     fn map(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
-        move |e| Error::sqlite(&self.inner.path, operation, e)
+        move |e| {
+            let err = Error::sqlite(&self.inner.path, operation, e);
+            if let Error::Corrupt { detail, .. } = &err {
+                self.mark_damaged(&format!("{operation} failed: {detail}"));
+            }
+            err
+        }
+    }
+
+    /// Leaves the damage mark (`<db>.damaged`, mode 0600) with `detail` in it.
+    fn mark_damaged(&self, detail: &str) {
+        self.inner.damaged.store(true, Ordering::Relaxed);
+        let Some(marker) = self.inner.marker.as_deref() else {
+            return;
+        };
+        tracing::error!(path = %self.inner.path.display(), detail, "store is damaged; marking it");
+        let line = format!("{}\n", detail.replace(['\n', '\r'], " "));
+        if let Err(error) = write_private(marker, line.as_bytes()) {
+            tracing::warn!(marker = %marker.display(), %error, "cannot write the damage mark");
+        }
+    }
+
+    /// Fails unless this store may be written: opened for writing, and not damaged.
+    fn check_writable(&self) -> Result<()> {
+        if !self.inner.writable {
+            return Err(Error::ReadOnly {
+                path: self.inner.path.clone(),
+                detail: "it was opened read-only".into(),
+            });
+        }
+        self.check_not_damaged()
+    }
+
+    fn check_not_damaged(&self) -> Result<()> {
+        if let Some(marker) = self.inner.marker.as_deref() {
+            check_not_marked_at(&self.inner.path, marker)?;
+        }
+        if self.inner.damaged.load(Ordering::Relaxed) {
+            return Err(Error::Damaged {
+                path: self.inner.path.clone(),
+                marker: self.inner.marker.clone().unwrap_or_default(),
+                detail: "this process found it damaged".into(),
+            });
+        }
+        Ok(())
     }
 
     fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>> {
@@ -383,23 +548,53 @@ impl Store {
     }
 
     /// Runs `f` in one IMMEDIATE transaction, serialised with this process's other writers.
+    ///
+    /// A transaction that finds the database locked (`SQLITE_BUSY`) is rolled back and run
+    /// again: SQLite's busy handler waits up to [`BUSY_SLICE`] per attempt, then this loop
+    /// backs off (jittered, doubling up to [`MAX_BACKOFF`]) and retries, until
+    /// [`Options::busy_timeout`] has passed in all.
     fn write<T>(
         &self,
         operation: &'static str,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+        mut f: impl FnMut(&Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
+        self.check_writable()?;
         let _guard = self
             .inner
             .write_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(self.map(operation))?;
-        let value = f(&tx).map_err(self.map(operation))?;
-        tx.commit().map_err(self.map(operation))?;
-        Ok(value)
+        let budget = self.inner.busy_timeout;
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(2);
+        let mut attempt: u32 = 1;
+        let result = loop {
+            let remaining = budget.saturating_sub(started.elapsed());
+            if let Err(e) = conn.busy_timeout(remaining.min(BUSY_SLICE)) {
+                break Err(e);
+            }
+            let outcome = (|| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let value = f(&tx)?;
+                tx.commit()?;
+                Ok(value)
+            })();
+            match outcome {
+                Err(e) if is_busy(&e) && started.elapsed() < budget => {
+                    self.inner.busy_retries.fetch_add(1, Ordering::Relaxed);
+                    let left = budget.saturating_sub(started.elapsed());
+                    tracing::debug!(operation, attempt, ?left, "database busy; retrying");
+                    std::thread::sleep(jittered(backoff).min(left));
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        };
+        // Other uses of the pooled connection get the configured timeout back.
+        let _ = conn.busy_timeout(budget);
+        result.map_err(self.map(operation))
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -725,6 +920,7 @@ impl Store {
     /// 0 frees them all. Returns how many pages were freed.
     pub fn incremental_vacuum(&self, pages: u32) -> Result<u64> {
         let _span = tracing::info_span!("store.incremental_vacuum", pages).entered();
+        self.check_writable()?;
         let _guard = self
             .inner
             .write_lock
@@ -747,12 +943,36 @@ impl Store {
     }
 
     /// Runs `PRAGMA integrity_check`; any problem is reported as [`Error::Corrupt`] listing
-    /// (up to 20 of) SQLite's findings.
+    /// (up to 20 of) SQLite's findings, and leaves the damage mark (see [`Error::Damaged`]).
+    /// A check that passes removes a damage mark left earlier (e.g. after a backup was
+    /// restored over the file). Works on a store opened read-only.
     pub fn integrity_check(&self) -> Result<()> {
         let _span = tracing::info_span!("store.integrity_check").entered();
+        self.check_pragma("integrity_check")?;
+        if let Some(marker) = self.inner.marker.as_deref()
+            && let Err(error) = conn::remove_if_present(marker)
+        {
+            tracing::warn!(marker = %marker.display(), %error, "cannot remove the damage mark");
+        }
+        self.inner.damaged.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Runs `PRAGMA quick_check` (integrity check without the index-content cross-checks:
+    /// it reads every page once, so it costs about one sequential read of the file). A problem
+    /// is reported as [`Error::Corrupt`] and leaves the damage mark. Works on a store opened
+    /// read-only. [`Store::backup_to`] runs it before copying.
+    pub fn quick_check(&self) -> Result<()> {
+        let _span = tracing::info_span!("store.quick_check").entered();
+        self.check_pragma("quick_check")
+    }
+
+    fn check_pragma(&self, pragma: &'static str) -> Result<()> {
         let conn = self.conn()?;
-        let map = self.map("integrity_check");
-        let mut stmt = conn.prepare("PRAGMA integrity_check(20)").map_err(&map)?;
+        let map = self.map(pragma);
+        let mut stmt = conn
+            .prepare(&format!("PRAGMA {pragma}(20)"))
+            .map_err(&map)?;
         let findings = stmt
             .query_map([], |r| r.get::<_, String>(0))
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
@@ -760,20 +980,35 @@ impl Store {
         if findings.len() == 1 && findings[0] == "ok" {
             Ok(())
         } else {
+            let detail = findings.join("; ");
+            self.mark_damaged(&format!("{pragma} found: {detail}"));
             Err(Error::Corrupt {
                 path: self.inner.path.clone(),
-                detail: findings.join("; "),
+                detail,
             })
         }
     }
 
     /// Copies the database to `dest` while it stays in use (SQLite's online backup, in one
     /// step so the copy is a single consistent snapshot; WAL lets writers continue meanwhile).
-    /// The copy is written next to `dest` and renamed over it, so `dest` is either the old
-    /// file or a complete backup.
+    /// The copy is written next to `dest` (created with mode 0600) and renamed over it, so
+    /// `dest` is either the old file or a complete backup.
+    ///
+    /// A damaged store is never copied (a damaged copy renamed over `dest` would destroy a
+    /// good older backup): a store with a damage mark gives [`Error::Damaged`], and
+    /// [`Store::quick_check`] runs first, turning damage it finds into [`Error::Damaged`].
+    /// Works on a store opened read-only.
     pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {
         let dest = dest.as_ref();
         let _span = tracing::info_span!("store.backup", dest = %dest.display()).entered();
+        self.check_not_damaged()?;
+        if let Err(Error::Corrupt { detail, .. }) = self.quick_check() {
+            return Err(Error::Damaged {
+                path: self.inner.path.clone(),
+                marker: self.inner.marker.clone().unwrap_or_default(),
+                detail: format!("quick_check found: {detail}"),
+            });
+        }
         let mut tmp_name = dest.as_os_str().to_owned();
         tmp_name.push(".synod-backup-tmp");
         let tmp = PathBuf::from(tmp_name);
@@ -789,7 +1024,12 @@ impl Store {
         }
         let result = (|| {
             let conn = self.conn()?;
-            let mut target = Connection::open(&tmp).map_err(dest_err)?;
+            conn::create_private_file(&tmp)?;
+            let mut target = Connection::open_with_flags(
+                &tmp,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(dest_err)?;
             {
                 use rusqlite::backup::{Backup, StepResult};
                 let backup = Backup::new(&conn, &mut target).map_err(dest_err)?;
@@ -821,6 +1061,7 @@ impl Store {
     /// completing (it is then safe to retry later).
     pub fn checkpoint(&self) -> Result<bool> {
         let _span = tracing::info_span!("store.checkpoint").entered();
+        self.check_writable()?;
         let conn = self.conn()?;
         let (busy, _log, _done): (i64, i64, i64) = conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
@@ -829,6 +1070,130 @@ impl Store {
             .map_err(self.map("checkpoint"))?;
         Ok(busy == 0)
     }
+}
+
+/// How long SQLite's busy handler waits within one write attempt before the retry loop in
+/// `Store::write` takes over.
+const BUSY_SLICE: Duration = Duration::from_millis(250);
+/// The longest pause between two write attempts.
+const MAX_BACKOFF: Duration = Duration::from_millis(100);
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// A pause between `backoff / 2` and `backoff`, so waiting processes spread out.
+fn jittered(backoff: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Instant::now().elapsed().as_nanos());
+    let half = backoff / 2;
+    let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1);
+    half + Duration::from_nanos(hasher.finish() % nanos)
+}
+
+/// The first line of a damage mark, if `marker` exists.
+fn read_marker(marker: &Path) -> Option<String> {
+    let text = fs::read_to_string(marker).ok()?;
+    let line = text.lines().next().unwrap_or("").trim();
+    Some(if line.is_empty() {
+        "a damage mark was left beside it".to_owned()
+    } else {
+        line.to_owned()
+    })
+}
+
+fn check_not_marked(path: &Path) -> Result<()> {
+    check_not_marked_at(path, &conn::sibling(path, ".damaged"))
+}
+
+fn check_not_marked_at(path: &Path, marker: &Path) -> Result<()> {
+    match read_marker(marker) {
+        Some(detail) => Err(Error::Damaged {
+            path: path.to_path_buf(),
+            marker: marker.to_path_buf(),
+            detail,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Writes `bytes` to `path` (created with mode 0600, or truncated).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)
+}
+
+/// Creates a complete new store at `path`: a 0600 file under a temporary name in the same
+/// directory gets the schema (WAL, incremental auto-vacuum, every migration), is closed (which
+/// checkpoints and removes its WAL), and is hard-linked to `path`. If another process linked
+/// its own store first, that one is kept. So `path` is never an empty or half-built file.
+fn create_store_file(path: &Path) -> Result<()> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .map_or_else(|| "synod.db".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = conn::parent_dir(path).join(format!(
+        ".{name}.new-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    conn::create_private_file(&tmp)?;
+    let result = (|| {
+        let map = |op| move |e| Error::sqlite(path, op, e);
+        let mut conn = Connection::open_with_flags(
+            &tmp,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(map("create"))?;
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")
+            .map_err(map("set auto_vacuum"))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(map("set journal_mode"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::JournalMode {
+                path: path.to_path_buf(),
+                found: mode,
+            });
+        }
+        schema::migrate(&mut conn, path)?;
+        conn.close().map_err(|(_, e)| map("create")(e))?;
+        match fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                tracing::debug!(path = %path.display(), "another process created the store first");
+                Ok(())
+            }
+            // A file system without hard links: rename, unless the store appeared meanwhile.
+            Err(_) if !path.exists() => fs::rename(&tmp, path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
+            Err(source) => Err(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    })();
+    for leftover in [
+        tmp.clone(),
+        conn::sibling(&tmp, "-wal"),
+        conn::sibling(&tmp, "-shm"),
+    ] {
+        let _ = conn::remove_if_present(&leftover);
+    }
+    result
 }
 
 /// One-time file setup: WAL journal and incremental auto-vacuum.
@@ -845,7 +1210,7 @@ fn setup_file(conn: &Connection, target: &Target, path: &Path) -> Result<()> {
         conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")
             .map_err(map("set auto_vacuum"))?;
     }
-    if let Target::File(_) = target {
+    if let Target::File(..) = target {
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .map_err(map("read journal_mode"))?;
