@@ -158,6 +158,22 @@ pub enum Error {
         "cannot find a config directory for tokens (no HOME or XDG_CONFIG_HOME); set SYNOD_AUTH_DIR"
     )]
     NoTokenDir,
+    /// Another process held the login's refresh lock (see [`LoginLock`](crate::LoginLock))
+    /// for longer than the wait bound.
+    #[error(
+        "timed out after {} s waiting for the token refresh lock {}{}: another process is refreshing this login and has not finished; retry, or stop that process if it is stuck",
+        waited.as_secs(),
+        path.display(),
+        holder.map(|pid| format!(" (held by process {pid})")).unwrap_or_default()
+    )]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long the caller waited.
+        waited: Duration,
+        /// The holder's process id, when the lock file names it.
+        holder: Option<u32>,
+    },
     /// The OS keyring failed.
     #[error("keyring entry {entry}: {reason}")]
     Keyring {

@@ -7,8 +7,12 @@
 //!   [`poll`](DeviceFlow::poll) exactly as RFC 8628 section 3.5 says.
 //! * [`TokenStore`]: [`FileTokenStore`] (0600 files in a 0700 directory, atomic writes),
 //!   [`MemoryTokenStore`], and `KeyringTokenStore` with the `keyring` feature.
-//! * [`TokenManager`]: a valid access token on demand, single-flight refresh, rotation,
+//! * [`TokenManager`]: a valid access token on demand, single-flight refresh (within a process
+//!   and, through the store's [`LoginLock`], across processes on one machine), rotation,
 //!   revocation on [`logout`](TokenManager::logout).
+//! * [`LoginLock`]: the advisory file lock around reload → refresh → persist; released by the
+//!   OS when its holder dies, waited for at most [`DEFAULT_LOCK_WAIT`] (see
+//!   docs/adr/0010-auth-cross-process-lock.md).
 //! * [`login_interactive`]: the whole login for a CLI.
 //!
 //! Tokens, client secrets and device codes are [`Secret`]s: they never appear in `Debug`,
@@ -44,6 +48,7 @@
 pub mod device;
 pub mod error;
 pub mod http;
+pub mod lock;
 pub mod manager;
 pub mod provider;
 pub mod secret;
@@ -51,6 +56,7 @@ pub mod store;
 
 pub use device::{DeviceAuthorization, DeviceFlow};
 pub use error::{Error, Result};
+pub use lock::{DEFAULT_LOCK_WAIT, LoginLock};
 pub use manager::{DEFAULT_SKEW, Logout, TokenManager, login_interactive, login_with};
 pub use provider::{ClientAuth, Endpoints, Provider};
 pub use secret::Secret;

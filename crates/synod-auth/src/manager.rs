@@ -2,9 +2,13 @@
 //! [`login_interactive`] for command-line tools.
 //!
 //! * [`TokenManager::access_token`] returns the stored access token, refreshing it first when
-//!   it expires within the skew (default 60 s). Concurrent callers share one refresh request.
+//!   it expires within the skew (default 60 s). Concurrent callers share one refresh request:
+//!   inside a process through an async mutex, across processes through the store's
+//!   [`LoginLock`](crate::LoginLock), held while the token is re-read, refreshed and saved. A
+//!   caller that waited for the lock re-reads the store and uses the token the holder saved.
 //!   A rotated refresh token is saved to the store before the new access token is returned.
-//!   `invalid_grant` becomes [`Error::ReauthRequired`]. Network failures and 5xx answers are
+//!   `invalid_grant` becomes [`Error::ReauthRequired`], after one more look at the store in case
+//!   another process rotated the refresh token meanwhile. Network failures and 5xx answers are
 //!   retried through `synod-resilience`'s [`RetryPolicy`].
 //! * [`TokenManager::logout`] revokes (RFC 7009) the refresh token, then the access token, and
 //!   deletes the stored token.
@@ -42,6 +46,7 @@ use synod_resilience::RetryPolicy;
 use crate::device::{DeviceAuthorization, DeviceFlow, map_basic_error, stored_token};
 use crate::error::{Error, Result};
 use crate::http::{HttpClient, OAuthHttp, http_client};
+use crate::lock::{DEFAULT_LOCK_WAIT, LoginLock};
 use crate::provider::Provider;
 use crate::secret::Secret;
 use crate::store::{StoredToken, TokenKey, TokenStore};
@@ -63,6 +68,7 @@ struct Inner {
     store: Arc<dyn TokenStore>,
     skew: Duration,
     retry: RetryPolicy,
+    lock_wait: Duration,
     cache: Mutex<Cache>,
     refresh_lock: tokio::sync::Mutex<()>,
 }
@@ -105,6 +111,7 @@ impl TokenManager {
                 store,
                 skew: DEFAULT_SKEW,
                 retry: RetryPolicy::default(),
+                lock_wait: DEFAULT_LOCK_WAIT,
                 cache: Mutex::new(Cache::default()),
                 refresh_lock: tokio::sync::Mutex::new(()),
             }),
@@ -119,6 +126,7 @@ impl TokenManager {
             store: Arc::clone(&shared.store),
             skew: shared.skew,
             retry: shared.retry.clone(),
+            lock_wait: shared.lock_wait,
             cache: Mutex::new(Cache::default()),
             refresh_lock: tokio::sync::Mutex::new(()),
         });
@@ -139,6 +147,13 @@ impl TokenManager {
     #[must_use]
     pub fn with_retry(self, retry: RetryPolicy) -> Self {
         self.rebuild(|inner| inner.retry = retry)
+    }
+
+    /// How long to wait for another process's refresh of the same login (default
+    /// [`DEFAULT_LOCK_WAIT`]) before failing with [`Error::LockTimeout`].
+    #[must_use]
+    pub fn with_lock_wait(self, wait: Duration) -> Self {
+        self.rebuild(|inner| inner.lock_wait = wait)
     }
 
     /// The provider.
@@ -229,24 +244,50 @@ impl TokenManager {
         }
         // Another process (a second `synod`, say) may have refreshed and rotated since we
         // cached: the store has the newest token.
-        let token = self.reload().await?;
-        if !token.expires_within(self.inner.skew) {
-            return Ok(token.access_token);
+        let before = self.reload().await?;
+        if !before.expires_within(self.inner.skew) {
+            return Ok(before.access_token);
         }
-        Ok(self.refresh_locked(token).await?.access_token)
+        let _lock = self.lock_login().await?;
+        let after = self.reload().await?;
+        if after != before && !is_expired(&after) {
+            // Another process refreshed while we waited for the lock: use what it stored
+            // (even if its lifetime is shorter than the skew) instead of refreshing again.
+            tracing::debug!("using the token another process refreshed meanwhile");
+            return Ok(after.access_token);
+        }
+        if !after.expires_within(self.inner.skew) {
+            return Ok(after.access_token);
+        }
+        Ok(self.refresh_locked(after).await?.access_token)
+    }
+
+    /// Take this login's cross-process lock, when the store has one.
+    async fn lock_login(&self) -> Result<Option<LoginLock>> {
+        let key = self.inner.key.clone();
+        let path = self
+            .blocking(move |store| store.refresh_lock_path(&key))
+            .await?;
+        match path {
+            Some(path) => Ok(Some(LoginLock::acquire(&path, self.inner.lock_wait).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Re-read the store, replacing the cached token if it changed.
     async fn reload(&self) -> Result<StoredToken> {
         let key = self.inner.key.clone();
         let loaded = self.blocking(move |store| store.load(&key)).await?;
+        let mut cache = self.cache();
         let Some(loaded) = loaded else {
+            if cache.token.take().is_some() {
+                cache.generation += 1;
+            }
             return Err(Error::NotLoggedIn {
                 issuer: self.inner.key.issuer.clone(),
                 client_id: self.inner.key.client_id.clone(),
             });
         };
-        let mut cache = self.cache();
         if cache.token.as_ref() != Some(&loaded) {
             cache.token = Some(loaded.clone());
             cache.generation += 1;
@@ -260,18 +301,44 @@ impl TokenManager {
     /// As [`TokenManager::access_token`].
     pub async fn refresh(&self) -> Result<StoredToken> {
         let _guard = self.inner.refresh_lock.lock().await;
+        let _lock = self.lock_login().await?;
         let token = self.reload().await?;
         self.refresh_locked(token).await
     }
 
+    /// Refresh `token` (both locks held). On `invalid_grant`, look at the store once more: if
+    /// another process rotated the refresh token meanwhile (one that does not take the lock,
+    /// or whose save we could not yet see), use its token, refreshing it once if it has
+    /// already expired; only otherwise is a new login required.
     #[tracing::instrument(skip_all, fields(issuer = %self.inner.key.issuer, client_id = %self.inner.key.client_id))]
     async fn refresh_locked(&self, token: StoredToken) -> Result<StoredToken> {
+        let err = match self.refresh_with(&token).await {
+            Err(err @ Error::ReauthRequired { .. }) if token.refresh_token.is_some() => err,
+            other => return other,
+        };
+        let latest = match self.reload().await {
+            Ok(latest) => latest,
+            Err(Error::NotLoggedIn { .. }) => return Err(err),
+            Err(other) => return Err(other),
+        };
+        if latest.refresh_token == token.refresh_token {
+            return Err(err);
+        }
+        tracing::info!("the refresh token was rotated by another process; using the stored token");
+        if !is_expired(&latest) {
+            return Ok(latest);
+        }
+        self.refresh_with(&latest).await
+    }
+
+    /// One refresh request (with retries) for `token`; saves and caches the result.
+    async fn refresh_with(&self, token: &StoredToken) -> Result<StoredToken> {
         let Some(refresh_token) = token.refresh_token.clone() else {
             if token.expires_in() == Some(Duration::ZERO) {
                 return Err(self.reauth("the access token expired and there is no refresh token"));
             }
             // Nothing to refresh with, but still valid for a while: use it.
-            return Ok(token);
+            return Ok(token.clone());
         };
         let provider = &self.inner.provider;
         let client = provider.oauth_client()?;
@@ -314,7 +381,7 @@ impl TokenManager {
                 });
             }
         };
-        let refreshed = stored_token(provider, &response, Some(&token));
+        let refreshed = stored_token(provider, &response, Some(token));
         let rotated = refreshed.refresh_token != token.refresh_token;
         // Persist first: a rotated refresh token must never exist only in memory.
         let to_save = refreshed.clone();
@@ -345,8 +412,11 @@ impl TokenManager {
     #[tracing::instrument(skip_all, fields(issuer = %self.inner.key.issuer, client_id = %self.inner.key.client_id))]
     pub async fn logout(&self) -> Result<Logout> {
         let _guard = self.inner.refresh_lock.lock().await;
-        let token = match self.current().await {
-            Ok((token, _)) => token,
+        // Under the lock and from the store: revoke the newest refresh token, never one
+        // another process has rotated away, and no refresh can save it back afterwards.
+        let _lock = self.lock_login().await?;
+        let token = match self.reload().await {
+            Ok(token) => token,
             Err(Error::NotLoggedIn { .. }) => return Ok(Logout::default()),
             Err(err) => return Err(err),
         };
@@ -464,6 +534,7 @@ impl TokenManager {
     /// Storage failures.
     pub async fn forget(&self) -> Result<bool> {
         let _guard = self.inner.refresh_lock.lock().await;
+        let _lock = self.lock_login().await?;
         self.forget_locked().await
     }
 
@@ -475,6 +546,11 @@ impl TokenManager {
         cache.generation += 1;
         Ok(deleted)
     }
+}
+
+/// Whether the access token's expiry has passed (unknown expiry: not expired).
+fn is_expired(token: &StoredToken) -> bool {
+    token.expires_in() == Some(Duration::ZERO)
 }
 
 /// Whether `endpoint` is plain HTTP on a loopback address (local test and development servers).
@@ -597,4 +673,158 @@ where
             })
         })?;
     Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::provider::Endpoints;
+    use crate::store::{FileTokenStore, unix_now};
+
+    /// A file store that reports how often it was read and asked for its lock.
+    #[derive(Debug)]
+    struct Observed {
+        inner: FileTokenStore,
+        loads: watch::Sender<usize>,
+        lock_lookups: watch::Sender<usize>,
+    }
+
+    impl TokenStore for Observed {
+        fn load(&self, key: &TokenKey) -> Result<Option<StoredToken>> {
+            let token = self.inner.load(key);
+            self.loads.send_modify(|n| *n += 1);
+            token
+        }
+        fn save(&self, token: &StoredToken) -> Result<()> {
+            self.inner.save(token)
+        }
+        fn delete(&self, key: &TokenKey) -> Result<bool> {
+            self.inner.delete(key)
+        }
+        fn list(&self) -> Result<Vec<StoredToken>> {
+            self.inner.list()
+        }
+        fn refresh_lock_path(&self, key: &TokenKey) -> Result<Option<PathBuf>> {
+            let path = self.inner.refresh_lock_path(key);
+            self.lock_lookups.send_modify(|n| *n += 1);
+            path
+        }
+    }
+
+    /// A closed port: any refresh attempt fails with `Error::Network`.
+    fn endpoints() -> Endpoints {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        Endpoints {
+            device_authorization: format!("http://127.0.0.1:{port}/device"),
+            token: format!("http://127.0.0.1:{port}/token"),
+            revocation: None,
+        }
+    }
+
+    fn token(endpoints: &Endpoints, access: &str, expires_at: u64) -> StoredToken {
+        let mut token = StoredToken::new(
+            "http://127.0.0.1",
+            "cli",
+            Secret::new(access),
+            endpoints.clone(),
+        );
+        token.refresh_token = Some(Secret::new(format!("{access}-refresh")));
+        token.expires_at = Some(expires_at);
+        token
+    }
+
+    fn setup(dir: &std::path::Path) -> (Arc<Observed>, TokenManager, StoredToken) {
+        let endpoints = endpoints();
+        let store = Arc::new(Observed {
+            inner: FileTokenStore::new(dir.join("auth")),
+            loads: watch::channel(0).0,
+            lock_lookups: watch::channel(0).0,
+        });
+        let expired = token(&endpoints, "expired-access", unix_now() - 10);
+        store.save(&expired).unwrap();
+        let provider = Provider::new("http://127.0.0.1", "cli", endpoints).unwrap();
+        let manager = TokenManager::new(provider, store.clone() as Arc<dyn TokenStore>)
+            .unwrap()
+            .with_retry(RetryPolicy::builder().max_attempts(1).build().unwrap());
+        (store, manager, expired)
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_waiter_uses_the_token_another_process_stored_without_refreshing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, manager, expired) = setup(dir.path());
+        let key = expired.key();
+        // "Another process" holds the login's lock, refreshing.
+        let lock_path = store.refresh_lock_path(&key).unwrap().unwrap();
+        let held = LoginLock::try_acquire(&lock_path).unwrap().unwrap();
+        let mut lookups = store.lock_lookups.subscribe();
+        let waiter = tokio::spawn({
+            let manager = manager.clone();
+            async move { manager.access_token().await }
+        });
+        lookups.wait_for(|n| *n >= 1).await.unwrap();
+        // Time only moves on once the waiter is idle: it has tried the lock and is waiting.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiter.is_finished());
+        let reads_before = *store.loads.borrow();
+
+        // The holder stores its refreshed token, valid for 30 s only (inside the 60 s skew,
+        // which would make a caller that had not waited refresh), and releases the lock.
+        let theirs = token(&expired.endpoints, "theirs", unix_now() + 30);
+        store.inner.save(&theirs).unwrap();
+        drop(held);
+
+        let got = waiter.await.unwrap().unwrap();
+        assert_eq!(
+            got.expose(),
+            "theirs",
+            "no refresh: a refresh would fail (closed port)"
+        );
+        assert_eq!(
+            *store.loads.borrow(),
+            reads_before + 1,
+            "one re-read after the wait"
+        );
+        assert_eq!(store.inner.load(&key).unwrap(), Some(theirs));
+        // The lock is free again.
+        assert!(LoginLock::try_acquire(&lock_path).unwrap().is_some());
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn waiting_for_the_lock_is_bounded_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, manager, expired) = setup(dir.path());
+        let manager = manager.with_lock_wait(Duration::from_secs(30));
+        let lock_path = store.refresh_lock_path(&expired.key()).unwrap().unwrap();
+        let _held = LoginLock::try_acquire(&lock_path).unwrap().unwrap();
+        let started = tokio::time::Instant::now();
+        let err = manager.access_token().await.unwrap_err();
+        assert_eq!(started.elapsed(), Duration::from_secs(30));
+        let msg = err.to_string();
+        assert!(
+            matches!(&err, Error::LockTimeout { holder: Some(pid), .. } if *pid == std::process::id()),
+            "{msg}"
+        );
+        assert!(msg.contains(&lock_path.display().to_string()), "{msg}");
+        assert!(msg.contains("after 30 s"), "{msg}");
+        assert!(msg.contains("retry"), "{msg}");
+        assert!(!msg.contains("expired-access"), "{msg}");
+        // Nothing was refreshed or lost.
+        assert_eq!(store.inner.load(&expired.key()).unwrap(), Some(expired));
+        // A forced refresh and a logout wait for the same lock.
+        assert!(matches!(
+            manager.refresh().await,
+            Err(Error::LockTimeout { .. })
+        ));
+        assert!(matches!(
+            manager.forget().await,
+            Err(Error::LockTimeout { .. })
+        ));
+    }
 }

@@ -4,6 +4,8 @@
 //!   directory, written to a temporary file, fsynced and renamed over the old one (a failed
 //!   write leaves the old token intact). It refuses to read a token file that group or others
 //!   can access, naming the path and the `chmod` that fixes it.
+//!   Beside each token file is its refresh lock, `.<name>.lock` (see
+//!   [`TokenStore::refresh_lock_path`] and [`LoginLock`](crate::LoginLock)).
 //! * [`MemoryTokenStore`]: for tests and short-lived processes.
 //! * `KeyringTokenStore` (feature `keyring`): the OS keyring (Secret Service, Keychain,
 //!   Credential Manager).
@@ -202,6 +204,17 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// Storage failures.
     fn list(&self) -> Result<Vec<StoredToken>>;
+    /// The file [`TokenManager`](crate::TokenManager) locks (a [`LoginLock`](crate::LoginLock))
+    /// while it re-reads, refreshes and saves `key`'s token, so that processes sharing this
+    /// store refresh one at a time. `None` (the default) when no other process can see this
+    /// store's tokens, as for [`MemoryTokenStore`].
+    ///
+    /// # Errors
+    /// When the lock's directory cannot be prepared.
+    fn refresh_lock_path(&self, key: &TokenKey) -> Result<Option<PathBuf>> {
+        let _ = key;
+        Ok(None)
+    }
 }
 
 /// Tokens in memory only.
@@ -325,6 +338,12 @@ impl FileTokenStore {
         }
     }
 
+    /// The refresh lock file of a key: `.<file stem>.lock` beside its token file.
+    #[must_use]
+    pub fn lock_path_for(&self, key: &TokenKey) -> PathBuf {
+        self.dir.join(format!(".{}.lock", key.file_stem()))
+    }
+
     fn load_path(path: &Path) -> Result<Option<StoredToken>> {
         let meta = match fs::metadata(path) {
             Ok(meta) => meta,
@@ -423,6 +442,11 @@ impl TokenStore for FileTokenStore {
             }
         }
         Ok(tokens)
+    }
+
+    fn refresh_lock_path(&self, key: &TokenKey) -> Result<Option<PathBuf>> {
+        self.ensure_dir()?;
+        Ok(Some(self.lock_path_for(key)))
     }
 }
 
@@ -532,13 +556,20 @@ pub use keyring_store::KeyringTokenStore;
 
 #[cfg(feature = "keyring")]
 mod keyring_store {
-    use super::{Error, Result, StoredToken, TokenKey, TokenStore};
+    use std::path::PathBuf;
+
+    use super::{AUTH_DIR_ENV, Error, FileTokenStore, Result, StoredToken, TokenKey, TokenStore};
 
     /// Tokens in the OS keyring (feature `keyring`): one entry per provider and client, plus
     /// an index entry so [`TokenStore::list`] works. Needs a running Secret Service on Linux.
+    ///
+    /// The keyring has no locks, so the cross-process refresh lock of a login is a file in
+    /// [`KeyringTokenStore::lock_dir`]: `keyring-locks` in `$SYNOD_AUTH_DIR` or
+    /// [`FileTokenStore::default_dir`], unless set with [`KeyringTokenStore::with_lock_dir`].
     #[derive(Debug, Clone)]
     pub struct KeyringTokenStore {
         service: String,
+        lock_dir: Option<PathBuf>,
     }
 
     impl Default for KeyringTokenStore {
@@ -554,7 +585,30 @@ mod keyring_store {
         pub fn new(service: impl Into<String>) -> Self {
             Self {
                 service: service.into(),
+                lock_dir: None,
             }
+        }
+
+        /// Keep the refresh lock files in `dir` (created private on first use).
+        #[must_use]
+        pub fn with_lock_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+            self.lock_dir = Some(dir.into());
+            self
+        }
+
+        /// Where the refresh lock files are kept (see the type's docs).
+        ///
+        /// # Errors
+        /// [`Error::NoTokenDir`] if no directory is set and none can be determined.
+        pub fn lock_dir(&self) -> Result<PathBuf> {
+            if let Some(dir) = &self.lock_dir {
+                return Ok(dir.clone());
+            }
+            let base = match std::env::var_os(AUTH_DIR_ENV) {
+                Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+                _ => FileTokenStore::default_dir()?,
+            };
+            Ok(base.join("keyring-locks"))
         }
 
         fn entry(&self, user: &str) -> Result<keyring::Entry> {
@@ -645,6 +699,17 @@ mod keyring_store {
                 self.write_index(&index)?;
             }
             Ok(existed)
+        }
+
+        fn refresh_lock_path(&self, key: &TokenKey) -> Result<Option<PathBuf>> {
+            let service: String = self
+                .service
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .take(32)
+                .collect();
+            let name = format!("{service}__{}.lock", key.file_stem());
+            Ok(Some(self.lock_dir()?.join(name)))
         }
 
         fn list(&self) -> Result<Vec<StoredToken>> {
@@ -838,6 +903,57 @@ mod tests {
             err.to_string().contains(&path.display().to_string()),
             "{err}"
         );
+    }
+
+    #[test]
+    fn lock_files_sit_beside_the_tokens_and_are_not_listed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = FileTokenStore::new(tmp.path().join("auth"));
+        let token = sample("locked");
+        let lock = store.refresh_lock_path(&token.key()).unwrap().unwrap();
+        assert_eq!(lock.parent(), Some(store.dir()));
+        assert!(
+            store.dir().is_dir(),
+            "the directory is prepared for the lock"
+        );
+        let held = crate::LoginLock::try_acquire(&lock).unwrap().unwrap();
+        store.save(&token).unwrap();
+        assert_eq!(store.list().unwrap(), vec![token.clone()]);
+        // Another login has its own lock.
+        let other = TokenKey::new("https://auth.example.test", "other-cli");
+        let other_lock = store.refresh_lock_path(&other).unwrap().unwrap();
+        assert_ne!(other_lock, lock);
+        assert!(
+            crate::LoginLock::try_acquire(&other_lock)
+                .unwrap()
+                .is_some()
+        );
+        drop(held);
+        assert_eq!(
+            MemoryTokenStore::new()
+                .refresh_lock_path(&token.key())
+                .unwrap(),
+            None
+        );
+    }
+
+    #[cfg(feature = "keyring")]
+    #[test]
+    fn keyring_locks_are_files_keyed_by_service_and_login() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = KeyringTokenStore::new("synod-test").with_lock_dir(tmp.path().join("locks"));
+        let key = TokenKey::new("https://auth.example.test", "cli");
+        let path = store.refresh_lock_path(&key).unwrap().unwrap();
+        assert_eq!(path.parent(), Some(tmp.path().join("locks").as_path()));
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with("synod_test__") && name.ends_with(".lock"),
+            "{name}"
+        );
+        let other = KeyringTokenStore::new("another").with_lock_dir(tmp.path().join("locks"));
+        assert_ne!(other.refresh_lock_path(&key).unwrap().unwrap(), path);
+        let _held = crate::LoginLock::try_acquire(&path).unwrap().unwrap();
+        assert!(crate::LoginLock::try_acquire(&path).unwrap().is_none());
     }
 
     #[test]

@@ -268,3 +268,121 @@ async fn a_refresh_by_another_process_is_picked_up_from_the_store() {
             .all(|e| e["status"] == 200)
     );
 }
+
+/// A file store whose next reads return a stale token: what a process sees when another one
+/// rotates the refresh token right after its read (another tool that takes no lock, say).
+#[derive(Debug)]
+struct StaleReads {
+    inner: FileTokenStore,
+    stale: std::sync::Mutex<Vec<StoredToken>>,
+}
+
+impl TokenStore for StaleReads {
+    fn load(&self, key: &synod_auth::TokenKey) -> synod_auth::Result<Option<StoredToken>> {
+        if let Some(stale) = self.stale.lock().unwrap().pop() {
+            return Ok(Some(stale));
+        }
+        self.inner.load(key)
+    }
+    fn save(&self, token: &StoredToken) -> synod_auth::Result<()> {
+        self.inner.save(token)
+    }
+    fn delete(&self, key: &synod_auth::TokenKey) -> synod_auth::Result<bool> {
+        self.inner.delete(key)
+    }
+    fn list(&self) -> synod_auth::Result<Vec<StoredToken>> {
+        self.inner.list()
+    }
+    fn refresh_lock_path(
+        &self,
+        key: &synod_auth::TokenKey,
+    ) -> synod_auth::Result<Option<std::path::PathBuf>> {
+        self.inner.refresh_lock_path(key)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_grant_after_another_process_rotated_rereads_the_store_once() {
+    let server = TestServer::start(&[("SYNOD_TEST_ACCESS_TTL", "300")]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth");
+    let first = login(&server, Arc::new(FileTokenStore::new(&path))).await;
+    // Another process refreshes: the stored refresh token rotates, the old one is spent.
+    let theirs = TokenManager::new(
+        provider(&server).await,
+        Arc::new(FileTokenStore::new(&path)),
+    )
+    .unwrap()
+    .refresh()
+    .await
+    .unwrap();
+
+    // This one read the store just before that save: it refreshes with the spent token.
+    let store = Arc::new(StaleReads {
+        inner: FileTokenStore::new(&path),
+        stale: std::sync::Mutex::new(vec![first.clone()]),
+    });
+    let mine = TokenManager::new(provider(&server).await, store.clone()).unwrap();
+    let got = mine.refresh().await.unwrap();
+    // invalid_grant, then one more read finds the rotated token: no re-login needed.
+    assert_eq!(got, theirs);
+    let refreshes = server.token_events(REFRESH_GRANT).await;
+    assert_eq!(refreshes.len(), 2, "{refreshes:?}");
+    assert_eq!(refreshes[0]["status"], 200);
+    assert_eq!(refreshes[1]["error"], "invalid_grant");
+    assert_eq!(store.inner.load(&first.key()).unwrap(), Some(theirs));
+
+    // When the store holds nothing newer, invalid_grant is a re-login, after one re-read.
+    let stale_only = Arc::new(StaleReads {
+        inner: FileTokenStore::new(dir.path().join("other")),
+        stale: std::sync::Mutex::new(vec![first.clone(), first.clone()]),
+    });
+    let err = TokenManager::new(provider(&server).await, stale_only.clone())
+        .unwrap()
+        .refresh()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ReauthRequired { .. }), "{err}");
+    assert!(
+        stale_only.stale.lock().unwrap().is_empty(),
+        "the store was read again"
+    );
+    assert_eq!(server.token_events(REFRESH_GRANT).await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managers_with_separate_store_handles_refresh_once_through_the_file_lock() {
+    let server = TestServer::start(&[("SYNOD_TEST_ACCESS_TTL", "300")]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth");
+    let mut first = login(&server, Arc::new(FileTokenStore::new(&path))).await;
+    // The access token has expired (as far as the store knows).
+    first.expires_at = Some(synod_auth::unix_now() - 1);
+    FileTokenStore::new(&path).save(&first).unwrap();
+
+    // Like separate processes: no shared memory, one file store each.
+    let mut managers = Vec::new();
+    for _ in 0..4 {
+        let store: Arc<dyn TokenStore> = Arc::new(FileTokenStore::new(&path));
+        managers.push(TokenManager::new(provider(&server).await, store).unwrap());
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(managers.len()));
+    let tasks: Vec<_> = managers
+        .into_iter()
+        .map(|manager| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                manager.access_token().await
+            })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for task in tasks {
+        tokens.push(task.await.unwrap().unwrap().expose().to_owned());
+    }
+    assert!(tokens.iter().all(|t| t == &tokens[0]), "one token for all");
+    assert_ne!(tokens[0], first.access_token.expose());
+    assert_eq!(server.token_events(REFRESH_GRANT).await.len(), 1);
+    assert!(server.accepts(&tokens[0]).await);
+}

@@ -1,11 +1,16 @@
 //! Test harness: the real authorization server (oidc-provider, see tests/server/server.mjs)
 //! as a child process on 127.0.0.1, and a "user" that completes its verification pages over
 //! HTTP. Shared by synod-auth's and synod-cli's integration tests.
+//!
+//! The server's npm dependencies are installed on first use (`npm ci` in tests/server when
+//! node_modules is missing or does not match package-lock.json), one installer at a time
+//! across test threads and processes.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
+use std::fs;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,12 +41,7 @@ impl TestServer {
     pub fn start(knobs: &[(&str, &str)]) -> TestServer {
         let dir = server_dir();
         let dir = dir.canonicalize().unwrap_or(dir);
-        assert!(
-            dir.join("node_modules").join("oidc-provider").is_dir(),
-            "the test authorization server is not installed: run `npm ci --prefix crates/synod-auth/tests/server` \
-             from the workspace root (missing {})",
-            dir.join("node_modules").display()
-        );
+        ensure_installed(&dir);
         let mut command = Command::new("node");
         command
             .arg("server.mjs")
@@ -111,6 +111,62 @@ impl TestServer {
         serde_json::from_str(&body).expect("events JSON")
     }
 
+    /// Park the next token request until [`TestServer::release`] or until its client
+    /// disconnects (see server.mjs).
+    pub async fn hold_next_token(&self) {
+        let status = reqwest::Client::new()
+            .post(format!("{}/__hold_next_token", self.issuer))
+            .send()
+            .await
+            .expect("POST /__hold_next_token")
+            .status();
+        assert!(status.is_success(), "hold: {status}");
+    }
+
+    /// Let the parked token request through.
+    pub async fn release(&self) {
+        let status = reqwest::Client::new()
+            .post(format!("{}/__release", self.issuer))
+            .send()
+            .await
+            .expect("POST /__release")
+            .status();
+        assert!(status.is_success(), "release: {status} (no parked request)");
+    }
+
+    /// Wait (at most 60 s, polling the event log) until an event named `event` was logged.
+    pub async fn wait_for_event(&self, event: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(found) = self
+                .events()
+                .await
+                .into_iter()
+                .find(|e| e["event"] == event)
+            {
+                return found;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server logged no {event:?} event within 60 s: {:?}",
+                self.events().await
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Whether the server accepts `access_token` (its userinfo endpoint answers 200).
+    pub async fn accepts(&self, access_token: &str) -> bool {
+        reqwest::Client::new()
+            .get(format!("{}/me", self.issuer))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("GET /me")
+            .status()
+            == 200
+    }
+
     /// Token requests of one grant type, in order.
     pub async fn token_events(&self, grant_type: &str) -> Vec<Value> {
         self.events()
@@ -119,6 +175,83 @@ impl TestServer {
             .filter(|e| e["event"] == "token" && e["grant_type"] == grant_type)
             .collect()
     }
+}
+
+/// Run `npm ci` in the server directory `dir` unless node_modules matches package.json and
+/// package-lock.json (a stamp file records what was installed). A file lock in the target
+/// directory and a re-check under it make concurrent test threads and processes install once.
+pub fn ensure_installed(dir: &Path) {
+    let read = |name: &str| {
+        fs::read(dir.join(name))
+            .unwrap_or_else(|err| panic!("cannot read {}: {err}", dir.join(name).display()))
+    };
+    let want = format!(
+        "{:016x}",
+        fnv1a(&[read("package.json"), read("package-lock.json")].concat())
+    );
+    let modules = dir.join("node_modules");
+    let stamp = modules.join(".synod-installed");
+    let fresh = || {
+        fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == want)
+            && modules.join("oidc-provider").join("package.json").is_file()
+    };
+    if fresh() {
+        return;
+    }
+    let lock_path =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("synod-auth-test-server-npm.lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(&lock_path)
+        .unwrap_or_else(|err| panic!("cannot open {}: {err}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|err| panic!("cannot lock {}: {err}", lock_path.display()));
+    if fresh() {
+        return;
+    }
+    let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
+    eprintln!(
+        "installing the test authorization server: `npm ci --no-audit --no-fund` in {}",
+        dir.display()
+    );
+    let output = Command::new(npm)
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|err| {
+            panic!(
+                "cannot run `{npm} ci` in {}: {err}; the auth tests need Node.js 20+ with npm on PATH",
+                dir.display()
+            )
+        });
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!(
+            "`{npm} ci --no-audit --no-fund` failed in {} ({}); the auth tests need it to install \
+             the test authorization server (network access to the npm registry, Node.js 20+). \
+             npm said:\n{}",
+            dir.display(),
+            output.status,
+            tail.join("\n")
+        );
+    }
+    let tmp = modules.join(format!(".synod-installed.{}", std::process::id()));
+    fs::write(&tmp, &want)
+        .and_then(|()| fs::rename(&tmp, &stamp))
+        .unwrap_or_else(|err| panic!("cannot write {}: {err}", stamp.display()));
+    drop(lock);
+}
+
+/// FNV-1a 64.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl Drop for TestServer {

@@ -6,7 +6,12 @@
 //   * a trivial login/consent interaction (POST /interaction/:uid/login, /confirm, /abort),
 //   * an `interval` field in the device authorization response (the provider omits it),
 //   * test knobs from environment variables (below), and
-//   * an event log of every token and revocation request, read with GET /__events.
+//   * an event log of every token and revocation request, read with GET /__events, and
+//   * a hold on one token request: after POST /__hold_next_token the next POST /token is
+//     parked before the provider sees it (event `token_held`) until POST /__release lets it
+//     through, or its client disconnects (event `token_dropped`; the provider never sees the
+//     request, so a refresh token in it stays valid). This lets a test kill a process while
+//     it holds the refresh lock with its refresh request in flight.
 //
 // Knobs (all optional):
 //   SYNOD_TEST_INTERVAL          seconds advertised as `interval` (default 1; "absent" omits it)
@@ -44,6 +49,8 @@ const events = [];
 let devicePolls = 0;
 let enforcedInterval = null; // seconds; set once slow_down has been sent
 let lastDevicePoll = null;
+let holdNextToken = false;
+let releaseHeld = null; // resolves the parked token request's wait
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -156,6 +163,33 @@ server.listen(0, '127.0.0.1', () => {
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify(events));
         return;
+      }
+      if (url.pathname === '/__hold_next_token' && req.method === 'POST') {
+        holdNextToken = true;
+        res.end();
+        return;
+      }
+      if (url.pathname === '/__release' && req.method === 'POST') {
+        const release = releaseHeld;
+        releaseHeld = null;
+        if (release) release();
+        res.statusCode = release ? 200 : 409;
+        res.end();
+        return;
+      }
+      if (holdNextToken && url.pathname === '/token' && req.method === 'POST') {
+        holdNextToken = false;
+        events.push({ event: 'token_held', at_ms: Date.now() });
+        const released = await new Promise((resolve) => {
+          releaseHeld = () => resolve(true);
+          req.socket.once('close', () => resolve(false));
+        });
+        if (!released) {
+          releaseHeld = null;
+          events.push({ event: 'token_dropped', at_ms: Date.now() });
+          return;
+        }
+        events.push({ event: 'token_released', at_ms: Date.now() });
       }
       const m = url.pathname.match(/^\/interaction\/([^/]+)(?:\/(login|confirm|abort))?$/);
       if (m) {
