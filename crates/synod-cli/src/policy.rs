@@ -5,9 +5,13 @@
 //! the working directory (git runs `commit-msg` and `pre-commit` at the worktree root and
 //! `pre-receive` inside the bare repository), else the defaults.
 //!
+//! Input size: every message file, stdin and pushed commit is read up to `--max-bytes`, else
+//! `max-input-bytes` from the configuration, else 1 MiB; a bigger input is a one-line error
+//! naming it and the limit (exit 2), and memory stays bounded (`check-msg /dev/zero` fails at
+//! once).
+//!
 //! Exit codes: 0 pass (warnings allowed), 1 violations, 2 usage or runtime error.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -15,6 +19,7 @@ use synod::exec::AgentCommand;
 use synod::policy::checks;
 use synod::policy::docs::check_docs;
 use synod::policy::hooks::{self, DEFAULT_HOOKS, HookName, InstallOptions};
+use synod::policy::input::{read_file_limited, read_stdin_limited};
 use synod::policy::message::{self, Cleanup};
 use synod::policy::receive::{self, Side};
 use synod::policy::{PolicyConfig, Report};
@@ -24,6 +29,20 @@ pub(crate) struct ConfigArg {
     /// Policy configuration (JSON); default `$SYNOD_POLICY_CONFIG` or `.synod/policy.json`.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct LimitArg {
+    /// Read at most this many bytes of any one input (message, stdin, commit, document);
+    /// default `max-input-bytes` from the configuration, else 1048576 (1 MiB).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    max_bytes: Option<u64>,
+}
+
+impl LimitArg {
+    fn resolve(&self, policy: &PolicyConfig) -> u64 {
+        self.max_bytes.unwrap_or(policy.max_input_bytes)
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -37,6 +56,8 @@ pub(crate) enum PolicyCommand {
         json: bool,
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        limit: LimitArg,
     },
     /// Check documentation structure (required files, headings, tables) under PATH.
     CheckDocs {
@@ -47,6 +68,8 @@ pub(crate) enum PolicyCommand {
         json: bool,
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        limit: LimitArg,
     },
 }
 
@@ -80,6 +103,8 @@ pub(crate) enum HookCommand {
         file: PathBuf,
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        limit: LimitArg,
     },
     /// git's pre-commit hook: run the configured checks on the staged change.
     PreCommit {
@@ -94,11 +119,15 @@ pub(crate) enum HookCommand {
         url: Option<String>,
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        limit: LimitArg,
     },
     /// The server-side pre-receive hook: check every pushed commit (`old new ref` on stdin).
     PreReceive {
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        limit: LimitArg,
     },
 }
 
@@ -153,13 +182,12 @@ async fn comment_char(config: &PolicyConfig) -> char {
     }
 }
 
-fn read_input(file: &Path) -> std::io::Result<String> {
+/// Reads the message file (`-`: stdin), at most `limit` bytes.
+fn read_input(file: &Path, limit: u64) -> synod::policy::Result<String> {
     let bytes = if file == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf)?;
-        buf
+        read_stdin_limited(limit)?
     } else {
-        std::fs::read(file)?
+        read_file_limited(file, limit)?
     };
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
@@ -167,16 +195,11 @@ fn read_input(file: &Path) -> std::io::Result<String> {
 async fn check_message(
     file: &Path,
     config: &ConfigArg,
+    limit: &LimitArg,
     verbose: bool,
 ) -> Result<(Report, String), ExitCode> {
     let policy = load_config(config, Path::new(".")).map_err(|e| fail(&e, verbose))?;
-    let text = read_input(file).map_err(|e| {
-        eprintln!(
-            "error: cannot read the message file {}: {e}",
-            file.display()
-        );
-        ExitCode::from(2)
-    })?;
+    let text = read_input(file, limit.resolve(&policy)).map_err(|e| fail(&e, verbose))?;
     let cleanup = Cleanup {
         comment_char: Some(comment_char(&policy).await),
     };
@@ -194,8 +217,13 @@ fn verdict(report: &Report) -> ExitCode {
 
 pub(crate) async fn run_policy(cmd: PolicyCommand, verbose: bool) -> ExitCode {
     match cmd {
-        PolicyCommand::CheckMsg { file, json, config } => {
-            let (report, source) = match check_message(&file, &config, verbose).await {
+        PolicyCommand::CheckMsg {
+            file,
+            json,
+            config,
+            limit,
+        } => {
+            let (report, source) = match check_message(&file, &config, &limit, verbose).await {
                 Ok(r) => r,
                 Err(code) => return code,
             };
@@ -206,7 +234,12 @@ pub(crate) async fn run_policy(cmd: PolicyCommand, verbose: bool) -> ExitCode {
             }
             verdict(&report)
         }
-        PolicyCommand::CheckDocs { path, json, config } => {
+        PolicyCommand::CheckDocs {
+            path,
+            json,
+            config,
+            limit,
+        } => {
             let root = path.unwrap_or_else(|| PathBuf::from("."));
             let policy = match load_config(&config, &root) {
                 Ok(p) => p,
@@ -216,7 +249,7 @@ pub(crate) async fn run_policy(cmd: PolicyCommand, verbose: bool) -> ExitCode {
                 out("no doc rules configured (add a \"docs\" section to .synod/policy.json)\n");
                 return ExitCode::SUCCESS;
             }
-            let report = match check_docs(&root, &policy.docs) {
+            let report = match check_docs(&root, &policy.docs, limit.resolve(&policy)) {
                 Ok(r) => r,
                 Err(e) => return fail(&e, verbose),
             };
@@ -267,19 +300,15 @@ pub(crate) async fn run_hooks(cmd: HooksCommand, verbose: bool) -> ExitCode {
     }
 }
 
-fn read_stdin() -> Result<String, ExitCode> {
-    let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input).map_err(|e| {
-        eprintln!("error: cannot read the ref updates on stdin: {e}");
-        ExitCode::from(2)
-    })?;
-    Ok(input)
-}
-
-async fn push_hook(side: Side, config: &ConfigArg, verbose: bool) -> ExitCode {
-    let input = match read_stdin() {
-        Ok(i) => i,
-        Err(code) => return code,
+async fn push_hook(side: Side, config: &ConfigArg, limit: &LimitArg, verbose: bool) -> ExitCode {
+    let policy = match load_config(config, Path::new(".")) {
+        Ok(p) => p,
+        Err(e) => return fail(&e, verbose),
+    };
+    let max_bytes = limit.resolve(&policy);
+    let input = match read_stdin_limited(max_bytes) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => return fail(&e, verbose),
     };
     let parsed = match side {
         Side::Server => receive::parse_updates(&input),
@@ -289,11 +318,16 @@ async fn push_hook(side: Side, config: &ConfigArg, verbose: bool) -> ExitCode {
         Ok(u) => u,
         Err(e) => return fail(&e, verbose),
     };
-    let policy = match load_config(config, Path::new(".")) {
-        Ok(p) => p,
-        Err(e) => return fail(&e, verbose),
-    };
-    match receive::check_push(Path::new("."), &updates, &policy.push, &policy.commit, side).await {
+    let checked = receive::check_push(
+        Path::new("."),
+        &updates,
+        &policy.push,
+        &policy.commit,
+        side,
+        max_bytes,
+    )
+    .await;
+    match checked {
         Ok(report) => {
             if report.accepted() {
                 ExitCode::SUCCESS
@@ -308,8 +342,12 @@ async fn push_hook(side: Side, config: &ConfigArg, verbose: bool) -> ExitCode {
 
 pub(crate) async fn run_hook(cmd: HookCommand, verbose: bool) -> ExitCode {
     match cmd {
-        HookCommand::CommitMsg { file, config } => {
-            let (report, source) = match check_message(&file, &config, verbose).await {
+        HookCommand::CommitMsg {
+            file,
+            config,
+            limit,
+        } => {
+            let (report, source) = match check_message(&file, &config, &limit, verbose).await {
                 Ok(r) => r,
                 Err(code) => return code,
             };
@@ -346,7 +384,11 @@ pub(crate) async fn run_hook(cmd: HookCommand, verbose: bool) -> ExitCode {
                 ExitCode::from(1)
             }
         }
-        HookCommand::PrePush { config, .. } => push_hook(Side::Client, &config, verbose).await,
-        HookCommand::PreReceive { config } => push_hook(Side::Server, &config, verbose).await,
+        HookCommand::PrePush { config, limit, .. } => {
+            push_hook(Side::Client, &config, &limit, verbose).await
+        }
+        HookCommand::PreReceive { config, limit } => {
+            push_hook(Side::Server, &config, &limit, verbose).await
+        }
     }
 }

@@ -220,3 +220,162 @@ fn check_docs_reports_missing_structure() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
+
+/// A valid Conventional Commits message of exactly `len` bytes (`len` >= 20): a header, a
+/// blank line and body lines of at most 100 bytes.
+fn message_of(len: usize) -> String {
+    let mut text = String::from("feat: big message\n\n");
+    while text.len() < len {
+        let line = (len - text.len()).min(100);
+        text.push_str(&"x".repeat(line - 1));
+        text.push('\n');
+    }
+    assert_eq!(text.len(), len);
+    text
+}
+
+const MIB: usize = 1024 * 1024;
+
+fn size_error(out: &std::process::Output, name: &str, limit: u64) {
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(out));
+    let err = stderr(out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: {name} is larger than the {limit}-byte input limit; raise it with `--max-bytes N`"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_msg_reads_at_most_the_limit() {
+    let sb = Sandbox::new();
+    let dir = sb.path();
+
+    // /dev/zero never ends: the size error comes at once, and under a 1 GiB address-space
+    // limit (an unbounded read would hit it within seconds and abort instead).
+    let out = sb
+        .synod(dir)
+        .args(["policy", "check-msg", "/dev/zero"])
+        .output()
+        .expect("runs");
+    size_error(&out, "/dev/zero", 1_048_576);
+    let bin = assert_cmd::cargo::cargo_bin("synod");
+    let mut limited = std::process::Command::new("sh");
+    limited
+        .args([
+            "-c",
+            "ulimit -v 1048576 && exec \"$0\" policy check-msg /dev/zero",
+        ])
+        .arg(&bin)
+        .current_dir(dir)
+        .env("HOME", sb.home())
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    size_error(&limited.output().expect("runs"), "/dev/zero", 1_048_576);
+
+    // Exactly the default limit passes; one byte more fails.
+    std::fs::write(dir.join("mib.txt"), message_of(MIB)).expect("write");
+    std::fs::write(dir.join("mib1.txt"), message_of(MIB + 1)).expect("write");
+    let out = sb
+        .synod(dir)
+        .args(["policy", "check-msg", "mib.txt"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = sb
+        .synod(dir)
+        .args(["policy", "check-msg", "mib1.txt"])
+        .output()
+        .expect("runs");
+    size_error(&out, "mib1.txt", 1_048_576);
+    // --max-bytes raises it (and lowers it).
+    let out = sb
+        .synod(dir)
+        .args(["policy", "check-msg", "--max-bytes", "1048577", "mib1.txt"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::write(dir.join("small.txt"), message_of(40)).expect("write");
+    let out = sb
+        .synod(dir)
+        .args(["policy", "check-msg", "--max-bytes", "39", "small.txt"])
+        .output()
+        .expect("runs");
+    size_error(&out, "small.txt", 39);
+
+    // stdin too.
+    let mut child = sb
+        .synod(dir)
+        .args(["policy", "check-msg", "--max-bytes", "39", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // The child stops reading at 40 bytes and exits: a broken pipe here is expected.
+    let _ = stdin.write_all(message_of(4096).as_bytes());
+    drop(stdin);
+    size_error(&child.wait_with_output().expect("wait"), "stdin", 39);
+
+    // 0 is not a limit.
+    let out = sb
+        .synod(dir)
+        .args(["policy", "check-msg", "--max-bytes", "0", "small.txt"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--max-bytes"), "{}", stderr(&out));
+}
+
+#[test]
+fn configured_limit_is_honoured_and_the_flag_overrides_it() {
+    let sb = Sandbox::new();
+    let dir = sb.path();
+    std::fs::create_dir_all(dir.join(".synod")).expect("mkdir");
+    std::fs::write(dir.join(".synod/policy.json"), r#"{"max-input-bytes": 64}"#).expect("write");
+    std::fs::write(dir.join("64.txt"), message_of(64)).expect("write");
+    std::fs::write(dir.join("65.txt"), message_of(65)).expect("write");
+    let run = |args: &[&str]| sb.synod(dir).args(args).output().expect("runs");
+    let out = run(&["policy", "check-msg", "64.txt"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    size_error(&run(&["policy", "check-msg", "65.txt"]), "65.txt", 64);
+    // The hook entry point git calls reads the same key.
+    size_error(&run(&["hook", "commit-msg", "65.txt"]), "65.txt", 64);
+    let out = run(&["policy", "check-msg", "--max-bytes", "65", "65.txt"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // Documents are bounded by the same key.
+    std::fs::write(
+        dir.join(".synod/policy.json"),
+        r#"{"max-input-bytes": 64, "docs": [{"folders": "", "files": [{"name": "README.md"}]}]}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("README.md"),
+        format!("# Title\n{}\n", "x".repeat(100)),
+    )
+    .expect("write");
+    size_error(&run(&["policy", "check-docs"]), "./README.md", 64);
+    let out = run(&["policy", "check-docs", "--max-bytes", "200"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // A zero limit in the configuration is refused by name.
+    std::fs::write(dir.join(".synod/policy.json"), r#"{"max-input-bytes": 0}"#).expect("write");
+    let out = run(&["policy", "check-msg", "64.txt"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("max-input-bytes must be at least 1"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The configuration file itself is read with a fixed bound.
+    let out = run(&["policy", "check-msg", "--config", "/dev/zero", "64.txt"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/dev/zero is larger than the 1048576-byte input limit"),
+        "{}",
+        stderr(&out)
+    );
+}

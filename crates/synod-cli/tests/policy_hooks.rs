@@ -298,3 +298,214 @@ fn pre_push_checks_the_commits_being_pushed() {
     let out = sb.git_output(&repo, &["push", "-q", "--no-verify", "origin", "main"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+fn install(sb: &Sandbox, repo: &std::path::Path, hook: &str) -> String {
+    let out = sb
+        .synod(repo)
+        .args(["hooks", "install", "--hook", hook])
+        .output()
+        .expect("synod runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+fn uninstall(sb: &Sandbox, repo: &std::path::Path, hook: &str) -> String {
+    let out = sb
+        .synod(repo)
+        .args(["hooks", "uninstall", "--hook", hook])
+        .output()
+        .expect("synod runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+fn write_executable(path: &std::path::Path, content: &[u8]) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, content).expect("write hook");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+fn read(path: &std::path::Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn backups(hooks: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(hooks)
+        .expect("list hooks")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".synod-backup"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_user_edited_hook_is_backed_up_byte_for_byte_and_restored() {
+    let sb = Sandbox::new();
+    let repo = sb.repo("r");
+    let hooks = repo.join(".git/hooks");
+    let hook = hooks.join("commit-msg");
+    install(&sb, &repo, "commit-msg");
+    let ours = read(&hook);
+
+    // Reinstalling over synod's own script: updated in place, no backup of any kind.
+    let again = install(&sb, &repo, "commit-msg");
+    assert!(again.starts_with("updated "), "{again}");
+    assert_eq!(read(&hook), ours);
+    assert!(backups(&hooks).is_empty());
+    assert!(!hooks.join("commit-msg.local").exists());
+
+    // The user edits synod's hook (it still carries synod's marker line).
+    let mut edited = ours.clone();
+    edited.extend_from_slice(b"# my note, with a non-UTF-8 byte: \xff\n");
+    write_executable(&hook, &edited);
+    let out = install(&sb, &repo, "commit-msg");
+    assert!(
+        out.contains("commit-msg.synod-backup") && out.contains("NOT run"),
+        "{out}"
+    );
+    assert_eq!(backups(&hooks), ["commit-msg.synod-backup"]);
+    assert_eq!(read(&hooks.join("commit-msg.synod-backup")), edited);
+    assert_eq!(read(&hook), ours);
+    // synod's hook is live.
+    assert!(
+        !sb.commit(&repo, "a.txt", "Not Conventional", &[])
+            .status
+            .success()
+    );
+
+    // A second edit is kept as .1; the first backup is untouched.
+    let mut edited2 = ours;
+    edited2.extend_from_slice(b"echo second edit\n");
+    write_executable(&hook, &edited2);
+    install(&sb, &repo, "commit-msg");
+    assert_eq!(
+        backups(&hooks),
+        ["commit-msg.synod-backup", "commit-msg.synod-backup.1"]
+    );
+    assert_eq!(read(&hooks.join("commit-msg.synod-backup")), edited);
+    assert_eq!(read(&hooks.join("commit-msg.synod-backup.1")), edited2);
+
+    // Uninstall puts back the newest backup, byte for byte; then that hook is the user's and
+    // is left alone.
+    let out = uninstall(&sb, &repo, "commit-msg");
+    assert!(
+        out.contains("restored") && out.contains("synod-backup.1"),
+        "{out}"
+    );
+    assert_eq!(read(&hook), edited2);
+    assert_eq!(backups(&hooks), ["commit-msg.synod-backup"]);
+    let out = uninstall(&sb, &repo, "commit-msg");
+    assert!(out.contains("left") && out.contains("alone"), "{out}");
+    assert_eq!(read(&hook), edited2);
+}
+
+#[test]
+fn marker_text_alone_does_not_make_a_hook_synods() {
+    let sb = Sandbox::new();
+    let repo = sb.repo("r");
+    let hooks = repo.join(".git/hooks");
+    let hook = hooks.join("commit-msg");
+    // A hook that merely mentions synod's marker: before, install overwrote it silently.
+    let impostor = b"#!/bin/sh\n# synod-managed hook: commit-msg\necho \"custom $1\" >> \"$(git rev-parse --git-dir)/custom.log\"\n";
+    write_executable(&hook, impostor);
+    let out = install(&sb, &repo, "commit-msg");
+    assert!(out.contains("commit-msg.synod-backup"), "{out}");
+    assert_eq!(read(&hooks.join("commit-msg.synod-backup")), impostor);
+    assert_ne!(read(&hook), impostor);
+    // Uninstall removes synod's script only when it is exactly synod's; editing it makes it
+    // the user's.
+    let out = uninstall(&sb, &repo, "commit-msg");
+    assert!(out.contains("restored"), "{out}");
+    assert_eq!(read(&hook), impostor);
+    assert!(backups(&hooks).is_empty());
+    let out = uninstall(&sb, &repo, "commit-msg");
+    assert!(out.contains("alone"), "{out}");
+    assert_eq!(read(&hook), impostor);
+}
+
+/// What synod 0.1 wrote for `commit-msg` with the binary at `/old/place/synod`.
+const V1_COMMIT_MSG: &str = "#!/bin/sh\n# synod-managed hook: commit-msg\n# Written by `synod hooks install`; `synod hooks uninstall` removes it and restores any\n# hook it replaced (kept as commit-msg.local, run first with the same arguments).\nSYNOD='/old/place/synod'\n[ -x \"$SYNOD\" ] || SYNOD=synod\nif [ -x \"$0.local\" ]; then\n  \"$0.local\" \"$@\" || exit $?\nfi\nexec \"$SYNOD\" hook commit-msg \"$@\"\n";
+
+#[test]
+fn a_previous_versions_hook_is_replaced_without_backup() {
+    let sb = Sandbox::new();
+    let repo = sb.repo("r");
+    let hooks = repo.join(".git/hooks");
+    let hook = hooks.join("commit-msg");
+    write_executable(&hook, V1_COMMIT_MSG.as_bytes());
+    let out = install(&sb, &repo, "commit-msg");
+    assert!(out.starts_with("updated "), "{out}");
+    assert!(backups(&hooks).is_empty());
+    assert!(!hooks.join("commit-msg.local").exists());
+    assert_ne!(read(&hook), V1_COMMIT_MSG.as_bytes());
+    // And an old script left installed is uninstalled as synod's.
+    write_executable(&hook, V1_COMMIT_MSG.as_bytes());
+    let out = uninstall(&sb, &repo, "commit-msg");
+    assert!(out.starts_with("removed "), "{out}");
+    assert!(!hook.exists());
+}
+
+#[test]
+fn a_chained_pre_push_hook_gets_the_same_stdin() {
+    let sb = Sandbox::new();
+    sb.git(
+        sb.path(),
+        &["init", "-q", "--bare", "-b", "main", "remote.git"],
+    );
+    let repo = sb.repo("r");
+    sb.git(&repo, &["remote", "add", "origin", "../remote.git"]);
+    let hooks = repo.join(".git/hooks");
+    write_executable(
+        &hooks.join("pre-push"),
+        b"#!/bin/sh\ncat >> \"$(git rev-parse --git-dir)/foreign-stdin.log\"\n",
+    );
+    let out = install(&sb, &repo, "pre-push");
+    assert!(out.contains("pre-push.local"), "{out}");
+    let bad = sb.commit(&repo, "a.txt", "oops", &["--no-verify"]);
+    assert!(bad.status.success());
+    let out = sb.git_output(&repo, &["push", "-q", "origin", "main"]);
+    assert!(!out.status.success(), "pre-push let a bad commit through");
+    assert!(stderr(&out).contains("type-empty"), "{}", stderr(&out));
+    let log = std::fs::read_to_string(repo.join(".git/foreign-stdin.log")).expect("log");
+    let head = sb.git(&repo, &["rev-parse", "HEAD"]);
+    assert_eq!(
+        log,
+        format!(
+            "refs/heads/main {head} refs/heads/main {}\n",
+            "0".repeat(40)
+        )
+    );
+}
+
+#[test]
+fn an_oversized_commit_message_is_refused_by_the_commit_msg_hook() {
+    let sb = Sandbox::new();
+    let repo = sb.repo("r");
+    install(&sb, &repo, "commit-msg");
+    std::fs::write(repo.join("a.txt"), "a\n").expect("write");
+    sb.git(&repo, &["add", "a.txt"]);
+    let mut message = String::from("feat: huge\n\n");
+    while message.len() <= 1024 * 1024 {
+        message.push_str(&"y".repeat(79));
+        message.push('\n');
+    }
+    std::fs::write(repo.join("big-msg.txt"), &message).expect("write");
+    let out = sb.git_output(&repo, &["commit", "-q", "-F", "big-msg.txt"]);
+    assert!(!out.status.success(), "an oversized message was accepted");
+    let err = stderr(&out);
+    assert!(
+        err.contains("COMMIT_EDITMSG is larger than the 1048576-byte input limit")
+            && err.contains("max-input-bytes"),
+        "{err}"
+    );
+    // Raised in the configuration, the same commit goes through.
+    std::fs::create_dir_all(repo.join(".synod")).expect("mkdir");
+    std::fs::write(
+        repo.join(".synod/policy.json"),
+        r#"{"max-input-bytes": 4194304}"#,
+    )
+    .expect("write");
+    let out = sb.git_output(&repo, &["commit", "-q", "-F", "big-msg.txt"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -180,3 +180,64 @@ fn annotated_tags_are_peeled_and_unprotected_refs_pass() {
     let out = s.push(&["HEAD:refs/heads/scratch"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn the_input_limit_bounds_pushed_commits_and_ref_lines() {
+    let s = server(Some(r#"{"max-input-bytes": 1024}"#));
+    // Many small commits whose total is far above the limit: each is under it, so all are
+    // read (in groups of at most 1024 bytes) and checked, the bad one among them found.
+    for i in 0..12 {
+        s.commit(&format!(
+            "feat: small change number {i}\n\n{}",
+            "b".repeat(60)
+        ));
+    }
+    let bad = s.commit("Not conventional");
+    for i in 12..20 {
+        s.commit(&format!("fix: another change {i}"));
+    }
+    let out = s.push(&["main"]);
+    assert!(!out.status.success(), "bad push accepted");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&bad[..12]) && err.contains("1 offending commit(s)"),
+        "{err}"
+    );
+    s.git(&["reset", "-q", "--hard", &format!("{bad}~1")]);
+    let out = s.push(&["main"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A commit object bigger than the limit refuses the push, naming the commit and limit.
+    let mut body = String::new();
+    while body.len() < 2048 {
+        body.push_str(&"z".repeat(70));
+        body.push('\n');
+    }
+    let big = s.commit(&format!("feat: big\n\n{body}"));
+    let out = s.push(&["main"]);
+    assert!(!out.status.success(), "oversized commit accepted");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "commit {big} is larger than the 1024-byte input limit"
+        )) && err.contains("max-input-bytes"),
+        "{err}"
+    );
+    s.git(&["reset", "-q", "--hard", "HEAD~1"]);
+
+    // More ref lines on stdin than the limit allows (about 100 bytes each).
+    let mut refspecs = Vec::new();
+    for i in 0..15 {
+        s.git(&["tag", &format!("t{i}")]);
+        refspecs.push(format!("refs/tags/t{i}"));
+    }
+    let refs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
+    let out = s.push(&refs);
+    assert!(!out.status.success(), "oversized ref list accepted");
+    let err = stderr(&out);
+    assert!(
+        err.contains("stdin is larger than the 1024-byte input limit"),
+        "{err}"
+    );
+    assert!(s.remote_ref("refs/tags/t0").is_none());
+}

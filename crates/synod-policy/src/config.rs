@@ -2,12 +2,13 @@
 //!
 //! Every section and key is optional; a missing file means the defaults (commitlint
 //! config-conventional rules, no pre-commit checks, push checks on `refs/heads/**` and
-//! `refs/tags/**` with deletion refused, no doc rules).
+//! `refs/tags/**` with deletion refused, no doc rules, inputs up to 1 MiB).
 //!
 //! ```
 //! use synod_policy::PolicyConfig;
 //!
 //! let config = PolicyConfig::from_json(r##"{
+//!     "max-input-bytes": 65536,
 //!     "commit": { "forbidden-words": ["AI"], "header-max-length": 72 },
 //!     "checks": { "budget-secs": 60, "checks": [
 //!         { "name": "fmt", "command": "cargo", "args": ["fmt", "--check"], "files": "**/*.rs" }
@@ -15,6 +16,8 @@
 //!     "push": { "protected": ["refs/heads/main"], "allow-deletion": true },
 //!     "docs": [ { "folders": "docs/SPEC-*", "files": [ { "name": "spec.md", "first-heading": "# Spec" } ] } ]
 //! }"##, "inline").unwrap();
+//! assert_eq!(config.max_input_bytes, 65536);
+//! assert_eq!(PolicyConfig::default().max_input_bytes, 1024 * 1024);
 //! assert_eq!(config.commit.header_max_length, 72);
 //! assert_eq!(config.checks.checks[0].name, "fmt");
 //! assert!(config.push.allow_deletion);
@@ -27,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::ChecksConfig;
 use crate::docs::DocRule;
+use crate::input::{DEFAULT_MAX_INPUT_BYTES, read_limited, too_large};
 use crate::receive::PushConfig;
 use crate::rules::CommitRules;
 use crate::{Error, Result, io_err};
@@ -34,10 +38,16 @@ use crate::{Error, Result, io_err};
 /// Where [`PolicyConfig::load`] looks, relative to the repository root.
 pub const DEFAULT_PATH: &str = ".synod/policy.json";
 
+/// The largest policy configuration file read (1 MiB, not configurable).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 /// The policy layer's configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PolicyConfig {
+    /// The most bytes read from any one input: a message file, stdin, a pushed commit's
+    /// message, a checked document (`max-input-bytes`, default 1 MiB, at least 1).
+    pub max_input_bytes: u64,
     /// Commit message rules.
     pub commit: CommitRules,
     /// Pre-commit checks.
@@ -46,6 +56,18 @@ pub struct PolicyConfig {
     pub push: PushConfig,
     /// Documentation structure rules.
     pub docs: Vec<DocRule>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+            commit: CommitRules::default(),
+            checks: ChecksConfig::default(),
+            push: PushConfig::default(),
+            docs: Vec::new(),
+        }
+    }
 }
 
 impl PolicyConfig {
@@ -58,6 +80,13 @@ impl PolicyConfig {
             source_name: source_name.to_owned(),
             message: e.to_string(),
         })?;
+        if config.max_input_bytes == 0 {
+            return Err(Error::Config {
+                source_name: source_name.to_owned(),
+                message: "max-input-bytes must be at least 1 (the default is 1048576, 1 MiB)"
+                    .to_owned(),
+            });
+        }
         config.commit.validate().map_err(|e| match e {
             Error::Config { message, .. } => Error::Config {
                 source_name: source_name.to_owned(),
@@ -68,12 +97,31 @@ impl PolicyConfig {
         Ok(config)
     }
 
-    /// Reads `path`.
+    /// Reads `path` (at most [`MAX_CONFIG_BYTES`]).
     ///
     /// # Errors
-    /// [`Error::Io`] when unreadable, [`Error::Config`] when invalid.
+    /// [`Error::Io`] when unreadable, [`Error::TooLarge`] when bigger than
+    /// [`MAX_CONFIG_BYTES`], [`Error::Config`] when invalid.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(io_err("read", path))?;
+        let file = std::fs::File::open(path).map_err(io_err("open", path))?;
+        let bytes = read_limited(file, MAX_CONFIG_BYTES, path).map_err(|e| match e {
+            Error::TooLarge {
+                source_name, limit, ..
+            } => too_large(
+                &source_name,
+                limit,
+                "a policy configuration is never that big; check that --config or \
+                 $SYNOD_POLICY_CONFIG names the right file",
+            ),
+            other => other,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| Error::Config {
+            source_name: path.display().to_string(),
+            message: format!(
+                "not UTF-8 text (invalid byte at offset {}); save it as UTF-8 JSON",
+                e.utf8_error().valid_up_to()
+            ),
+        })?;
         Self::from_json(&text, &path.display().to_string())
     }
 

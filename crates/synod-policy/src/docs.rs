@@ -16,7 +16,7 @@
 //!         tables: vec![],
 //!     }],
 //! }];
-//! let report = check_docs(dir.path(), &rules).unwrap();
+//! let report = check_docs(dir.path(), &rules, synod_policy::input::DEFAULT_MAX_INPUT_BYTES).unwrap();
 //! assert_eq!(report.violations.len(), 1);
 //! assert_eq!(report.violations[0].rule, "doc-heading");
 //! assert_eq!(report.violations[0].path.as_deref(), Some("docs/SPEC-0001/spec.md"));
@@ -27,6 +27,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::glob::Glob;
+use crate::input::read_file_limited;
 use crate::report::{Report, Severity, Violation};
 use crate::{Result, io_err};
 
@@ -62,10 +63,12 @@ pub struct FileRule {
 }
 
 /// Walks `root` and checks every rule. Violations carry the file's path relative to `root`.
+/// Each checked file is read up to `max_bytes` (see [`crate::input`]).
 ///
 /// # Errors
-/// [`crate::Error::Io`] when a folder cannot be listed or a file cannot be read.
-pub fn check_docs(root: &Path, rules: &[DocRule]) -> Result<Report> {
+/// [`crate::Error::Io`] when a folder cannot be listed or a file cannot be read,
+/// [`crate::Error::TooLarge`] when a checked file is bigger than `max_bytes`.
+pub fn check_docs(root: &Path, rules: &[DocRule], max_bytes: u64) -> Result<Report> {
     let _span = tracing::debug_span!("check_docs", root = %root.display()).entered();
     let globs: Vec<(Glob, &DocRule)> = rules.iter().map(|r| (Glob::new(&r.folders), r)).collect();
     let mut folders = Vec::new();
@@ -101,7 +104,8 @@ pub fn check_docs(root: &Path, rules: &[DocRule]) -> Result<Report> {
                     );
                     continue;
                 }
-                let text = std::fs::read_to_string(&path).map_err(io_err("read", &path))?;
+                let bytes = read_file_limited(&path, max_bytes)?;
+                let text = String::from_utf8_lossy(&bytes);
                 for v in check_file(&text, file) {
                     report.push(v.with_path(shown.clone()));
                 }
@@ -279,7 +283,8 @@ mod tests {
             folders: "docs/SPEC-*".into(),
             files: vec![rule()],
         }];
-        let report = check_docs(dir.path(), &rules).expect("walk");
+        let report =
+            check_docs(dir.path(), &rules, crate::input::DEFAULT_MAX_INPUT_BYTES).expect("walk");
         assert_eq!(report.violations.len(), 1);
         assert_eq!(report.violations[0].rule, "doc-required-file");
         assert_eq!(

@@ -7,11 +7,22 @@
 //! - **Finding the binary**: the script holds the absolute path of the executable that
 //!   installed it ([`InstallOptions::synod`], the CLI passes `std::env::current_exe()`); if
 //!   that file is no longer executable (moved, uninstalled) it falls back to `synod` on `PATH`.
-//! - **Idempotent**: installing again rewrites synod's own hooks in place.
-//! - **Never clobbers**: a hook synod did not write is renamed to `<name>.local` and the new
-//!   script runs it first (same arguments, same stdin), stopping with its exit code if it fails.
-//!   If `<name>.local` is taken too, install refuses with [`Error::HookConflict`].
-//! - **Uninstall** removes synod's scripts and renames `<name>.local` back.
+//! - **Recognised by exact content**: a hook is synod's only when it is byte for byte a script
+//!   some synod version writes ([`script`] today, [`script_v1`] before), for whatever binary
+//!   path it names. Containing [`MARKER`] is not enough: an edited copy is the user's.
+//! - **Idempotent**: installing again over synod's own script (this or a previous version)
+//!   rewrites it in place and keeps no backup.
+//! - **Never clobbers**: any other hook is kept, byte for byte (it is moved, never copied):
+//!   - a foreign hook (no [`MARKER`]) goes to `<name>.local`, which the new script runs first
+//!     (same arguments, same stdin), stopping with its exit code if it fails
+//!     ([`HookAction::Chained`]);
+//!   - an edited copy of synod's script, or any hook when `<name>.local` is taken already,
+//!     goes to a new `<name>.synod-backup` (then `.synod-backup.1`, `.2`, ...: one past the
+//!     highest existing, so no earlier backup is ever overwritten) and is not run; the report
+//!     says so and how to keep it running ([`HookAction::BackedUp`]).
+//! - **Uninstall** removes a script only when it is exactly synod's, then puts back what
+//!   install displaced: the newest `<name>.synod-backup*` if there is one, else
+//!   `<name>.local`. A hook edited since install is left alone ([`HookAction::NotOurs`]).
 //!
 //! ```
 //! use synod_policy::hooks::{install_into, uninstall_from, HookAction, HookName, InstallOptions};
@@ -24,6 +35,7 @@
 //! assert!(dir.path().join("commit-msg.local").exists());
 //! let again = install_into(dir.path(), &[HookName::CommitMsg], &opts).unwrap();
 //! assert_eq!(again[0].action, HookAction::Updated);
+//! assert!(!dir.path().join("commit-msg.synod-backup").exists());
 //! uninstall_from(dir.path(), &[HookName::CommitMsg]).unwrap();
 //! assert_eq!(std::fs::read_to_string(dir.path().join("commit-msg")).unwrap(), "#!/bin/sh\nexit 0\n");
 //! ```
@@ -35,7 +47,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use crate::git::{git, text};
-use crate::{Error, Result, io_err};
+use crate::{Result, io_err};
 
 /// The marker that identifies a hook synod wrote.
 pub const MARKER: &str = "# synod-managed hook";
@@ -121,14 +133,20 @@ pub enum HookAction {
         /// Where the foreign hook now lives.
         backup: PathBuf,
     },
+    /// A hook that was not exactly synod's moved to `backup`, not run (an edited copy of
+    /// synod's script, or any hook when the `.local` chain slot was taken).
+    BackedUp {
+        /// Where the previous hook now lives.
+        backup: PathBuf,
+    },
     /// synod's hook removed.
     Removed,
-    /// synod's hook removed and the foreign hook moved back from `backup`.
+    /// synod's hook removed and the hook it replaced moved back from `backup`.
     Restored {
         /// Where the foreign hook was kept.
         backup: PathBuf,
     },
-    /// Left alone: the hook there is not synod's.
+    /// Left alone: the hook there is not exactly what synod wrote.
     NotOurs,
     /// Nothing to uninstall.
     Absent,
@@ -158,11 +176,20 @@ impl fmt::Display for HookChange {
                     backup.display()
                 )
             }
+            HookAction::BackedUp { backup } => write!(
+                f,
+                "installed {path}; the hook there was not synod's (or was edited), so it was \
+                 moved to {} and is NOT run: to run it first, move it to {path}.local",
+                backup.display()
+            ),
             HookAction::Removed => write!(f, "removed {path}"),
             HookAction::Restored { backup } => {
                 write!(f, "removed {path}, restored it from {}", backup.display())
             }
-            HookAction::NotOurs => write!(f, "left {path} alone (not written by synod)"),
+            HookAction::NotOurs => write!(
+                f,
+                "left {path} alone (not what synod wrote, or edited since; remove it by hand)"
+            ),
             HookAction::Absent => write!(f, "no synod hook at {path}"),
         }
     }
@@ -186,7 +213,7 @@ pub async fn hooks_dir(repo: &Path) -> Result<PathBuf> {
 ///
 /// # Errors
 /// [`Error::Git`] when the hooks folder cannot be found, [`Error::Io`] when a file cannot be
-/// written, [`Error::HookConflict`] when a foreign hook and its backup both exist.
+/// written or moved.
 pub async fn install(
     repo: &Path,
     hooks: &[HookName],
@@ -205,16 +232,129 @@ pub async fn uninstall(repo: &Path, hooks: &[HookName]) -> Result<Vec<HookChange
     uninstall_from(&dir, hooks)
 }
 
-fn is_ours(path: &Path) -> bool {
-    std::fs::read(path).is_ok_and(|bytes| String::from_utf8_lossy(&bytes).contains(MARKER))
+/// The largest hook file read to decide whether it is synod's: synod's scripts are well
+/// under 1 KiB plus the binary's path.
+const MAX_HOOK_READ: u64 = 64 * 1024;
+
+/// The first bytes of a regular file (following symlinks), up to [`MAX_HOOK_READ`] + 1; `None`
+/// for anything else (a FIFO, a folder, unreadable).
+fn head(path: &Path) -> Option<Vec<u8>> {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_HOOK_READ + 1), &mut buf).ok()?;
+    Some(buf)
+}
+
+/// Undoes [`sh_quote`] on the value of the script's `SYNOD=` line.
+fn sh_unquote(s: &str) -> Option<String> {
+    let inner = s.strip_prefix('\'')?.strip_suffix('\'')?;
+    Some(inner.replace("'\\''", "'"))
+}
+
+/// Whether `content` is byte for byte a script some synod version writes for `hook`.
+#[must_use]
+pub fn is_synod_script(hook: HookName, content: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(content) else {
+        return false;
+    };
+    let Some(bin) = text
+        .lines()
+        .find_map(|l| l.strip_prefix("SYNOD="))
+        .and_then(sh_unquote)
+    else {
+        return false;
+    };
+    let bin = Path::new(&bin);
+    text == script(hook, bin) || text == script_v1(hook, bin)
+}
+
+fn is_ours(path: &Path, hook: HookName) -> bool {
+    head(path).is_some_and(|bytes| is_synod_script(hook, &bytes))
+}
+
+fn has_marker(path: &Path) -> bool {
+    head(path).is_some_and(|bytes| String::from_utf8_lossy(&bytes).contains(MARKER))
 }
 
 fn exists(path: &Path) -> bool {
     path.symlink_metadata().is_ok()
 }
 
-fn backup_path(dir: &Path, hook: HookName) -> PathBuf {
+fn chain_path(dir: &Path, hook: HookName) -> PathBuf {
     dir.join(format!("{}.local", hook.as_str()))
+}
+
+/// `<name>.synod-backup` is index 0, `<name>.synod-backup.N` is index N.
+fn backup_name(hook: HookName, index: u64) -> String {
+    match index {
+        0 => format!("{}.synod-backup", hook.as_str()),
+        n => format!("{}.synod-backup.{n}", hook.as_str()),
+    }
+}
+
+/// The highest-numbered existing backup of `hook` in `dir`.
+fn newest_backup(dir: &Path, hook: HookName) -> Result<Option<(u64, PathBuf)>> {
+    let prefix = backup_name(hook, 0);
+    let mut newest: Option<(u64, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).map_err(io_err("list", dir))? {
+        let entry = entry.map_err(io_err("list", dir))?;
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix.as_str())) else {
+            continue;
+        };
+        let index = if rest.is_empty() {
+            0
+        } else {
+            match rest.strip_prefix('.').map(str::parse::<u64>) {
+                Some(Ok(n)) if n > 0 => n,
+                _ => continue,
+            }
+        };
+        if newest.as_ref().is_none_or(|(i, _)| index > *i) {
+            newest = Some((index, entry.path()));
+        }
+    }
+    Ok(newest)
+}
+
+/// Links `path` also as `to`, never replacing an existing `to`: `Ok(false)` when `to` exists.
+/// The caller then replaces `path`, which leaves the original only at `to`, byte for byte.
+fn link_aside(path: &Path, to: &Path) -> Result<bool> {
+    if exists(to) {
+        return Ok(false);
+    }
+    match std::fs::hard_link(path, to) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        // No hard links on this file system: a copy keeps the bytes and the mode.
+        Err(_) => {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            match options.open(to) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+                Err(e) => return Err(io_err("create", to)(e)),
+            }
+            std::fs::copy(path, to).map_err(io_err("copy", path))?;
+            Ok(true)
+        }
+    }
+}
+
+/// Keeps the hook at `path` as a new `.synod-backup*`, one past the newest.
+fn back_up(dir: &Path, hook: HookName, path: &Path) -> Result<PathBuf> {
+    let mut index = newest_backup(dir, hook)?.map_or(0, |(i, _)| i + 1);
+    loop {
+        let backup = dir.join(backup_name(hook, index));
+        if link_aside(path, &backup)? {
+            return Ok(backup);
+        }
+        // Taken meanwhile (another install): try the next number.
+        index += 1;
+    }
 }
 
 /// Installs `hooks` into the hooks folder `dir` (created if missing).
@@ -230,27 +370,42 @@ pub fn install_into(
     let mut changes = Vec::new();
     for &hook in hooks {
         let path = dir.join(hook.as_str());
-        let backup = backup_path(dir, hook);
-        let action = if !exists(&path) {
-            HookAction::Installed
-        } else if is_ours(&path) {
-            HookAction::Updated
-        } else if exists(&backup) {
-            return Err(Error::HookConflict { hook: path, backup });
+        let chain = chain_path(dir, hook);
+        let (action, kept) = if !exists(&path) {
+            (HookAction::Installed, None)
+        } else if is_ours(&path, hook) {
+            (HookAction::Updated, None)
+        } else if !has_marker(&path) && link_aside(&path, &chain)? {
+            (
+                HookAction::Chained {
+                    backup: chain.clone(),
+                },
+                Some(chain),
+            )
         } else {
-            std::fs::rename(&path, &backup).map_err(io_err("rename", &path))?;
-            HookAction::Chained {
-                backup: backup.clone(),
-            }
+            let backup = back_up(dir, hook, &path)?;
+            (
+                HookAction::BackedUp {
+                    backup: backup.clone(),
+                },
+                Some(backup),
+            )
         };
-        write_script(&path, &script(hook, &options.synod))?;
+        if let Err(e) = write_script(&path, &script(hook, &options.synod)) {
+            // The old hook is still in place: drop the extra link made for it.
+            if let Some(kept) = kept {
+                let _ = std::fs::remove_file(kept);
+            }
+            return Err(e);
+        }
         tracing::info!(hook = %hook, path = %path.display(), ?action, "hook installed");
         changes.push(HookChange { hook, path, action });
     }
     Ok(changes)
 }
 
-/// Removes synod's `hooks` from the hooks folder `dir`, restoring chained hooks.
+/// Removes synod's `hooks` from the hooks folder `dir`, putting back what install displaced
+/// (the newest `.synod-backup*`, else `.local`).
 ///
 /// # Errors
 /// [`Error::Io`] when a file cannot be removed or renamed.
@@ -258,20 +413,25 @@ pub fn uninstall_from(dir: &Path, hooks: &[HookName]) -> Result<Vec<HookChange>>
     let mut changes = Vec::new();
     for &hook in hooks {
         let path = dir.join(hook.as_str());
-        let backup = backup_path(dir, hook);
         let action = if !exists(&path) {
             HookAction::Absent
-        } else if !is_ours(&path) {
+        } else if !is_ours(&path, hook) {
             HookAction::NotOurs
         } else {
-            std::fs::remove_file(&path).map_err(io_err("remove", &path))?;
-            if exists(&backup) {
+            let chain = chain_path(dir, hook);
+            let previous = match newest_backup(dir, hook)? {
+                Some((_, backup)) => Some(backup),
+                None => exists(&chain).then_some(chain),
+            };
+            if let Some(backup) = previous {
                 std::fs::rename(&backup, &path).map_err(io_err("rename", &backup))?;
                 HookAction::Restored { backup }
             } else {
+                std::fs::remove_file(&path).map_err(io_err("remove", &path))?;
                 HookAction::Removed
             }
         };
+        tracing::info!(hook = %hook, path = %path.display(), ?action, "hook uninstalled");
         changes.push(HookChange { hook, path, action });
     }
     Ok(changes)
@@ -295,8 +455,45 @@ fn sh_quote(s: &str) -> String {
 
 /// The script text for `hook`, calling the binary at `synod` (falling back to `synod` on
 /// `PATH`).
+///
+/// A hook fed on stdin (`pre-push`, `pre-receive`) passes it straight to synod, which reads at
+/// most `max-input-bytes`; only when a chained `.local` hook exists is stdin buffered, to give
+/// both the same input.
 #[must_use]
 pub fn script(hook: HookName, synod: &Path) -> String {
+    let name = hook.as_str();
+    let bin = sh_quote(&synod.to_string_lossy());
+    let mut s = format!(
+        "#!/bin/sh\n{MARKER}: {name}\n\
+         # Written by `synod hooks install`; `synod hooks uninstall` removes it and restores the\n\
+         # hook it replaced ({name}.synod-backup*, else {name}.local, which is run first).\n\
+         SYNOD={bin}\n\
+         [ -x \"$SYNOD\" ] || SYNOD=synod\n"
+    );
+    if hook.reads_stdin() {
+        s.push_str(&format!(
+            "if [ -x \"$0.local\" ]; then\n\
+             \x20 input=$(cat; echo x)\n\
+             \x20 input=${{input%x}}\n\
+             \x20 printf '%s' \"$input\" | \"$0.local\" \"$@\" || exit $?\n\
+             \x20 printf '%s' \"$input\" | \"$SYNOD\" hook {name} \"$@\"\n\
+             \x20 exit $?\n\
+             fi\n\
+             exec \"$SYNOD\" hook {name} \"$@\"\n"
+        ));
+    } else {
+        s.push_str(&format!(
+            "if [ -x \"$0.local\" ]; then\n  \"$0.local\" \"$@\" || exit $?\nfi\n\
+             exec \"$SYNOD\" hook {name} \"$@\"\n"
+        ));
+    }
+    s
+}
+
+/// The script synod 0.1 wrote (before stdin was passed straight through), kept so that
+/// installing over it, or uninstalling it, recognises it by exact content. Never written.
+#[must_use]
+pub fn script_v1(hook: HookName, synod: &Path) -> String {
     let name = hook.as_str();
     let bin = sh_quote(&synod.to_string_lossy());
     let mut s = format!(
@@ -333,24 +530,173 @@ mod tests {
         assert!("post-commit".parse::<HookName>().is_err());
     }
 
-    #[test]
-    fn conflict_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("pre-push"), "#!/bin/sh\n").expect("write");
-        std::fs::write(dir.path().join("pre-push.local"), "#!/bin/sh\n").expect("write");
-        let opts = InstallOptions {
+    fn opts() -> InstallOptions {
+        InstallOptions {
             synod: "/bin/synod".into(),
-        };
-        let err = install_into(dir.path(), &[HookName::PrePush], &opts).expect_err("conflict");
-        assert!(matches!(err, Error::HookConflict { .. }), "{err}");
+        }
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::write(path, text).expect("write");
+    }
+
+    #[test]
+    fn taken_chain_slot_means_a_numbered_backup_never_an_overwrite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        write(&d.join("pre-push"), "#!/bin/sh\necho mine\n");
+        write(&d.join("pre-push.local"), "#!/bin/sh\necho chained\n");
+        // Someone's earlier backup, with a gap in the numbering: the new one goes above it.
+        write(&d.join("pre-push.synod-backup.3"), "old three\n");
+        let changes = install_into(d, &[HookName::PrePush], &opts()).expect("install");
+        let backup = d.join("pre-push.synod-backup.4");
         assert_eq!(
-            uninstall_from(dir.path(), &[HookName::PrePush]).expect("ok")[0].action,
+            changes[0].action,
+            HookAction::BackedUp {
+                backup: backup.clone()
+            }
+        );
+        assert!(changes[0].to_string().contains("NOT run"), "{}", changes[0]);
+        assert_eq!(
+            std::fs::read_to_string(&backup).expect("backup"),
+            "#!/bin/sh\necho mine\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("pre-push.synod-backup.3")).expect("kept"),
+            "old three\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("pre-push.local")).expect("kept"),
+            "#!/bin/sh\necho chained\n"
+        );
+        // Uninstall puts back the newest backup, leaving the older ones and the chain.
+        let undone = uninstall_from(d, &[HookName::PrePush]).expect("uninstall");
+        assert_eq!(undone[0].action, HookAction::Restored { backup });
+        assert_eq!(
+            std::fs::read_to_string(d.join("pre-push")).expect("restored"),
+            "#!/bin/sh\necho mine\n"
+        );
+        assert!(d.join("pre-push.synod-backup.3").exists());
+        assert!(d.join("pre-push.local").exists());
+        // The restored hook is not synod's: a second uninstall leaves it alone.
+        assert_eq!(
+            uninstall_from(d, &[HookName::PrePush]).expect("ok")[0].action,
             HookAction::NotOurs
         );
         assert_eq!(
-            uninstall_from(dir.path(), &[HookName::CommitMsg]).expect("ok")[0].action,
+            uninstall_from(d, &[HookName::CommitMsg]).expect("ok")[0].action,
             HookAction::Absent
         );
+    }
+
+    #[test]
+    fn recognised_only_by_exact_content() {
+        for hook in HookName::ALL {
+            for bin in ["/bin/synod", "/opt/it's here/synod", "synod"] {
+                let bin = Path::new(bin);
+                assert!(
+                    is_synod_script(hook, script(hook, bin).as_bytes()),
+                    "{hook}"
+                );
+                assert!(
+                    is_synod_script(hook, script_v1(hook, bin).as_bytes()),
+                    "{hook}"
+                );
+                let mut edited = script(hook, bin);
+                edited.push_str("echo extra\n");
+                assert!(!is_synod_script(hook, edited.as_bytes()));
+                let other = if hook == HookName::CommitMsg {
+                    HookName::PreCommit
+                } else {
+                    HookName::CommitMsg
+                };
+                assert!(!is_synod_script(other, script(hook, bin).as_bytes()));
+            }
+        }
+        assert!(!is_synod_script(HookName::CommitMsg, b"\xff\xfe"));
+        assert!(!is_synod_script(HookName::CommitMsg, MARKER.as_bytes()));
+        assert!(!is_synod_script(HookName::CommitMsg, b"SYNOD=unquoted\n"));
+    }
+
+    #[test]
+    fn marker_text_alone_is_backed_up_not_overwritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let edited = format!(
+            "{}echo my addition\n",
+            script(HookName::CommitMsg, Path::new("/x"))
+        );
+        write(&d.join("commit-msg"), &edited);
+        let changes = install_into(d, &[HookName::CommitMsg], &opts()).expect("install");
+        let backup = d.join("commit-msg.synod-backup");
+        assert_eq!(
+            changes[0].action,
+            HookAction::BackedUp {
+                backup: backup.clone()
+            }
+        );
+        assert_eq!(std::fs::read_to_string(&backup).expect("backup"), edited);
+        // An edited copy is not chained (it would run synod twice).
+        assert!(!d.join("commit-msg.local").exists());
+        assert_eq!(
+            std::fs::read_to_string(d.join("commit-msg")).expect("hook"),
+            script(HookName::CommitMsg, Path::new("/bin/synod"))
+        );
+        // Installing again over synod's own script makes no second backup.
+        let again = install_into(d, &[HookName::CommitMsg], &opts()).expect("install");
+        assert_eq!(again[0].action, HookAction::Updated);
+        assert!(!d.join("commit-msg.synod-backup.1").exists());
+    }
+
+    #[test]
+    fn a_previous_versions_script_is_replaced_without_backup() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let old = script_v1(HookName::PreReceive, Path::new("/old/place/synod"));
+        write(&d.join("pre-receive"), &old);
+        let changes = install_into(d, &[HookName::PreReceive], &opts()).expect("install");
+        assert_eq!(changes[0].action, HookAction::Updated);
+        assert!(
+            newest_backup(d, HookName::PreReceive)
+                .expect("list")
+                .is_none()
+        );
+        let undone = uninstall_from(d, &[HookName::PreReceive]).expect("uninstall");
+        assert_eq!(undone[0].action, HookAction::Removed);
+        assert!(!d.join("pre-receive").exists());
+        // An old script still installed is uninstalled too.
+        write(&d.join("pre-receive"), &old);
+        let undone = uninstall_from(d, &[HookName::PreReceive]).expect("uninstall");
+        assert_eq!(undone[0].action, HookAction::Removed);
+    }
+
+    #[test]
+    fn backup_names_and_numbers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        assert!(
+            newest_backup(d, HookName::CommitMsg)
+                .expect("list")
+                .is_none()
+        );
+        for name in [
+            "commit-msg.synod-backup",
+            "commit-msg.synod-backup.2",
+            "commit-msg.synod-backup.x",
+            "commit-msg.synod-backup.0",
+            "commit-msg.synod-backupX",
+            "pre-commit.synod-backup.9",
+        ] {
+            write(&d.join(name), "");
+        }
+        let (index, path) = newest_backup(d, HookName::CommitMsg)
+            .expect("list")
+            .expect("some");
+        assert_eq!((index, path), (2, d.join("commit-msg.synod-backup.2")));
+        assert_eq!(backup_name(HookName::PrePush, 0), "pre-push.synod-backup");
+        assert_eq!(backup_name(HookName::PrePush, 7), "pre-push.synod-backup.7");
+        assert_eq!(sh_unquote("'a'\\''b'").as_deref(), Some("a'b"));
+        assert_eq!(sh_unquote("a"), None);
     }
 
     #[test]
@@ -358,6 +704,11 @@ mod tests {
         let s = script(HookName::CommitMsg, Path::new("/opt/it's here/synod"));
         assert!(s.contains("SYNOD='/opt/it'\\''s here/synod'"), "{s}");
         assert!(s.contains("exec \"$SYNOD\" hook commit-msg \"$@\""));
-        assert!(script(HookName::PreReceive, Path::new("/x")).contains("input=$(cat; echo x)"));
+        let receive = script(HookName::PreReceive, Path::new("/x"));
+        assert!(receive.contains("  input=$(cat; echo x)\n"), "{receive}");
+        assert!(
+            receive.ends_with("exec \"$SYNOD\" hook pre-receive \"$@\"\n"),
+            "{receive}"
+        );
     }
 }

@@ -5,12 +5,16 @@
 //! - [`rules`]: commitlint `config-conventional` rules plus a forbidden-words rule, each
 //!   violation with rule name, severity, `line:column` and a hint ([`report`]).
 //! - [`hooks`]: install and uninstall `commit-msg`, `pre-commit`, `pre-push` (and
-//!   `pre-receive`) into the folder git really uses, chaining any foreign hook.
+//!   `pre-receive`) into the folder git really uses; a hook synod did not write byte for byte is
+//!   chained or backed up, never overwritten.
 //! - [`checks`]: configured pre-commit commands run in parallel through `synod-exec` within a
 //!   time budget.
 //! - [`receive`]: server-side `pre-receive` (and client `pre-push`) checks of every new commit.
 //! - [`docs`]: documentation structure rules (required files, headings, table headers).
 //! - [`config`]: all of the above configured from one JSON file (`.synod/policy.json`).
+//! - [`input`]: every file, stdin and commit message is read with a size limit
+//!   (`max-input-bytes`, default 1 MiB), so `check-msg /dev/zero` fails fast with
+//!   [`Error::TooLarge`] instead of eating memory.
 //!
 //! ```
 //! use synod_policy::rules::CommitRules;
@@ -68,6 +72,7 @@ pub mod config;
 pub mod docs;
 pub mod glob;
 pub mod hooks;
+pub mod input;
 pub mod message;
 pub mod receive;
 pub mod report;
@@ -116,17 +121,16 @@ pub enum Error {
         #[source]
         source: Option<Box<synod_exec::Error>>,
     },
-    /// A hook file exists that synod did not write, and its `.local` backup slot is taken too.
-    #[error(
-        "cannot install {}: it was not written by synod and {} already exists; merge them by hand, then retry",
-        hook.display(),
-        backup.display()
-    )]
-    HookConflict {
-        /// The hook path.
-        hook: PathBuf,
-        /// The occupied backup path.
-        backup: PathBuf,
+    /// An input (a message file, stdin, a commit message from git, a document) is larger than
+    /// the configured limit ([`input`]); nothing past `limit + 1` bytes was read.
+    #[error("{source_name} is larger than the {limit}-byte input limit; {advice}")]
+    TooLarge {
+        /// What was being read (a path, `stdin`, `commit <id>`).
+        source_name: String,
+        /// The limit in bytes.
+        limit: u64,
+        /// How to raise the limit (or why it cannot be).
+        advice: String,
     },
     /// A pre-receive / pre-push input line is malformed.
     #[error("line {line} of the push input is not `<old> <new> <ref>`: {text:?}")]

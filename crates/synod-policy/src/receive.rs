@@ -12,7 +12,9 @@
 //!
 //! Annotated tags are peeled to their commit; a tag of a tree or blob has no commits to
 //! check. A commit pushed on several refs is checked once. The rejection lists every
-//! offending commit with its violations.
+//! offending commit with its violations. A commit object bigger than `max-input-bytes`
+//! refuses the push with [`crate::Error::TooLarge`] before any message is read; messages are
+//! read in groups of at most that many bytes, so memory stays bounded.
 //!
 //! ```
 //! use synod_policy::receive::{parse_updates, is_zero_id};
@@ -33,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::git::{git, git_maybe, git_stdin, text};
 use crate::glob::Glob;
+use crate::input::{RAISE_ADVICE, too_large};
 use crate::message::{self, Cleanup};
 use crate::report::Report;
 use crate::rules::CommitRules;
@@ -247,16 +250,19 @@ impl PushReport {
 }
 
 /// Checks a push in the repository at `repo` (run from the hook's working directory: the bare
-/// repository for pre-receive).
+/// repository for pre-receive). Each new commit object (headers and message) may be at most
+/// `max_bytes` (`max-input-bytes`, see [`crate::input`]).
 ///
 /// # Errors
-/// [`Error::Git`] when git cannot list or read the commits.
+/// [`Error::Git`] when git cannot list or read the commits, [`Error::TooLarge`] naming the
+/// first commit bigger than `max_bytes` (nothing is checked then: the push is refused).
 pub async fn check_push(
     repo: &Path,
     updates: &[RefUpdate],
     push: &PushConfig,
     rules: &CommitRules,
     side: Side,
+    max_bytes: u64,
 ) -> Result<PushReport> {
     let globs: Vec<Glob> = push.protected.iter().map(|p| Glob::new(p)).collect();
     let mut report = PushReport::default();
@@ -298,21 +304,21 @@ pub async fn check_push(
         }
         report.refs.push(outcome);
     }
-    let messages = read_messages(repo, &order).await?;
-    for (id, raw) in order.iter().zip(messages) {
-        let commit = message::parse(&raw, &Cleanup::stored());
+    for_each_message(repo, &order, max_bytes, |id, raw| {
+        let commit = message::parse(raw, &Cleanup::stored());
         let header = commit
             .header_line()
             .map(|l| l.text.clone())
             .unwrap_or_default();
         let verdict = rules.check(&commit);
         report.commits.push(CommitOutcome {
-            id: id.clone(),
+            id: id.to_owned(),
             header,
             refs: refs_of.remove(id).unwrap_or_default(),
             report: verdict,
         });
-    }
+    })
+    .await?;
     tracing::info!(
         refs = report.refs.len(),
         commits = report.commits.len(),
@@ -355,36 +361,118 @@ async fn new_commits(repo: &Path, update: &RefUpdate, side: Side) -> Result<Vec<
         .collect())
 }
 
-/// Reads commit messages with one `git cat-file --batch`.
-async fn read_messages(repo: &Path, ids: &[String]) -> Result<Vec<String>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+/// How many bytes `git cat-file --batch` adds around each object: `<id> commit <size>\n`
+/// before and `\n` after (64-hex ids, a 20-digit size, with room to spare).
+const BATCH_OVERHEAD: u64 = 128;
+
+fn malformed(repo: &Path, args: &str, what: String) -> Error {
+    Error::Git {
+        args: args.into(),
+        dir: repo.to_path_buf(),
+        message: what,
+        source: None,
     }
+}
+
+/// The size in bytes of each commit object in `ids`, from one `git cat-file --batch-check`.
+async fn object_sizes(repo: &Path, ids: &[String]) -> Result<Vec<u64>> {
+    let mut input = ids.join("\n");
+    input.push('\n');
+    let out = git_stdin(repo, &["cat-file", "--batch-check"], input.into_bytes()).await?;
+    let listing = out.stdout_lossy();
+    let mut lines = listing.lines();
+    ids.iter()
+        .map(|id| {
+            lines
+                .next()
+                .and_then(|line| line.rsplit(' ').next())
+                .and_then(|size| size.parse().ok())
+                .ok_or_else(|| {
+                    malformed(repo, "cat-file --batch-check", format!("no size for {id}"))
+                })
+        })
+        .collect()
+}
+
+/// Reads the messages of `ids` (commits), each commit object at most `max_bytes`.
+///
+/// The sizes come first (`git cat-file --batch-check`), so an oversized commit is refused
+/// before it is read; the contents are then read with `git cat-file --batch` in groups of
+/// at most `max_bytes` in total, each group's messages handed to `each` before the next is
+/// read. Memory stays bounded by `max_bytes` whatever the push holds.
+async fn for_each_message(
+    repo: &Path,
+    ids: &[String],
+    max_bytes: u64,
+    mut each: impl FnMut(&str, &str),
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let sizes = object_sizes(repo, ids).await?;
+    if let Some((id, _)) = ids.iter().zip(&sizes).find(|&(_, &size)| size > max_bytes) {
+        return Err(too_large(&format!("commit {id}"), max_bytes, RAISE_ADVICE));
+    }
+    let mut start = 0;
+    while start < ids.len() {
+        let mut end = start + 1;
+        let mut total = sizes[start];
+        while end < ids.len() && total.saturating_add(sizes[end]) <= max_bytes {
+            total = total.saturating_add(sizes[end]);
+            end += 1;
+        }
+        let group = &ids[start..end];
+        let messages = read_messages(
+            repo,
+            group,
+            total.saturating_add(BATCH_OVERHEAD.saturating_mul(group.len() as u64)),
+        )
+        .await?;
+        for (id, message) in group.iter().zip(&messages) {
+            each(id, message);
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+/// Reads commit messages with one `git cat-file --batch`; `expected` bounds the output.
+async fn read_messages(repo: &Path, ids: &[String], expected: u64) -> Result<Vec<String>> {
     let mut input = ids.join("\n");
     input.push('\n');
     let out = git_stdin(repo, &["cat-file", "--batch"], input.into_bytes()).await?;
+    if out.stdout_truncated || out.stdout.len() as u64 > expected {
+        return Err(malformed(
+            repo,
+            "cat-file --batch",
+            format!(
+                "{} bytes of output, more than the {expected} expected",
+                out.stdout.len()
+            ),
+        ));
+    }
     let data = out.stdout;
     let mut messages = Vec::with_capacity(ids.len());
     let mut pos = 0usize;
     for id in ids {
-        let malformed = || Error::Git {
-            args: "cat-file --batch".into(),
-            dir: repo.to_path_buf(),
-            message: format!("unexpected output for {id}"),
-            source: None,
+        let bad = || {
+            malformed(
+                repo,
+                "cat-file --batch",
+                format!("unexpected output for {id}"),
+            )
         };
-        let rest = data.get(pos..).ok_or_else(malformed)?;
-        let nl = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or_else(malformed)?;
+        let rest = data.get(pos..).ok_or_else(bad)?;
+        let nl = rest.iter().position(|&b| b == b'\n').ok_or_else(bad)?;
         let head = String::from_utf8_lossy(&rest[..nl]);
         let size: usize = head
             .rsplit(' ')
             .next()
             .and_then(|s| s.parse().ok())
-            .ok_or_else(malformed)?;
-        let body = rest.get(nl + 1..nl + 1 + size).ok_or_else(malformed)?;
+            .ok_or_else(bad)?;
+        let body = rest
+            .get(nl + 1..(nl + 1).saturating_add(size))
+            .ok_or_else(bad)?;
         pos += nl + 1 + size + 1;
         let body = String::from_utf8_lossy(body);
         let message = body.split_once("\n\n").map_or("", |(_, m)| m);

@@ -143,6 +143,7 @@ async fn sha256_push_checks_and_deduplicates() {
         &push,
         &CommitRules::default(),
         Side::Server,
+        synod_policy::input::DEFAULT_MAX_INPUT_BYTES,
     )
     .await
     .expect("check");
@@ -204,6 +205,7 @@ async fn tags_of_trees_have_no_commits_and_stored_comment_lines_are_content() {
         &PushConfig::default(),
         &CommitRules::default(),
         Side::Server,
+        synod_policy::input::DEFAULT_MAX_INPUT_BYTES,
     )
     .await
     .expect("check");
