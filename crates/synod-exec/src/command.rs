@@ -78,6 +78,7 @@ pub struct AgentCommand {
     pub(crate) max_line: usize,
     pub(crate) cancel: Option<CancellationToken>,
     pub(crate) classifier: Option<Arc<Classifier>>,
+    pub(crate) track_descendants: bool,
 }
 
 impl AgentCommand {
@@ -97,6 +98,7 @@ impl AgentCommand {
             max_line: DEFAULT_MAX_LINE,
             cancel: None,
             classifier: None,
+            track_descendants: true,
         }
     }
 
@@ -227,6 +229,20 @@ impl AgentCommand {
         self
     }
 
+    /// Whether every descendant of the child is tracked and stopped with it (default `true`;
+    /// Linux, from `/proc`). On, the whole tree is stopped when the run ends, times out, is
+    /// cancelled or dropped: also descendants that left the process group or session
+    /// (`setsid`) or cleared their environment, and (with [`crate::become_subreaper`]) orphans
+    /// reparented to this process. The cost is one `/proc` scan when the run ends plus polls
+    /// while it runs (every 10 ms at first, backing off to every 100 ms). Off, only the
+    /// process group is stopped: for trusted commands that start nothing, or whose
+    /// detached helpers must outlive them.
+    #[must_use]
+    pub fn track_descendants(mut self, on: bool) -> Self {
+        self.track_descendants = on;
+        self
+    }
+
     /// The classifier for this command's non-zero exits (default: [`Classifier::default`]).
     #[must_use]
     pub fn classifier(mut self, classifier: impl Into<Arc<Classifier>>) -> Self {
@@ -262,6 +278,11 @@ impl AgentCommand {
     /// The output cap per stream, in bytes.
     pub fn get_output_cap(&self) -> usize {
         self.output_cap
+    }
+
+    /// Whether descendants are tracked (see [`track_descendants`](Self::track_descendants)).
+    pub fn get_track_descendants(&self) -> bool {
+        self.track_descendants
     }
 
     /// How the parent's environment is inherited.
@@ -433,6 +454,7 @@ impl fmt::Debug for AgentCommand {
             .field("kill_grace", &self.kill_grace)
             .field("output_cap", &self.output_cap)
             .field("cancellable", &self.cancel.is_some())
+            .field("track_descendants", &self.track_descendants)
             .finish_non_exhaustive()
     }
 }

@@ -104,6 +104,18 @@ pub enum Error {
         /// What is wrong and how to fix it.
         reason: String,
     },
+    /// This process could not be made a child subreaper ([`crate::become_subreaper`]).
+    #[error(
+        "cannot make this process a child subreaper (prctl PR_SET_CHILD_SUBREAPER): {source}; \
+         run on Linux 3.4 or later without a seccomp filter that blocks prctl, or go on \
+         without it (orphaned descendants are then only stopped if seen before their parent \
+         exited)"
+    )]
+    Subreaper {
+        /// The error prctl returned.
+        #[source]
+        source: io::Error,
+    },
     /// An I/O error while spawning, feeding, reading or reaping the child.
     #[error("I/O error while {action} `{program}`: {source}")]
     Io {
@@ -141,7 +153,8 @@ fn signal_name(signal: i32) -> &'static str {
 }
 
 impl Classify for Error {
-    /// `NotFound`, `PermissionDenied`, `InvalidCommand` and `Cancelled` are permanent;
+    /// `NotFound`, `PermissionDenied`, `InvalidCommand`, `Cancelled` and `Subreaper` are
+    /// permanent;
     /// `Timeout` and `Signaled` transient; `NonZeroExit` is what the command's classifier
     /// said; `Io` follows the I/O error kind.
     fn class(&self) -> ErrorClass {
@@ -149,7 +162,8 @@ impl Classify for Error {
             Error::NotFound { .. }
             | Error::PermissionDenied { .. }
             | Error::InvalidCommand { .. }
-            | Error::Cancelled => ErrorClass::Permanent,
+            | Error::Cancelled
+            | Error::Subreaper { .. } => ErrorClass::Permanent,
             Error::Timeout { .. } | Error::Signaled { .. } => ErrorClass::Transient,
             Error::NonZeroExit { class, .. } => *class,
             Error::Io { source, .. } => source.class(),

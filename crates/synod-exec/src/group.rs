@@ -5,6 +5,7 @@
 //! future dropped mid-flight, a `Running` dropped), it hands the child to a background task
 //! that stops the group; if no runtime is left to run that task, it SIGKILLs the group at once.
 
+use std::collections::HashSet;
 use std::io;
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -14,6 +15,9 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::Child;
 use tokio::time::Instant;
+
+use crate::descendants::Tracker;
+use crate::process_tree::ProcessTable;
 
 /// Longest pause between two checks for a group's survivors.
 const POLL_MAX: Duration = Duration::from_millis(20);
@@ -71,20 +75,50 @@ fn parse_stat(stat: &str) -> Option<(char, i32)> {
     Some((state, pgrp))
 }
 
-/// Stops a process group: SIGTERM, then up to `grace` for the leader (when given) to be reaped
-/// and the rest of the group to exit, then SIGKILL to whatever is left, then reaps the leader.
+/// Whether any live member of group `pgid` is in `table`.
+fn group_alive_in(table: &ProcessTable, pgid: Pid) -> bool {
+    let pgid = pgid.as_raw().unsigned_abs();
+    table.iter().any(|p| p.pgid == pgid && !p.is_dead())
+}
+
+/// Whether the group or a tracked descendant is left to stop (from a fresh snapshot when
+/// tracking is on).
+pub(crate) fn leftovers(pgid: Pid, tracker: &mut Tracker) -> bool {
+    match tracker.scan_now() {
+        Some(table) => group_alive_in(&table, pgid) || tracker.needs_stopping(&table),
+        None => group_alive(pgid),
+    }
+}
+
+/// Stops a process group and every tracked descendant: records the tree, SIGTERM (to the
+/// group and to each descendant outside it), then up to `grace` for the leader (when given)
+/// to be reaped and everything else to exit, then SIGKILL to whatever is left, then reaps the
+/// leader and the descendants reparented to us.
 pub(crate) async fn terminate(
     child: Option<&mut Child>,
     pgid: Pid,
+    tracker: &mut Tracker,
     grace: Duration,
 ) -> io::Result<Option<ExitStatus>> {
     let deadline = Instant::now() + grace;
-    if grace.is_zero() {
-        signal_group(pgid, Signal::SIGKILL);
+    // Record the tree before anything dies: a descendant whose parent exits is reparented.
+    let table = tracker.scan_now();
+    let mut signalled = HashSet::new();
+    let first = if grace.is_zero() {
+        Signal::SIGKILL
     } else {
-        signal_group(pgid, Signal::SIGTERM);
+        Signal::SIGTERM
+    };
+    signal_group(pgid, first);
+    if let Some(table) = &table {
+        tracker.signal(table, first, &mut signalled);
+    }
+    if !grace.is_zero() {
         // SIGCONT so a stopped group can act on the SIGTERM.
         signal_group(pgid, Signal::SIGCONT);
+        if let Some(table) = &table {
+            tracker.signal(table, Signal::SIGCONT, &mut HashSet::new());
+        }
     }
     let mut status = None;
     let child = match child {
@@ -97,15 +131,32 @@ pub(crate) async fn terminate(
         None => None,
     };
     let mut pause = Duration::from_millis(1);
-    while group_alive(pgid) {
+    loop {
+        let (alive, table) = match tracker.scan_now() {
+            Some(table) => (
+                group_alive_in(&table, pgid) || tracker.any_alive(&table),
+                Some(table),
+            ),
+            None => (group_alive(pgid), None),
+        };
+        if !alive {
+            break;
+        }
         let now = Instant::now();
         if now >= deadline {
             tracing::debug!(
                 pgid = pgid.as_raw(),
-                "grace elapsed: SIGKILL to the process group"
+                "grace elapsed: SIGKILL to the process group and its descendants"
             );
             signal_group(pgid, Signal::SIGKILL);
+            if let Some(table) = &table {
+                tracker.signal(table, Signal::SIGKILL, &mut HashSet::new());
+            }
             break;
+        }
+        // Descendants found since (forked during the grace) get the SIGTERM too.
+        if let Some(table) = &table {
+            tracker.signal(table, first, &mut signalled);
         }
         tokio::time::sleep(pause.min(deadline - now)).await;
         pause = (pause * 2).min(POLL_MAX);
@@ -113,6 +164,7 @@ pub(crate) async fn terminate(
     if let (None, Some(child)) = (status, child) {
         status = Some(child.wait().await?);
     }
+    tracker.reap().await;
     Ok(status)
 }
 
@@ -123,16 +175,27 @@ pub(crate) struct ChildGuard {
     child: Option<Child>,
     pub(crate) pgid: Pid,
     pub(crate) grace: Duration,
+    /// Taken out only in `drop`.
+    tracker: Option<Tracker>,
     armed: bool,
 }
 
 impl ChildGuard {
-    pub(crate) fn new(child: Child, pgid: Pid, grace: Duration) -> Self {
+    pub(crate) fn new(child: Child, pgid: Pid, grace: Duration, tracker: Tracker) -> Self {
         Self {
             child: Some(child),
             pgid,
             grace,
+            tracker: Some(tracker),
             armed: true,
+        }
+    }
+
+    /// The child and its descendant tracker, borrowed together.
+    pub(crate) fn parts(&mut self) -> (&mut Child, &mut Tracker) {
+        match (self.child.as_mut(), self.tracker.as_mut()) {
+            (Some(child), Some(tracker)) => (child, tracker),
+            _ => unreachable!("child taken before drop"),
         }
     }
 
@@ -154,43 +217,52 @@ impl Drop for ChildGuard {
         if !self.armed {
             return;
         }
-        let Some(child) = self.child.take() else {
+        let (Some(child), Some(tracker)) = (self.child.take(), self.tracker.take()) else {
             return;
         };
-        stop_in_background(child, self.pgid, self.grace);
+        stop_in_background(child, self.pgid, self.grace, tracker);
     }
 }
 
-/// Stops the group from a background task, or at once with SIGKILL when no runtime is left.
-fn stop_in_background(mut child: Child, pgid: Pid, grace: Duration) {
+/// Stops the group and the descendants from a background task, or at once with SIGKILL when
+/// no runtime is left.
+fn stop_in_background(mut child: Child, pgid: Pid, grace: Duration, mut tracker: Tracker) {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => {
             tracing::debug!(
                 pgid = pgid.as_raw(),
                 "dropped while running: stopping the group"
             );
+            // Scanned now, while the tree is intact: the task may start after the leader died.
+            tracker.scan_now();
             // Built outside the task so it fires even if the task is dropped unpolled.
-            let last_resort = KillOnDrop(Some(pgid));
+            let last_resort = KillOnDrop(Some((pgid, tracker)));
             handle.spawn(async move {
                 let mut last_resort = last_resort;
-                if let Err(error) = terminate(Some(&mut child), pgid, grace).await {
+                let Some((_, tracker)) = last_resort.0.as_mut() else {
+                    return;
+                };
+                if let Err(error) = terminate(Some(&mut child), pgid, tracker, grace).await {
                     tracing::warn!(pgid = pgid.as_raw(), %error, "stopping a dropped child failed");
                     signal_group(pgid, Signal::SIGKILL);
+                    tracker.kill_now();
                 }
                 last_resort.disarm();
             });
         }
         Err(_) => {
             signal_group(pgid, Signal::SIGKILL);
-            // tokio reaps dropped children on a best-effort basis.
+            tracker.kill_now();
+            // tokio reaps dropped children on a best-effort basis; descendants reparented to
+            // us stay zombies until this process reaps them or exits.
             drop(child);
         }
     }
 }
 
-/// SIGKILLs the group when dropped while still holding it (the runtime shut down before the
-/// graceful stop finished).
-struct KillOnDrop(Option<Pid>);
+/// SIGKILLs the group and the tracked descendants when dropped while still holding them (the
+/// runtime shut down before the graceful stop finished).
+struct KillOnDrop(Option<(Pid, Tracker)>);
 
 impl KillOnDrop {
     fn disarm(&mut self) {
@@ -200,8 +272,9 @@ impl KillOnDrop {
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        if let Some(pgid) = self.0 {
+        if let Some((pgid, mut tracker)) = self.0.take() {
             signal_group(pgid, Signal::SIGKILL);
+            tracker.kill_now();
         }
     }
 }

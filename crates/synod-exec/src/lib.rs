@@ -38,12 +38,15 @@
 
 pub mod classify;
 pub mod command;
+mod descendants;
 pub mod error;
 mod group;
 pub mod output;
+pub mod process_tree;
 pub mod run;
 pub mod run_all;
 pub mod spawn;
+pub mod subreaper;
 
 pub use classify::{Classifier, ClassifyPatterns, Rule};
 pub use command::{
@@ -54,5 +57,6 @@ pub use output::Output;
 pub use run::{run, run_with_cancel};
 pub use run_all::{RunAllOptions, run_all, run_all_with};
 pub use spawn::{Event, Running, spawn};
+pub use subreaper::{become_subreaper, is_subreaper};
 /// Re-exported so callers need no direct `tokio-util` dependency to cancel runs.
 pub use tokio_util::sync::CancellationToken;

@@ -41,8 +41,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::command::AgentCommand;
+use crate::descendants::spawn_registered;
 use crate::error::{Error, Result, STDERR_TAIL_BYTES};
-use crate::group::{ChildGuard, group_alive, terminate};
+use crate::group::{ChildGuard, leftovers, terminate};
 use crate::output::{CapBuf, Output};
 
 /// Bytes per read from a child's pipe once it has shown it writes a lot (a pipe holds 64 KiB).
@@ -74,6 +75,12 @@ impl ReadBuf {
         &self.0[..n]
     }
 }
+/// First pause between two scans for a running child's descendants; it doubles up to
+/// [`TRACK_POLL_MAX`].
+const TRACK_POLL_MIN: Duration = Duration::from_millis(10);
+/// Longest pause between two scans for a running child's descendants.
+const TRACK_POLL_MAX: Duration = Duration::from_millis(100);
+
 /// Least time given to finish reading the pipes once the group is gone.
 const MIN_DRAIN: Duration = Duration::from_millis(200);
 
@@ -138,7 +145,13 @@ fn is_cancelled(token: Option<&CancellationToken>) -> bool {
 
 /// Spawns `cmd` as the leader of a new process group, wrapped in a guard.
 pub(crate) fn spawn_guarded(cmd: &AgentCommand, program: &str) -> Result<ChildGuard> {
-    let child = cmd.to_tokio().spawn().map_err(|e| match e.kind() {
+    let mut command = cmd.to_tokio();
+    let spawned = spawn_registered(
+        cmd.track_descendants,
+        || command.spawn(),
+        tokio::process::Child::id,
+    );
+    let (child, tracker) = spawned.map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => Error::NotFound {
             program: program.to_owned(),
         },
@@ -157,7 +170,12 @@ pub(crate) fn spawn_guarded(cmd: &AgentCommand, program: &str) -> Result<ChildGu
     let pid = i32::try_from(pid)
         .map_err(|_| Error::io(program, "spawning", io::Error::other("pid out of range")))?;
     tracing::debug!(pid, "spawned");
-    Ok(ChildGuard::new(child, Pid::from_raw(pid), cmd.kill_grace))
+    Ok(ChildGuard::new(
+        child,
+        Pid::from_raw(pid),
+        cmd.kill_grace,
+        tracker,
+    ))
 }
 
 /// Writes `data` (if any) to the child's stdin, then closes it. A child that stops reading
@@ -242,20 +260,32 @@ where
             [None, None] => pending().await,
         }
     });
+    let mut track_pause = TRACK_POLL_MIN;
+    let track_tick = tokio::time::sleep(track_pause);
+    let mut track_tick = pin!(track_tick);
     let (stop, exited) = loop {
+        let (child, tracker) = guard.parts();
+        let tracking = tracker.enabled();
         tokio::select! {
             biased;
-            waited = guard.child().wait() => break (Stop::Exited, Some(waited?)),
+            waited = child.wait() => break (Stop::Exited, Some(waited?)),
             r = &mut io, if io_result.is_none() => io_result = Some(r),
             () = &mut cancelled => break (Stop::Cancelled, None),
             () = &mut timer => break (Stop::TimedOut, None),
+            () = &mut track_tick, if tracking => {
+                // Record descendants while their parents live: an orphan loses its link.
+                tracker.scan_now();
+                track_pause = (track_pause * 2).min(TRACK_POLL_MAX);
+                track_tick.as_mut().reset(Instant::now() + track_pause);
+            }
         }
     };
     let status = match exited {
         Some(status) => {
-            if group_alive(pgid) {
+            let (_, tracker) = guard.parts();
+            if leftovers(pgid, tracker) {
                 tracing::debug!(pgid = pgid.as_raw(), "leader exited; stopping what it left");
-                let mut term = pin!(terminate(None, pgid, grace));
+                let mut term = pin!(terminate(None, pgid, tracker, grace));
                 loop {
                     tokio::select! {
                         r = &mut term => { r?; break; }
@@ -267,7 +297,8 @@ where
         }
         None => {
             tracing::debug!(pgid = pgid.as_raw(), ?stop, "stopping the process group");
-            let mut term = pin!(terminate(Some(guard.child()), pgid, grace));
+            let (child, tracker) = guard.parts();
+            let mut term = pin!(terminate(Some(child), pgid, tracker, grace));
             let status = loop {
                 tokio::select! {
                     r = &mut term => break r?,

@@ -1,12 +1,18 @@
 //! No process survives a timeout, a cancellation, a dropped future, a dropped `Running`, or
-//! `kill()`, including a background grandchild (that may even ignore SIGTERM).
+//! `kill()`, including a background grandchild (that may even ignore SIGTERM), and
+//! grandchildren that left the process group and session (`setsid`) or cleared their
+//! environment (`env -i`). (This process is not a subreaper: the cases where an agent exits
+//! and orphans its descendants are in `subreaper.rs`.)
 
 mod common;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::{assert_group_gone, process_alive, read_pids};
+use common::{
+    SETSID_CHILDREN, agent_script, assert_group_gone, assert_marker_gone, marked_alive, pids_in,
+    process_alive, read_pids, unique_marker,
+};
 use futures::StreamExt;
 use synod_exec::{AgentCommand, Error, run, run_with_cancel, spawn};
 use tokio_util::sync::CancellationToken;
@@ -142,4 +148,102 @@ fn dropping_the_runtime_kills_the_group() {
         .build()
         .unwrap();
     check.block_on(assert_family_gone(&pidfile));
+}
+
+/// An agent that starts a `setsid` child and an `env -i setsid` child, then sleeps.
+fn escaping(dir: &Path, marker: &str) -> AgentCommand {
+    agent_script(&format!("{SETSID_CHILDREN}\nexec sleep 300"), dir, marker)
+}
+
+/// The escaping children did start, and none is left.
+async fn assert_escapees_gone(dir: &Path, marker: &str) {
+    let pids = pids_in(dir, &["setsid", "envi"]).await;
+    assert_marker_gone(marker).await;
+    for pid in pids {
+        assert!(!process_alive(pid), "process {pid} survived");
+    }
+}
+
+#[tokio::test]
+async fn setsid_and_env_clearing_children_die_with_a_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique_marker("timeout");
+    // Long enough for both children to start even on a loaded machine.
+    let cmd = escaping(dir.path(), &marker).timeout(Duration::from_secs(3));
+    let err = run(&cmd).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert_escapees_gone(dir.path(), &marker).await;
+}
+
+#[tokio::test]
+async fn setsid_and_env_clearing_children_die_with_a_cancellation() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique_marker("cancel");
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    let watch = dir.path().to_owned();
+    tokio::spawn(async move {
+        pids_in(&watch, &["setsid", "envi"]).await;
+        cancel.cancel();
+    });
+    let err = run_with_cancel(&escaping(dir.path(), &marker), &token)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    assert_escapees_gone(dir.path(), &marker).await;
+}
+
+#[tokio::test]
+async fn setsid_and_env_clearing_children_die_with_a_dropped_future() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique_marker("drop");
+    let cmd = escaping(dir.path(), &marker);
+    tokio::select! {
+        r = run(&cmd) => panic!("finished early: {r:?}"),
+        _ = pids_in(dir.path(), &["setsid", "envi"]) => {}
+    }
+    assert_escapees_gone(dir.path(), &marker).await;
+}
+
+#[tokio::test]
+async fn setsid_and_env_clearing_children_die_with_a_dropped_running_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique_marker("drop-running");
+    let running = spawn(&escaping(dir.path(), &marker)).unwrap();
+    pids_in(dir.path(), &["setsid", "envi"]).await;
+    drop(running);
+    assert_escapees_gone(dir.path(), &marker).await;
+}
+
+#[tokio::test]
+async fn without_tracking_only_the_group_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique_marker("untracked");
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    let watch = dir.path().to_owned();
+    tokio::spawn(async move {
+        pids_in(&watch, &["setsid", "envi"]).await;
+        cancel.cancel();
+    });
+    let cmd = escaping(dir.path(), &marker).track_descendants(false);
+    assert!(!cmd.get_track_descendants());
+    let err = run_with_cancel(&cmd, &token).await.unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    // The children that left the group survive: what tracking is for.
+    let pids = pids_in(dir.path(), &["setsid", "envi"]).await;
+    for pid in &pids {
+        assert!(
+            process_alive(*pid),
+            "process {pid} was stopped without tracking"
+        );
+    }
+    assert_eq!(marked_alive(&marker).len(), 2);
+    for pid in pids {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert_marker_gone(&marker).await;
 }

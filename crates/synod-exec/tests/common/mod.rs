@@ -98,3 +98,82 @@ pub async fn read_pids(path: &Path, count: usize) -> Vec<i32> {
     }
     panic!("{} never listed {count} pids", path.display());
 }
+
+/// A marker unique to this test process and call, to put in a descendant's argv.
+pub fn unique_marker(name: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "synod-exec-test-{name}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Pids of the live (non-zombie) processes whose command line holds `marker`.
+pub fn marked_alive(marker: &str) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let needle = marker.as_bytes();
+    dir.flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmd| cmd.windows(needle.len()).any(|w| w == needle))
+        })
+        .filter(|pid| process_alive(*pid))
+        .collect()
+}
+
+/// Waits (up to 10 s) for no live process to carry `marker` in its command line.
+pub async fn assert_marker_gone(marker: &str) {
+    let mut left = Vec::new();
+    for _ in 0..1000 {
+        left = marked_alive(marker);
+        if left.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("processes marked {marker} survived: {left:?}");
+}
+
+/// Perl that writes its pid to `$ARGV[0]` and sleeps (`$ARGV[1]` is a marker, only in argv).
+pub const PERL_SLEEPER: &str =
+    r#"open F, ">", $ARGV[0] or die; print F "$$\n"; close F; sleep 300"#;
+
+/// Shell lines starting, in the background, a `setsid` child and an `env -i` + `setsid` child
+/// (both outside the group and session, the second without any environment), each writing
+/// its pid to `$DIR/setsid` and `$DIR/envi`; run with `sh -c SCRIPT sh DIR MARKER`.
+pub const SETSID_CHILDREN: &str = r#"
+setsid perl -e "$SLEEPER" "$1/setsid" "$2" &
+env -i setsid perl -e "$SLEEPER" "$1/envi" "$2" &
+"#;
+
+/// A double-forking daemon (fork, setsid, fork; the intermediates exit at once) writing its
+/// pid to `$DIR/daemon`.
+pub const DAEMON: &str = r#"
+perl -MPOSIX -e 'exit 0 if fork; POSIX::setsid(); exit 0 if fork; open F, ">", $ARGV[0] or die; print F "$$\n"; close F; sleep 300' "$1/daemon" "$2"
+"#;
+
+/// `sh -c` running `body` with `$1` = `dir`, `$2` = `marker` and `$SLEEPER` set.
+pub fn agent_script(body: &str, dir: &Path, marker: &str) -> synod_exec::AgentCommand {
+    let script = format!("SLEEPER='{PERL_SLEEPER}'\n{body}");
+    synod_exec::AgentCommand::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .arg(dir)
+        .arg(marker)
+        .kill_grace(Duration::from_millis(150))
+}
+
+/// Reads the pid each named file in `dir` holds (waiting, up to 10 s, for each).
+pub async fn pids_in(dir: &Path, names: &[&str]) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for name in names {
+        pids.extend(read_pids(&dir.join(name), 1).await);
+    }
+    pids
+}

@@ -1,0 +1,415 @@
+//! Descendant tracking: every process an agent started, wherever it went (another process
+//! group, another session, a cleared environment), so it is stopped with the agent.
+//!
+//! A [`Tracker`] per spawned child records `(pid, start time)` of its descendants from
+//! `/proc` snapshots: while the child runs (polled by `supervise`) and once more before it is
+//! stopped. A process is a descendant when
+//!
+//! - its parent chain leads to the child or to a recorded descendant,
+//! - it is in the child's process group, or in a group or session led by a recorded
+//!   descendant (a daemon's child whose parent already exited),
+//! - or, when this process is a child subreaper ([`crate::become_subreaper`]), it is a child
+//!   of ours that left our process group, was not spawned by synod-exec, and started while
+//!   this child ran and no other tracked child older than it did (an orphan reparented to
+//!   us whose parent chain was never seen: a double-forking daemon that exited between two
+//!   polls). With several children running at once, such an orphan is claimed by the last
+//!   of them to finish, never while another candidate could still own it.
+//!
+//! Every spawn is registered (under one lock, so a child being spawned is never mistaken for
+//! an orphan), and only the exact pids recorded here are ever reaped with `waitpid`, never
+//! `waitpid(-1)`: tokio reaps its own children by pid, and those are never recorded.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use tokio::time::Instant;
+
+use crate::process_tree::{ProcessInfo, ProcessTable};
+
+/// Longest time spent reaping SIGKILLed descendants reparented to us.
+const REAP_LIMIT: Duration = Duration::from_secs(2);
+
+/// A child spawned by synod-exec and not yet finished with.
+#[derive(Debug, Clone, Copy)]
+struct Root {
+    pid: u32,
+    start: Option<u64>,
+    /// Its tracker may claim orphans (descendant tracking is on for it).
+    owner: bool,
+}
+
+/// Every child spawned by synod-exec whose tracker is alive, by registration id.
+static ROOTS: Mutex<BTreeMap<u64, Root>> = Mutex::new(BTreeMap::new());
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn roots() -> std::sync::MutexGuard<'static, BTreeMap<u64, Root>> {
+    ROOTS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Spawns with `spawn` and registers the child (pid from `pid_of`) under the registry lock,
+/// so that no scan sees the new child before it is known as ours.
+pub(crate) fn spawn_registered<T>(
+    track: bool,
+    spawn: impl FnOnce() -> io::Result<T>,
+    pid_of: impl FnOnce(&T) -> Option<u32>,
+) -> io::Result<(T, Tracker)> {
+    let mut roots = roots();
+    let child = spawn()?;
+    let pid = pid_of(&child).unwrap_or(0);
+    let start = ProcessInfo::read(pid).map(|p| p.start_ticks);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let enabled = track && pid != 0 && start.is_some();
+    roots.insert(
+        id,
+        Root {
+            pid,
+            start,
+            owner: enabled,
+        },
+    );
+    drop(roots);
+    Ok((
+        child,
+        Tracker {
+            enabled,
+            id,
+            root: pid,
+            root_start: start.unwrap_or(0),
+            known: HashMap::new(),
+        },
+    ))
+}
+
+/// Whether this process is a child subreaper (orphaned descendants reparent to it).
+fn subreaper_active() -> bool {
+    crate::subreaper::is_subreaper()
+}
+
+/// The descendants of one spawned child (the root, which leads process group `root`).
+#[derive(Debug)]
+pub(crate) struct Tracker {
+    enabled: bool,
+    id: u64,
+    root: u32,
+    root_start: u64,
+    /// Every descendant ever recorded: pid -> start time.
+    known: HashMap<u32, u64>,
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        roots().remove(&self.id);
+    }
+}
+
+impl Tracker {
+    /// Whether descendants are tracked (on for this command, and `/proc` is readable).
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Takes a snapshot and records the descendants in it; `None` when tracking is off.
+    pub(crate) fn scan_now(&mut self) -> Option<ProcessTable> {
+        if !self.enabled {
+            return None;
+        }
+        let table = ProcessTable::snapshot()?;
+        self.scan(&table);
+        Some(table)
+    }
+
+    /// Records every descendant in `table` (see the module docs for the rules).
+    pub(crate) fn scan(&mut self, table: &ProcessTable) {
+        self.scan_as(table, subreaper_active());
+    }
+
+    /// [`scan`](Self::scan), claiming orphans reparented to us when `subreaper`.
+    fn scan_as(&mut self, table: &ProcessTable, subreaper: bool) {
+        if !self.enabled {
+            return;
+        }
+        let me = std::process::id();
+        let mut seeds: HashSet<u32> = HashSet::new();
+        if table.is_same(self.root, self.root_start) {
+            seeds.insert(self.root);
+        }
+        seeds.extend(
+            self.known
+                .iter()
+                .filter(|(pid, start)| table.is_same(**pid, **start))
+                .map(|(pid, _)| *pid),
+        );
+        // A group or session id is ours when it is the root's or a recorded descendant's
+        // pid, and that pid is not now held by a different process.
+        let ours = |id: u32| -> bool {
+            let expected = if id == self.root {
+                Some(self.root_start)
+            } else {
+                self.known.get(&id).copied()
+            };
+            expected.is_some_and(|start| table.get(id).is_none_or(|p| p.start_ticks == start))
+        };
+        for p in table.iter() {
+            if p.pid != self.root
+                && p.pid != me
+                && p.start_ticks >= self.root_start
+                && (ours(p.pgid) || ours(p.sid))
+            {
+                seeds.insert(p.pid);
+            }
+        }
+        if subreaper {
+            self.claim_orphans(table, me, &mut seeds);
+        }
+        for pid in table.closure(&seeds) {
+            if pid == self.root || pid == me {
+                continue;
+            }
+            if let Some(p) = table.get(pid) {
+                self.known.insert(pid, p.start_ticks);
+            }
+        }
+    }
+
+    /// Adds the orphans reparented to us that only this tracker can own.
+    fn claim_orphans(&self, table: &ProcessTable, me: u32, seeds: &mut HashSet<u32>) {
+        let my_pgid = nix::unistd::getpgrp().as_raw().unsigned_abs();
+        let roots = roots();
+        for p in table.iter() {
+            if p.ppid != me
+                || p.pgid == my_pgid
+                || p.start_ticks < self.root_start
+                || seeds.contains(&p.pid)
+                || roots.values().any(|r| r.pid == p.pid)
+            {
+                continue;
+            }
+            let only_candidate = roots
+                .iter()
+                .filter(|(_, r)| r.owner && r.start.is_some_and(|s| s <= p.start_ticks))
+                .all(|(id, _)| *id == self.id);
+            if only_candidate {
+                tracing::debug!(
+                    pid = p.pid,
+                    root = self.root,
+                    "claiming an orphaned descendant"
+                );
+                seeds.insert(p.pid);
+            }
+        }
+    }
+
+    /// Recorded descendants still in `table` (same start time).
+    fn present<'t>(&'t self, table: &'t ProcessTable) -> impl Iterator<Item = &'t ProcessInfo> {
+        self.known
+            .iter()
+            .filter_map(|(pid, start)| table.get(*pid).filter(|p| p.start_ticks == *start))
+    }
+
+    /// Whether a recorded descendant is alive, or is a zombie child of ours to reap.
+    pub(crate) fn needs_stopping(&self, table: &ProcessTable) -> bool {
+        let me = std::process::id();
+        self.present(table).any(|p| !p.is_dead() || p.ppid == me)
+    }
+
+    /// Whether a recorded descendant is still alive (not a zombie).
+    pub(crate) fn any_alive(&self, table: &ProcessTable) -> bool {
+        self.present(table).any(|p| !p.is_dead())
+    }
+
+    /// Sends `signal` to every live recorded descendant not in `skip`, adding them to it.
+    pub(crate) fn signal(
+        &self,
+        table: &ProcessTable,
+        signal: Signal,
+        skip: &mut HashSet<(u32, u64)>,
+    ) {
+        for p in self.present(table).filter(|p| !p.is_dead()) {
+            if skip.insert((p.pid, p.start_ticks)) {
+                send(p.pid, signal);
+            }
+        }
+    }
+
+    /// SIGKILLs every live recorded descendant (after a fresh scan), synchronously.
+    pub(crate) fn kill_now(&mut self) {
+        if let Some(table) = self.scan_now() {
+            for p in self.present(&table).filter(|p| !p.is_dead()) {
+                send(p.pid, Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// Reaps the recorded descendants that were reparented to us, waiting (bounded) for
+    /// SIGKILLed ones to die.
+    pub(crate) async fn reap(&mut self) {
+        if !self.enabled || self.known.is_empty() {
+            return;
+        }
+        let me = std::process::id();
+        let limit = Instant::now() + REAP_LIMIT;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let Some(table) = ProcessTable::snapshot() else {
+                return;
+            };
+            let mut pending = 0;
+            for p in self.present(&table).filter(|p| p.ppid == me) {
+                // Only this exact pid, which is ours and not tokio's: it cannot be reused
+                // before it is reaped, so the start-time check above still holds.
+                let Ok(raw) = i32::try_from(p.pid) else {
+                    continue;
+                };
+                // ECHILD (not ours after all) or reaped now: nothing left to wait for.
+                let waited = waitpid(Pid::from_raw(raw), Some(WaitPidFlag::WNOHANG));
+                if matches!(waited, Ok(WaitStatus::StillAlive)) {
+                    pending += 1;
+                }
+            }
+            if pending == 0 {
+                return;
+            }
+            let now = Instant::now();
+            if now >= limit {
+                tracing::warn!(
+                    pending,
+                    root = self.root,
+                    "descendants did not die after SIGKILL"
+                );
+                return;
+            }
+            tokio::time::sleep(pause.min(limit - now)).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn known(&self) -> &HashMap<u32, u64> {
+        &self.known
+    }
+}
+
+fn send(pid: u32, signal: Signal) {
+    if let Ok(raw) = i32::try_from(pid)
+        && raw > 1
+    {
+        let _ = kill(Pid::from_raw(raw), signal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tracker for a made-up root (pids above any `pid_max`), registered like a spawn.
+    fn registered(pid: u32, start: u64) -> Tracker {
+        let tracker = tracker_for(pid, start);
+        roots().insert(
+            tracker.id,
+            Root {
+                pid,
+                start: Some(start),
+                owner: true,
+            },
+        );
+        tracker
+    }
+
+    /// A tracker for a made-up root, not registered (so it is nobody's candidate owner).
+    fn tracker_for(pid: u32, start: u64) -> Tracker {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        Tracker {
+            enabled: true,
+            id,
+            root: pid,
+            root_start: start,
+            known: HashMap::new(),
+        }
+    }
+
+    fn p(pid: u32, ppid: u32, pgid: u32, sid: u32, start: u64) -> ProcessInfo {
+        let line =
+            format!("{pid} (x) S {ppid} {pgid} {sid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0");
+        ProcessInfo::parse_stat(&line).unwrap()
+    }
+
+    #[test]
+    fn follows_parents_groups_and_sessions_of_exited_descendants() {
+        // Root 1000 (its own group), a child that left the session (1001), that child's own
+        // child (1002); later 1001 exits, and 1002 (reparented to init) keeps 1001's session.
+        let mut t = tracker_for(1000, 50);
+        let first = ProcessTable::from_processes([
+            p(1000, 900, 1000, 900, 50),
+            p(1001, 1000, 1001, 1001, 60),
+            p(1002, 1001, 1001, 1001, 70),
+            p(1003, 1, 1003, 1003, 70),
+        ]);
+        t.scan(&first);
+        let mut known: Vec<u32> = t.known().keys().copied().collect();
+        known.sort_unstable();
+        assert_eq!(known, [1001, 1002]);
+        let later = ProcessTable::from_processes([
+            p(1000, 900, 1000, 900, 50),
+            p(1002, 1, 1001, 1001, 70),
+            // Started after the last scan, in the session led by the exited 1001.
+            p(1004, 1, 1001, 1001, 80),
+            // A reused pid of 1001 would not pull its own session in.
+            p(1005, 1, 1005, 1005, 80),
+        ]);
+        t.scan(&later);
+        assert!(t.known().contains_key(&1004));
+        assert!(!t.known().contains_key(&1005));
+        assert!(t.any_alive(&later));
+    }
+
+    #[test]
+    fn an_orphan_goes_to_its_only_candidate_owner() {
+        let me = std::process::id();
+        let my_pgid = nix::unistd::getpgrp().as_raw().unsigned_abs();
+        let mut older = registered(5_000_000, 100);
+        let mut younger = registered(5_000_010, 200);
+        let table = ProcessTable::from_processes([
+            // Reparented to us, left our group (setsid), started while both ran.
+            p(5_000_100, me, 5_000_100, 5_000_100, 300),
+            // Started before the younger root: only the older can own it.
+            p(5_000_101, me, 5_000_101, 5_000_101, 150),
+            // Still in our process group: one of our own children, never claimed.
+            p(5_000_102, me, my_pgid, 1, 300),
+            // A registered root is never an orphan.
+            p(5_000_010, me, 5_000_010, 1, 200),
+        ]);
+        // Without the subreaper, our children are never taken for orphans.
+        younger.scan_as(&table, false);
+        assert!(younger.known().is_empty());
+        younger.scan_as(&table, true);
+        assert!(younger.known().is_empty(), "{:?}", younger.known());
+        older.scan_as(&table, true);
+        let mut known: Vec<u32> = older.known().keys().copied().collect();
+        known.sort_unstable();
+        assert_eq!(known, [5_000_101]);
+        // Once the older run is over, the younger is the only candidate left.
+        drop(older);
+        younger.scan_as(&table, true);
+        let known: Vec<u32> = younger.known().keys().copied().collect();
+        assert_eq!(known, [5_000_100]);
+    }
+
+    #[test]
+    fn a_reused_pid_is_not_a_descendant() {
+        let mut t = tracker_for(2000, 50);
+        t.scan(&ProcessTable::from_processes([
+            p(2000, 900, 2000, 900, 50),
+            p(2001, 2000, 2000, 900, 60),
+        ]));
+        // 2001 was reaped and its pid reused by an unrelated process.
+        let reused = ProcessTable::from_processes([p(2001, 1, 2001, 2001, 99)]);
+        assert!(!t.any_alive(&reused));
+        assert!(!t.needs_stopping(&reused));
+    }
+}

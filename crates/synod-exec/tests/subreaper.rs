@@ -1,0 +1,125 @@
+//! With this process a child subreaper, descendants that an agent orphans (a `setsid` child
+//! of an agent that exits, a double-forking daemon, an `env -i` child) are stopped and reaped
+//! when the agent finishes, times out, is cancelled or is dropped. (Its own test binary: the
+//! subreaper setting is process-wide, and the tests run one at a time so that an orphan has
+//! exactly one candidate owner.)
+
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{
+    DAEMON, SETSID_CHILDREN, agent_script, assert_marker_gone, my_children, pids_in, process_alive,
+    unique_marker,
+};
+use synod_exec::{AgentCommand, CancellationToken, Error, become_subreaper, run, run_with_cancel};
+use tokio::sync::{Mutex, MutexGuard};
+
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+/// One test at a time, with this process a subreaper.
+async fn exclusive() -> MutexGuard<'static, ()> {
+    let guard = SERIAL.lock().await;
+    assert!(become_subreaper().unwrap());
+    assert!(synod_exec::is_subreaper());
+    guard
+}
+
+const NAMES: [&str; 3] = ["setsid", "envi", "daemon"];
+
+/// An agent that starts a `setsid` child, an `env -i setsid` child and a double-forking
+/// daemon, waits until all three run, then runs `tail`.
+fn orphaning(dir: &Path, marker: &str, tail: &str) -> AgentCommand {
+    let body = format!(
+        "{SETSID_CHILDREN}{DAEMON}\n\
+         while [ ! -s \"$1/setsid\" ] || [ ! -s \"$1/envi\" ] || [ ! -s \"$1/daemon\" ]; do sleep 0.01; done\n\
+         {tail}"
+    );
+    agent_script(&body, dir, marker)
+}
+
+/// The three started, none is alive, and none is left as our zombie.
+async fn assert_all_gone_and_reaped(dir: &Path, marker: &str) {
+    let pids = pids_in(dir, &NAMES).await;
+    assert_marker_gone(marker).await;
+    for pid in &pids {
+        assert!(!process_alive(*pid), "process {pid} survived");
+    }
+    // Whatever was reparented to us was reaped (bounded: a dropped run reaps in the
+    // background).
+    for _ in 0..1000 {
+        if my_children().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("children left behind: {:?}", my_children());
+}
+
+#[tokio::test]
+async fn orphans_of_an_agent_that_exits_are_stopped_and_reaped() {
+    let _serial = exclusive().await;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique_marker("exit");
+    let cmd =
+        orphaning(dir.path(), &marker, "echo started; exit 0").timeout(Duration::from_secs(30));
+    let out = run(&cmd).await.unwrap();
+    assert_eq!(out.stdout_lossy(), "started\n");
+    // Stopped and reaped before `run` returned.
+    assert!(
+        marker_free_now(&marker),
+        "{:?}",
+        common::marked_alive(&marker)
+    );
+    assert!(my_children().is_empty(), "{:?}", my_children());
+    assert_all_gone_and_reaped(dir.path(), &marker).await;
+}
+
+fn marker_free_now(marker: &str) -> bool {
+    common::marked_alive(marker).is_empty()
+}
+
+#[tokio::test]
+async fn orphans_die_with_a_timeout() {
+    let _serial = exclusive().await;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique_marker("timeout");
+    let cmd = orphaning(dir.path(), &marker, "exec sleep 300").timeout(Duration::from_secs(3));
+    let err = run(&cmd).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert_all_gone_and_reaped(dir.path(), &marker).await;
+}
+
+#[tokio::test]
+async fn orphans_die_with_a_cancellation() {
+    let _serial = exclusive().await;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique_marker("cancel");
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    let watch = dir.path().to_owned();
+    tokio::spawn(async move {
+        pids_in(&watch, &NAMES).await;
+        cancel.cancel();
+    });
+    let cmd = orphaning(dir.path(), &marker, "exec sleep 300");
+    let err = run_with_cancel(&cmd, &token).await.unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    assert_all_gone_and_reaped(dir.path(), &marker).await;
+}
+
+#[tokio::test]
+async fn orphans_die_with_a_dropped_future() {
+    let _serial = exclusive().await;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique_marker("drop");
+    let cmd = orphaning(dir.path(), &marker, "exec sleep 300");
+    tokio::select! {
+        r = run(&cmd) => panic!("finished early: {r:?}"),
+        _ = pids_in(dir.path(), &NAMES) => {}
+    }
+    assert_all_gone_and_reaped(dir.path(), &marker).await;
+}
