@@ -1,18 +1,28 @@
-//! `synod auth login|status|logout`: the OAuth 2.0 device flow (RFC 8628) from a terminal.
+//! `synod auth login|status|token|logout`: the OAuth 2.0 device flow (RFC 8628) from a
+//! terminal, and access tokens for scripts.
 //!
 //! Tokens live in `$SYNOD_AUTH_DIR`, else the platform config directory (`synod/auth`), one
 //! private JSON file per issuer and client. Exit codes: 0 success, 1 the login was denied or
-//! expired, 2 any other error.
+//! expired, 2 any other error; `synod auth token` has its own (see [`token`]).
+//!
+//! A client secret comes from `--client-secret-file FILE`, `--client-secret-stdin` or the
+//! `SYNOD_CLIENT_SECRET` environment variable. The old `--client-secret VALUE` still works
+//! but warns: other users see it in `ps`.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use synod::auth::{
-    ClientAuth, DeviceFlow, Endpoints, Error, FileTokenStore, Provider, StoredToken, TokenManager,
-    TokenStore, http::http_client,
+    ClientAuth, DeviceFlow, Endpoints, Error, FileTokenStore, Provider, Secret, StoredToken,
+    TokenKey, TokenManager, TokenStore, http::http_client,
 };
+
+/// Environment variable holding a client secret (used when no `--client-secret*` option is
+/// given).
+pub(crate) const CLIENT_SECRET_ENV: &str = "SYNOD_CLIENT_SECRET";
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum AuthCommand {
@@ -21,6 +31,10 @@ pub(crate) enum AuthCommand {
     Login(LoginArgs),
     /// Show stored logins: issuer, client, scopes, expiry (never the tokens).
     Status(StatusArgs),
+    /// Print a valid access token of a stored login on stdout (refreshed first when it has
+    /// expired or is about to), for scripts: `curl -H "Authorization: Bearer $(synod auth
+    /// token)" ...`. Exit 2 when there is no login or it must be renewed.
+    Token(TokenArgs),
     /// Revoke stored logins at the server (RFC 7009) and delete them.
     Logout(LogoutArgs),
 }
@@ -42,9 +56,8 @@ pub(crate) struct LoginArgs {
     /// OAuth client id.
     #[arg(long)]
     client_id: String,
-    /// Client secret, for confidential clients.
-    #[arg(long)]
-    client_secret: Option<String>,
+    #[command(flatten)]
+    secret: SecretArgs,
     /// How to send the client secret.
     #[arg(long, value_enum, default_value = "basic")]
     client_auth: AuthMethod,
@@ -80,18 +93,105 @@ pub(crate) struct LogoutArgs {
     /// Only logins of this client id.
     #[arg(long)]
     client_id: Option<String>,
-    /// Client secret, if the server requires client authentication for revocation.
-    #[arg(long)]
-    client_secret: Option<String>,
+    /// The client secret, if the server requires client authentication for revocation.
+    #[command(flatten)]
+    secret: SecretArgs,
     /// Delete the stored tokens without revoking them at the server.
     #[arg(long)]
     local_only: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenArgs {
+    /// The login's issuer (needed when several logins are stored).
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+    /// The login's client id (needed when several logins are stored).
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// The client secret, for confidential clients (the refresh authenticates the client).
+    #[command(flatten)]
+    secret: SecretArgs,
+}
+
+/// Where a client secret comes from. At most one of these; without any, `SYNOD_CLIENT_SECRET`.
+#[derive(Debug, clap::Args)]
+#[group(multiple = false)]
+pub(crate) struct SecretArgs {
+    /// Client secret, for confidential clients. Deprecated: other users can read it in `ps`;
+    /// use --client-secret-file, --client-secret-stdin or SYNOD_CLIENT_SECRET.
+    #[arg(long, value_name = "SECRET")]
+    client_secret: Option<String>,
+    /// Read the client secret from FILE (a trailing newline is ignored).
+    #[arg(long, value_name = "FILE")]
+    client_secret_file: Option<PathBuf>,
+    /// Read the client secret from standard input (a trailing newline is ignored).
+    #[arg(long)]
+    client_secret_stdin: bool,
+}
+
+impl SecretArgs {
+    /// The client secret, if one was given (by an option or `SYNOD_CLIENT_SECRET`).
+    fn resolve(&self) -> Result<Option<Secret>, Error> {
+        if let Some(secret) = &self.client_secret {
+            eprintln!(
+                "warning: --client-secret shows the secret to other users in `ps` and keeps it in shell history; \
+                 use --client-secret-file FILE, --client-secret-stdin or {CLIENT_SECRET_ENV} instead"
+            );
+            return Ok(Some(Secret::new(secret.clone())));
+        }
+        if let Some(path) = &self.client_secret_file {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                op: "read the client secret file",
+                path: path.clone(),
+                source,
+            })?;
+            return non_empty(&text, "read the client secret file", path.clone()).map(Some);
+        }
+        if self.client_secret_stdin {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|source| Error::Io {
+                    op: "read the client secret from",
+                    path: PathBuf::from("standard input"),
+                    source,
+                })?;
+            return non_empty(
+                &text,
+                "read the client secret from",
+                PathBuf::from("standard input"),
+            )
+            .map(Some);
+        }
+        Ok(std::env::var(CLIENT_SECRET_ENV)
+            .ok()
+            .filter(|value| !value.is_empty())
+            .map(Secret::new))
+    }
+}
+
+/// `text` without its trailing line ending; an error naming `path` if nothing is left.
+fn non_empty(text: &str, op: &'static str, path: PathBuf) -> Result<Secret, Error> {
+    let value = text.trim_end_matches(['\n', '\r']);
+    if value.is_empty() {
+        return Err(Error::Io {
+            op,
+            path,
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "it is empty; put the client secret in it",
+            ),
+        });
+    }
+    Ok(Secret::new(value))
 }
 
 pub(crate) async fn run(cmd: AuthCommand, verbose: bool) -> ExitCode {
     let result = match cmd {
         AuthCommand::Login(args) => login(args).await,
         AuthCommand::Status(args) => status(&args),
+        AuthCommand::Token(args) => return token(args, verbose).await,
         AuthCommand::Logout(args) => logout(args).await,
     };
     match result {
@@ -125,6 +225,7 @@ fn store() -> Result<FileTokenStore, Error> {
 }
 
 async fn login(args: LoginArgs) -> Result<ExitCode, Error> {
+    let secret = args.secret.resolve()?;
     let http = http_client()?;
     let mut provider = match (args.device_endpoint, args.token_endpoint) {
         (Some(device_authorization), Some(token)) => Provider::new(
@@ -139,12 +240,12 @@ async fn login(args: LoginArgs) -> Result<ExitCode, Error> {
         _ => Provider::discover(&http, &args.issuer, &args.client_id).await?,
     }
     .with_scopes(args.scopes);
-    if let Some(secret) = args.client_secret {
+    if let Some(secret) = secret {
         let auth = match args.client_auth {
             AuthMethod::Basic => ClientAuth::Basic,
             AuthMethod::Post => ClientAuth::Post,
         };
-        provider = provider.with_client_secret(secret, auth);
+        provider = provider.with_client_secret(secret.expose(), auth);
     }
     let store = store()?;
     let dir = store.dir().to_owned();
@@ -250,6 +351,7 @@ fn status(args: &StatusArgs) -> Result<ExitCode, Error> {
 }
 
 async fn logout(args: LogoutArgs) -> Result<ExitCode, Error> {
+    let secret = args.secret.resolve()?;
     let store: Arc<dyn TokenStore> = Arc::new(store()?);
     let issuer = args.issuer.as_deref().map(|i| i.trim_end_matches('/'));
     let matching: Vec<StoredToken> = store
@@ -265,8 +367,8 @@ async fn logout(args: LogoutArgs) -> Result<ExitCode, Error> {
     let http = http_client()?;
     for token in matching {
         let mut provider = Provider::new(&token.issuer, &token.client_id, token.endpoints.clone())?;
-        if let Some(secret) = &args.client_secret {
-            provider = provider.with_client_secret(secret.clone(), token.auth);
+        if let Some(secret) = &secret {
+            provider = provider.with_client_secret(secret.expose(), token.auth);
         }
         let manager = TokenManager::with_http(provider, Arc::clone(&store), http.clone());
         if args.local_only {
@@ -290,4 +392,108 @@ async fn logout(args: LogoutArgs) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `synod auth token`: a valid access token of one stored login on stdout, nothing else.
+///
+/// The login is the one matching `--issuer` and `--client-id`, or the only stored one. The
+/// token is refreshed first when it has expired or expires within a minute; processes asking
+/// at once refresh once (the token manager's cross-process lock) and all print the result.
+/// Exit codes: 0 the token was printed; 2 (one line on stderr) there is no matching login,
+/// several match, it must be renewed with `synod auth login`, or an option is wrong; 1 the
+/// token could not be obtained now (network, server, storage, another process's refresh
+/// taking too long): worth retrying.
+async fn token(args: TokenArgs, verbose: bool) -> ExitCode {
+    let fail = |code: u8, message: &str| {
+        eprintln!("error: {message}");
+        ExitCode::from(code)
+    };
+    let secret = match args.secret.resolve() {
+        Ok(secret) => secret,
+        Err(err) => return fail(2, &render(&err, verbose)),
+    };
+    let store = match store() {
+        Ok(store) => Arc::new(store),
+        Err(err) => return fail(2, &render(&err, verbose)),
+    };
+    let login = match find_login(store.as_ref(), &args) {
+        Ok(login) => login,
+        Err(Lookup::Failed(err)) => return fail(1, &render(&err, verbose)),
+        Err(Lookup::Missing(message)) => return fail(2, &message),
+    };
+    let result = async {
+        let mut provider = Provider::new(&login.issuer, &login.client_id, login.endpoints.clone())?;
+        if let Some(secret) = &secret {
+            provider = provider.with_client_secret(secret.expose(), login.auth);
+        }
+        let store: Arc<dyn TokenStore> = store;
+        TokenManager::new(provider, store)?.access_token().await
+    }
+    .await;
+    match result {
+        Ok(access) => {
+            let mut stdout = std::io::stdout().lock();
+            match writeln!(stdout, "{}", access.expose()).and_then(|()| stdout.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => fail(
+                    1,
+                    &format!("cannot write the token to standard output: {err}"),
+                ),
+            }
+        }
+        Err(err @ (Error::NotLoggedIn { .. } | Error::ReauthRequired { .. })) => {
+            fail(2, &render(&err, verbose))
+        }
+        Err(err) => fail(1, &render(&err, verbose)),
+    }
+}
+
+enum Lookup {
+    /// Nothing (or more than one login) matches: the message says what to do.
+    Missing(String),
+    /// The store could not be read.
+    Failed(Error),
+}
+
+/// The stored login `args` names (or the only one).
+fn find_login(store: &FileTokenStore, args: &TokenArgs) -> Result<StoredToken, Lookup> {
+    let dir = store.dir().display();
+    if let (Some(issuer), Some(client_id)) = (&args.issuer, &args.client_id) {
+        return match store.load(&TokenKey::new(issuer, client_id)) {
+            Ok(Some(token)) => Ok(token),
+            Ok(None) => Err(Lookup::Missing(format!(
+                "not logged in to {} as client {client_id} (no token in {dir}); run `synod auth login` first",
+                issuer.trim_end_matches('/')
+            ))),
+            Err(err) => Err(Lookup::Failed(err)),
+        };
+    }
+    let issuer = args.issuer.as_deref().map(|i| i.trim_end_matches('/'));
+    let mut matching: Vec<StoredToken> = store
+        .list()
+        .map_err(Lookup::Failed)?
+        .into_iter()
+        .filter(|t| issuer.is_none_or(|i| t.issuer == i))
+        .filter(|t| args.client_id.as_deref().is_none_or(|c| t.client_id == c))
+        .collect();
+    let wanted = match (issuer, args.client_id.as_deref()) {
+        (Some(i), Some(c)) => format!(" to {i} as client {c}"),
+        (Some(i), None) => format!(" to {i}"),
+        (None, Some(c)) => format!(" as client {c}"),
+        (None, None) => String::new(),
+    };
+    match matching.len() {
+        0 => Err(Lookup::Missing(format!(
+            "not logged in{wanted} (no token in {dir}); run `synod auth login` first"
+        ))),
+        1 => Ok(matching.swap_remove(0)),
+        n => Err(Lookup::Missing(format!(
+            "{n} stored logins match{wanted} ({}); choose one with --issuer and --client-id",
+            matching
+                .iter()
+                .map(|t| format!("{} {}", t.issuer, t.client_id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }

@@ -1,19 +1,24 @@
-//! `synod auth login|status|logout` against the real test authorization server
-//! (crates/synod-auth/tests/server, oidc-provider on 127.0.0.1).
+//! `synod auth login|status|token|logout` against the real test authorization server
+//! (crates/synod-auth/tests/server, oidc-provider on 127.0.0.1, refresh tokens rotating).
 
 #[path = "../../synod-auth/tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{TestServer, User};
 use synod::auth::http::reqwest;
 
+const SECRET_ENV: &str = "SYNOD_CLIENT_SECRET";
+const SECRET: &str = "basic-secret-value";
+
 fn synod(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_synod"));
-    cmd.env("SYNOD_AUTH_DIR", dir).env_remove("RUST_LOG");
+    cmd.env("SYNOD_AUTH_DIR", dir)
+        .env_remove("RUST_LOG")
+        .env_remove(SECRET_ENV);
     cmd
 }
 
@@ -42,14 +47,13 @@ async fn login(
             &server.issuer,
             "--client-id",
             "basic-client",
-            "--client-secret",
-            "basic-secret-value",
             "--scope",
             "openid",
             "--scope",
             "offline_access",
             "--json",
         ])
+        .env(SECRET_ENV, SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -149,9 +153,16 @@ async fn login_status_logout() {
             .any(|w| w == access.as_bytes())
     );
 
+    let secret_file = tmp.path().join("client-secret");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
     let out = run(
         &dir,
-        &["auth", "logout", "--client-secret", "basic-secret-value"],
+        &[
+            "auth",
+            "logout",
+            "--client-secret-file",
+            secret_file.to_str().unwrap(),
+        ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -213,4 +224,462 @@ fn unreachable_issuer_exits_2_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&issuer), "{stderr}");
     let _ = reqwest::Client::new(); // the shared harness's HTTP crate is in scope
+}
+
+const REFRESH_GRANT: &str = "refresh_token";
+
+/// A logged-in `basic-client` (via `synod auth login`) in a fresh token directory.
+async fn logged_in(server: &TestServer) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("auth");
+    let (code, _, stderr) = login(server, &dir, UserAction::Approve).await;
+    assert_eq!(code, 0, "{stderr}");
+    (tmp, dir)
+}
+
+/// The one file in `dir` whose name ends with `suffix`.
+fn only_file(dir: &Path, suffix: &str) -> PathBuf {
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files.into_iter().next().unwrap()
+}
+
+/// The stored token (as JSON).
+fn stored(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(only_file(dir, ".json")).unwrap()).unwrap()
+}
+
+/// Edit the stored token in place (the file keeps its mode).
+fn edit_stored(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = only_file(dir, ".json");
+    let mut token = stored(dir);
+    edit(&mut token);
+    std::fs::write(&path, serde_json::to_vec(&token).unwrap()).unwrap();
+}
+
+/// Mark the stored access token as expired (the server would still accept it; the client
+/// must not use it): the next `synod auth token` has to refresh.
+fn expire(dir: &Path) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    edit_stored(dir, |token| token["expires_at"] = (now - 1).into());
+}
+
+fn stdout_token(out: &Output) -> String {
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    let token = text
+        .strip_suffix('\n')
+        .unwrap_or_else(|| panic!("one line: {text:?}"));
+    assert!(
+        !token.is_empty() && !token.contains('\n'),
+        "only the token: {text:?}"
+    );
+    token.to_owned()
+}
+
+fn token_cmd(dir: &Path) -> Command {
+    let mut cmd = synod(dir);
+    cmd.args(["auth", "token"]);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_prints_only_a_valid_access_token_and_refreshes_it_when_expired() {
+    let server = TestServer::start(&[("SYNOD_TEST_ACCESS_TTL", "300")]);
+    let (_tmp, dir) = logged_in(&server).await;
+    let first = stored(&dir)["access_token"].as_str().unwrap().to_owned();
+
+    // Valid: printed as stored, nothing on stderr, no request to the server.
+    let out = token_cmd(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout_token(&out), first);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(server.token_events(REFRESH_GRANT).await.is_empty());
+
+    // Expired: refreshed (the client authenticates with the secret from the environment),
+    // even with every log on, the token never reaches stderr.
+    expire(&dir);
+    let out = token_cmd(&dir)
+        .args(["--issuer", &format!("{}/", server.issuer)])
+        .args(["--client-id", "basic-client"])
+        .env(SECRET_ENV, SECRET)
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let refreshed = stdout_token(&out);
+    assert_ne!(refreshed, first);
+    assert!(server.accepts(&refreshed).await);
+    assert_eq!(server.token_events(REFRESH_GRANT).await.len(), 1);
+    assert_eq!(stored(&dir)["access_token"], refreshed.as_str());
+    let refresh_token = stored(&dir)["refresh_token"].as_str().unwrap().to_owned();
+    assert!(
+        stderr.contains("access token refreshed"),
+        "logs were on: {stderr}"
+    );
+    assert!(
+        !stderr.contains(&refreshed)
+            && !stderr.contains(&refresh_token)
+            && !stderr.contains(SECRET),
+        "{stderr}"
+    );
+
+    // Another client id: not logged in, exit 2, one line.
+    let out = token_cmd(&dir)
+        .args(["--client-id", "public-client"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("not logged in as client public-client")
+            && stderr.contains("synod auth login"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_exits_2_with_one_line_without_a_login_or_when_it_must_be_renewed() {
+    let server = TestServer::start(&[("SYNOD_TEST_ACCESS_TTL", "300")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = token_cmd(&tmp.path().join("auth")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: not logged in") && stderr.contains("synod auth login"),
+        "{stderr}"
+    );
+
+    // The server no longer knows the refresh token: re-login required.
+    let (_tmp, dir) = logged_in(&server).await;
+    expire(&dir);
+    edit_stored(&dir, |token| {
+        token["refresh_token"] = "not-a-refresh-token".into();
+    });
+    let out = token_cmd(&dir).env(SECRET_ENV, SECRET).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("invalid_grant") && stderr.contains("run `synod auth login` again"),
+        "{stderr}"
+    );
+    let refreshes = server.token_events(REFRESH_GRANT).await;
+    assert_eq!(refreshes.len(), 1, "{refreshes:?}");
+    assert_eq!(refreshes[0]["error"], "invalid_grant");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_secret_comes_from_a_file_stdin_the_environment_or_the_deprecated_flag() {
+    let server = TestServer::start(&[("SYNOD_TEST_ACCESS_TTL", "300")]);
+    let (tmp, dir) = logged_in(&server).await;
+    let secret_file = tmp.path().join("secret");
+    std::fs::write(&secret_file, format!("{SECRET}\r\n")).unwrap();
+    let mut refreshes = 0;
+
+    // Each source reaches the server: the refresh authenticates the client with it.
+    for name in ["file", "stdin", "env", "flag"] {
+        expire(&dir);
+        let mut cmd = token_cmd(&dir);
+        match name {
+            "file" => cmd.arg("--client-secret-file").arg(&secret_file),
+            "stdin" => cmd.arg("--client-secret-stdin"),
+            "env" => cmd.env(SECRET_ENV, SECRET),
+            _ => cmd.args(["--client-secret", SECRET]),
+        };
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            if name == "stdin" {
+                writeln!(stdin, "{SECRET}").unwrap();
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+        refreshes += 1;
+        assert_eq!(
+            server.token_events(REFRESH_GRANT).await.len(),
+            refreshes,
+            "{name}"
+        );
+        assert!(server.accepts(&stdout_token(&out)).await, "{name}");
+        if name == "flag" {
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(
+                stderr.starts_with("warning: --client-secret")
+                    && stderr.contains("ps")
+                    && stderr.contains("--client-secret-file"),
+                "{stderr}"
+            );
+        } else {
+            assert!(stderr.is_empty(), "{name}: {stderr}");
+        }
+    }
+
+    // No secret: the server refuses the client; worth fixing and retrying, not a re-login.
+    expire(&dir);
+    let out = token_cmd(&dir).stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("invalid_client"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    // The login survived the refused request.
+    let out = token_cmd(&dir).env(SECRET_ENV, SECRET).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+
+    // An empty secret file is named; two sources at once are a usage error.
+    let empty = tmp.path().join("empty-secret");
+    std::fs::write(&empty, "\n").unwrap();
+    let out = token_cmd(&dir)
+        .arg("--client-secret-file")
+        .arg(&empty)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&empty.display().to_string()) && stderr.contains("empty"),
+        "{stderr}"
+    );
+    let out = token_cmd(&dir)
+        .arg("--client-secret-file")
+        .arg(&secret_file)
+        .arg("--client-secret-stdin")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}
+
+/// Concurrent `synod auth token` processes.
+struct Processes {
+    children: Vec<std::process::Child>,
+    /// (process index, stderr line), as they come.
+    lines: std::sync::mpsc::Receiver<(usize, String)>,
+    /// Each process's whole stderr, once it has exited.
+    stderrs: Vec<std::thread::JoinHandle<String>>,
+}
+
+/// `n` concurrent `synod auth token` processes with debug logs on stderr.
+fn spawn_token_processes(dir: &Path, n: usize) -> Processes {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut children = Vec::new();
+    let mut readers = Vec::new();
+    for index in 0..n {
+        let mut child = token_cmd(dir)
+            .env(SECRET_ENV, SECRET)
+            .env("RUST_LOG", "synod_auth=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let tx = tx.clone();
+        readers.push(std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                all.push_str(&line);
+                all.push('\n');
+                let _ = tx.send((index, line));
+            }
+            all
+        }));
+        children.push(child);
+    }
+    Processes {
+        children,
+        lines: rx,
+        stderrs: readers,
+    }
+}
+
+/// Wait (at most 60 s) until `count` different processes logged that they wait for the lock.
+fn wait_for_waiters(rx: &std::sync::mpsc::Receiver<(usize, String)>, count: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut waiting = std::collections::BTreeSet::new();
+    while waiting.len() < count {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((index, line)) if line.contains("holds the refresh lock") => {
+                waiting.insert(index);
+            }
+            Ok(_) => {}
+            Err(err) => panic!("only {waiting:?} waited for the lock ({err})"),
+        }
+    }
+}
+
+fn holder_pid(dir: &Path) -> u32 {
+    std::fs::read_to_string(only_file(dir, ".lock"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_processes_at_once_refresh_once_and_all_print_the_new_token() {
+    let server = TestServer::start(&[("SYNOD_TEST_ACCESS_TTL", "300")]);
+    let (_tmp, dir) = logged_in(&server).await;
+    let first = stored(&dir)["access_token"].as_str().unwrap().to_owned();
+    expire(&dir);
+
+    // The first refresh request is parked at the server until all the others are waiting
+    // for the lock: eight processes need a refresh at the same moment.
+    server.hold_next_token().await;
+    let Processes {
+        children,
+        lines: rx,
+        stderrs: readers,
+    } = spawn_token_processes(&dir, 8);
+    server.wait_for_event("token_held").await;
+    let rx = tokio::task::spawn_blocking(move || {
+        wait_for_waiters(&rx, 7);
+        rx
+    })
+    .await
+    .unwrap();
+    let holder = holder_pid(&dir);
+    assert!(children.iter().any(|c| c.id() == holder), "{holder}");
+    server.release().await;
+
+    let outputs = tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    drop(rx);
+    let stderrs: Vec<String> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    let mut tokens = Vec::new();
+    for (out, stderr) in outputs.iter().zip(&stderrs) {
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let token = stdout_token(out);
+        assert!(!stderr.contains(&token), "{stderr}");
+        tokens.push(token);
+    }
+    assert!(tokens.iter().all(|t| t == &tokens[0]), "{tokens:?}");
+    assert_ne!(tokens[0], first);
+    assert!(server.accepts(&tokens[0]).await);
+    let refreshes = server.token_events(REFRESH_GRANT).await;
+    assert_eq!(refreshes.len(), 1, "exactly one refresh: {refreshes:?}");
+    assert_eq!(refreshes[0]["status"], 200);
+
+    // The login still works: the next expiry refreshes with the rotated refresh token.
+    expire(&dir);
+    let out = token_cmd(&dir).env(SECRET_ENV, SECRET).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let next = stdout_token(&out);
+    assert_ne!(next, tokens[0]);
+    assert!(server.accepts(&next).await);
+    assert_eq!(server.token_events(REFRESH_GRANT).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_lock_holder_mid_refresh_lets_the_others_proceed_and_keeps_the_login() {
+    let server = TestServer::start(&[("SYNOD_TEST_ACCESS_TTL", "300")]);
+    let (_tmp, dir) = logged_in(&server).await;
+    let first = stored(&dir)["access_token"].as_str().unwrap().to_owned();
+    expire(&dir);
+
+    server.hold_next_token().await;
+    let Processes {
+        children,
+        lines: rx,
+        stderrs: readers,
+    } = spawn_token_processes(&dir, 8);
+    server.wait_for_event("token_held").await;
+    let rx = tokio::task::spawn_blocking(move || {
+        wait_for_waiters(&rx, 7);
+        rx
+    })
+    .await
+    .unwrap();
+    // SIGKILL the process holding the lock, its refresh request in flight.
+    let holder = holder_pid(&dir);
+    let mut children = children;
+    let position = children
+        .iter()
+        .position(|c| c.id() == holder)
+        .unwrap_or_else(|| panic!("the lock holder {holder} is not one of ours"));
+    let mut killed = children.remove(position);
+    killed.kill().unwrap();
+    let status = killed.wait().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(9), "{status}");
+    }
+    #[cfg(not(unix))]
+    assert!(!status.success());
+
+    let outputs = tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    drop(rx);
+    let stderrs: Vec<String> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    assert_eq!(outputs.len(), 7);
+    let mut tokens = Vec::new();
+    for out in &outputs {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderrs:?} {stderr}");
+        tokens.push(stdout_token(out));
+    }
+    assert!(tokens.iter().all(|t| t == &tokens[0]), "{tokens:?}");
+    assert_ne!(tokens[0], first);
+    assert!(server.accepts(&tokens[0]).await);
+    // The killed request never reached the provider; one refresh by a survivor.
+    server.wait_for_event("token_dropped").await;
+    let refreshes = server.token_events(REFRESH_GRANT).await;
+    assert_eq!(refreshes.len(), 1, "{refreshes:?}");
+    assert_eq!(refreshes[0]["status"], 200);
+
+    // The login is not lost: it refreshes again.
+    expire(&dir);
+    let out = token_cmd(&dir).env(SECRET_ENV, SECRET).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(server.accepts(&stdout_token(&out)).await);
+    assert_eq!(server.token_events(REFRESH_GRANT).await.len(), 2);
 }
