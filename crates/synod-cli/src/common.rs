@@ -3,10 +3,10 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use synod::orchestrator::LoadedConfig;
+use synod::orchestrator::{HumanDuration, LoadedConfig};
 
 /// `println!` that ignores a closed stdout (`synod history X | head` must not panic).
 macro_rules! outln {
@@ -50,6 +50,10 @@ pub(crate) struct ConfigArgs {
     /// Evidence database (overrides `store.path`).
     #[arg(long, value_name = "PATH")]
     pub(crate) store: Option<PathBuf>,
+    /// How long a write waits for a store locked by other synod processes, e.g. `2m`
+    /// (overrides `store.busy_timeout`, default 60s).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) busy_timeout: Option<HumanDuration>,
 }
 
 impl ConfigArgs {
@@ -71,6 +75,9 @@ impl ConfigArgs {
         if let Some(store) = &self.store {
             overrides.push(("store.path".to_owned(), store.display().to_string()));
         }
+        if let Some(timeout) = self.busy_timeout {
+            overrides.push(("store.busy_timeout".to_owned(), timeout.to_string()));
+        }
         let loaded = LoadedConfig::load(path.as_deref(), &overrides)
             .map_err(|e| Failure::new("cannot load the config", e))?;
         for warning in loaded.warnings() {
@@ -79,32 +86,53 @@ impl ConfigArgs {
         Ok(loaded)
     }
 
-    /// Loads the config and opens its existing store (reading commands never create one).
-    pub(crate) fn open_store(&self) -> Result<(LoadedConfig, Store), Failure> {
+    /// Loads the config and opens its existing store read-only (reading commands never
+    /// create, migrate or write one; they work on a read-only file or directory and on a
+    /// store marked damaged).
+    pub(crate) fn open_store_read_only(&self) -> Result<(LoadedConfig, Store), Failure> {
         let loaded = self.load()?;
-        let path = loaded.store_path();
-        if !path.exists() {
-            return Err(Failure::msg(format!(
-                "no evidence store at {}; `synod run` creates it (or pass --store PATH / --config FILE)",
-                path.display()
-            )));
-        }
-        let store = open_store(&path)?;
+        let path = existing_store(&loaded)?;
+        let store = Store::open_read_only(&path, store_options(&loaded))
+            .map_err(|e| Failure::new(format!("cannot open the store {}", path.display()), e))?;
+        Ok((loaded, store))
+    }
+
+    /// Loads the config and opens its existing store for writing (maintenance never creates
+    /// one), refusing a read-only or damaged store.
+    pub(crate) fn open_store_for_writing(&self) -> Result<(LoadedConfig, Store), Failure> {
+        let loaded = self.load()?;
+        existing_store(&loaded)?;
+        let store = open_store(&loaded)?;
         Ok((loaded, store))
     }
 }
 
-/// Opens (creating if needed) the store at `path`.
-pub(crate) fn open_store(path: &Path) -> Result<Store, Failure> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Failure::new(
-                format!("cannot create the store directory {}", dir.display()),
-                e,
-            )
-        })?;
+/// The configured store path, if a store exists there.
+fn existing_store(loaded: &LoadedConfig) -> Result<PathBuf, Failure> {
+    let path = loaded.store_path();
+    if !path.exists() {
+        return Err(Failure::msg(format!(
+            "no evidence store at {}; `synod run` creates it (or pass --store PATH / --config FILE)",
+            path.display()
+        )));
     }
-    Store::open(path, synod::store::Options::default())
+    Ok(path)
+}
+
+/// Store options from the config (`store.busy_timeout`).
+fn store_options(loaded: &LoadedConfig) -> synod::store::Options {
+    synod::store::Options {
+        busy_timeout: loaded.config.store.busy_timeout.get(),
+        ..synod::store::Options::default()
+    }
+}
+
+/// Opens (creating if needed, with a 0700 directory and a 0600 file) the configured store
+/// for writing. Fails before anything runs if the store is read-only, empty, not a database
+/// or marked damaged.
+pub(crate) fn open_store(loaded: &LoadedConfig) -> Result<Store, Failure> {
+    let path = loaded.store_path();
+    Store::open(&path, store_options(loaded))
         .map_err(|e| Failure::new(format!("cannot open the store {}", path.display()), e))
 }
 

@@ -48,7 +48,7 @@ pub(crate) async fn show(args: ShowArgs, verbose: bool) -> ExitCode {
 }
 
 fn history_inner(args: &HistoryArgs) -> Result<ExitCode, Failure> {
-    let (loaded, store) = args.config.open_store()?;
+    let (loaded, store) = args.config.open_store_read_only()?;
     let runs: Vec<Run> = store
         .history(&args.spec, synod::store::Page::first(args.limit))
         .map_err(|e| Failure::new(format!("cannot read the history of {}", args.spec), e))?;
@@ -92,7 +92,7 @@ fn history_inner(args: &HistoryArgs) -> Result<ExitCode, Failure> {
 }
 
 fn show_inner(args: &ShowArgs) -> Result<ExitCode, Failure> {
-    let (_, store) = args.config.open_store()?;
+    let (_, store) = args.config.open_store_read_only()?;
     let id = RunId(args.run);
     let run = store
         .run(id)

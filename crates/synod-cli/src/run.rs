@@ -44,7 +44,7 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
         .require_stage(&args.stage)
         .map_err(|e| Failure::new(format!("cannot run {}", args.spec), e))?;
     let store_path = loaded.store_path();
-    let store = open_store(&store_path)?;
+    let store = open_store(&loaded)?;
 
     // A helper process that kills this run's agents should `synod run` itself be killed
     // (SIGKILL cannot be caught, so nothing in this process could clean up).

@@ -71,6 +71,14 @@ impl AsyncStore {
             .map(AsyncStore::new)
     }
 
+    /// [`Store::open_read_only`] on the blocking pool.
+    pub async fn open_read_only(path: impl Into<PathBuf>, options: Options) -> Result<AsyncStore> {
+        let path = path.into();
+        spawn("open_read_only", move || Store::open_read_only(path, options))
+            .await
+            .map(AsyncStore::new)
+    }
+
     /// [`Store::open_in_memory`] on the blocking pool.
     pub async fn open_in_memory() -> Result<AsyncStore> {
         spawn("open_in_memory", Store::open_in_memory)
@@ -214,6 +222,16 @@ impl AsyncStore {
     /// [`Store::integrity_check`].
     pub async fn integrity_check(&self) -> Result<()> {
         self.call("integrity_check", Store::integrity_check).await
+    }
+
+    /// [`Store::quick_check`].
+    pub async fn quick_check(&self) -> Result<()> {
+        self.call("quick_check", Store::quick_check).await
+    }
+
+    /// [`Store::verify`].
+    pub async fn verify(&self) -> Result<()> {
+        self.call("verify", Store::verify).await
     }
 
     /// [`Store::backup_to`].

@@ -967,6 +967,22 @@ impl Store {
         self.check_pragma("quick_check")
     }
 
+    /// The guard before maintenance that rewrites or copies the whole file (backup, prune,
+    /// vacuum): fails with [`Error::Damaged`] if the store carries a damage mark, or if
+    /// [`Store::quick_check`] finds damage now (which leaves the mark). Costs one
+    /// `quick_check`, about a sequential read of the file (see docs/PERFORMANCE.md).
+    pub fn verify(&self) -> Result<()> {
+        self.check_not_damaged()?;
+        match self.quick_check() {
+            Err(Error::Corrupt { detail, .. }) => Err(Error::Damaged {
+                path: self.inner.path.clone(),
+                marker: self.inner.marker.clone().unwrap_or_default(),
+                detail: format!("quick_check found: {detail}"),
+            }),
+            other => other,
+        }
+    }
+
     fn check_pragma(&self, pragma: &'static str) -> Result<()> {
         let conn = self.conn()?;
         let map = self.map(pragma);
@@ -1001,14 +1017,7 @@ impl Store {
     pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {
         let dest = dest.as_ref();
         let _span = tracing::info_span!("store.backup", dest = %dest.display()).entered();
-        self.check_not_damaged()?;
-        if let Err(Error::Corrupt { detail, .. }) = self.quick_check() {
-            return Err(Error::Damaged {
-                path: self.inner.path.clone(),
-                marker: self.inner.marker.clone().unwrap_or_default(),
-                detail: format!("quick_check found: {detail}"),
-            });
-        }
+        self.verify()?;
         let mut tmp_name = dest.as_os_str().to_owned();
         tmp_name.push(".synod-backup-tmp");
         let tmp = PathBuf::from(tmp_name);

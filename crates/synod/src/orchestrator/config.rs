@@ -266,12 +266,17 @@ impl SynodConfig {
 pub struct StoreConfig {
     /// Path of the database file, relative to the current directory (default `.synod/synod.db`).
     pub path: PathBuf,
+    /// How long a write waits for a database locked by other synod processes (default `60s`):
+    /// saving a run retries with backoff for this long, so agent work is not lost to a busy
+    /// store. Also the per-statement busy timeout. CLI: `--busy-timeout`.
+    pub busy_timeout: HumanDuration,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             path: PathBuf::from(".synod/synod.db"),
+            busy_timeout: HumanDuration::from_secs(60),
         }
     }
 }
@@ -678,6 +683,20 @@ mod tests {
                 .to_string()
                 .contains("s, all")
         );
+    }
+
+    #[test]
+    fn store_busy_timeout_parses_and_defaults_to_a_minute() {
+        assert_eq!(
+            SynodConfig::default().store.busy_timeout.get(),
+            std::time::Duration::from_secs(60)
+        );
+        let c = parse("[store]\npath = \"x.db\"\nbusy_timeout = \"2m\"\n");
+        assert_eq!(
+            c.store.busy_timeout.get(),
+            std::time::Duration::from_secs(120)
+        );
+        assert!(toml::from_str::<SynodConfig>("[store]\nbusy_timeout = \"soon\"\n").is_err());
     }
 
     #[test]
