@@ -4,7 +4,7 @@
 //! * [`TokenManager::access_token`] returns the stored access token, refreshing it first when
 //!   it expires within the skew (default 60 s). Concurrent callers share one refresh request:
 //!   inside a process through an async mutex, across processes through the store's
-//!   [`LoginLock`](crate::LoginLock), held while the token is re-read, refreshed and saved. A
+//!   [`LoginLock`], held while the token is re-read, refreshed and saved. A
 //!   caller that waited for the lock re-reads the store and uses the token the holder saved.
 //!   A rotated refresh token is saved to the store before the new access token is returned.
 //!   `invalid_grant` becomes [`Error::ReauthRequired`], after one more look at the store in case
