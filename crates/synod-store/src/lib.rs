@@ -8,6 +8,14 @@
 //! integrity check, online backup, checkpoint) is built in. [`AsyncStore`] offers the same API
 //! to async code.
 //!
+//! Guards (docs/adr/0012-store-guards.md): store files are created 0600 in 0700 directories and
+//! built whole before they appear at their path; [`Store::open`] refuses an empty, foreign,
+//! truncated, read-only ([`Error::ReadOnly`]) or damage-marked ([`Error::Damaged`]) store
+//! before anything is written, while [`Store::open_read_only`] reads read-only and damaged
+//! stores; damage found by a check or a failed page read is remembered in a `<db>.damaged`
+//! mark that stops every later write and backup; a write that finds the database locked is
+//! retried with backoff for [`Options::busy_timeout`].
+//!
 //! Timestamps are `i64` Unix milliseconds ([`UnixMillis`]).
 //!
 //! ```

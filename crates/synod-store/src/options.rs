@@ -49,7 +49,10 @@ pub struct Options {
     /// instead of cached when the cache is full.
     pub max_idle_readers: usize,
     /// How long a statement waits for a lock held by another connection or process before
-    /// failing with [`Error::Busy`](crate::Error::Busy) (default 5 s).
+    /// failing with [`Error::Busy`](crate::Error::Busy) (default 5 s). A write transaction
+    /// (e.g. [`Store::record_stage`](crate::Store::record_stage)) that finds the database
+    /// locked is retried with jittered backoff for this long in all. synod's CLI sets it from
+    /// `store.busy_timeout` (default 60 s) or `--busy-timeout`.
     pub busy_timeout: Duration,
     /// How long to wait for a free pooled connection (default 30 s).
     pub connection_timeout: Duration,
