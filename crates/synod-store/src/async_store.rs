@@ -74,9 +74,11 @@ impl AsyncStore {
     /// [`Store::open_read_only`] on the blocking pool.
     pub async fn open_read_only(path: impl Into<PathBuf>, options: Options) -> Result<AsyncStore> {
         let path = path.into();
-        spawn("open_read_only", move || Store::open_read_only(path, options))
-            .await
-            .map(AsyncStore::new)
+        spawn("open_read_only", move || {
+            Store::open_read_only(path, options)
+        })
+        .await
+        .map(AsyncStore::new)
     }
 
     /// [`Store::open_in_memory`] on the blocking pool.

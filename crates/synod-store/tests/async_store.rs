@@ -96,3 +96,33 @@ async fn in_memory_async() {
         .unwrap();
     assert!(got.is_some());
 }
+
+#[tokio::test]
+async fn read_only_async_store_reads_verifies_and_refuses_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ro.db");
+    let writer = AsyncStore::open(&path, Options::default()).await.unwrap();
+    writer
+        .record_stage(
+            run("R", "plan", 1),
+            vec![output("a", 1, true, 5)],
+            verdict(1),
+        )
+        .await
+        .unwrap();
+    drop(writer);
+    let reader = AsyncStore::open_read_only(&path, Options::default())
+        .await
+        .unwrap();
+    assert_eq!(reader.history("R", Page::first(5)).await.unwrap().len(), 1);
+    reader.quick_check().await.unwrap();
+    reader.verify().await.unwrap();
+    let err = reader
+        .record_stage(run("R", "plan", 2), vec![], verdict(2))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, synod_store::Error::ReadOnly { .. }),
+        "{err:?}"
+    );
+}
