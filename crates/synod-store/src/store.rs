@@ -341,9 +341,9 @@ impl Store {
     /// Opens the existing database at `path` for reading only: nothing is created, migrated,
     /// checkpointed or written, and every write fails with [`Error::ReadOnly`].
     ///
-    /// Works on a read-only file and in a read-only directory: when the directory cannot take
-    /// the `-shm` file SQLite needs and no WAL content is pending, the file is opened
-    /// `immutable` (no locks, no side files). A damaged store can still be read. An empty or
+    /// Works on a read-only file and in a read-only directory: when the file has no write bit
+    /// at all, or the directory cannot take the `-shm` file SQLite needs, and no WAL content
+    /// is pending, the file is opened `immutable` (no locks, no side files). A damaged store can still be read. An empty or
     /// non-SQLite file is refused as by [`Store::open`]; a missing file gives [`Error::Io`]
     /// (`NotFound`); an older schema gives [`Error::NeedsMigration`].
     pub fn open_read_only(path: impl AsRef<Path>, options: Options) -> Result<Store> {
@@ -361,8 +361,17 @@ impl Store {
         let wal = conn::sibling(path, "-wal");
         let shm = conn::sibling(path, "-shm");
         let wal_pending = fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+        // Immutable (no locks, no side files) when nobody can be writing and nothing is
+        // pending in the WAL: a file without any write bit (a plain read-only open would
+        // leave a `-shm` with those bits behind, which would then block writers once the file
+        // is made writable again), or a directory where the `-shm` cannot be created.
+        let no_write_bits = fs::metadata(path).is_ok_and(|m| {
+            use std::os::unix::fs::PermissionsExt;
+            m.permissions().mode() & 0o222 == 0
+        });
         let dir_unwritable = conn::unwritable(conn::parent_dir(path), "directory").is_some();
-        let mode = if dir_unwritable && !(wal.exists() && shm.exists()) && !wal_pending {
+        let side_files = wal.exists() && shm.exists();
+        let mode = if !wal_pending && (no_write_bits || (dir_unwritable && !side_files)) {
             FileMode::Immutable
         } else {
             FileMode::ReadOnly

@@ -190,6 +190,13 @@ fn a_read_only_file_is_refused_by_writers_and_read_by_readers() {
     ));
     drop(reader);
     assert_eq!(fs::read(&path).unwrap(), before, "the file changed");
+    // Read immutably: no -wal or -shm (with the file's 0444) was left to block writers later.
+    assert_eq!(listing(dir.path()), ["synod.db"]);
+    chmod(&path, 0o600);
+    let store = Store::open(&path, Options::default()).unwrap();
+    store
+        .record_stage(&run("S", "plan", 99), &[], &verdict(99))
+        .unwrap();
 }
 
 #[test]
