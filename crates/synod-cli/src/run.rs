@@ -46,6 +46,11 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     let store_path = loaded.store_path();
     let store = open_store(&loaded)?;
 
+    // Orphans of the agents (double-forking daemons, `setsid` helpers) are reparented to this
+    // process instead of init, so synod-exec stops and reaps them with their agent.
+    if let Err(err) = synod::exec::become_subreaper() {
+        tracing::warn!(error = %err, "orphaned agent descendants may outlive their agent");
+    }
     // A helper process that kills this run's agents should `synod run` itself be killed
     // (SIGKILL cannot be caught, so nothing in this process could clean up).
     let guard = watchdog::Guard::start();

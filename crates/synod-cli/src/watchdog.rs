@@ -5,17 +5,25 @@
 //! notice a closed pipe until they write to it. So `synod run` starts one small helper,
 //! `synod __watchdog --parent PID --marker TOKEN`, and gives every agent the environment
 //! variable `SYNOD_WATCHDOG=TOKEN` (inherited by the agents' own children). The helper polls
-//! its parent pid; once the parent is gone (killed or exited) it SIGKILLs the process group of
-//! every process whose environment carries the token, scanning `/proc` until none is left,
-//! then exits. On a clean exit there is nothing left to kill and the helper is stopped.
+//! its parent pid, and at each poll records the parent's descendant tree from `/proc` (pid and
+//! start time of every process below it, whatever its group, session or environment). Once
+//! the parent is gone (killed or exited) it SIGKILLs, scanning `/proc` until none is left:
+//! every process whose environment carries the token (and its process group), every recorded
+//! process still alive with the same start time, and every live descendant of those. So a
+//! descendant that cleared its environment and left its session (`env -i setsid ...`) dies
+//! too, whether it was recorded at a poll or is still below a marked agent. Then it exits. On
+//! a clean exit there is nothing left to kill and the helper is stopped.
 //!
 //! Linux only (it reads `/proc`); elsewhere no helper starts and agents outlive a SIGKILLed
 //! `synod run` until their own timeout... which they cannot enforce themselves, so prefer
 //! SIGTERM/Ctrl-C, which cancels cleanly on every platform.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
+
+use synod::exec::process_tree::ProcessTable;
 
 /// The environment variable that marks a run's agents.
 pub(crate) const MARKER_VAR: &str = "SYNOD_WATCHDOG";
@@ -34,17 +42,22 @@ pub(crate) struct WatchdogArgs {
     poll_ms: u64,
 }
 
-/// Runs the watchdog until its parent is gone, then kills the marked processes.
+/// Runs the watchdog until its parent is gone, then kills the marked and recorded processes.
 pub(crate) async fn run(args: &WatchdogArgs) -> ExitCode {
     let poll = Duration::from_millis(args.poll_ms.max(10));
+    let proc_root = Path::new("/proc");
+    let mut recorded = HashMap::new();
     while std::os::unix::process::parent_id() == args.parent {
+        if let Some(table) = ProcessTable::snapshot_at(proc_root) {
+            record_tree(&table, args.parent, &mut recorded);
+        }
         tokio::time::sleep(poll).await;
     }
-    // The parent is gone. Kill until nothing carries the marker (a dying shell may still be
-    // forking); give up after a few rounds.
+    // The parent is gone. Kill until nothing marked or recorded is left (a dying shell may
+    // still be forking); give up after a few rounds.
     let needle = format!("{MARKER_VAR}={}", args.marker);
     for _ in 0..50 {
-        if kill_marked(Path::new("/proc"), &needle) == 0 {
+        if kill_leftovers(proc_root, &needle, &recorded) == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -52,33 +65,75 @@ pub(crate) async fn run(args: &WatchdogArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// SIGKILLs every process (and its process group) whose environment holds `needle`
-/// (`NAME=VALUE`). Returns how many live marked processes were found.
-pub(crate) fn kill_marked(proc_root: &Path, needle: &str) -> usize {
+/// Records `(pid, start time)` of every descendant of `parent` in `table` (this process
+/// excluded), forgetting recorded processes that are gone (their pids may be reused).
+fn record_tree(table: &ProcessTable, parent: u32, recorded: &mut HashMap<u32, u64>) {
+    let me = std::process::id();
+    recorded.retain(|pid, start| table.is_same(*pid, *start));
+    for p in table.descendants_of([parent]) {
+        if p.pid != me {
+            recorded.insert(p.pid, p.start_ticks);
+        }
+    }
+}
+
+/// What to kill: every live process whose environment holds `needle` (`NAME=VALUE`), every
+/// `recorded` process still alive with the same start time, and every live descendant of
+/// those; this process, init and its own group excluded. Returns `(pids, groups)`.
+fn victims(proc_root: &Path, needle: &str, recorded: &HashMap<u32, u64>) -> (Vec<u32>, Vec<u32>) {
+    let me = std::process::id();
+    let own_pgrp = nix::unistd::getpgrp().as_raw().unsigned_abs();
+    let marked = marked_processes(proc_root, needle);
+    let groups: Vec<u32> = marked
+        .iter()
+        .filter_map(|(_, pgrp)| *pgrp)
+        .filter(|g| *g > 1 && *g != own_pgrp)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let table = ProcessTable::snapshot_at(proc_root).unwrap_or_default();
+    let mut roots: HashSet<u32> = marked.iter().map(|(pid, _)| *pid).collect();
+    roots.extend(
+        recorded
+            .iter()
+            .filter(|(pid, start)| {
+                table
+                    .get(**pid)
+                    .is_some_and(|p| p.start_ticks == **start && !p.is_dead())
+            })
+            .map(|(pid, _)| *pid),
+    );
+    let mut pids: HashSet<u32> = roots.clone();
+    pids.extend(
+        table
+            .descendants_of(roots)
+            .into_iter()
+            .filter(|p| !p.is_dead())
+            .map(|p| p.pid),
+    );
+    pids.retain(|pid| *pid != me && *pid > 1);
+    let mut pids: Vec<u32> = pids.into_iter().collect();
+    pids.sort_unstable();
+    (pids, groups)
+}
+
+/// SIGKILLs the [`victims`]; returns how many live processes were found.
+fn kill_leftovers(proc_root: &Path, needle: &str, recorded: &HashMap<u32, u64>) -> usize {
     use nix::sys::signal::{Signal, kill, killpg};
     use nix::unistd::Pid;
 
-    let own_pgrp = nix::unistd::getpgrp();
-    let mut found = 0;
-    for (pid, pgrp) in marked_processes(proc_root, needle) {
-        if pid == std::process::id() {
-            continue;
+    let (pids, groups) = victims(proc_root, needle, recorded);
+    for group in groups {
+        if let Ok(raw) = i32::try_from(group) {
+            let _ = killpg(Pid::from_raw(raw), Signal::SIGKILL);
         }
-        let Ok(raw) = i32::try_from(pid) else {
-            continue;
-        };
-        found += 1;
-        let group = pgrp
-            .and_then(|g| i32::try_from(g).ok())
-            .filter(|g| *g > 1)
-            .map(Pid::from_raw)
-            .filter(|g| *g != own_pgrp);
-        if let Some(group) = group {
-            let _ = killpg(group, Signal::SIGKILL);
-        }
-        let _ = kill(Pid::from_raw(raw), Signal::SIGKILL);
     }
-    found
+    for pid in &pids {
+        if let Ok(raw) = i32::try_from(*pid) {
+            let _ = kill(Pid::from_raw(raw), Signal::SIGKILL);
+        }
+    }
+    pids.len()
 }
 
 /// `(pid, process group)` of every live (non-zombie) process under `proc_root` whose
@@ -147,7 +202,9 @@ impl Guard {
             .arg(std::process::id().to_string())
             .arg("--marker")
             .arg(&marker)
-            .kill_grace(Duration::from_millis(100));
+            .kill_grace(Duration::from_millis(100))
+            // It starts nothing; its tree needs no tracking (nor may it claim orphans).
+            .track_descendants(false);
         match synod::exec::spawn(&cmd) {
             Ok(running) => Some(Guard { marker, running }),
             Err(err) => {
@@ -194,5 +251,52 @@ mod tests {
         add("self", b"SYNOD_WATCHDOG=t1\0", "1 (x) S 1 1 1");
         let found = marked_processes(root.path(), "SYNOD_WATCHDOG=t1");
         assert_eq!(found, vec![(10, Some(10))]);
+    }
+
+    /// A fake `/proc` entry: `stat` with the given fields, `environ` as given.
+    fn add_process(root: &Path, pid: u32, ppid: u32, sid: u32, start: u64, env: &[u8]) {
+        let dir = root.join(pid.to_string());
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("environ"), env).unwrap();
+        let stat =
+            format!("{pid} (x) S {ppid} {sid} {sid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0");
+        std::fs::write(dir.join("stat"), stat).unwrap();
+    }
+
+    #[test]
+    fn records_the_tree_and_kills_recorded_and_env_cleared_descendants() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        // 100: the parent (`synod run`); 101: a marked agent; 102: its child that cleared its
+        // environment and left the session; 103: reparented to init after its parent 104
+        // exited, recorded earlier; 105: unrelated.
+        add_process(r, 100, 1, 100, 10, b"");
+        add_process(r, 101, 100, 100, 20, b"SYNOD_WATCHDOG=t\0");
+        add_process(r, 102, 101, 102, 30, b"");
+        add_process(r, 104, 101, 101, 25, b"");
+        add_process(r, 103, 104, 103, 40, b"");
+        add_process(r, 105, 1, 105, 5, b"");
+        let mut recorded = HashMap::new();
+        record_tree(&ProcessTable::snapshot_at(r).unwrap(), 100, &mut recorded);
+        assert_eq!(recorded.len(), 4, "{recorded:?}");
+
+        // The parent is gone; 104 exited, so 103 now hangs off init.
+        std::fs::remove_dir_all(r.join("100")).unwrap();
+        std::fs::remove_dir_all(r.join("104")).unwrap();
+        std::fs::remove_dir_all(r.join("103")).unwrap();
+        add_process(r, 103, 1, 103, 40, b"");
+        // A process reusing a recorded pid... would have another start time.
+        let (pids, groups) = victims(r, "SYNOD_WATCHDOG=t", &recorded);
+        assert_eq!(pids, [101, 102, 103]);
+        assert_eq!(groups, [100]);
+
+        // Pid 103 reused by an unrelated process: not killed.
+        std::fs::remove_dir_all(r.join("103")).unwrap();
+        add_process(r, 103, 1, 103, 99, b"");
+        let (pids, _) = victims(r, "SYNOD_WATCHDOG=t", &recorded);
+        assert_eq!(pids, [101, 102]);
+        // Without the marker, the recorded tree alone still finds the agent and its child.
+        let (pids, _) = victims(r, "SYNOD_WATCHDOG=other", &recorded);
+        assert_eq!(pids, [101, 102]);
     }
 }

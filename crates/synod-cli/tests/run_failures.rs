@@ -378,3 +378,94 @@ fn a_signal_during_a_retry_wait_returns_without_waiting_out_the_delay_or_kill_gr
     let attempts = std::fs::read_to_string(project.path().join("attempts")).unwrap();
     assert_eq!(attempts.lines().count(), 1);
 }
+
+/// Whether `pid`'s environment holds `SYNOD_WATCHDOG` (the marker the watchdog looks for).
+#[cfg(target_os = "linux")]
+fn carries_marker(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+        env.split(|b| *b == 0)
+            .any(|v| v.starts_with(b"SYNOD_WATCHDOG="))
+    })
+}
+
+/// The session id of `pid` (field 6 of `/proc/PID/stat`).
+#[cfg(target_os = "linux")]
+fn session_of(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(3).map(str::to_owned)
+}
+
+/// A grandchild that cleared its environment and left the agent's session has no marker and
+/// no group to kill: the watchdog still kills it, from the tree it recorded.
+#[cfg(target_os = "linux")]
+#[test]
+fn sigkill_also_kills_a_grandchild_that_cleared_its_environment() {
+    let project = Project::new("");
+    let dir = project.path().display().to_string();
+    let body = format!(
+        "env -i setsid perl -e 'sleep 300' synod-watchdog-test & echo $! > {dir}/gc.pid; \
+         echo $$ > {dir}/one.pid; exec sleep 30"
+    );
+    std::fs::write(
+        project.path().join("synod.toml"),
+        config(&[("one", &body, "timeout = \"60s\"")], ""),
+    )
+    .unwrap();
+    let mut child = spawn_run(&project);
+    let pids = wait_for_pids(project.path(), &["one", "gc"]);
+    let (agent, grandchild) = (pids[0], pids[1]);
+    // It really escaped: no marker, another session than the agent's. (Read once both have
+    // exec'd: an environment read mid-exec can come back empty.)
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let runs = |pid: u32, argv: &[u8]| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(argv))
+    };
+    while !runs(grandchild, b"perl\0-e\0sleep 300\0synod-watchdog-test\0")
+        || !runs(agent, b"sleep\x0030\0")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the agent and its grandchild never ran"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(carries_marker(agent));
+    assert!(!carries_marker(grandchild));
+    assert_ne!(session_of(agent), session_of(grandchild));
+
+    signal(child.id(), "-KILL");
+    let _ = child.wait();
+    assert!(
+        wait_dead(&[agent, grandchild], Duration::from_secs(10)),
+        "the env-clearing grandchild outlived a SIGKILLed synod run"
+    );
+}
+
+/// An agent that leaves a double-forking daemon behind and exits normally: `synod run` is a
+/// child subreaper, so the daemon is reparented to it and stopped with its agent.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_daemon_left_by_an_agent_does_not_outlive_the_run() {
+    let project = Project::new("");
+    let dir = project.path().display().to_string();
+    let daemon = format!(
+        "perl -MPOSIX -e 'exit 0 if fork; POSIX::setsid(); exit 0 if fork; \
+         open F, \">\", $ARGV[0] or die; print F \"$$\\n\"; close F; sleep 300' {dir}/daemon.pid; \
+         while [ ! -s {dir}/daemon.pid ]; do sleep 0.01; done; {}",
+        answers(PLAN)
+    );
+    std::fs::write(
+        project.path().join("synod.toml"),
+        config(&[("a", &daemon, ""), ("b", &answers(PLAN), "")], ""),
+    )
+    .unwrap();
+    let (code, report, stderr) = project.run_json(&["--spec", "D-1", "--stage", "s"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(agent(&report, "a")["outcome"], "answered");
+    let pid = wait_for_pids(project.path(), &["daemon"]);
+    assert!(
+        wait_dead(&pid, Duration::from_secs(10)),
+        "the daemon outlived synod run"
+    );
+}
