@@ -234,7 +234,7 @@ impl AgentCommand {
     /// cancelled or dropped: also descendants that left the process group or session
     /// (`setsid`) or cleared their environment, and (with [`crate::become_subreaper`]) orphans
     /// reparented to this process. The cost is one `/proc` scan when the run ends plus polls
-    /// while it runs (every 10 ms at first, backing off to every 100 ms). Off, only the
+    /// while it runs (every 10 ms at first, backing off to every 250 ms). Off, only the
     /// process group is stopped: for trusted commands that start nothing, or whose
     /// detached helpers must outlive them.
     #[must_use]

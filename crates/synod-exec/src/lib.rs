@@ -13,6 +13,22 @@
 //! - Every child leads its own process group. A timeout, a cancellation, or dropping the
 //!   future sends SIGTERM to the group, waits the kill grace, sends SIGKILL, and reaps: no
 //!   zombie, no orphaned grandchild.
+//! - Every descendant is stopped with the child too, also those that left its group or
+//!   session (`setsid`: daemons, language servers, MCP servers) or cleared their environment:
+//!   on Linux each run records its descendants from `/proc` ([`process_tree`]; pid plus start
+//!   time, so a reused pid is never signalled) while it runs and before it is stopped, and
+//!   signals them with the group, when the child exits, times out, is cancelled or dropped
+//!   ([`AgentCommand::track_descendants`], on by default). Call [`become_subreaper`] once
+//!   (opt-in, process-wide; the `synod` CLI does) so that orphans of a child (a
+//!   double-forking daemon) are reparented to this process instead of init: they are then
+//!   found even when their parent chain was never seen, stopped, and reaped by exact pid
+//!   (never `waitpid(-1)`, which would steal tokio's children).
+//! - What remains impossible: without `/proc` (macOS, the BSDs) only the process group is
+//!   stopped; macOS has no subreaper at all, and FreeBSD's `procctl(PROC_REAP_ACQUIRE)` is not
+//!   used yet. On Linux without [`become_subreaper`], a descendant whose parent exits before
+//!   a poll saw it (polls every 10 ms at first, then every 250 ms) goes to init unseen. A
+//!   cgroup v2 per run would contain everything, but needs a delegated, writable cgroup
+//!   (rarely available to an unprivileged CLI); it is not used.
 //! - [`Error`] implements [`synod_resilience::Classify`]; non-zero exits are classified by
 //!   an ordered, configurable [`Classifier`] over the output tail.
 //!

@@ -79,7 +79,7 @@ impl ReadBuf {
 /// [`TRACK_POLL_MAX`].
 const TRACK_POLL_MIN: Duration = Duration::from_millis(10);
 /// Longest pause between two scans for a running child's descendants.
-const TRACK_POLL_MAX: Duration = Duration::from_millis(100);
+const TRACK_POLL_MAX: Duration = Duration::from_millis(250);
 
 /// Least time given to finish reading the pipes once the group is gone.
 const MIN_DRAIN: Duration = Duration::from_millis(200);
