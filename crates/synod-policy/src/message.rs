@@ -410,10 +410,11 @@ fn find_footer_start(lines: &[Line]) -> Option<usize> {
 
 fn collect_footers(lines: &[Line], start: usize) -> Vec<Footer> {
     let mut footers: Vec<Footer> = Vec::new();
-    let mut pending_blank = 0usize;
+    // A blank line in the footer block is always followed by a token line (find_footer_start
+    // stops at any paragraph that does not start with one), so a continuation line is never
+    // preceded by a blank and blank lines only separate footers.
     for (index, line) in lines.iter().enumerate().skip(start) {
         if line.text.is_empty() {
-            pending_blank += 1;
             continue;
         }
         if let Some((token, separator, value)) = footer_token(&line.text) {
@@ -424,13 +425,9 @@ fn collect_footers(lines: &[Line], start: usize) -> Vec<Footer> {
                 line: index,
             });
         } else if let Some(last) = footers.last_mut() {
-            for _ in 0..pending_blank {
-                last.value.push('\n');
-            }
             last.value.push('\n');
             last.value.push_str(&line.text);
         }
-        pending_blank = 0;
     }
     footers
 }
@@ -442,6 +439,46 @@ mod tests {
 
     fn p(s: &str) -> Commit {
         parse(s, &Cleanup::default())
+    }
+
+    #[test]
+    fn text_and_emptiness_are_what_git_would_store() {
+        // What a caller sees of a message after cleanup: the stored text, line by line.
+        let commit = p("# a comment\n\nfeat: a   \n\n\nbody line\n# more\n\nRefs: #1\n\n");
+        assert_eq!(commit.text(), "feat: a\n\nbody line\n\nRefs: #1");
+        assert!(!commit.is_empty());
+        let nothing = p("# only a comment\n\n   \n");
+        assert!(nothing.is_empty());
+        assert_eq!(nothing.text(), "");
+        assert!(nothing.header_line().is_none());
+    }
+
+    #[test]
+    fn footer_paragraphs_and_continuations() {
+        let tokens = |c: &Commit| -> Vec<(String, String)> {
+            c.footers()
+                .iter()
+                .map(|f| (f.token.clone(), f.value.clone()))
+                .collect()
+        };
+        // Two footer paragraphs: both are footers.
+        let c = p("feat: x\n\nbody\n\nAcked-by: a\n\nRefs: #2\n");
+        assert_eq!(
+            tokens(&c),
+            [
+                ("Acked-by".into(), "a".into()),
+                ("Refs".into(), "#2".into())
+            ]
+        );
+        // A continuation line (not a token) stays in the footer it follows.
+        let c = p("feat: x\n\nbody\n\nBREAKING CHANGE: the API\nchanged shape\n");
+        assert_eq!(
+            tokens(&c),
+            [("BREAKING CHANGE".into(), "the API\nchanged shape".into())]
+        );
+        // A prose paragraph after a token paragraph ends the search: no footer.
+        let c = p("feat: x\n\nRefs: #1\n\nmore prose\n");
+        assert!(c.footers().is_empty());
     }
 
     #[test]

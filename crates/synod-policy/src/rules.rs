@@ -778,6 +778,95 @@ mod tests {
         assert!(err.to_string().contains("header-max"));
     }
 
+    fn with(json: &str) -> CommitRules {
+        CommitRules::from_json(json).expect("valid rules")
+    }
+
+    fn violation_messages(rules: &CommitRules, msg: &str) -> Vec<String> {
+        rules
+            .check_text(msg)
+            .violations
+            .iter()
+            .map(|v| format!("{}: {}", v.rule, v.message))
+            .collect()
+    }
+
+    #[test]
+    fn configured_cases_accept_and_reject_what_they_name() {
+        let upper = with(r#"{"type-case": "upper-case", "types": ["FEAT", "feat"]}"#);
+        assert!(upper.check_text("FEAT: x").passed());
+        assert_eq!(
+            violation_messages(&upper, "feat: x"),
+            ["type-case: type \"feat\" must be upper-case"]
+        );
+        assert_eq!(
+            violation_messages(&CommitRules::default(), "Feat: x"),
+            [
+                "type-enum: type \"Feat\" is not one of [build, chore, ci, docs, feat, fix, perf, refactor, revert, style, test]",
+                "type-case: type \"Feat\" must be lower-case"
+            ]
+        );
+        let kebab = with(r#"{"scope-case": "kebab-case", "severity": {"scope-case": "error"}}"#);
+        assert!(kebab.check_text("fix(api-client2): x").passed());
+        assert_eq!(
+            violation_messages(&kebab, "fix(api_client): x"),
+            ["scope-case: scope \"api_client\" must be kebab-case"]
+        );
+        assert!(!kebab.check_text("fix(Api): x").passed());
+        let snake = with(r#"{"scope-case": "snake-case", "severity": {"scope-case": "error"}}"#);
+        assert!(snake.check_text("fix(api_client2): x").passed());
+        assert_eq!(
+            violation_messages(&snake, "fix(api-client): x"),
+            ["scope-case: scope \"api-client\" must be snake-case"]
+        );
+        assert!(!snake.check_text("fix(Api): x").passed());
+    }
+
+    #[test]
+    fn only_real_merges_and_releases_are_ignored() {
+        let rules = CommitRules::default();
+        for msg in [
+            "Merged feature in main",
+            "Merged x into y",
+            "Auto-merged a into b",
+            "1.2.3-rc-1",
+            "1.2.3-rc.1+build-5",
+        ] {
+            assert!(rules.check_text(msg).ignored.is_some(), "{msg}");
+        }
+        for msg in [
+            "fix bug in parser",
+            "Put x into y",
+            "Merged stuff",
+            "Auto-merged stuff",
+            "1.2.3-rc_1",
+            "1.2.3-01",
+            "1.2.3-",
+            "1.2.3+",
+        ] {
+            let report = rules.check_text(msg);
+            assert!(report.ignored.is_none(), "{msg}");
+            assert!(!report.passed(), "{msg}");
+        }
+        // An empty extra prefix ignores nothing; a real one only its own headers.
+        let custom = with(r#"{"ignores": {"prefixes": ["", "WIP"]}}"#);
+        assert!(custom.check_text("Not conventional").ignored.is_none());
+        assert!(custom.check_text("WIP: later").ignored.is_some());
+    }
+
+    #[test]
+    fn long_url_lines_are_exempt_only_at_a_word_boundary() {
+        let rules = CommitRules::default();
+        let tail = "x".repeat(100);
+        let url = format!("feat: x\n\nsee https://example.invalid/{tail}\n");
+        assert!(rules.check_text(&url).passed(), "{url}");
+        let glued = format!("feat: x\n\nsee_https://example.invalid/{tail}\n");
+        assert_eq!(
+            rules.check_text(&glued).rules(Severity::Error),
+            ["body-max-line-length"]
+        );
+    }
+
     #[test]
     fn ignores_are_configurable() {
         let rules = CommitRules::default();
