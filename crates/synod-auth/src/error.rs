@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use synod_auth::Error;
-//! use synod_resilience::{Classify, ErrorClass};
+//! use synod_core::{Classify, ErrorClass};
 //!
 //! let err = Error::Network { endpoint: "https://example.test/token".into(), reason: "connection refused".into() };
 //! assert_eq!(err.class(), ErrorClass::Transient);
@@ -18,7 +18,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use synod_resilience::{Classify, ErrorClass};
+use synod_core::{Classify, ErrorClass};
 
 /// The error type of synod-auth.
 #[derive(Debug, thiserror::Error)]

@@ -245,7 +245,7 @@ async fn login(args: LoginArgs) -> Result<ExitCode, Error> {
             AuthMethod::Basic => ClientAuth::Basic,
             AuthMethod::Post => ClientAuth::Post,
         };
-        provider = provider.with_client_secret(secret.expose(), auth);
+        provider = provider.with_client_secret(secret, auth);
     }
     let store = store()?;
     let dir = store.dir().to_owned();
@@ -368,7 +368,7 @@ async fn logout(args: LogoutArgs) -> Result<ExitCode, Error> {
     for token in matching {
         let mut provider = Provider::new(&token.issuer, &token.client_id, token.endpoints.clone())?;
         if let Some(secret) = &secret {
-            provider = provider.with_client_secret(secret.expose(), token.auth);
+            provider = provider.with_client_secret(secret.clone(), token.auth);
         }
         let manager = TokenManager::with_http(provider, Arc::clone(&store), http.clone());
         if args.local_only {
@@ -424,7 +424,7 @@ async fn token(args: TokenArgs, verbose: bool) -> ExitCode {
     let result = async {
         let mut provider = Provider::new(&login.issuer, &login.client_id, login.endpoints.clone())?;
         if let Some(secret) = &secret {
-            provider = provider.with_client_secret(secret.expose(), login.auth);
+            provider = provider.with_client_secret(secret.clone(), login.auth);
         }
         let store: Arc<dyn TokenStore> = store;
         TokenManager::new(provider, store)?.access_token().await

@@ -65,7 +65,7 @@ async fn bars(mut events: UnboundedReceiver<Event>) {
                 if let Some(bar) = bars.get(agent) {
                     bar.set_message(format!(
                         "retry {attempt} in {}: {error}",
-                        synod::orchestrator::HumanDuration(*delay)
+                        synod::core::duration::format_duration(*delay)
                     ));
                 }
             }

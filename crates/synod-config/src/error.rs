@@ -18,7 +18,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use synod_resilience::{Classify, ErrorClass};
+use synod_core::{Classify, ErrorClass};
 
 use crate::provenance::Layer;
 

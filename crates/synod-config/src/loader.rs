@@ -463,8 +463,18 @@ where
             return Err(Error::Invalid { violations });
         }
 
-        let value = T::deserialize(&merged).map_err(|e| Error::Convert {
-            message: e.to_string(),
+        // A value the schema allows but the type refuses (a duration past synod's bound, say)
+        // is reported like a schema violation: with its key and the layer that set it.
+        let value = serde_path_to_error::deserialize(&merged).map_err(|e| {
+            let key = dotted_path(e.path());
+            let message = e.inner().to_string();
+            Error::Invalid {
+                violations: vec![Violation {
+                    layer: provenance.locate(&key),
+                    key,
+                    message,
+                }],
+            }
         })?;
 
         // Semantic validators.
@@ -832,6 +842,21 @@ fn diff(a: &Value, b: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
         _ if a == b => {}
         _ => out.push(path.join(".")),
     }
+}
+
+/// `agents.0.timeout` for serde_path_to_error's `agents[0].timeout`.
+fn dotted_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut parts: Vec<String> = Vec::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => parts.push(index.to_string()),
+            Segment::Map { key } => parts.push(key.clone()),
+            Segment::Enum { variant } => parts.push(variant.clone()),
+            Segment::Unknown => {}
+        }
+    }
+    parts.join(".")
 }
 
 #[cfg(test)]

@@ -445,7 +445,7 @@ fn secrets_are_never_printed() {
         .env_source(no_env())
         .load());
     assert_eq!(
-        loaded.value.api_token.as_ref().map(|s| s.expose().as_str()),
+        loaded.value.api_token.as_ref().map(|s| s.expose()),
         Some(SECRET)
     );
     let why = loaded.explain("api_token");

@@ -5,13 +5,13 @@
 //! "Rate-Limit" both match "rate limit"); a pattern that starts or ends with a digit only
 //! matches where no digit touches it (so "429" does not match "14290"). The first matching
 //! rule wins. A `RateLimited` rule without a fixed `retry_after` takes it from "retry after
-//! N", "retry in N" or "try again in N" (seconds by default; `ms`, `s`, `m`, `h` understood)
-//! when the text says so.
+//! N", "retry in N" or "try again in N" when the text says so, read in synod's one duration
+//! grammar (synod-core: `30` is seconds; `2.5s`, `500 microseconds`, `2 minutes`, `1h`).
 //!
 //! ```
 //! use std::time::Duration;
 //! use synod_exec::Classifier;
-//! use synod_resilience::ErrorClass;
+//! use synod_core::ErrorClass;
 //!
 //! let c = Classifier::default();
 //! assert_eq!(
@@ -32,7 +32,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use synod_resilience::ErrorClass;
+use synod_core::ErrorClass;
 
 use crate::output::{Output, tail_text};
 
@@ -215,24 +215,48 @@ fn parse_retry_after(text: &str) -> Option<Duration> {
     })
 }
 
-/// Parses "[: =]* NUMBER [unit]" at the start of `rest`.
+/// Parses "[: =]* NUMBER [unit]" at the start of `rest` in synod's one duration grammar
+/// (synod-core): `30`, `2.5s`, `500 microseconds`, `2 minutes`, `1h`. A number followed by
+/// a word that is no unit ("retry after 5 to 10 seconds") is seconds.
 fn parse_duration_prefix(rest: &str) -> Option<Duration> {
+    use synod_core::duration::parse_duration;
+    let is_unit = |word: &str| parse_duration(&format!("1{word}")).is_ok();
     let rest = rest.trim_start_matches([' ', ':', '=', '\t']);
-    let num_len = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+    let token_len = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '.'))
         .unwrap_or(rest.len());
-    let number: f64 = rest[..num_len].parse().ok()?;
-    let unit = rest[num_len..].trim_start();
-    let factor = if unit.starts_with("ms") || unit.starts_with("milli") {
-        0.001
-    } else if unit.starts_with("h") {
-        3600.0
-    } else if unit.starts_with("m") && !unit.starts_with("mo") {
-        60.0
-    } else {
-        1.0
-    };
-    Duration::try_from_secs_f64(number * factor).ok()
+    let token = &rest[..token_len];
+    let number_len = token
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(token.len());
+    if number_len == token.len() {
+        // "30", or "500 microseconds": a number, then maybe a unit word after a space.
+        let after = rest[token_len..].trim_start();
+        let word_len = after
+            .find(|c: char| !c.is_alphabetic())
+            .unwrap_or(after.len());
+        let word = &after[..word_len];
+        return if !word.is_empty() && is_unit(word) {
+            parse_duration(&format!("{token}{word}")).ok()
+        } else {
+            parse_duration(token).ok()
+        };
+    }
+    // "2.5s", "1m30s"; a word that is no unit ("3months") leaves the number as seconds.
+    match parse_duration(token) {
+        Ok(d) => Some(d),
+        Err(_) => {
+            let unit_len = token[number_len..]
+                .find(|c: char| !c.is_alphabetic())
+                .unwrap_or(token.len() - number_len);
+            let unit = &token[number_len..number_len + unit_len];
+            if is_unit(unit) {
+                None
+            } else {
+                parse_duration(&token[..number_len]).ok()
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -332,5 +356,25 @@ mod tests {
             rl(None)
         );
         assert_eq!(c.classify("retry after ....."), rl(None));
+        // Beyond synod's 3650-day bound: no usable retry time.
+        assert_eq!(c.classify("rate limit; retry after 4000 days"), rl(None));
+    }
+
+    #[test]
+    fn retry_times_use_the_one_duration_grammar() {
+        let c = Classifier::default();
+        let rl_exact = |d: Duration| ErrorClass::RateLimited {
+            retry_after: Some(d),
+        };
+        for (text, want) in [
+            ("429; retry in 500 microseconds", Duration::from_micros(500)),
+            ("429; retry in 500 milliseconds", Duration::from_millis(500)),
+            ("429; retry in 500ms", Duration::from_millis(500)),
+            ("429; retry after 1m30s", Duration::from_secs(90)),
+            ("429; retry after 5 to 10 seconds", Duration::from_secs(5)),
+            ("429; try again in 2 hours.", Duration::from_secs(7200)),
+        ] {
+            assert_eq!(c.classify(text), rl_exact(want), "{text}");
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! use synod_exec::{AgentCommand, Error, run};
-//! use synod_resilience::{Classify, ErrorClass};
+//! use synod_core::{Classify, ErrorClass};
 //!
 //! let err = run(&AgentCommand::new("sh").args(["-c", "echo partial; echo 'HTTP 503' >&2; exit 3"]))
 //!     .await
@@ -27,7 +27,7 @@
 use std::io;
 use std::time::Duration;
 
-use synod_resilience::{Classify, ErrorClass};
+use synod_core::{Classify, ErrorClass};
 
 use crate::output::Output;
 

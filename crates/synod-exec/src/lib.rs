@@ -29,7 +29,7 @@
 //!   a poll saw it (polls every 10 ms at first, then every 250 ms) goes to init unseen. A
 //!   cgroup v2 per run would contain everything, but needs a delegated, writable cgroup
 //!   (rarely available to an unprivileged CLI); it is not used.
-//! - [`Error`] implements [`synod_resilience::Classify`]; non-zero exits are classified by
+//! - [`Error`] implements [`synod_core::Classify`]; non-zero exits are classified by
 //!   an ordered, configurable [`Classifier`] over the output tail.
 //!
 //! ```

@@ -3,8 +3,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
+use synod_core::{Classify, ErrorClass};
 use synod_exec::{AgentCommand, Classifier, Error, run, run_with_cancel};
-use synod_resilience::{Classify, ErrorClass};
 use tokio_util::sync::CancellationToken;
 
 fn sh(script: &str) -> AgentCommand {

@@ -65,7 +65,7 @@
 
 use std::path::PathBuf;
 
-use synod_resilience::{Classify, ErrorClass};
+use synod_core::{Classify, ErrorClass};
 
 pub mod checks;
 pub mod config;

@@ -25,14 +25,6 @@ pub enum Error {
         /// What would be accepted.
         expected: &'static str,
     },
-    /// A duration string could not be parsed.
-    #[error("invalid duration {text:?}: {why}; write e.g. \"250ms\", \"10s\" or \"1m30s\"")]
-    InvalidDuration {
-        /// The text that was given.
-        text: String,
-        /// What is wrong with it.
-        why: &'static str,
-    },
 }
 
 /// `Result` with this crate's [`Error`] as the default error type.

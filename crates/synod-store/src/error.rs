@@ -1,7 +1,7 @@
 //! The store's error type and how each failure is classified for retries.
 //!
 //! ```
-//! use synod_resilience::{Classify, ErrorClass};
+//! use synod_core::{Classify, ErrorClass};
 //! use synod_store::Error;
 //!
 //! let busy = Error::Busy { operation: "record_stage" };
@@ -15,7 +15,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use rusqlite::ErrorCode;
-use synod_resilience::{Classify, ErrorClass};
+use synod_core::{Classify, ErrorClass};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::{output, run, verdict};
 use rusqlite::Connection;
-use synod_resilience::{Classify, ErrorClass};
+use synod_core::{Classify, ErrorClass};
 use synod_store::{Error, Options, Page, Store};
 
 fn mode(path: &Path) -> u32 {

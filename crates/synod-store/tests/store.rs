@@ -7,7 +7,7 @@ use std::fs;
 use common::{output, run, verdict};
 use rusqlite::Connection;
 use serde_json::json;
-use synod_resilience::{Classify, ErrorClass};
+use synod_core::{Classify, ErrorClass};
 use synod_store::{Error, Options, Page, RunId, SCHEMA_VERSION, Store};
 
 fn temp_store() -> (tempfile::TempDir, Store) {

@@ -29,9 +29,16 @@
 //!
 //! Every layer keeps one error enum (`Error`, `#[non_exhaustive]`) whose messages name the
 //! offending value, path, key or line; errors that can come from I/O implement
-//! `resilience::Classify` so retries know what is worth retrying.
+//! [`Classify`] so retries know what is worth retrying. The shared vocabulary (error classes,
+//! the one duration grammar, secrets) is in [`core`] under every feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
+
+/// The shared vocabulary of every layer (always available): [`ErrorClass`] / [`Classify`],
+/// [`HumanDuration`](core::HumanDuration) and its grammar, [`Secret`](core::Secret).
+#[doc(inline)]
+pub use synod_core as core;
+pub use synod_core::{Classify, ErrorClass};
 
 #[cfg(feature = "exec")]
 #[cfg_attr(docsrs, doc(cfg(feature = "exec")))]

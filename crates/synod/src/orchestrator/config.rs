@@ -38,8 +38,8 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::duration::HumanDuration;
 use super::error::{Error, Result};
+use synod_core::HumanDuration;
 
 /// The current config format version.
 pub const CONFIG_VERSION: u32 = 1;

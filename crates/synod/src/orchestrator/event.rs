@@ -105,7 +105,7 @@ impl fmt::Display for Event {
                 write!(
                     f,
                     "{agent}: failed ({error}); retry {attempt} in {}",
-                    super::HumanDuration(*delay)
+                    synod_core::duration::format_duration(*delay)
                 )
             }
             Event::AgentFinished {

@@ -51,7 +51,6 @@
 
 mod breakers;
 mod config;
-mod duration;
 mod error;
 mod event;
 mod load;
@@ -60,7 +59,6 @@ mod report;
 mod template;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -71,7 +69,7 @@ use synod_resilience::{
     BreakerError, BreakerState, BudgetConfig, Classify, ErrorClass, RetryBudget, RetryPolicy,
 };
 use synod_store::{AsyncStore, ExecutionId, NewOutput, NewRun, Store, now_millis};
-use tokio::sync::{Semaphore, mpsc::UnboundedSender};
+use tokio::sync::{Semaphore, mpsc::UnboundedSender, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
@@ -79,12 +77,12 @@ pub use config::{
     AgentConfig, BreakerSettings, BudgetSettings, CONFIG_VERSION, Jitter, Mode, PromptVia,
     RedactSettings, RetrySettings, StageConfig, StoreConfig, SynodConfig,
 };
-pub use duration::{HumanDuration, ParseDurationError};
 pub use error::{Error, Result};
 pub use event::Event;
 pub use load::LoadedConfig;
 pub use redact::{MIN_SECRET_VALUE_LEN, REDACTED, Redactor, RedactorBuilder, is_secret_env_name};
 pub use report::{AgentOutcome, AgentRun, AttemptReport, StageReport, StageStatus};
+pub use synod_core::HumanDuration;
 pub use template::Vars;
 
 use breakers::Breakers;
@@ -577,7 +575,7 @@ impl Orchestrator {
         let log: Arc<Mutex<Vec<Attempt>>> = Arc::default();
         let mut next_attempt = 0u32;
         // Whether an attempt's process is running (as opposed to a retry delay).
-        let in_flight = AtomicBool::new(false);
+        let (in_flight, in_flight_rx) = watch::channel(false);
         let in_flight = &in_flight;
 
         let op = || {
@@ -657,11 +655,26 @@ impl Orchestrator {
         let result = tokio::select! {
             r = &mut retried => Some(r),
             () = ctx.cancel.cancelled() => {
-                if in_flight.load(Ordering::Acquire) {
+                if *in_flight_rx.borrow() {
                     // synod-exec sees the same token and stops the running attempt; give it
-                    // its kill grace to reap.
+                    // its kill grace to reap. Once the attempt is over, stop waiting: the
+                    // retry loop may be sitting out a delay before an attempt that will
+                    // never run.
                     let grace = agent.kill_grace.get() + Duration::from_secs(1);
-                    tokio::time::timeout(grace, &mut retried).await.ok()
+                    let mut rx = in_flight_rx.clone();
+                    let attempt_over = async move {
+                        let _ = rx.wait_for(|running| !running).await;
+                    };
+                    tokio::time::timeout(grace, async {
+                        tokio::select! {
+                            biased;
+                            r = &mut retried => Some(r),
+                            () = attempt_over => None,
+                        }
+                    })
+                    .await
+                    .ok()
+                    .flatten()
                 } else {
                     // Between attempts nothing runs: do not sit out the retry delay.
                     None
@@ -842,18 +855,18 @@ fn combined_output(out: &synod_exec::Output) -> String {
 }
 
 /// Marks an attempt's process as running for as long as it lives.
-struct InFlight<'a>(&'a AtomicBool);
+struct InFlight<'a>(&'a watch::Sender<bool>);
 
 impl<'a> InFlight<'a> {
-    fn enter(flag: &'a AtomicBool) -> Self {
-        flag.store(true, Ordering::Release);
+    fn enter(flag: &'a watch::Sender<bool>) -> Self {
+        flag.send_replace(true);
         Self(flag)
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+        self.0.send_replace(false);
     }
 }
 

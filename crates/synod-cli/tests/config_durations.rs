@@ -1,0 +1,51 @@
+//! One duration grammar in `synod.toml`: what resilience's docs advertise (`1m30s`) works,
+//! and a value no timer can hold is a config error naming its key, never a panic.
+
+mod run_support;
+
+use run_support::Project;
+
+fn agent_with(extra: &str) -> String {
+    format!(
+        "[[agents]]\nname = \"a\"\ncommand = \"sh\"\nargs = [\"-c\", \"cat >/dev/null; echo '{{}}'\"]\n{extra}\n"
+    )
+}
+
+#[test]
+fn compound_and_long_unit_durations_are_accepted() {
+    let project = Project::new(&agent_with(
+        "timeout = \"1m30s\"\nkill_grace = \"500 milliseconds\"\nretry = { initial_delay = \"250ms\", max_delay = \"2h\" }",
+    ));
+    let out = project.synod(&["config", "explain", "agents.0.timeout"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("1m30s"), "{text}");
+    let out = project.synod(&["config", "check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_duration_no_timer_can_hold_is_rejected_by_check_with_its_key() {
+    for value in ["1e19", "\"99999d\"", "-5", "\"1m30\""] {
+        let project = Project::new(&agent_with(&format!("timeout = {value}")));
+        for args in [
+            &["config", "check"][..],
+            &["run", "--spec", "X", "--stage", "s"][..],
+        ] {
+            let out = project.synod(args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{value} {args:?}: {stderr}");
+            assert!(stderr.contains("agents"), "{value}: {stderr}");
+            assert!(stderr.contains("timeout"), "{value}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{value}: {stderr}");
+        }
+    }
+}
