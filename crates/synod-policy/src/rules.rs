@@ -542,12 +542,11 @@ impl CommitRules {
 
         // body-leading-blank, body-max-line-length
         if let Some((start, _)) = commit.body_range() {
-            if commit.lines().get(1).is_some_and(|l| !l.text.is_empty()) {
-                let line = commit.lines().get(1).map_or(hl + 1, |l| l.number);
+            if let Some(second) = commit.lines().get(1).filter(|l| !l.text.is_empty()) {
                 self.add(
                     &mut report,
                     "body-leading-blank",
-                    line,
+                    second.number,
                     1,
                     "body must have a leading blank line".into(),
                     "leave the second line of the message empty".into(),
@@ -567,7 +566,8 @@ impl CommitRules {
         // footer-leading-blank, footer-max-line-length
         if let Some(start) = commit.footer_start() {
             let lines = commit.lines();
-            if start > 0 && lines.get(start - 1).is_some_and(|l| !l.text.is_empty()) {
+            let before = start.checked_sub(1).and_then(|i| lines.get(i));
+            if before.is_some_and(|l| !l.text.is_empty()) {
                 let number = lines.get(start).map_or(hl, |l| l.number);
                 self.add(
                     &mut report,
@@ -589,8 +589,8 @@ impl CommitRules {
         }
 
         // forbidden-words
-        if !self.forbidden_words.is_empty() && self.severity_of("forbidden-words") != Severity::Off
-        {
+        // (`add` drops the hits when the rule is off.)
+        if !self.forbidden_words.is_empty() {
             let list = WordList::new(&self.forbidden_words);
             for line in commit.lines() {
                 for hit in list.find(&line.text) {
@@ -865,6 +865,99 @@ mod tests {
             rules.check_text(&glued).rules(Severity::Error),
             ["body-max-line-length"]
         );
+    }
+
+    /// `rule@line:column hint` for every violation.
+    fn placed(rules: &CommitRules, msg: &str) -> Vec<String> {
+        rules
+            .check_text(msg)
+            .violations
+            .iter()
+            .map(|v| format!("{}@{}:{} {}", v.rule, v.line, v.column, v.hint))
+            .collect()
+    }
+
+    #[test]
+    fn columns_and_hints_point_at_the_problem() {
+        let rules = CommitRules::default();
+        let long = format!("feat: {}", "a".repeat(95));
+        assert_eq!(
+            placed(&rules, &long),
+            ["header-max-length@1:101 shorten the header; put details in the body"]
+        );
+        let body = format!("fix: x\n\n{}\n", "b".repeat(101));
+        assert_eq!(
+            placed(&rules, &body),
+            ["body-max-line-length@3:101 wrap the line"]
+        );
+        let footer = format!("fix: x\n\nbody\n\nRefs: {}\n", "1".repeat(101));
+        assert_eq!(
+            placed(&rules, &footer),
+            ["footer-max-line-length@5:101 wrap the line"]
+        );
+        assert_eq!(
+            placed(&rules, "fix: x\nbody\n"),
+            ["body-leading-blank@2:1 leave the second line of the message empty"]
+        );
+        assert_eq!(
+            placed(&rules, "# c\nfix: x\n\nbody\nRefs: #1\n"),
+            ["footer-leading-blank@5:1 leave an empty line before the first footer"]
+        );
+        let kebab = with(r#"{"scope-case": "kebab-case", "severity": {"scope-case": "error"}}"#);
+        assert_eq!(
+            placed(&kebab, "fix(api_client): x"),
+            ["scope-case@1:5 write the scope as \"api_client\""]
+        );
+        assert_eq!(
+            placed(&rules, "Feat: x")[0],
+            "type-enum@1:1 did you mean `feat`?"
+        );
+        assert_eq!(
+            placed(&rules, "feature: x")[0],
+            "type-enum@1:1 did you mean `feat`?"
+        );
+        assert_eq!(
+            placed(&rules, "hotfix: x")[0],
+            "type-enum@1:1 did you mean `fix`?"
+        );
+        assert_eq!(
+            placed(&rules, "foo: x")[0],
+            "type-enum@1:1 use one of: build, chore, ci, docs, feat, fix, perf, refactor, revert, style, test"
+        );
+        // An alias whose target is not an allowed type is not suggested.
+        let narrow = with(r#"{"types": ["fix", "chore"]}"#);
+        assert_eq!(
+            placed(&narrow, "feature: x")[0],
+            "type-enum@1:1 use one of: fix, chore"
+        );
+    }
+
+    #[test]
+    fn an_uncleaned_header_with_an_empty_description_is_subject_empty() {
+        // `parse_lines` takes lines as given: a trailing `: ` survives, the description is "".
+        let commit = message::parse_lines(vec![message::Line {
+            number: 3,
+            text: "feat: ".into(),
+        }]);
+        let report = CommitRules::default().check(&commit);
+        let placed: Vec<String> = report
+            .violations
+            .iter()
+            .map(|v| format!("{}@{}:{}", v.rule, v.line, v.column))
+            .collect();
+        assert_eq!(placed, ["subject-empty@3:7"]);
+    }
+
+    #[test]
+    fn forbidden_words_are_reported_unless_the_rule_is_off() {
+        let rules = with(r#"{"forbidden-words": ["AI"]}"#);
+        assert_eq!(
+            placed(&rules, "feat: x\n\nwritten with AI help\n"),
+            ["forbidden-words@3:14 reword without \"AI\" (forbidden-words: AI)"]
+        );
+        let off = with(r#"{"forbidden-words": ["AI"], "severity": {"forbidden-words": "off"}}"#);
+        assert!(placed(&off, "feat: x\n\nwritten with AI help\n").is_empty());
+        assert!(placed(&CommitRules::default(), "feat: x\n\nwritten with AI help\n").is_empty());
     }
 
     #[test]
