@@ -86,10 +86,16 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
         guard.stop().await;
     }
     let report = result.map_err(|e| {
-        Failure::new(
-            format!("cannot run stage {:?} of {}", args.stage, args.spec),
-            e,
-        )
+        let context = match &e {
+            synod::orchestrator::Error::NotRecorded { path, .. } => format!(
+                "stage {:?} of {} ran but could not be stored; its outputs and verdict are kept in {}",
+                args.stage,
+                args.spec,
+                path.display()
+            ),
+            _ => format!("cannot run stage {:?} of {}", args.stage, args.spec),
+        };
+        Failure::new(context, e)
     })?;
 
     if args.json {

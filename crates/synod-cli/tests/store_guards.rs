@@ -365,6 +365,44 @@ fn a_too_short_busy_timeout_fails_naming_the_setting() {
 }
 
 #[test]
+fn a_stage_the_store_refuses_is_kept_aside_with_its_outputs() {
+    let project = project();
+    assert!(run(&project, &[]).status.success());
+    let holder = hold_write_lock(&project);
+    let out = run(&project, &["--busy-timeout", "300ms"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    holder.execute_batch("COMMIT").unwrap();
+    // The one-line error says where the work went, and why the store refused it.
+    let unsaved = project.path().join(".synod/unsaved");
+    assert!(err.contains("kept in .synod/unsaved/G-1-s-"), "{err}");
+    assert!(err.contains("busy"), "{err}");
+    let files: Vec<PathBuf> = fs::read_dir(&unsaved)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(mode(&files[0]), 0o600);
+    assert_eq!(mode(&unsaved), 0o700);
+    let kept: serde_json::Value = serde_json::from_slice(&fs::read(&files[0]).unwrap()).unwrap();
+    assert_eq!(kept["run"]["spec_id"], "G-1");
+    assert_eq!(kept["run"]["stage"], "s");
+    assert_eq!(kept["outputs"][0]["agent"], "a");
+    assert!(
+        kept["outputs"][0]["raw_output"]
+            .as_str()
+            .unwrap()
+            .contains("incremental"),
+        "{kept}"
+    );
+    assert_eq!(kept["verdict"]["status"], "ok", "{kept}");
+    // Nothing half-written reached the store.
+    let history = project.synod(&["history", "G-1", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(runs.as_array().map(Vec::len), Some(1));
+}
+
+#[test]
 fn a_run_waits_out_a_store_locked_by_another_process() {
     let project = project();
     assert!(run(&project, &[]).status.success());
@@ -404,4 +442,34 @@ fn a_run_waits_out_a_store_locked_by_another_process() {
         Some(2),
         "the second run was not stored"
     );
+}
+
+/// A file-size limit (`ulimit -f`, the RLIMIT_FSIZE stand-in for a full disk) makes the
+/// store's write fail: synod reports it on one line and exits 2 instead of dying by SIGXFSZ,
+/// and the store stays consistent.
+#[test]
+fn a_write_past_the_file_size_limit_is_a_clear_error_not_a_signal() {
+    let big = "cat >/dev/null; head -c 3000000 /dev/zero | tr '\\\\0' x; echo; echo '{\"approach\": \"incremental\"}'";
+    let project = Project::new(&config(&[("a", big, "")], ""));
+    assert!(run(&project, &[]).status.success());
+    let out = std::process::Command::new("bash")
+        .current_dir(project.path())
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f 2000; exec '{}' run --spec G-1 --stage s --quiet",
+            assert_cmd::cargo::cargo_bin("synod").display()
+        ))
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let last = err.trim().lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: "), "{err}");
+    assert!(last.contains("G-1"), "{err}");
+    let check = project.synod(&["store", "check"]);
+    assert!(check.status.success(), "{}", stdout(&check));
+    let history = project.synod(&["history", "G-1", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(runs.as_array().map(Vec::len), Some(1));
 }

@@ -31,6 +31,19 @@ pub enum Error {
     /// The evidence store failed.
     #[error("evidence store")]
     Store(#[from] synod_store::Error),
+    /// The stage ran but the store refused to record it (disk full, read-only, busy past the
+    /// timeout); its run, outputs and verdict were written to `path` instead.
+    #[error(
+        "the stage ran but could not be stored; its outputs and verdict are kept in {}",
+        path.display()
+    )]
+    NotRecorded {
+        /// The JSON file holding the run, every attempt's output and the verdict.
+        path: PathBuf,
+        /// Why the store refused.
+        #[source]
+        source: Box<synod_store::Error>,
+    },
     /// A prompt file could not be read.
     #[error("cannot read prompt file {path}")]
     PromptFile {
@@ -60,6 +73,7 @@ impl Classify for Error {
     fn class(&self) -> ErrorClass {
         match self {
             Error::Store(e) => e.class(),
+            Error::NotRecorded { source, .. } => source.class(),
             _ => ErrorClass::Permanent,
         }
     }

@@ -377,6 +377,7 @@ impl Orchestrator {
         executions: Vec<(ExecutionId, &'static str)>,
     ) -> Result<synod_store::RunId> {
         let store = self.store.blocking().clone();
+        let unsaved_dir = unsaved_dir(&self.store_path);
         let mut run = NewRun {
             spec_id: spec_id.to_owned(),
             stage: stage.to_owned(),
@@ -398,7 +399,20 @@ impl Orchestrator {
                         run.started_at += 1;
                         run.finished_at = run.finished_at.max(run.started_at);
                     }
-                    Err(err) => return Err(Error::from(err)),
+                    Err(err) => {
+                        // The agents' work must not be lost with the write: keep it beside
+                        // the store for `synod` (or a person) to look at or import later.
+                        return Err(match keep_unsaved(&unsaved_dir, &run, &outputs, &verdict) {
+                            Ok(path) => Error::NotRecorded {
+                                path,
+                                source: Box::new(err),
+                            },
+                            Err(keep) => {
+                                tracing::warn!(error = %keep, "cannot keep the unsaved stage either");
+                                Error::from(err)
+                            }
+                        });
+                    }
                 }
             };
             for (id, outcome) in executions {
@@ -838,6 +852,68 @@ impl Orchestrator {
             }
         }
     }
+}
+
+/// Where a stage that could not be stored is kept: `unsaved/` beside the store file.
+fn unsaved_dir(store_path: &Path) -> Option<PathBuf> {
+    let dir = store_path.parent()?;
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    dir.is_dir().then(|| dir.join("unsaved"))
+}
+
+/// Writes a stage the store refused to `DIR/SPEC-STAGE-STARTED.json` (directory 0700, file
+/// 0600: the outputs are agent evidence), returning its path.
+fn keep_unsaved(
+    dir: &Option<PathBuf>,
+    run: &NewRun,
+    outputs: &[NewOutput],
+    verdict: &Value,
+) -> std::io::Result<PathBuf> {
+    use std::io::Write as _;
+    let dir = dir
+        .as_ref()
+        .ok_or_else(|| std::io::Error::other("the store has no directory (in memory)"))?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    let safe = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let path = dir.join(format!(
+        "{}-{}-{}.json",
+        safe(&run.spec_id),
+        safe(&run.stage),
+        run.started_at
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path)?;
+    let document = json!({ "run": run, "outputs": outputs, "verdict": verdict });
+    let written = serde_json::to_writer(&mut file, &document)
+        .map_err(std::io::Error::other)
+        .and_then(|()| file.flush())
+        .and_then(|()| file.sync_all());
+    if let Err(err) = written {
+        let _ = std::fs::remove_file(&path);
+        return Err(err);
+    }
+    Ok(path)
 }
 
 /// Stdout, then stderr under a marker when there is any (what a failed attempt said).
