@@ -5,6 +5,10 @@
 //! 3. Every dependency of a member is `{ workspace = true }`: versions live only in the root
 //!    `[workspace.dependencies]`.
 //! 4. No Rust source in the tree holds a placeholder macro or an ignored test.
+//! 5. The crate graph is the one `docs/ARCHITECTURE.md` draws ([`ALLOWED_INTERNAL_DEPS`],
+//!    declared once here): a member's normal dependencies on synod crates are listed there.
+//! 6. Only synod-exec spawns processes; only synod-store opens SQLite; synod-consensus and
+//!    synod-core do no I/O and use no tokio (checked in library sources and manifests).
 //!
 //! Each rule is a pure function over a file's text, so the unit tests below show it failing on
 //! a bad sample; `workspace_is_tidy` applies all of them to the real tree.
@@ -43,6 +47,202 @@ const INHERITED_PACKAGE_KEYS: &[&str] = &[
     "license",
     "repository",
 ];
+
+/// Rule 5: which synod crates each member may depend on (normal dependencies; dev-dependencies
+/// may use anything for tests). The map in `docs/ARCHITECTURE.md` shows the same graph.
+const ALLOWED_INTERNAL_DEPS: &[(&str, &[&str])] = &[
+    ("synod-core", &[]),
+    ("synod-consensus", &[]),
+    ("synod-resilience", &["synod-core"]),
+    ("synod-exec", &["synod-core"]),
+    ("synod-store", &["synod-core"]),
+    ("synod-config", &["synod-core"]),
+    ("synod-auth", &["synod-core", "synod-resilience"]),
+    ("synod-policy", &["synod-core", "synod-exec"]),
+    (
+        "synod",
+        &[
+            "synod-core",
+            "synod-exec",
+            "synod-resilience",
+            "synod-store",
+            "synod-config",
+            "synod-auth",
+            "synod-policy",
+            "synod-consensus",
+        ],
+    ),
+    ("synod-cli", &["synod"]),
+    ("synod-benches", &[]),
+    ("synod-examples", &["synod"]),
+];
+
+/// Rule 6: what each crate's library sources and normal dependencies must not touch, and why.
+/// `(crate, forbidden source tokens, forbidden dependencies, reason)`; crates not listed may
+/// use everything except what another crate owns (see [`OWNED`]).
+const PURE_CRATES: &[(&str, &[&str], &[&str], &str)] = &[
+    (
+        "synod-consensus",
+        &[
+            "std::fs",
+            "std::net",
+            "std::process",
+            "tokio",
+            "Instant::now",
+            "SystemTime",
+        ],
+        &["tokio", "rusqlite", "nix", "reqwest"],
+        "synod-consensus is pure: no I/O, no clock, no tokio",
+    ),
+    (
+        "synod-core",
+        &[
+            "std::fs",
+            "std::net",
+            "std::process",
+            "Instant::now",
+            "SystemTime",
+        ],
+        &["rusqlite", "nix", "reqwest"],
+        "synod-core is the shared vocabulary: no I/O",
+    ),
+];
+
+/// Rule 6: capabilities one crate owns. `(owner, source tokens, dependency names, what)`.
+const OWNED: &[(&str, &[&str], &[&str], &str)] = &[
+    (
+        "synod-exec",
+        &["process::Command", "tokio::process"],
+        &[],
+        "only synod-exec spawns processes (use synod_exec::AgentCommand)",
+    ),
+    (
+        "synod-store",
+        &["rusqlite", "r2d2_sqlite"],
+        &["rusqlite", "r2d2_sqlite", "libsqlite3-sys"],
+        "only synod-store opens SQLite",
+    ),
+];
+
+/// The package name of a member manifest.
+fn package_name(manifest: &toml::Table) -> Option<&str> {
+    manifest
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(toml::Value::as_str)
+}
+
+/// Names of the normal (not dev, not build) dependencies of a manifest, including
+/// target-specific ones.
+fn normal_dependencies(manifest: &toml::Table) -> Vec<String> {
+    let mut names: Vec<String> = manifest
+        .get("dependencies")
+        .and_then(toml::Value::as_table)
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
+    if let Some(targets) = manifest.get("target").and_then(toml::Value::as_table) {
+        for target in targets.values() {
+            if let Some(deps) = target.get("dependencies").and_then(toml::Value::as_table) {
+                names.extend(deps.keys().cloned());
+            }
+        }
+    }
+    names
+}
+
+/// Rules 5 and 6 for one member manifest.
+fn check_architecture_manifest(file: &str, text: &str) -> Vec<Violation> {
+    let Ok(manifest) = text.parse::<toml::Table>() else {
+        return Vec::new(); // rule 2 reports unparsable manifests
+    };
+    let Some(name) = package_name(&manifest) else {
+        return Vec::new();
+    };
+    let deps = normal_dependencies(&manifest);
+    let mut found = Vec::new();
+    match ALLOWED_INTERNAL_DEPS
+        .iter()
+        .find(|(crate_name, _)| *crate_name == name)
+    {
+        None => found.push(violation(
+            file,
+            "crate-graph",
+            format!(
+                "{name} is not in ALLOWED_INTERNAL_DEPS; add it there and to docs/ARCHITECTURE.md"
+            ),
+        )),
+        Some((_, allowed)) => {
+            for dep in deps.iter().filter(|d| d.starts_with("synod")) {
+                if !allowed.contains(&dep.as_str()) {
+                    found.push(violation(
+                        file,
+                        "crate-graph",
+                        format!("{name} may not depend on {dep} (allowed: {allowed:?}); see docs/ARCHITECTURE.md"),
+                    ));
+                }
+            }
+        }
+    }
+    for (pure, _, forbidden, why) in PURE_CRATES {
+        if *pure == name {
+            for dep in deps.iter().filter(|d| forbidden.contains(&d.as_str())) {
+                found.push(violation(
+                    file,
+                    "layer-duty",
+                    format!("depends on {dep}: {why}"),
+                ));
+            }
+        }
+    }
+    for (owner, _, owned, what) in OWNED {
+        if *owner != name && !matches!(name, "synod-benches" | "synod-examples") {
+            for dep in deps.iter().filter(|d| owned.contains(&d.as_str())) {
+                found.push(violation(
+                    file,
+                    "layer-duty",
+                    format!("depends on {dep}: {what}"),
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// Rule 6 for one library source file of crate `name`.
+fn check_architecture_source(name: &str, file: &str, text: &str) -> Vec<Violation> {
+    let mut found = Vec::new();
+    let mut rules: Vec<(&str, &str)> = Vec::new();
+    for (pure, tokens, _, why) in PURE_CRATES {
+        if *pure == name {
+            rules.extend(tokens.iter().map(|t| (*t, *why)));
+        }
+    }
+    for (owner, tokens, _, what) in OWNED {
+        if *owner != name {
+            rules.extend(tokens.iter().map(|t| (*t, *what)));
+        }
+    }
+    let mut in_tests = false;
+    for (index, line) in text.lines().enumerate() {
+        let code = line.trim_start();
+        if code.starts_with("#[cfg(test)]") {
+            in_tests = true; // unit tests may use anything
+        }
+        if in_tests || code.starts_with("//") {
+            continue;
+        }
+        for (token, why) in &rules {
+            if let Some(column) = find_token(line, token) {
+                found.push(violation(
+                    file,
+                    "layer-duty",
+                    format!("line {}:{}: `{token}`: {why}", index + 1, column + 1),
+                ));
+            }
+        }
+    }
+    found
+}
 
 /// Rule 1: the first non-blank line of a crate root is a `//!` doc line.
 fn check_crate_root(file: &str, text: &str) -> Vec<Violation> {
@@ -289,7 +489,22 @@ fn workspace_is_tidy() {
             &relative(&root, &manifest_path),
             &text,
         ));
+        found.extend(check_architecture_manifest(
+            &relative(&root, &manifest_path),
+            &text,
+        ));
         let manifest: toml::Table = text.parse().unwrap_or_default();
+        if let Some(name) = package_name(&manifest) {
+            let mut library_sources = Vec::new();
+            rust_files(&dir.join("src"), &mut library_sources);
+            for source in library_sources {
+                found.extend(check_architecture_source(
+                    name,
+                    &relative(&root, &source),
+                    &read(&source),
+                ));
+            }
+        }
         let roots = crate_roots(dir, &manifest);
         assert!(
             !roots.is_empty(),
@@ -428,4 +643,54 @@ fn placeholders_and_ignored_tests_fail() {
     for sample in fine {
         assert_eq!(check_source("x.rs", sample), vec![], "{sample}");
     }
+}
+
+#[test]
+fn an_edge_outside_the_crate_graph_fails() {
+    let manifest = |deps: &str| {
+        format!(
+            "[package]\nname = \"synod-store\"\n\n[dependencies]\n{deps}\n[dev-dependencies]\nsynod-exec = {{ workspace = true }}\n"
+        )
+    };
+    assert!(
+        check_architecture_manifest("m", &manifest("synod-core = { workspace = true }")).is_empty()
+    );
+    let found =
+        check_architecture_manifest("m", &manifest("synod-resilience = { workspace = true }"));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].rule, "crate-graph");
+    let unknown = check_architecture_manifest("m", "[package]\nname = \"synod-new\"\n");
+    assert_eq!(unknown[0].rule, "crate-graph");
+}
+
+#[test]
+fn io_in_consensus_and_owned_capabilities_elsewhere_fail() {
+    let found = check_architecture_source(
+        "synod-consensus",
+        "f",
+        "use std::fs::read;\nlet t = tokio::spawn(x);\n",
+    );
+    assert_eq!(found.len(), 2, "{found:?}");
+    let found = check_architecture_source(
+        "synod-config",
+        "f",
+        "let c = std::process::Command::new(\"git\");\nuse rusqlite::Connection;\n",
+    );
+    assert_eq!(found.len(), 2, "{found:?}");
+    // The owners themselves, comments and unit tests are fine.
+    assert!(
+        check_architecture_source("synod-exec", "f", "tokio::process::Command::new(p)").is_empty()
+    );
+    assert!(check_architecture_source("synod-store", "f", "use rusqlite::Connection;").is_empty());
+    assert!(check_architecture_source("synod-config", "f", "// std::process::Command is exec's\n#[cfg(test)]\nmod tests { use rusqlite::Connection; }").is_empty());
+    let found = check_architecture_manifest(
+        "m",
+        "[package]\nname = \"synod-consensus\"\n[dependencies]\ntokio = { workspace = true }\n",
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    let found = check_architecture_manifest(
+        "m",
+        "[package]\nname = \"synod-auth\"\n[dependencies]\nrusqlite = { workspace = true }\nsynod-core = { workspace = true }\n",
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
 }
