@@ -167,26 +167,29 @@ impl Failure {
         ExitCode::from(2)
     }
 
+    /// One line: the context, then each cause that adds something (a cause whose text an
+    /// earlier part already holds is skipped), joined by `: `, so the outermost context (the
+    /// stage, the config file) and the specific one (the prompt file, the key) both stay.
+    /// Verbose: the same parts, one per line.
     fn render(&self, verbose: bool) -> String {
-        let mut chain: Vec<String> = Vec::new();
+        let mut parts: Vec<String> = vec![self.context.clone()];
         let mut next: Option<&(dyn StdError + 'static)> = self.source.as_deref().map(|e| e as _);
         while let Some(err) = next {
-            chain.push(err.to_string());
+            let text = err.to_string();
+            if !text.trim().is_empty() && !parts.iter().any(|p| p.contains(text.trim())) {
+                parts.push(text);
+            }
             next = err.source();
         }
         if verbose {
-            let mut out = format!("error: {}", self.context);
-            for cause in &chain {
+            let mut out = format!("error: {}", parts[0]);
+            for cause in &parts[1..] {
                 out.push_str("\n  caused by: ");
                 out.push_str(cause);
             }
             out
         } else {
-            // The outermost context plus the innermost cause: usually the clearest pair.
-            match chain.last() {
-                Some(root) => format!("error: {}: {root} (run with -v for details)", self.context),
-                None => format!("error: {}", self.context),
-            }
+            format!("error: {}", parts.join(": ").replace('\n', " "))
         }
     }
 }
@@ -240,11 +243,17 @@ mod tests {
     fn one_line_or_chain() {
         let f = Failure::new("cannot store the run", Mid(Leaf));
         let short = f.render(false);
-        assert_eq!(short.lines().count(), 1);
-        assert!(short.contains("cannot store the run: disk full"), "{short}");
+        assert_eq!(
+            short,
+            "error: cannot store the run: write failed: disk full"
+        );
         let long = f.render(true);
         assert_eq!(long.lines().count(), 3, "{long}");
         assert!(long.contains("caused by: write failed") && long.contains("caused by: disk full"));
         assert_eq!(Failure::msg("bad").render(false), "error: bad");
+        // A cause already said by the context is not repeated.
+        let f = Failure::new("cannot store the run: disk full", Leaf);
+        assert_eq!(f.render(false), "error: cannot store the run: disk full");
+        assert_eq!(f.render(true).lines().count(), 1);
     }
 }

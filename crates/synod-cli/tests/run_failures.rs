@@ -469,3 +469,26 @@ fn a_daemon_left_by_an_agent_does_not_outlive_the_run() {
         "the daemon outlived synod run"
     );
 }
+
+#[test]
+fn a_missing_prompt_file_is_named_on_the_one_error_line() {
+    let project = Project::new(&config(
+        &[("a", &answers(PLAN), "")],
+        "prompt_file = \"prompts/missing.md\"",
+    ));
+    let out = project.synod(&["run", "--spec", "P-1", "--stage", "s"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let line = stderr.trim().lines().last().unwrap_or_default();
+    assert!(
+        line.starts_with("error: cannot run stage \"s\" of P-1"),
+        "{stderr}"
+    );
+    assert!(line.contains("prompts/missing.md"), "{stderr}");
+    // -v: the same parts, one per line, none repeated.
+    let out = project.synod(&["run", "--spec", "P-1", "--stage", "s", "-v"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let causes: Vec<&str> = stderr.lines().filter(|l| l.contains("caused by")).collect();
+    assert_eq!(causes.len(), 2, "{stderr}");
+    assert!(causes[0].contains("prompts/missing.md"), "{stderr}");
+}

@@ -124,7 +124,7 @@ pub fn config(agents: &[(&str, &str, &str)], stage_extra: &str) -> String {
         "[[stages]]\nname = \"s\"\nagents = [{}]\n",
         names.join(", ")
     ));
-    if !stage_extra.contains("prompt =") {
+    if !stage_extra.contains("prompt =") && !stage_extra.contains("prompt_file =") {
         out.push_str("prompt = \"Work on {spec_id}.\"\n");
     }
     out.push_str(stage_extra);
