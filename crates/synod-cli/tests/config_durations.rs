@@ -34,7 +34,12 @@ fn compound_and_long_unit_durations_are_accepted() {
 
 #[test]
 fn a_duration_no_timer_can_hold_is_rejected_by_check_with_its_key() {
-    for value in ["1e19", "\"99999d\"", "-5", "\"1m30\""] {
+    for (value, why) in [
+        ("1e19", "maximum of 3650d"),
+        ("\"99999d\"", "maximum of 3650d"),
+        ("-5", "cannot be negative"),
+        ("\"1m30\"", "needs a unit"),
+    ] {
         let project = Project::new(&agent_with(&format!("timeout = {value}")));
         for args in [
             &["config", "check"][..],
@@ -45,6 +50,7 @@ fn a_duration_no_timer_can_hold_is_rejected_by_check_with_its_key() {
             assert_eq!(out.status.code(), Some(2), "{value} {args:?}: {stderr}");
             assert!(stderr.contains("agents"), "{value}: {stderr}");
             assert!(stderr.contains("timeout"), "{value}: {stderr}");
+            assert!(stderr.contains(why), "{value}: {stderr}");
             assert!(!stderr.contains("panicked"), "{value}: {stderr}");
         }
     }

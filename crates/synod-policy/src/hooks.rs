@@ -198,7 +198,7 @@ impl fmt::Display for HookChange {
 /// The hooks folder git uses for the repository (or worktree) at `repo`.
 ///
 /// # Errors
-/// [`Error::Git`] when `repo` is not a git repository or git is missing.
+/// [`Error::Git`](crate::Error::Git) when `repo` is not a git repository or git is missing.
 pub async fn hooks_dir(repo: &Path) -> Result<PathBuf> {
     let out = git(repo, &["rev-parse", "--git-path", "hooks"]).await?;
     let rel = PathBuf::from(text(&out));
@@ -212,7 +212,7 @@ pub async fn hooks_dir(repo: &Path) -> Result<PathBuf> {
 /// Installs `hooks` for the repository at `repo`.
 ///
 /// # Errors
-/// [`Error::Git`] when the hooks folder cannot be found, [`Error::Io`] when a file cannot be
+/// [`Error::Git`](crate::Error::Git) when the hooks folder cannot be found, [`Error::Io`](crate::Error::Io) when a file cannot be
 /// written or moved.
 pub async fn install(
     repo: &Path,
@@ -408,7 +408,7 @@ pub fn install_into(
 /// (the newest `.synod-backup*`, else `.local`).
 ///
 /// # Errors
-/// [`Error::Io`] when a file cannot be removed or renamed.
+/// [`Error::Io`](crate::Error::Io) when a file cannot be removed or renamed.
 pub fn uninstall_from(dir: &Path, hooks: &[HookName]) -> Result<Vec<HookChange>> {
     let mut changes = Vec::new();
     for &hook in hooks {
