@@ -63,6 +63,10 @@ fn ansi_escapes_are_stripped_around_and_inside_json() {
     // OSC terminated by BEL inside a value.
     let raw = "{\"t\": \"a\u{1b}]0;ti}tle\u{7}b\"}";
     assert_eq!(extract_json(raw), Ok(json!({"t": "ab"})));
+    // A backslash inside an OSC (a window title with a Windows path) does not end it; only
+    // ESC \ or BEL does.
+    let raw = "{\"t\": \"a\u{1b}]0;C:\\dir\u{7}b\"}";
+    assert_eq!(extract_json(raw), Ok(json!({"t": "ab"})));
     // A two-byte escape (ESC =) between tokens.
     let raw = "{\"n\":\u{1b}= 3}";
     assert_eq!(extract_json(raw), Ok(json!({"n": 3})));
