@@ -39,60 +39,9 @@ use crate::Result;
 use crate::git::git;
 use crate::glob::Glob;
 
-/// One configured check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct CheckSpec {
-    /// Short name shown in the summary.
-    pub name: String,
-    /// The program.
-    pub command: String,
-    /// Its arguments.
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// Per-check timeout in seconds (capped by the overall budget).
-    #[serde(default)]
-    pub timeout_secs: Option<u64>,
-    /// Run only when a staged file matches this glob.
-    #[serde(default)]
-    pub files: Option<String>,
-}
-
-impl CheckSpec {
-    /// A check without timeout or file filter.
-    #[must_use]
-    pub fn new(name: &str, command: &str, args: &[&str]) -> Self {
-        Self {
-            name: name.to_owned(),
-            command: command.to_owned(),
-            args: args.iter().map(|a| (*a).to_owned()).collect(),
-            timeout_secs: None,
-            files: None,
-        }
-    }
-}
-
-/// The pre-commit configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ChecksConfig {
-    /// The checks, shown in this order.
-    pub checks: Vec<CheckSpec>,
-    /// Overall time budget in seconds: checks still running then are stopped.
-    pub budget_secs: u64,
-    /// How many checks run at once (default: available parallelism).
-    pub max_parallel: Option<usize>,
-}
-
-impl Default for ChecksConfig {
-    fn default() -> Self {
-        Self {
-            checks: Vec::new(),
-            budget_secs: 300,
-            max_parallel: None,
-        }
-    }
-}
+// The configuration types are pure and live in `config` (available without the `hooks`
+// feature); they stay reachable here, where they always were.
+pub use crate::config::{CheckSpec, ChecksConfig};
 
 /// How a check ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,11 @@
 //! config-conventional rules, no pre-commit checks, push checks on `refs/heads/**` and
 //! `refs/tags/**` with deletion refused, no doc rules, inputs up to 1 MiB).
 //!
+//! This module is pure (no git, no processes, no tokio) and is available without the `hooks`
+//! feature, so the pre-commit and push sections ([`ChecksConfig`], [`CheckSpec`],
+//! [`PushConfig`]) are defined here; they are also re-exported where they are used
+//! (`checks::ChecksConfig`, `receive::PushConfig`) when `hooks` is on.
+//!
 //! ```
 //! use synod_policy::PolicyConfig;
 //!
@@ -28,10 +33,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::ChecksConfig;
 use crate::docs::DocRule;
 use crate::input::{DEFAULT_MAX_INPUT_BYTES, read_limited, too_large};
-use crate::receive::PushConfig;
 use crate::rules::CommitRules;
 use crate::{Error, Result, io_err};
 
@@ -135,6 +138,80 @@ impl PolicyConfig {
             Self::from_file(&path)
         } else {
             Ok(Self::default())
+        }
+    }
+}
+
+/// One configured check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CheckSpec {
+    /// Short name shown in the summary.
+    pub name: String,
+    /// The program.
+    pub command: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Per-check timeout in seconds (capped by the overall budget).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// Run only when a staged file matches this glob.
+    #[serde(default)]
+    pub files: Option<String>,
+}
+
+impl CheckSpec {
+    /// A check without timeout or file filter.
+    #[must_use]
+    pub fn new(name: &str, command: &str, args: &[&str]) -> Self {
+        Self {
+            name: name.to_owned(),
+            command: command.to_owned(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            timeout_secs: None,
+            files: None,
+        }
+    }
+}
+
+/// The pre-commit configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ChecksConfig {
+    /// The checks, shown in this order.
+    pub checks: Vec<CheckSpec>,
+    /// Overall time budget in seconds: checks still running then are stopped.
+    pub budget_secs: u64,
+    /// How many checks run at once (default: available parallelism).
+    pub max_parallel: Option<usize>,
+}
+
+impl Default for ChecksConfig {
+    fn default() -> Self {
+        Self {
+            checks: Vec::new(),
+            budget_secs: 300,
+            max_parallel: None,
+        }
+    }
+}
+
+/// Push rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PushConfig {
+    /// Ref globs whose new commits are checked (and whose deletion may be refused).
+    pub protected: Vec<String>,
+    /// Whether deleting a protected ref is allowed.
+    pub allow_deletion: bool,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            protected: vec!["refs/heads/**".into(), "refs/tags/**".into()],
+            allow_deletion: false,
         }
     }
 }

@@ -4,17 +4,35 @@
 //!   (comment lines and everything below the scissors line removed first).
 //! - [`rules`]: commitlint `config-conventional` rules plus a forbidden-words rule, each
 //!   violation with rule name, severity, `line:column` and a hint ([`report`]).
-//! - [`hooks`]: install and uninstall `commit-msg`, `pre-commit`, `pre-push` (and
-//!   `pre-receive`) into the folder git really uses; a hook synod did not write byte for byte is
-//!   chained or backed up, never overwritten.
-//! - [`checks`]: configured pre-commit commands run in parallel through `synod-exec` within a
-//!   time budget.
-//! - [`receive`]: server-side `pre-receive` (and client `pre-push`) checks of every new commit.
 //! - [`docs`]: documentation structure rules (required files, headings, table headers).
 //! - [`config`]: all of the above configured from one JSON file (`.synod/policy.json`).
 //! - [`input`]: every file, stdin and commit message is read with a size limit
 //!   (`max-input-bytes`, default 1 MiB), so `check-msg /dev/zero` fails fast with
 //!   [`Error::TooLarge`] instead of eating memory.
+//!
+//! With the `hooks` feature (on by default), the parts that run git or commands through
+//! `synod-exec`:
+//!
+//! - `hooks`: install and uninstall `commit-msg`, `pre-commit`, `pre-push` (and
+//!   `pre-receive`) into the folder git really uses; a hook synod did not write byte for byte is
+//!   chained or backed up, never overwritten.
+//! - `checks`: configured pre-commit commands run in parallel through `synod-exec` within a
+//!   time budget.
+//! - `receive`: server-side `pre-receive` (and client `pre-push`) checks of every new commit.
+//!
+//! ## Features
+//!
+//! | feature | gives | pulls in |
+//! |---|---|---|
+//! | *(none)* | `message`, `rules`, `words`, `report`, `config`, `docs`, `glob`, `input`, [`Error`] | serde, serde_json, thiserror, tracing, synod-core |
+//! | `hooks` (default) | also `hooks`, `checks`, `receive` | also synod-exec, tokio, tokio-util (and nix through synod-exec) |
+//!
+//! A tool that only checks commit messages depends on
+//! `synod-policy = { version = "0.1", default-features = false }` and builds no async runtime.
+//! The configuration types of the hook sections ([`config::ChecksConfig`],
+//! [`config::PushConfig`]) live in [`config`] so a configuration file with `checks` and `push`
+//! sections parses in every build; with `hooks` they are also `checks::ChecksConfig` and
+//! `receive::PushConfig`. [`Error::Git`] exists in every build (only `hooks` produces it).
 //!
 //! ```
 //! use synod_policy::rules::CommitRules;
@@ -61,24 +79,32 @@
 //!
 //! Differences 1, 2, 3 and 6 appear in the corpus and are pinned by the test; 4 and 5 have
 //! their own unit tests.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
 use synod_core::{Classify, ErrorClass};
 
+#[cfg(feature = "hooks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hooks")))]
 pub mod checks;
 pub mod config;
 pub mod docs;
 pub mod glob;
+#[cfg(feature = "hooks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hooks")))]
 pub mod hooks;
 pub mod input;
 pub mod message;
+#[cfg(feature = "hooks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hooks")))]
 pub mod receive;
 pub mod report;
 pub mod rules;
 pub mod words;
 
+#[cfg(feature = "hooks")]
 mod git;
 
 pub use config::PolicyConfig;
@@ -108,7 +134,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A `git` command failed.
+    /// A `git` command failed (only the `hooks` feature runs git; the variant exists in every
+    /// build so matching on it never depends on features).
     #[error("`git {args}` failed in {}: {message}", dir.display())]
     Git {
         /// The arguments, joined with spaces.
@@ -117,9 +144,11 @@ pub enum Error {
         dir: PathBuf,
         /// git's stderr (tail) or the spawn error.
         message: String,
-        /// The underlying exec error, if any.
+        /// The underlying error, if any: a `synod_exec::Error` when git was run (downcast it
+        /// with `downcast_ref` to inspect it);
+        /// [`Classify`] looks through it.
         #[source]
-        source: Option<Box<synod_exec::Error>>,
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// An input (a message file, stdin, a commit message from git, a document) is larger than
     /// the configured limit ([`input`]); nothing past `limit + 1` bytes was read.
@@ -152,10 +181,22 @@ impl Classify for Error {
             Error::Git {
                 source: Some(source),
                 ..
-            } => source.as_ref().class(),
+            } => source_class(source.as_ref()),
             _ => ErrorClass::Permanent,
         }
     }
+}
+
+/// The class of a boxed cause: an exec or I/O error keeps its own class, anything else is
+/// permanent.
+fn source_class(source: &(dyn std::error::Error + Send + Sync + 'static)) -> ErrorClass {
+    #[cfg(feature = "hooks")]
+    if let Some(exec) = source.downcast_ref::<synod_exec::Error>() {
+        return exec.class();
+    }
+    source
+        .downcast_ref::<std::io::Error>()
+        .map_or(ErrorClass::Permanent, Classify::class)
 }
 
 pub(crate) fn io_err(
@@ -167,5 +208,52 @@ pub(crate) fn io_err(
         action,
         path,
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git_error(source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Error {
+        Error::Git {
+            args: "rev-list HEAD".into(),
+            dir: PathBuf::from("/repo"),
+            message: "failed".into(),
+            source,
+        }
+    }
+
+    #[test]
+    fn a_git_error_is_classified_through_its_io_cause() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            git_error(Some(Box::new(reset))).class(),
+            ErrorClass::Transient
+        );
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            git_error(Some(Box::new(denied))).class(),
+            ErrorClass::Permanent
+        );
+        assert_eq!(git_error(None).class(), ErrorClass::Permanent);
+        assert_eq!(
+            git_error(Some("not an I/O error".into())).class(),
+            ErrorClass::Permanent
+        );
+    }
+
+    #[cfg(feature = "hooks")]
+    #[test]
+    fn a_git_error_keeps_the_class_of_its_exec_cause() {
+        let timeout = synod_exec::Error::Io {
+            program: "git".into(),
+            action: "reading",
+            source: std::io::Error::from(std::io::ErrorKind::TimedOut),
+        };
+        let err = git_error(Some(Box::new(timeout)));
+        assert_eq!(err.class(), ErrorClass::Transient);
+        let source = std::error::Error::source(&err).expect("the exec error is the source");
+        assert!(source.downcast_ref::<synod_exec::Error>().is_some());
     }
 }

@@ -41,24 +41,9 @@ use crate::report::Report;
 use crate::rules::CommitRules;
 use crate::{Error, Result};
 
-/// Push rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
-pub struct PushConfig {
-    /// Ref globs whose new commits are checked (and whose deletion may be refused).
-    pub protected: Vec<String>,
-    /// Whether deleting a protected ref is allowed.
-    pub allow_deletion: bool,
-}
-
-impl Default for PushConfig {
-    fn default() -> Self {
-        Self {
-            protected: vec!["refs/heads/**".into(), "refs/tags/**".into()],
-            allow_deletion: false,
-        }
-    }
-}
+// The configuration type is pure and lives in `config` (available without the `hooks`
+// feature); it stays reachable here, where it always was.
+pub use crate::config::PushConfig;
 
 /// One ref update.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,7 +15,8 @@
 //! | keep runs, agent outputs and verdicts in SQLite (WAL, pooled, migrated, maintained) | `store` | [`store`] |
 //! | load layered, validated, explainable config and hot-reload it | `config` | [`config`] |
 //! | log in with the OAuth 2.0 device flow and keep tokens fresh and private | `auth` | [`auth`] |
-//! | check Conventional Commits, install git hooks, run pre-commit and pre-receive checks | `policy` | [`policy`] |
+//! | check Conventional Commits messages and documentation structure (pure: no tokio, no processes) | `policy` | [`policy`] |
+//! | also install git hooks, run pre-commit checks and pre-receive / pre-push checks (runs git through `exec`) | `policy-hooks` | [`policy`] (`hooks`, `checks`, `receive`) |
 //! | turn several agents' JSON into one deterministic verdict (no I/O) | `consensus` (default) | [`consensus`] |
 //! | all of the above wired together: run a stage of agents end to end | `orchestrator` | [`orchestrator`] |
 //! | everything | `full` | |
