@@ -120,3 +120,27 @@ fn a_template_needs_more_than_half_placeholder_leaves() {
         Ok(json!({"notes": "", "owner": null}))
     );
 }
+
+#[test]
+fn only_a_bracket_group_without_spaces_quotes_or_braces_is_a_timestamp() {
+    let options = ExtractOptions::default().strip_line_prefix("tokens used");
+    // A timestamp before the prefix: the line is dropped.
+    assert_eq!(
+        extract_json_with("[05:00:01] tokens used: 5\n", &options),
+        Err(ExtractError::Empty)
+    );
+    // Bracketed prose (spaces), an empty group, a quoted group: not timestamps, so the line
+    // stays (and is then judged as text).
+    assert_eq!(
+        extract_json_with("[see below] tokens used: 5\n", &options),
+        Err(ExtractError::NoJson)
+    );
+    assert_eq!(
+        extract_json_with("[] tokens used: 5\n", &options),
+        Ok(json!([]))
+    );
+    assert_eq!(
+        extract_json_with("[\"a\"] tokens used: 5\n", &options),
+        Ok(json!(["a"]))
+    );
+}
