@@ -177,9 +177,16 @@ mod tests {
 
     #[test]
     fn pointer_matches_serde_json() {
-        let doc = json!({"a": {"b/c": [10, {"~d": 1}]}, "": 2, "0": 3, "arr": [1, 2]});
+        let doc = json!({
+            "a": {"b/c": [10, {"~d": 1}]}, "": 2, "0": 3, "arr": [1, 2],
+            "big": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+        });
         for p in [
             "",
+            "/arr/0",
+            "/big/10",
+            "/big/00",
+            "/big/010",
             "/a",
             "/a/b~1c",
             "/a/b~1c/1/~0d",
@@ -194,6 +201,13 @@ mod tests {
         ] {
             assert_eq!(Pointer::parse(p).get(&doc), doc.pointer(p), "{p}");
         }
+    }
+
+    #[test]
+    fn array_items_are_separated() {
+        assert_eq!(canonical(&json!([1, 2])), "[1,2]");
+        assert_ne!(canonical(&json!([1, 2])), canonical(&json!([12])));
+        assert_ne!(canonical(&json!(["a", "b"])), canonical(&json!(["ab"])));
     }
 
     #[test]

@@ -114,6 +114,11 @@ fn a_template_needs_more_than_half_placeholder_leaves() {
             leaves: 1
         })
     );
+    // Angle brackets only count as a placeholder when they wrap the whole value.
+    for text in ["<b>bold</b> text", "see <docs>", "a -> b"] {
+        let answer = json!({ "note": text });
+        assert_eq!(extract_json(&answer.to_string()), Ok(answer), "{text}");
+    }
     // No leaves at all (only empties and nulls) is an answer, not a template.
     assert_eq!(
         extract_json(r#"{"notes": "", "owner": null}"#),
