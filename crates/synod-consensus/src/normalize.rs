@@ -204,6 +204,16 @@ mod tests {
     }
 
     #[test]
+    fn quotes_and_backslashes_are_escaped_even_alone() {
+        assert_eq!(canonical(&json!("\"")), r#""\"""#);
+        assert_eq!(canonical(&json!("\\")), r#""\\""#);
+        assert_ne!(
+            canonical(&json!(["\"", "\""])),
+            canonical(&json!(["\",\""]))
+        );
+    }
+
+    #[test]
     fn array_items_are_separated() {
         assert_eq!(canonical(&json!([1, 2])), "[1,2]");
         assert_ne!(canonical(&json!([1, 2])), canonical(&json!([12])));
