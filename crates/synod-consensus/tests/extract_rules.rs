@@ -149,3 +149,13 @@ fn only_a_bracket_group_without_spaces_quotes_or_braces_is_a_timestamp() {
         Ok(json!(["a"]))
     );
 }
+
+#[test]
+fn an_agent_report_holds_the_extracted_value_or_none() {
+    use synod_consensus::AgentReport;
+    let options = ExtractOptions::default();
+    let ok = AgentReport::from_output("claude", "answer: {\"v\": 1}", &options);
+    assert_eq!(ok.value(), Some(&json!({"v": 1})));
+    let rejected = AgentReport::from_output("codex", "no json here", &options);
+    assert_eq!(rejected.value(), None);
+}
