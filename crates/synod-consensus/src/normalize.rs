@@ -214,6 +214,23 @@ mod tests {
     }
 
     #[test]
+    fn floats_merge_with_integers_only_below_two_to_the_53() {
+        // Below 2^53 every integral float is exactly the integer it prints as.
+        assert_eq!(
+            canonical(&json!(9_007_199_254_740_991.0_f64)),
+            canonical(&json!(9_007_199_254_740_991_i64))
+        );
+        // At 2^53 a float may be a rounded neighbour (9007199254740993.0 is stored as 2^53),
+        // so it is not merged with the integer 2^53.
+        #[allow(clippy::excessive_precision)]
+        let rounded = json!(9_007_199_254_740_993.0_f64);
+        assert_ne!(
+            canonical(&rounded),
+            canonical(&json!(9_007_199_254_740_992_i64))
+        );
+    }
+
+    #[test]
     fn array_items_are_separated() {
         assert_eq!(canonical(&json!([1, 2])), "[1,2]");
         assert_ne!(canonical(&json!([1, 2])), canonical(&json!([12])));
