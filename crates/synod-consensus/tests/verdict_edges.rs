@@ -1,0 +1,47 @@
+//! Verdict details a caller reads: computed conflicts and the aggregator's merged view
+//! (see docs/TESTING.md).
+
+use serde_json::json;
+use synod_consensus::{AgentReport, Source, StageSpec, Verdict, synthesize};
+
+const AGENTS: [&str; 3] = ["claude", "codex", "gemini"];
+
+fn verdict(spec: &StageSpec, reports: &[AgentReport]) -> Verdict {
+    match synthesize(spec, &AGENTS, reports) {
+        Ok(v) => v,
+        Err(e) => panic!("spec rejected: {e}"),
+    }
+}
+
+#[test]
+fn a_disagreement_is_a_computed_conflict() {
+    let spec = StageSpec::new().decide("/verdict");
+    let reports = [
+        AgentReport::ok("claude", json!({"verdict": "ok"})),
+        AgentReport::ok("codex", json!({"verdict": "blocked"})),
+        AgentReport::ok("gemini", json!({"verdict": "unsure"})),
+    ];
+    let v = verdict(&spec, &reports);
+    let computed: Vec<_> = v.computed_conflicts().collect();
+    assert_eq!(computed.len(), 1, "{:?}", v.conflicts);
+    assert_eq!(computed[0].source, Source::Computed);
+}
+
+#[test]
+fn an_aggregator_without_a_consensus_section_adds_nothing() {
+    let spec = StageSpec::new()
+        .decide("/verdict")
+        .with_aggregator("claude");
+    let reports = [
+        AgentReport::ok("claude", json!({"verdict": "ok"})),
+        AgentReport::ok("codex", json!({"verdict": "ok"})),
+        AgentReport::ok("gemini", json!({"verdict": "ok"})),
+    ];
+    let v = verdict(&spec, &reports);
+    assert!(
+        v.agreements.iter().all(|a| a.source == Source::Computed),
+        "{:?}",
+        v.agreements
+    );
+    assert!(v.conflicts.is_empty(), "{:?}", v.conflicts);
+}
