@@ -45,3 +45,28 @@ fn an_aggregator_without_a_consensus_section_adds_nothing() {
     );
     assert!(v.conflicts.is_empty(), "{:?}", v.conflicts);
 }
+
+fn agreeing(fields: usize) -> Verdict {
+    let mut spec = StageSpec::new();
+    let mut answer = serde_json::Map::new();
+    for i in 0..fields {
+        spec = spec.decide(format!("/f{i}"));
+        answer.insert(format!("f{i}"), json!("same"));
+    }
+    let reports = AGENTS.map(|a| AgentReport::ok(a, serde_json::Value::Object(answer.clone())));
+    verdict(&spec, &reports)
+}
+
+#[test]
+fn markdown_lists_up_to_25_entries_and_counts_the_rest() {
+    let v = agreeing(25);
+    assert_eq!(v.agreements.len(), 25);
+    let md = v.to_markdown();
+    assert!(!md.contains("more"), "{md}");
+    // Nothing missing, invalid or lacking: no such lines.
+    assert!(!md.contains("missing:"), "{md}");
+    assert!(!md.contains("invalid:"), "{md}");
+    assert!(!md.contains("lacked required fields"), "{md}");
+    let md = agreeing(26).to_markdown();
+    assert!(md.contains("- ... and 1 more"), "{md}");
+}
