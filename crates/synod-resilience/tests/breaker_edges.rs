@@ -7,6 +7,7 @@ use std::time::Duration;
 use failsafe::clock;
 use synod_resilience::{
     BreakerConfig, BreakerError, BreakerState, CircuitBreaker, Classify, Error, ErrorClass,
+    Rejected,
 };
 
 fn rt() -> tokio::runtime::Runtime {
@@ -301,4 +302,31 @@ fn validate_rejects_one_step_past_each_boundary() {
         },
         "permitted_calls_in_half_open",
     );
+}
+
+#[test]
+fn a_rejection_says_when_to_come_back() {
+    let open = Rejected {
+        breaker: "claude".into(),
+        state: BreakerState::Open,
+        retry_after: Some(Duration::from_secs(10)),
+    };
+    assert_eq!(
+        open.to_string(),
+        "circuit breaker \"claude\" is open; it probes again in 10s"
+    );
+    let full = Rejected {
+        state: BreakerState::HalfOpen,
+        retry_after: None,
+        ..open.clone()
+    };
+    assert_eq!(
+        full.to_string(),
+        "circuit breaker \"claude\" is half-open and every probe slot is taken"
+    );
+    let unknown = Rejected {
+        retry_after: None,
+        ..open
+    };
+    assert_eq!(unknown.to_string(), "circuit breaker \"claude\" is open");
 }
