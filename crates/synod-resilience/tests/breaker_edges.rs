@@ -102,6 +102,40 @@ fn a_slow_call_that_slides_out_of_the_window_no_longer_counts() {
 }
 
 #[test]
+fn a_slow_failure_counts_as_both_failed_and_slow() {
+    let cfg = BreakerConfig {
+        slow_call_duration: Some(Duration::from_secs(5)),
+        slow_call_rate_threshold: 100.0,
+        ..small_window()
+    };
+    clock::freeze(|_| {
+        rt().block_on(async {
+            let b = CircuitBreaker::new("slow-fail", cfg).unwrap();
+            let err = b
+                .call(async {
+                    tokio::time::sleep(Duration::from_secs(6)).await;
+                    Err::<(), _>(ErrorClass::Transient)
+                })
+                .await
+                .unwrap_err();
+            assert!(!err.is_rejected());
+            let m = b.metrics();
+            assert_eq!(
+                (m.calls_in_window, m.failed_calls, m.slow_calls),
+                (1, 1, 1),
+                "{m:?}"
+            );
+            // With one more failure in four calls the failure rate reaches 50%: open.
+            ok(&b).await;
+            ok(&b).await;
+            assert_eq!(b.state(), BreakerState::Closed);
+            let _ = fail(&b).await;
+            assert_eq!(b.state(), BreakerState::Open, "{:?}", b.metrics());
+        });
+    });
+}
+
+#[test]
 fn breaker_error_accessors_on_a_call_error() {
     rt().block_on(async {
         let b = CircuitBreaker::default();
