@@ -534,6 +534,58 @@ fn wait_for_waiters(rx: &std::sync::mpsc::Receiver<(usize, String)>, count: usiz
     }
 }
 
+/// Eight `synod auth token` processes needing a refresh at once: the first refresh request
+/// is parked at the server until the other seven log that they wait for the lock.
+async fn park_eight_refreshes(server: &TestServer, dir: &Path) -> Processes {
+    server.hold_next_token().await;
+    let Processes {
+        children,
+        lines,
+        stderrs,
+    } = spawn_token_processes(dir, 8);
+    server.wait_for_event("token_held").await;
+    let lines = tokio::task::spawn_blocking(move || {
+        wait_for_waiters(&lines, 7);
+        lines
+    })
+    .await
+    .unwrap();
+    Processes {
+        children,
+        lines,
+        stderrs,
+    }
+}
+
+/// Waits for every process, off the runtime's threads.
+async fn wait_all(children: Vec<std::process::Child>) -> Vec<std::process::Output> {
+    tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect()
+    })
+    .await
+    .unwrap()
+}
+
+/// After the concurrent refresh, the login survives: the next expiry refreshes once more
+/// with the rotated refresh token and yields a new, valid token.
+async fn assert_login_refreshes_again(server: &TestServer, dir: &Path, previous: &str) {
+    expire(dir);
+    let out = token_cmd(dir).env(SECRET_ENV, SECRET).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let next = stdout_token(&out);
+    assert_ne!(next, previous);
+    assert!(server.accepts(&next).await);
+    assert_eq!(server.token_events(REFRESH_GRANT).await.len(), 2);
+}
+
 fn holder_pid(dir: &Path) -> u32 {
     std::fs::read_to_string(only_file(dir, ".lock"))
         .unwrap()
@@ -551,31 +603,16 @@ async fn eight_processes_at_once_refresh_once_and_all_print_the_new_token() {
 
     // The first refresh request is parked at the server until all the others are waiting
     // for the lock: eight processes need a refresh at the same moment.
-    server.hold_next_token().await;
     let Processes {
         children,
         lines: rx,
         stderrs: readers,
-    } = spawn_token_processes(&dir, 8);
-    server.wait_for_event("token_held").await;
-    let rx = tokio::task::spawn_blocking(move || {
-        wait_for_waiters(&rx, 7);
-        rx
-    })
-    .await
-    .unwrap();
+    } = park_eight_refreshes(&server, &dir).await;
     let holder = holder_pid(&dir);
     assert!(children.iter().any(|c| c.id() == holder), "{holder}");
     server.release().await;
 
-    let outputs = tokio::task::spawn_blocking(move || {
-        children
-            .into_iter()
-            .map(|c| c.wait_with_output().unwrap())
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap();
+    let outputs = wait_all(children).await;
     drop(rx);
     let stderrs: Vec<String> = readers.into_iter().map(|r| r.join().unwrap()).collect();
     let mut tokens = Vec::new();
@@ -593,18 +630,7 @@ async fn eight_processes_at_once_refresh_once_and_all_print_the_new_token() {
     assert_eq!(refreshes[0]["status"], 200);
 
     // The login still works: the next expiry refreshes with the rotated refresh token.
-    expire(&dir);
-    let out = token_cmd(&dir).env(SECRET_ENV, SECRET).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let next = stdout_token(&out);
-    assert_ne!(next, tokens[0]);
-    assert!(server.accepts(&next).await);
-    assert_eq!(server.token_events(REFRESH_GRANT).await.len(), 2);
+    assert_login_refreshes_again(&server, &dir, &tokens[0]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -614,19 +640,11 @@ async fn killing_the_lock_holder_mid_refresh_lets_the_others_proceed_and_keeps_t
     let first = stored(&dir)["access_token"].as_str().unwrap().to_owned();
     expire(&dir);
 
-    server.hold_next_token().await;
     let Processes {
         children,
         lines: rx,
         stderrs: readers,
-    } = spawn_token_processes(&dir, 8);
-    server.wait_for_event("token_held").await;
-    let rx = tokio::task::spawn_blocking(move || {
-        wait_for_waiters(&rx, 7);
-        rx
-    })
-    .await
-    .unwrap();
+    } = park_eight_refreshes(&server, &dir).await;
     // SIGKILL the process holding the lock, its refresh request in flight.
     let holder = holder_pid(&dir);
     let mut children = children;
@@ -645,14 +663,7 @@ async fn killing_the_lock_holder_mid_refresh_lets_the_others_proceed_and_keeps_t
     #[cfg(not(unix))]
     assert!(!status.success());
 
-    let outputs = tokio::task::spawn_blocking(move || {
-        children
-            .into_iter()
-            .map(|c| c.wait_with_output().unwrap())
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap();
+    let outputs = wait_all(children).await;
     drop(rx);
     let stderrs: Vec<String> = readers.into_iter().map(|r| r.join().unwrap()).collect();
     assert_eq!(outputs.len(), 7);
@@ -672,14 +683,5 @@ async fn killing_the_lock_holder_mid_refresh_lets_the_others_proceed_and_keeps_t
     assert_eq!(refreshes[0]["status"], 200);
 
     // The login is not lost: it refreshes again.
-    expire(&dir);
-    let out = token_cmd(&dir).env(SECRET_ENV, SECRET).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(server.accepts(&stdout_token(&out)).await);
-    assert_eq!(server.token_events(REFRESH_GRANT).await.len(), 2);
+    assert_login_refreshes_again(&server, &dir, &tokens[0]).await;
 }

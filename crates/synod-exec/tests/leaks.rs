@@ -164,6 +164,18 @@ async fn assert_escapees_gone(dir: &Path, marker: &str) {
     }
 }
 
+/// A token cancelled as soon as both escaping children have written their pid files.
+fn cancel_once_both_children_started(dir: &std::path::Path) -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    let watch = dir.to_owned();
+    tokio::spawn(async move {
+        pids_in(&watch, &["setsid", "envi"]).await;
+        cancel.cancel();
+    });
+    token
+}
+
 #[tokio::test]
 async fn setsid_and_env_clearing_children_die_with_a_timeout() {
     let dir = tempfile::tempdir().unwrap();
@@ -179,13 +191,7 @@ async fn setsid_and_env_clearing_children_die_with_a_timeout() {
 async fn setsid_and_env_clearing_children_die_with_a_cancellation() {
     let dir = tempfile::tempdir().unwrap();
     let marker = unique_marker("cancel");
-    let token = CancellationToken::new();
-    let cancel = token.clone();
-    let watch = dir.path().to_owned();
-    tokio::spawn(async move {
-        pids_in(&watch, &["setsid", "envi"]).await;
-        cancel.cancel();
-    });
+    let token = cancel_once_both_children_started(dir.path());
     let err = run_with_cancel(&escaping(dir.path(), &marker), &token)
         .await
         .unwrap_err();
@@ -219,13 +225,7 @@ async fn setsid_and_env_clearing_children_die_with_a_dropped_running_child() {
 async fn without_tracking_only_the_group_is_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let marker = unique_marker("untracked");
-    let token = CancellationToken::new();
-    let cancel = token.clone();
-    let watch = dir.path().to_owned();
-    tokio::spawn(async move {
-        pids_in(&watch, &["setsid", "envi"]).await;
-        cancel.cancel();
-    });
+    let token = cancel_once_both_children_started(dir.path());
     let cmd = escaping(dir.path(), &marker).track_descendants(false);
     assert!(!cmd.get_track_descendants());
     let err = run_with_cancel(&cmd, &token).await.unwrap_err();
