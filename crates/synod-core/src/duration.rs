@@ -186,7 +186,8 @@ impl HumanDuration {
     /// `millis` milliseconds (capped at [`MAX`](Self::MAX)).
     #[must_use]
     pub const fn from_millis(millis: u64) -> Self {
-        if millis / 1000 > MAX.as_secs() {
+        // Compare whole milliseconds: `millis / 1000 > MAX` let up to 999ms past the bound in.
+        if millis > MAX.as_secs() * 1000 {
             Self::MAX
         } else {
             Self(Duration::from_millis(millis))
