@@ -195,6 +195,7 @@ fn nonempty(path: &Path) -> bool {
 /// (which also sees read-only mounts), and the permission bits: a file or directory with no
 /// write bit at all (`chmod a-w`) counts as read-only for every user. The second test is what
 /// makes the guard hold for root, whom the kernel lets write regardless of the bits.
+#[cfg(unix)]
 pub(crate) fn unwritable(path: &Path, what: &str) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let meta = fs::metadata(path).ok()?;
@@ -212,6 +213,46 @@ pub(crate) fn unwritable(path: &Path, what: &str) -> Option<String> {
             path.display(),
             io::Error::from(errno)
         )),
+    }
+}
+
+/// Why `path` cannot be written, if it cannot (`None` also when it does not exist).
+///
+/// Windows (and other non-Unix targets): a file with the read-only attribute, or one this
+/// user may not open for writing (its ACL, a read-only volume) is read-only; opening for
+/// writing changes nothing in the file. A directory's read-only attribute does not stop
+/// Windows from creating files in it, and there is no side-effect-free probe of a
+/// directory's ACL, so directories are never judged here: SQLite's own error (mapped to
+/// [`Error::ReadOnly`] or [`Error::Io`]) reports one it cannot write.
+#[cfg(not(unix))]
+pub(crate) fn unwritable(path: &Path, what: &str) -> Option<String> {
+    let meta = fs::metadata(path).ok()?;
+    if meta.is_dir() {
+        return None;
+    }
+    if meta.permissions().readonly() {
+        return Some(format!(
+            "{what} {} has the read-only attribute",
+            path.display()
+        ));
+    }
+    match fs::OpenOptions::new().write(true).open(path) {
+        Ok(_) => None,
+        Err(e) => Some(format!("{what} {} is not writable: {e}", path.display())),
+    }
+}
+
+/// True when `meta` denies writing to everybody: no write bit at all on Unix, the read-only
+/// attribute on Windows.
+pub(crate) fn no_write_bits(meta: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o222 == 0
+    }
+    #[cfg(not(unix))]
+    {
+        meta.permissions().readonly()
     }
 }
 
@@ -233,27 +274,31 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
 }
 
 /// Creates `dir` and any missing parents with mode 0700 (existing ones are left as they are).
+/// On Windows they inherit the ACL of the directory they are made in (see the crate docs).
 pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|source| Error::Io {
-            path: dir.to_path_buf(),
-            source,
-        })
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// `options` with mode 0600 for a file they create (Unix; on Windows a new file inherits its
+/// directory's ACL, see the crate docs).
+pub(crate) fn private(options: &mut fs::OpenOptions) -> &mut fs::OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+    options
 }
 
 /// Creates a new, empty file with mode 0600 (failing if it exists), so nothing SQLite later
 /// writes into it is ever readable by other users. SQLite gives the `-wal`, `-shm` and
 /// `-journal` files it creates the database file's permission bits.
 pub(crate) fn create_private_file(path: &Path) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
+    private(fs::OpenOptions::new().write(true).create_new(true))
         .open(path)
         .map(drop)
         .map_err(|source| Error::Io {

@@ -18,6 +18,22 @@
 //!
 //! Timestamps are `i64` Unix milliseconds ([`UnixMillis`]).
 //!
+//! # Windows and macOS
+//!
+//! macOS behaves as Linux (modes, `access(2)`). Windows has no permission modes: a new store file,
+//! its `-wal`/`-shm`, backups, damage marks and created directories get the ACL their parent
+//! directory passes on; the store sets no ACL and does not check who else may read. Under the
+//! user's profile (`%USERPROFILE%`, `%APPDATA%`, `%LOCALAPPDATA%`) that ACL grants the user, SYSTEM
+//! and Administrators only, the counterpart of 0600/0700 with root; a store placed in a shared
+//! directory is as readable as that directory says. The read-only guard reads the file's read-only
+//! attribute and tries to open the file, `-wal` and `-shm` for writing (which changes nothing); a
+//! read-only *directory* is not judged up front (Windows ignores a directory's read-only attribute)
+//! and is reported by SQLite when it fails to create the `-wal`. A new store is still built under a
+//! temporary name and hard-linked into place (NTFS). The crate cross-builds for
+//! `x86_64-pc-windows-gnu` with mingw (bundled SQLite); its tests run under Wine in CI. For macOS
+//! it can be checked only with a C cross compiler for Apple targets (bundled SQLite is C), which CI
+//! does not have.
+//!
 //! ```
 //! use serde_json::json;
 //! use synod_store::{NewOutput, NewRun, Options, Store};

@@ -117,7 +117,8 @@ const SQL_PRUNE_RUNS: &str = "DELETE FROM consensus_runs WHERE started_at < ?1";
 /// # Guards
 ///
 /// - Files are private: a new store file is created with mode 0600 (its `-wal` and `-shm`
-///   inherit that), and missing directories with mode 0700.
+///   inherit that), and missing directories with mode 0700. On Windows there are no modes:
+///   files and directories get the ACL their parent directory passes on (see the crate docs).
 /// - A new store is built under a temporary name and linked into place whole, so no process
 ///   ever sees a half-created store; an existing empty (0-byte) or non-SQLite file is refused.
 /// - [`Store::open`] refuses a read-only file, `-wal`, `-shm` or directory up front with
@@ -308,7 +309,8 @@ impl Store {
     /// [`Error::Corrupt`] and left untouched; a store with a damage mark gives
     /// [`Error::Damaged`]; a read-only file, `-wal`, `-shm` or directory gives
     /// [`Error::ReadOnly`] (judged by `access(2)` and by the permission bits, so a `chmod a-w`
-    /// file counts as read-only even for root). A file with a newer schema gives
+    /// file counts as read-only even for root; on Windows by the read-only attribute and a
+    /// write-open probe of the files, not of the directory). A file with a newer schema gives
     /// [`Error::SchemaTooNew`] before anything is written. A file in rollback-journal mode is
     /// converted to WAL.
     ///
@@ -365,10 +367,7 @@ impl Store {
         // pending in the WAL: a file without any write bit (a plain read-only open would
         // leave a `-shm` with those bits behind, which would then block writers once the file
         // is made writable again), or a directory where the `-shm` cannot be created.
-        let no_write_bits = fs::metadata(path).is_ok_and(|m| {
-            use std::os::unix::fs::PermissionsExt;
-            m.permissions().mode() & 0o222 == 0
-        });
+        let no_write_bits = fs::metadata(path).is_ok_and(|m| conn::no_write_bits(&m));
         let dir_unwritable = conn::unwritable(conn::parent_dir(path), "directory").is_some();
         let side_files = wal.exists() && shm.exists();
         let mode = if !wal_pending && (no_write_bits || (dir_unwritable && !side_files)) {
@@ -1149,13 +1148,13 @@ fn check_not_marked_at(path: &Path, marker: &Path) -> Result<()> {
 /// Writes `bytes` to `path` (created with mode 0600, or truncated).
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = conn::private(
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+    )
+    .open(path)?;
     file.write_all(bytes)
 }
 

@@ -4,10 +4,13 @@
 //! These tests run as root in CI, where the kernel ignores permission bits. Read-only
 //! conditions are therefore made with `chmod a-w`, which the store honours itself (it reads the
 //! mode bits as well as asking `access(2)`), so the tests hold for root and other users alike.
+//! On Windows a read-only file is one with the read-only attribute; permission modes and
+//! read-only directories are Unix-only, and so are the tests of them.
 
 mod common;
 
 use std::fs;
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
@@ -18,6 +21,7 @@ use rusqlite::Connection;
 use synod_core::{Classify, ErrorClass};
 use synod_store::{Error, Options, Page, Store};
 
+#[cfg(unix)]
 fn mode(path: &Path) -> u32 {
     fs::metadata(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -26,6 +30,7 @@ fn mode(path: &Path) -> u32 {
         & 0o777
 }
 
+#[cfg(unix)]
 fn chmod(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
@@ -50,8 +55,19 @@ fn listing(dir: &Path) -> Vec<String> {
 struct Writable(PathBuf);
 impl Drop for Writable {
     fn drop(&mut self) {
+        #[cfg(unix)]
         let _ = fs::set_permissions(&self.0, fs::Permissions::from_mode(0o700));
+        #[cfg(not(unix))]
+        let _ = set_read_only(&self.0, false);
     }
+}
+
+/// Sets or clears the read-only attribute (Windows's only read-only bit for files).
+#[cfg(not(unix))]
+fn set_read_only(path: &Path, read_only: bool) -> std::io::Result<()> {
+    let mut permissions = fs::metadata(path)?.permissions();
+    permissions.set_readonly(read_only);
+    fs::set_permissions(path, permissions)
 }
 
 /// A closed store with `runs` runs of 4 KB outputs, its WAL checkpointed into the file.
@@ -67,6 +83,7 @@ fn filled_store(path: &Path, runs: i64) {
     assert!(store.checkpoint().unwrap(), "checkpoint held back");
 }
 
+#[cfg(unix)]
 #[test]
 fn new_store_files_and_directories_are_private() {
     let dir = tempfile::tempdir().unwrap();
@@ -97,6 +114,33 @@ fn new_store_files_and_directories_are_private() {
     chmod(&backup, 0o644);
     store.backup_to(&backup).unwrap();
     assert_eq!(mode(&backup), 0o600, "backup over an existing file");
+}
+
+/// On every platform: a new store (directories included) appears complete, with no temporary
+/// file of its creation left, and a backup replaces its destination whole.
+#[test]
+fn new_stores_and_backups_appear_whole_with_no_leftovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/synod.db");
+    let store = Store::open(&path, Options::default()).unwrap();
+    store
+        .record_stage(
+            &run("S", "plan", 1),
+            &[output("a", 1, true, 5)],
+            &verdict(1),
+        )
+        .unwrap();
+    assert_eq!(
+        listing(&dir.path().join("a/b")),
+        ["synod.db", "synod.db-shm", "synod.db-wal"]
+    );
+    let backup = dir.path().join("backup.db");
+    fs::write(&backup, b"previous backup").unwrap();
+    store.backup_to(&backup).unwrap();
+    drop(store);
+    assert_eq!(listing(dir.path()), ["a", "backup.db"]);
+    let copy = Store::open_read_only(&backup, Options::default()).unwrap();
+    assert_eq!(copy.history("S", Page::first(10)).unwrap().len(), 1);
 }
 
 #[test]
@@ -160,7 +204,10 @@ fn a_read_only_file_is_refused_by_writers_and_read_by_readers() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("synod.db");
     filled_store(&path, 3);
+    #[cfg(unix)]
     chmod(&path, 0o444);
+    #[cfg(not(unix))]
+    set_read_only(&path, true).unwrap();
     let _restore = Writable(path.clone());
     let before = fs::read(&path).unwrap();
 
@@ -170,10 +217,12 @@ fn a_read_only_file_is_refused_by_writers_and_read_by_readers() {
         "{err:?}"
     );
     let text = err.to_string();
-    assert!(
-        text.contains("synod.db") && text.contains("no write permission (mode 0444)"),
-        "{text}"
-    );
+    let why = if cfg!(unix) {
+        "no write permission (mode 0444)"
+    } else {
+        "has the read-only attribute"
+    };
+    assert!(text.contains("synod.db") && text.contains(why), "{text}");
     assert_eq!(text.lines().count(), 1);
 
     let reader = Store::open_read_only(&path, Options::default()).unwrap();
@@ -192,13 +241,17 @@ fn a_read_only_file_is_refused_by_writers_and_read_by_readers() {
     assert_eq!(fs::read(&path).unwrap(), before, "the file changed");
     // Read immutably: no -wal or -shm (with the file's 0444) was left to block writers later.
     assert_eq!(listing(dir.path()), ["synod.db"]);
+    #[cfg(unix)]
     chmod(&path, 0o600);
+    #[cfg(not(unix))]
+    set_read_only(&path, false).unwrap();
     let store = Store::open(&path, Options::default()).unwrap();
     store
         .record_stage(&run("S", "plan", 99), &[], &verdict(99))
         .unwrap();
 }
 
+#[cfg(unix)]
 #[test]
 fn a_read_only_directory_is_refused_by_writers_and_read_immutably() {
     let dir = tempfile::tempdir().unwrap();
@@ -259,6 +312,7 @@ fn a_damaged_store_is_marked_and_never_written_or_backed_up() {
     assert_eq!(reader.damage_mark(), None);
     let err = reader.integrity_check().unwrap_err();
     assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+    #[cfg(unix)]
     assert_eq!(mode(&marker), 0o600);
     let mark = reader.damage_mark().expect("damage mark");
     assert!(mark.starts_with("integrity_check"), "{mark}");
