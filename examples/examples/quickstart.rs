@@ -29,7 +29,7 @@ consensus = { decision_fields = ["/risk"], quorum = "majority" }
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config: SynodConfig = toml::from_str(CONFIG)?;
-    let orchestrator = Orchestrator::new(config, Store::open_in_memory()?)?;
+    let orchestrator = Orchestrator::new(config, Store::open_in_memory()?.into_async())?;
     let report = orchestrator.run_stage("QS-1", "plan").await?;
     println!("{}", report.verdict.to_markdown());
     println!(

@@ -33,6 +33,11 @@ fn run_inner(cmd: ConfigCommand) -> Result<ExitCode, Failure> {
     match cmd {
         ConfigCommand::Check { config } => {
             let loaded = config.load()?;
+            // Exactly what `synod run` builds: a config that passes here never fails a run
+            // with a config error.
+            let plan = loaded
+                .plan()
+                .map_err(|e| Failure::new("invalid config", e))?;
             let source = loaded.path.as_ref().map_or_else(
                 || "built-in defaults".to_owned(),
                 |p| p.display().to_string(),
@@ -50,13 +55,7 @@ fn run_inner(cmd: ConfigCommand) -> Result<ExitCode, Failure> {
                     .join(", ")
             );
             for stage in &loaded.config.stages {
-                let agents = loaded
-                    .config
-                    .stage_agents(stage)
-                    .map_err(|e| Failure::new("invalid config", e))?
-                    .iter()
-                    .map(|a| a.name.clone())
-                    .collect::<Vec<_>>();
+                let agents = plan.stage_agents(&stage.name).unwrap_or_default();
                 outln!(
                     "  stage {} ({:?}): {}",
                     stage.name,

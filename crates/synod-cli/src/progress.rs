@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use synod::orchestrator::{AgentOutcome, Event};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::broadcast::{Receiver, error::RecvError};
 use tokio::task::JoinHandle;
 
 use crate::common::errln;
 
 /// Consumes `events` until the channel closes, drawing them on stderr.
-pub(crate) fn spawn(events: UnboundedReceiver<Event>, quiet: bool) -> JoinHandle<()> {
+pub(crate) fn spawn(events: Receiver<Event>, quiet: bool) -> JoinHandle<()> {
     let live = !quiet && std::io::stderr().is_terminal();
     tokio::spawn(async move {
         if live {
@@ -24,21 +24,33 @@ pub(crate) fn spawn(events: UnboundedReceiver<Event>, quiet: bool) -> JoinHandle
     })
 }
 
-async fn lines(mut events: UnboundedReceiver<Event>, quiet: bool) {
-    while let Some(event) = events.recv().await {
+/// The next event; None once the orchestrator is gone. Events lost to a slow terminal are
+/// skipped (the report at the end has everything).
+async fn next(events: &mut Receiver<Event>) -> Option<Event> {
+    loop {
+        match events.recv().await {
+            Ok(event) => return Some(event),
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return None,
+        }
+    }
+}
+
+async fn lines(mut events: Receiver<Event>, quiet: bool) {
+    while let Some(event) = next(&mut events).await {
         if !quiet {
             errln!("[synod] {event}");
         }
     }
 }
 
-async fn bars(mut events: UnboundedReceiver<Event>) {
+async fn bars(mut events: Receiver<Event>) {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let style =
         ProgressStyle::with_template("{spinner:.cyan} {prefix:<12.bold} {elapsed:>4} {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner());
     let mut bars: HashMap<String, ProgressBar> = HashMap::new();
-    while let Some(event) = events.recv().await {
+    while let Some(event) = next(&mut events).await {
         match &event {
             Event::StageStarted { agents, .. } => {
                 let _ = multi.println(event.to_string());
@@ -84,6 +96,8 @@ async fn bars(mut events: UnboundedReceiver<Event>) {
                     bar.finish_with_message(format!("{mark} {outcome} ({attempts} attempt(s))"));
                 }
             }
+            // The agent's bar shows its attempts; the report has each one.
+            Event::AttemptFinished { .. } => {}
             _ => {
                 let _ = multi.println(event.to_string());
             }

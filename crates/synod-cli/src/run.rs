@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use synod::orchestrator::{Orchestrator, StageStatus};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{ConfigArgs, Failure, errln, finish, open_store, outln, print_json};
@@ -38,6 +37,9 @@ pub(crate) async fn run(args: RunArgs, verbose: bool) -> ExitCode {
 
 async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     let loaded = args.config.load()?;
+    let plan = loaded
+        .plan()
+        .map_err(|e| Failure::new("invalid config", e))?;
     // Fail on a wrong stage before creating anything.
     loaded
         .config
@@ -54,17 +56,13 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     // A helper process that kills this run's agents should `synod run` itself be killed
     // (SIGKILL cannot be caught, so nothing in this process could clean up).
     let guard = watchdog::Guard::start();
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let mut orchestrator = Orchestrator::new(loaded.config.clone(), store)
-        .map_err(|e| Failure::new("invalid config", e))?
-        .base_dir(loaded.base_dir())
-        .store_path(store_path)
-        .events(events_tx);
+    let mut orchestrator = Orchestrator::with_plan(plan, store.into_async()).store_path(store_path);
+    let events = orchestrator.subscribe();
     if let Some(guard) = &guard {
         orchestrator = orchestrator.agent_env(watchdog::MARKER_VAR, guard.marker());
     }
 
-    let ui = progress::spawn(events_rx, args.quiet);
+    let ui = progress::spawn(events, args.quiet);
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     // Registered now, before any agent starts, so an early Ctrl-C is never lost to the
@@ -102,16 +100,16 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
         print_json(&report)?;
     } else {
         outln!("{}", report.verdict.to_markdown());
+        let store_path = report
+            .store_path
+            .as_ref()
+            .map_or_else(|| "the store".to_owned(), |p| p.display().to_string());
         match (report.status, report.run_id) {
             (StageStatus::Cancelled, Some(id)) => {
-                outln!(
-                    "Run {id} was cancelled; what finished is stored in {}.",
-                    report.store_path.display()
-                );
+                outln!("Run {id} was cancelled; what finished is stored in {store_path}.");
             }
             (status, Some(id)) => outln!(
-                "Verdict: {status}. Evidence: run {id} in {} (see `synod show {id}`, `synod history {}`).",
-                report.store_path.display(),
+                "Verdict: {status}. Evidence: run {id} in {store_path} (see `synod show {id}`, `synod history {}`).",
                 report.spec_id
             ),
             (status, None) => outln!("Verdict: {status} (nothing was stored)."),

@@ -55,3 +55,32 @@ fn a_duration_no_timer_can_hold_is_rejected_by_check_with_its_key() {
         }
     }
 }
+
+#[test]
+fn settings_the_layers_refuse_are_refused_by_check_exactly_as_by_run() {
+    for (section, key) in [
+        ("retry = { max_elapsed = \"0s\" }", "max_elapsed"),
+        ("retry = { multiplier = 0.5 }", "multiplier"),
+        (
+            "[breaker]\nwait_multiplier = 0.5",
+            "breaker.wait_multiplier",
+        ),
+        (
+            "[breaker]\nslow_call_duration = \"0s\"",
+            "breaker.slow_call_duration",
+        ),
+        ("[budget]\ncapacity = 0", "budget.capacity"),
+    ] {
+        let project = Project::new(&agent_with(section));
+        for args in [
+            &["config", "check"][..],
+            &["run", "--spec", "X", "--stage", "s"][..],
+        ] {
+            let out = project.synod(args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{section} {args:?}: {stderr}");
+            assert!(stderr.contains(key), "{section} {args:?}: {stderr}");
+            assert!(stderr.contains("synod.toml"), "names the file: {stderr}");
+        }
+    }
+}

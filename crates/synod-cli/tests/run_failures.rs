@@ -476,15 +476,21 @@ fn a_missing_prompt_file_is_named_on_the_one_error_line() {
         &[("a", &answers(PLAN), "")],
         "prompt_file = \"prompts/missing.md\"",
     ));
-    let out = project.synod(&["run", "--spec", "P-1", "--stage", "s"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    let line = stderr.trim().lines().last().unwrap_or_default();
-    assert!(
-        line.starts_with("error: cannot run stage \"s\" of P-1"),
-        "{stderr}"
-    );
-    assert!(line.contains("prompts/missing.md"), "{stderr}");
+    // The plan reads prompt files, so `config check` finds it exactly as `run` does.
+    for args in [
+        &["run", "--spec", "P-1", "--stage", "s"][..],
+        &["config", "check"][..],
+    ] {
+        let out = project.synod(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        let line = stderr.trim().lines().last().unwrap_or_default();
+        assert!(
+            line.starts_with("error: invalid config: cannot read prompt file"),
+            "{stderr}"
+        );
+        assert!(line.contains("prompts/missing.md"), "{stderr}");
+    }
     // -v: the same parts, one per line, none repeated.
     let out = project.synod(&["run", "--spec", "P-1", "--stage", "s", "-v"]);
     let stderr = String::from_utf8_lossy(&out.stderr);

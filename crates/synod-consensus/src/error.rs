@@ -80,6 +80,13 @@ pub enum ExtractError {
         /// strings and nulls count as neither.
         leaves: usize,
     },
+    /// An agent adapter found the output unusable for a reason of its own (an envelope that
+    /// says the answer was cut off, say); the message says which.
+    #[error("{message}")]
+    Unusable {
+        /// The adapter's reason, one line.
+        message: String,
+    },
 }
 
 /// Why a [`StageSpec`](crate::StageSpec) cannot be used with a set of expected agents.

@@ -63,6 +63,7 @@ use crate::{Classify, Error, ErrorClass, Result};
 
 /// Breaker settings (serde form: every field optional, durations human-readable).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct BreakerConfig {
     /// Calls in the count-based sliding window (default 20).
@@ -74,17 +75,23 @@ pub struct BreakerConfig {
     /// A call taking at least this long is slow (default `None`: slow-call tracking off;
     /// when set it costs two clock reads per call).
     #[serde(with = "crate::duration::option")]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<synod_core::HumanDuration>")
+    )]
     pub slow_call_duration: Option<Duration>,
     /// Slow-call rate, in percent, at or above which the breaker opens (default 100).
     pub slow_call_rate_threshold: f64,
     /// How long the breaker stays open before probing (default 30 s).
     #[serde(with = "crate::duration")]
+    #[cfg_attr(feature = "schemars", schemars(with = "synod_core::HumanDuration"))]
     pub wait_in_open: Duration,
     /// Factor applied to the open wait each time a half-open probe fails (default 1.0:
     /// fixed wait).
     pub wait_multiplier: f64,
     /// Upper bound of the growing open wait (default 5 min).
     #[serde(with = "crate::duration")]
+    #[cfg_attr(feature = "schemars", schemars(with = "synod_core::HumanDuration"))]
     pub max_wait_in_open: Duration,
     /// Probes allowed at once in half-open (default 2).
     pub permitted_calls_in_half_open: u32,

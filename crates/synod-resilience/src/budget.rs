@@ -31,6 +31,7 @@ use crate::{Error, Result};
 
 /// Token costs and capacity of a [`RetryBudget`] (serde form: all fields optional).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct BudgetConfig {
     /// Tokens in a full bucket (default 500).
@@ -88,6 +89,13 @@ impl fmt::Debug for RetryBudget {
             .field("available", &self.available())
             .field("config", &self.inner.config)
             .finish()
+    }
+}
+
+/// Two handles are equal when they share one bucket (clones of each other).
+impl PartialEq for RetryBudget {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 }
 

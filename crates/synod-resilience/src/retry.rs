@@ -81,6 +81,7 @@ use crate::{Classify, Error, ErrorClass, Result, RetryBudget};
 
 /// How random spread is added to each delay, so many clients do not retry in lockstep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Jitter {
     /// The exponential delay exactly.
@@ -122,6 +123,20 @@ impl fmt::Debug for RetryPolicy {
             .field("seed", &self.seed)
             .field("budget", &self.budget.as_ref().map(RetryBudget::available))
             .finish()
+    }
+}
+
+/// Equal settings and the same shared budget (or none).
+impl PartialEq for RetryPolicy {
+    fn eq(&self, other: &Self) -> bool {
+        self.max_attempts == other.max_attempts
+            && self.initial_delay == other.initial_delay
+            && self.max_delay == other.max_delay
+            && self.multiplier.to_bits() == other.multiplier.to_bits()
+            && self.jitter == other.jitter
+            && self.max_elapsed == other.max_elapsed
+            && self.seed == other.seed
+            && self.budget == other.budget
     }
 }
 
@@ -831,22 +846,49 @@ fn random_seed() -> u64 {
 
 /// The serde form of [`RetryPolicy`].
 #[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schemars", schemars(rename = "RetryPolicy"))]
 #[serde(default, deny_unknown_fields)]
 struct PolicyConfig {
+    /// Total calls, counting the first (at least 1; 1 means never retry).
     max_attempts: u32,
+    /// Delay before the first retry.
     #[serde(with = "crate::duration")]
+    #[cfg_attr(feature = "schemars", schemars(with = "synod_core::HumanDuration"))]
     initial_delay: Duration,
+    /// Upper bound on any single delay, a server's retry-after included.
     #[serde(with = "crate::duration")]
+    #[cfg_attr(feature = "schemars", schemars(with = "synod_core::HumanDuration"))]
     max_delay: Duration,
+    /// Growth factor per retry (finite, at least 1.0).
     multiplier: f64,
+    /// Jitter mode.
     jitter: Jitter,
+    /// Give up instead of waiting past this much time after the first failure (positive;
+    /// absent: no limit).
     #[serde(
         with = "crate::duration::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "Option<synod_core::HumanDuration>")
+    )]
     max_elapsed: Option<Duration>,
+    /// Seed for the jitter RNG (reproducible delays); absent: random per run.
     #[serde(skip_serializing_if = "Option::is_none")]
     seed: Option<u64>,
+}
+
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for RetryPolicy {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RetryPolicy".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        PolicyConfig::json_schema(generator)
+    }
 }
 
 impl Default for PolicyConfig {

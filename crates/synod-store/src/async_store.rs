@@ -54,7 +54,7 @@ impl AsyncStore {
         &self.store
     }
 
-    async fn call<T, F>(&self, operation: &'static str, f: F) -> Result<T>
+    pub(crate) async fn call<T, F>(&self, operation: &'static str, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T> + Send + 'static,

@@ -67,6 +67,7 @@
 pub mod async_store;
 mod conn;
 pub mod error;
+pub mod evidence;
 pub mod model;
 pub mod options;
 pub mod schema;
@@ -74,6 +75,7 @@ pub mod store;
 
 pub use async_store::AsyncStore;
 pub use error::{Error, Result};
+pub use evidence::{EvidenceStore, StageRecord, StoreFuture};
 pub use model::{
     AgentStats, Execution, ExecutionId, NewOutput, NewRun, Output, Page, PruneReport, Run, RunId,
     Spec, UnixMillis, now_millis,

@@ -68,7 +68,7 @@ impl fmt::Display for ExecutionId {
     }
 }
 
-/// A consensus run to record. `(spec_id, stage, started_at)` is unique.
+/// A consensus run to record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewRun {
     /// The spec the stage ran for.

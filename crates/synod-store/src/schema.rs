@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
@@ -75,6 +75,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX agent_executions_unfinished ON agent_executions (spawned_at)
         WHERE completed_at IS NULL;
     ",
+    // 2: runs of one spec and stage may start in the same millisecond (two processes);
+    // version 1 refused the second one. SQLite cannot drop a constraint, so the table is
+    // rebuilt (foreign keys are off while migrating; see `migrate`).
+    "
+    CREATE TABLE consensus_runs_v2 (
+        id           INTEGER PRIMARY KEY,
+        spec_id      TEXT NOT NULL,
+        stage        TEXT NOT NULL,
+        started_at   INTEGER NOT NULL,
+        finished_at  INTEGER NOT NULL,
+        status       TEXT NOT NULL,
+        verdict_json TEXT NOT NULL
+    );
+    INSERT INTO consensus_runs_v2 (id, spec_id, stage, started_at, finished_at, status, verdict_json)
+        SELECT id, spec_id, stage, started_at, finished_at, status, verdict_json FROM consensus_runs;
+    DROP TABLE consensus_runs;
+    ALTER TABLE consensus_runs_v2 RENAME TO consensus_runs;
+    CREATE INDEX consensus_runs_by_spec ON consensus_runs (spec_id, started_at);
+    CREATE INDEX consensus_runs_by_start ON consensus_runs (started_at);
+    ",
 ];
 
 /// The newest schema version this build knows (`PRAGMA user_version` of a migrated file).
@@ -99,7 +119,24 @@ pub(crate) fn check_not_too_new(found: i64, path: &Path) -> Result<()> {
 }
 
 /// Applies every migration the file lacks, each in its own IMMEDIATE transaction.
+///
+/// Foreign keys are off while migrating (a table rebuild must not cascade deletes; SQLite
+/// ignores the pragma inside a transaction), and every migration checks them before it
+/// commits.
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let map = |e| Error::sqlite(path, "migrate schema", e);
+    if user_version(conn, path)? >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    conn.pragma_update(None, "foreign_keys", false)
+        .map_err(map)?;
+    let migrated = apply(conn, path);
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(map)?;
+    migrated
+}
+
+fn apply(conn: &mut Connection, path: &Path) -> Result<()> {
     let map = |e| Error::sqlite(path, "migrate schema", e);
     for (index, sql) in MIGRATIONS.iter().enumerate() {
         let version = index as i64 + 1;
@@ -113,9 +150,112 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         }
         tracing::info!(path = %path.display(), from = current, to = version, "migrating store schema");
         tx.execute_batch(sql).map_err(map)?;
+        let dangling: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()
+            .map_err(map)?;
+        if let Some(table) = dangling {
+            return Err(Error::sqlite(
+                path,
+                "migrate schema",
+                rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                    Some(format!(
+                        "migration {version} left a dangling reference in {table}"
+                    )),
+                ),
+            ));
+        }
         tx.pragma_update(None, "user_version", version)
             .map_err(map)?;
         tx.commit().map_err(map)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::params;
+
+    use super::*;
+
+    /// A version-1 file with a run, an output and an execution.
+    fn version_one(path: &Path) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        conn.execute(
+            "INSERT INTO consensus_runs (id, spec_id, stage, started_at, finished_at, status, verdict_json) \
+             VALUES (7, 'S', 'plan', 10, 20, 'ok', '{}')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO agent_outputs (run_id, agent, attempt, exit_code, duration_ms, status, raw_output) \
+             VALUES (7, 'a', 1, 0, 5, 'ok', 'hi')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO agent_executions (agent, run_id, spawned_at) VALUES ('a', 7, 10)",
+            [],
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn version_one_migrates_keeping_every_row_and_allows_runs_sharing_a_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let mut conn = version_one(&path);
+        migrate(&mut conn, &path).unwrap();
+        assert_eq!(user_version(&conn, &path).unwrap(), SCHEMA_VERSION);
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1, "foreign keys are back on after migrating");
+        let kept: (i64, i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM consensus_runs WHERE id = 7), \
+                        (SELECT count(*) FROM agent_outputs WHERE run_id = 7), \
+                        (SELECT count(*) FROM agent_executions WHERE run_id = 7)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, (1, 1, 1));
+        conn.execute(
+            "INSERT INTO consensus_runs (spec_id, stage, started_at, finished_at, status, verdict_json) \
+             VALUES ('S', 'plan', 10, 20, 'ok', '{}')",
+            params![],
+        )
+        .unwrap();
+        // The rebuilt table still cascades: deleting the run deletes its outputs.
+        conn.execute("DELETE FROM consensus_runs WHERE id = 7", [])
+            .unwrap();
+        let outputs: i64 = conn
+            .query_row("SELECT count(*) FROM agent_outputs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(outputs, 0);
+    }
+
+    #[test]
+    fn a_current_file_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let mut conn = version_one(&path);
+        migrate(&mut conn, &path).unwrap();
+        conn.execute("CREATE TABLE marker (x)", []).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'marker'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 1);
+    }
 }

@@ -57,7 +57,7 @@ use crate::options::Options;
 use crate::schema;
 
 pub(crate) const SQL_LATEST_VERDICT: &str = "SELECT id, spec_id, stage, started_at, finished_at, status, verdict_json \
-     FROM consensus_runs WHERE spec_id = ?1 AND stage = ?2 ORDER BY started_at DESC LIMIT 1";
+     FROM consensus_runs WHERE spec_id = ?1 AND stage = ?2 ORDER BY started_at DESC, id DESC LIMIT 1";
 pub(crate) const SQL_RUN: &str = "SELECT id, spec_id, stage, started_at, finished_at, status, verdict_json \
      FROM consensus_runs WHERE id = ?1";
 pub(crate) const SQL_HISTORY: &str = "SELECT id, spec_id, stage, started_at, finished_at, status, verdict_json \
@@ -608,8 +608,8 @@ impl Store {
     /// there or none of it is.
     ///
     /// The spec's stage moves to `run.stage` unless the spec already has a run that finished
-    /// later. A second run with the same `(spec_id, stage, started_at)` fails with
-    /// [`Error::Constraint`].
+    /// later. Runs of one spec and stage may share a start time (two processes starting in the
+    /// same millisecond): each is kept with its own id and its true start.
     pub fn record_stage(
         &self,
         run: &NewRun,

@@ -382,8 +382,21 @@ fn damage_found_by_a_backup_or_a_read_leaves_the_mark() {
     assert!(marker.exists());
     drop(reader);
 
-    // A page read that fails with SQLITE_CORRUPT marks it too.
+    // A page read that fails with SQLITE_CORRUPT marks it too: damage the root page of the
+    // outputs table, which every read of a run's outputs goes through.
     fs::remove_file(&marker).unwrap();
+    let root: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'agent_outputs'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut bytes = fs::read(&path).unwrap();
+    let page = usize::try_from(root - 1).unwrap() * 4096;
+    bytes[page..page + 4096].fill(0x5a);
+    fs::write(&path, &bytes).unwrap();
     let reader = Store::open_read_only(&path, Options::default()).unwrap();
     let corrupt = (0..80)
         .map(|id| reader.outputs_for_run(synod_store::RunId(id)))

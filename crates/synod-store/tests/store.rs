@@ -105,41 +105,34 @@ fn latest_history_and_stage() {
 }
 
 #[test]
-fn duplicate_run_is_a_constraint_error_and_writes_nothing() {
+fn runs_sharing_a_start_time_are_both_kept_with_their_true_start() {
     let (_dir, store) = temp_store();
-    store
+    let first = store
         .record_stage(
             &run("S", "plan", 10),
             &[output("a", 1, true, 1)],
             &verdict(1),
         )
         .unwrap();
-    let err = store
+    let second = store
         .record_stage(
             &run("S", "plan", 10),
             &[output("a", 1, true, 1)],
             &verdict(2),
         )
-        .unwrap_err();
-    match &err {
-        Error::Constraint { name, .. } => {
-            assert!(name.contains("consensus_runs.started_at"), "{name}");
-        }
-        other => panic!("expected Constraint, got {other:?}"),
-    }
-    assert_eq!(err.class(), ErrorClass::Permanent);
-    assert_eq!(store.history("S", Page::default()).unwrap().len(), 1);
+        .unwrap();
+    assert_ne!(first, second);
+    let history = store.history("S", Page::default()).unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(history.iter().all(|r| r.started_at == 10));
+    // The later insert is the latest verdict of a tie.
+    assert_eq!(
+        store.latest_verdict("S", "plan").unwrap().map(|r| r.id),
+        Some(second)
+    );
     assert_eq!(
         store.outputs_for_agent("a", Page::default()).unwrap().len(),
-        1
-    );
-
-    let err = store
-        .record_outputs(RunId(9_999), &[output("a", 1, true, 1)])
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Constraint { ref name, .. } if name == "FOREIGN KEY"),
-        "{err:?}"
+        2
     );
 }
 

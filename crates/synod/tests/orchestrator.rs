@@ -3,10 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use synod::orchestrator::{AgentOutcome, Error, Event, Orchestrator, StageStatus, SynodConfig};
+use synod::orchestrator::{
+    AgentOutcome, AttemptStatus, Error, Event, Orchestrator, Plan, StageStatus, SynodConfig,
+};
 use synod::resilience::BreakerState;
 use synod::store::{Options, Store};
-use tokio::sync::mpsc;
+use tokio::sync::broadcast::Receiver;
 use tokio_util::sync::CancellationToken;
 
 struct Fixture {
@@ -28,12 +30,23 @@ impl Fixture {
         Store::open(self.dir.path().join("synod.db"), Options::default()).unwrap()
     }
 
-    fn orchestrator(&self, toml_text: &str) -> Orchestrator {
+    fn plan(&self, toml_text: &str) -> Result<Plan, Error> {
         let config: SynodConfig = toml::from_str(toml_text).unwrap();
-        Orchestrator::new(config, self.store())
-            .unwrap()
-            .base_dir(self.dir.path())
+        Plan::new(config, self.dir.path())
     }
+
+    fn orchestrator(&self, toml_text: &str) -> Orchestrator {
+        Orchestrator::with_plan(self.plan(toml_text).unwrap(), self.store().into_async())
+    }
+}
+
+/// Every event until the orchestrator is gone.
+async fn drain(mut rx: Receiver<Event>) -> Vec<Event> {
+    let mut events = Vec::new();
+    while let Ok(e) = rx.recv().await {
+        events.push(e);
+    }
+    events
 }
 
 const ANSWER: &str = "cat >/dev/null; echo 'Sure.'; echo '```json'; echo \"{\\\"approach\\\": \\\"$1\\\"}\"; echo '```'";
@@ -53,14 +66,12 @@ fn agent(name: &str, script: &str, extra: &str) -> String {
 async fn events_arrive_in_order_and_everything_is_stored() {
     let fx = Fixture::new();
     fx.script("answer.sh", ANSWER);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let orch = fx
-        .orchestrator(&format!(
-            "{}{}[[stages]]\nname = \"plan\"\nprompt = \"go\"\nconsensus = {{ decision_fields = [\"/approach\"] }}\n",
-            agent("a", "answer.sh", ""),
-            agent("b", "answer.sh", "")
-        ))
-        .events(tx);
+    let orch = fx.orchestrator(&format!(
+        "{}{}[[stages]]\nname = \"plan\"\nprompt = \"go\"\nconsensus = {{ decision_fields = [\"/approach\"] }}\n",
+        agent("a", "answer.sh", ""),
+        agent("b", "answer.sh", "")
+    ));
+    let rx = orch.subscribe();
     let report = orch.run_stage("S-1", "plan").await.unwrap();
     assert_eq!(report.status, StageStatus::Ok);
     assert_eq!(report.exit_code(), 0);
@@ -70,10 +81,7 @@ async fn events_arrive_in_order_and_everything_is_stored() {
     );
     drop(orch);
 
-    let mut events = Vec::new();
-    while let Some(e) = rx.recv().await {
-        events.push(e);
-    }
+    let events = drain(rx).await;
     assert!(matches!(&events[0], Event::StageStarted { agents, .. } if agents == &["a", "b"]));
     assert!(matches!(
         events.last(),
@@ -86,6 +94,19 @@ async fn events_arrive_in_order_and_everything_is_stored() {
         let mine: Vec<&Event> = events.iter().filter(|e| e.agent() == Some(name)).collect();
         assert!(
             matches!(mine[0], Event::AgentStarted { attempt: 1, .. }),
+            "{mine:?}"
+        );
+        assert!(
+            matches!(
+                mine[1],
+                Event::AttemptFinished {
+                    attempt: 1,
+                    status: AttemptStatus::Ok,
+                    exit_code: Some(0),
+                    class: None,
+                    ..
+                }
+            ),
             "{mine:?}"
         );
         assert!(matches!(
@@ -101,7 +122,11 @@ async fn events_arrive_in_order_and_everything_is_stored() {
     // The run, its outputs, the verdict and the spec's stage, stored together.
     let store = fx.store();
     let run = store.latest_verdict("S-1", "plan").unwrap().unwrap();
-    assert_eq!(Some(run.id.0), report.run_id);
+    assert_eq!(Some(run.id), report.run_id);
+    assert_eq!(
+        report.agent("a").unwrap().attempts[0].status,
+        AttemptStatus::Ok
+    );
     assert_eq!(run.status, "ok");
     assert_eq!(run.verdict["status"], "ok");
     assert_eq!(store.outputs_for_run(run.id).unwrap().len(), 2);
@@ -138,10 +163,7 @@ async fn an_open_breaker_skips_the_agent_on_the_next_run() {
     assert!(down.error.as_deref().unwrap().contains("circuit breaker"));
     assert_eq!(second.status, StageStatus::Degraded);
     // The skip is part of the evidence.
-    let outputs = fx
-        .store()
-        .outputs_for_run(synod::store::RunId(second.run_id.unwrap()))
-        .unwrap();
+    let outputs = fx.store().outputs_for_run(second.run_id.unwrap()).unwrap();
     let skipped: Vec<_> = outputs.iter().filter(|o| o.agent == "down").collect();
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].status, "skipped");
@@ -219,19 +241,17 @@ async fn prompt_as_argument_placeholders_and_agent_environment() {
 async fn cancellation_stops_every_agent_and_records_the_run_as_cancelled() {
     let fx = Fixture::new();
     fx.script("sleep.sh", "exec sleep 30");
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let orch = fx
-        .orchestrator(&format!(
-            "{}{}[[stages]]\nname = \"s\"\n",
-            agent("a", "sleep.sh", "timeout = \"60s\""),
-            agent("b", "sleep.sh", "timeout = \"60s\""),
-        ))
-        .events(tx);
+    let orch = fx.orchestrator(&format!(
+        "{}{}[[stages]]\nname = \"s\"\n",
+        agent("a", "sleep.sh", "timeout = \"60s\""),
+        agent("b", "sleep.sh", "timeout = \"60s\""),
+    ));
+    let mut rx = orch.subscribe();
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();
     tokio::spawn(async move {
         let mut started = 0;
-        while let Some(e) = rx.recv().await {
+        while let Ok(e) = rx.recv().await {
             if matches!(e, Event::AgentStarted { .. }) {
                 started += 1;
                 if started == 2 {
@@ -263,19 +283,30 @@ async fn cancellation_stops_every_agent_and_records_the_run_as_cancelled() {
 }
 
 #[tokio::test]
-async fn configuration_mistakes_are_errors_not_panics() {
+async fn configuration_mistakes_are_found_when_the_plan_is_built_not_by_a_run() {
     let fx = Fixture::new();
-    let orch = fx.orchestrator("[[agents]]\nname = \"a\"\ncommand = \"true\"\nenabled = false\n\n[[stages]]\nname = \"s\"\n");
+    let orch = fx
+        .orchestrator("[[agents]]\nname = \"a\"\ncommand = \"true\"\n\n[[stages]]\nname = \"s\"\n");
     let err = orch.run_stage("S", "nope").await.unwrap_err();
     assert!(matches!(err, Error::UnknownStage { .. }), "{err}");
-    let err = orch.run_stage("S", "s").await.unwrap_err();
-    assert!(err.to_string().contains("no enabled agents"), "{err}");
 
-    let orch = fx.orchestrator("[[agents]]\nname = \"a\"\ncommand = \"true\"\n\n[[stages]]\nname = \"s\"\nprompt_file = \"missing.md\"\n");
-    let err = orch.run_stage("S", "s").await.unwrap_err();
-    assert!(err.to_string().contains("missing.md"), "{err}");
+    let err = fx
+        .plan("[[agents]]\nname = \"a\"\ncommand = \"true\"\nenabled = false\n\n[[stages]]\nname = \"s\"\n")
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no enabled agents")
+            && err.to_string().contains("stages.0.agents"),
+        "{err}"
+    );
+    let err = fx
+        .plan("[[agents]]\nname = \"a\"\ncommand = \"true\"\n\n[[stages]]\nname = \"s\"\nprompt_file = \"missing.md\"\n")
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::PromptFile { .. }) && err.to_string().contains("missing.md"),
+        "{err}"
+    );
 
     let bad: SynodConfig =
         toml::from_str("[[stages]]\nname = \"s\"\nagents = [\"ghost\"]\n").unwrap();
-    assert!(Orchestrator::new(bad, fx.store()).is_err());
+    assert!(Orchestrator::new(bad, fx.store().into_async()).is_err());
 }

@@ -39,7 +39,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
+use super::switch::Switch;
 use synod_core::HumanDuration;
+use synod_resilience::{BreakerConfig, BudgetConfig, RetryPolicy};
 
 /// The current config format version.
 pub const CONFIG_VERSION: u32 = 1;
@@ -52,10 +54,12 @@ pub struct SynodConfig {
     pub version: u32,
     /// Where the evidence store lives.
     pub store: StoreConfig,
-    /// The retry budget shared by every agent of a run.
-    pub budget: BudgetSettings,
-    /// Circuit-breaker settings, one breaker per agent name.
-    pub breaker: BreakerSettings,
+    /// `[budget]`: the retry budget shared by every agent's retries (synod-resilience's
+    /// `BudgetConfig`, plus `enabled`).
+    pub budget: Switch<BudgetConfig>,
+    /// `[breaker]`: one circuit breaker per agent name (synod-resilience's `BreakerConfig`,
+    /// plus `enabled`).
+    pub breaker: Switch<BreakerConfig>,
     /// Which credentials are replaced by `[REDACTED]` in stored and shown agent output.
     pub redact: RedactSettings,
     /// The agents: command-line programs that answer a prompt.
@@ -69,8 +73,8 @@ impl Default for SynodConfig {
         Self {
             version: CONFIG_VERSION,
             store: StoreConfig::default(),
-            budget: BudgetSettings::default(),
-            breaker: BreakerSettings::default(),
+            budget: Switch::default(),
+            breaker: Switch::default(),
             redact: RedactSettings::default(),
             agents: Vec::new(),
             stages: Vec::new(),
@@ -163,24 +167,6 @@ impl SynodConfig {
             if agent.timeout.get().is_zero() {
                 return invalid(key("timeout"), "must be greater than zero".into());
             }
-            if agent.retry.max_attempts == 0 {
-                return invalid(
-                    key("retry.max_attempts"),
-                    "must be at least 1 (1 = no retry)".into(),
-                );
-            }
-            if !(agent.retry.multiplier >= 1.0 && agent.retry.multiplier.is_finite()) {
-                return invalid(
-                    key("retry.multiplier"),
-                    format!("{} must be a number >= 1", agent.retry.multiplier),
-                );
-            }
-            if agent.retry.initial_delay > agent.retry.max_delay {
-                return invalid(
-                    key("retry.initial_delay"),
-                    "must not exceed retry.max_delay".into(),
-                );
-            }
         }
         let mut stage_names = BTreeSet::new();
         for (i, stage) in self.stages.iter().enumerate() {
@@ -224,30 +210,29 @@ impl SynodConfig {
                 .iter()
                 .map(|a| a.name.as_str())
                 .collect();
-            if let (false, Err(e)) = (names.is_empty(), stage.consensus.validate(&names)) {
+            if names.is_empty() {
+                return invalid(
+                    format!("stages.{i}.agents"),
+                    format!(
+                        "stage {:?} has no enabled agents; enable one in [[agents]] or list some in the stage",
+                        stage.name
+                    ),
+                );
+            }
+            if let Err(e) = stage.consensus.validate(&names) {
                 return invalid(format!("stages.{i}.consensus"), e.to_string());
             }
         }
-        let b = &self.breaker;
-        if !(b.failure_rate_threshold > 0.0 && b.failure_rate_threshold <= 100.0) {
-            return invalid(
-                "breaker.failure_rate_threshold".into(),
-                format!(
-                    "{} must be a percentage in (0, 100]",
-                    b.failure_rate_threshold
-                ),
-            );
-        }
-        if b.window_size == 0 || b.minimum_calls == 0 || b.permitted_calls_in_half_open == 0 {
-            return invalid(
-                "breaker".into(),
-                "window_size, minimum_calls and permitted_calls_in_half_open must be at least 1"
-                    .into(),
-            );
-        }
-        if self.budget.capacity == 0 {
-            return invalid("budget.capacity".into(), "must be at least 1".into());
-        }
+        // The layers' own checks, so `[breaker]` and `[budget]` mean what they mean in
+        // synod-resilience (agents' `retry` is checked by its serde form as it is read).
+        self.breaker
+            .settings
+            .validate()
+            .map_err(|e| resilience_error("breaker", &e))?;
+        self.budget
+            .settings
+            .validate()
+            .map_err(|e| resilience_error("budget", &e))?;
         Ok(())
     }
 
@@ -257,6 +242,20 @@ impl SynodConfig {
             .map(|a| a.name.as_str())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// An invalid-config error at `section.PARAMETER` from synod-resilience's check.
+fn resilience_error(section: &str, error: &synod_resilience::Error) -> Error {
+    match error {
+        synod_resilience::Error::InvalidParameter { name, .. } => Error::InvalidConfig {
+            key: format!("{section}.{name}"),
+            message: error.to_string(),
+        },
+        other => Error::InvalidConfig {
+            key: section.to_owned(),
+            message: other.to_string(),
+        },
     }
 }
 
@@ -305,79 +304,6 @@ impl Default for RedactSettings {
     }
 }
 
-/// `[budget]`: a token bucket shared by every retry of a run (AWS standard-mode costs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct BudgetSettings {
-    /// Turn the budget off to let every agent use all its attempts.
-    pub enabled: bool,
-    /// Tokens in a full bucket.
-    pub capacity: u32,
-    /// Tokens a retry after an ordinary failure costs.
-    pub retry_cost: u32,
-    /// Tokens a retry after a timeout costs.
-    pub timeout_retry_cost: u32,
-    /// Tokens a call that succeeds on its first try gives back.
-    pub success_reward: u32,
-}
-
-impl Default for BudgetSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            capacity: 500,
-            retry_cost: 5,
-            timeout_retry_cost: 10,
-            success_reward: 1,
-        }
-    }
-}
-
-/// `[breaker]`: one circuit breaker per agent name (synod-resilience's resilience4j-style
-/// policy; the field names are its `BreakerConfig`'s).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct BreakerSettings {
-    /// Turn breakers off entirely.
-    pub enabled: bool,
-    /// Calls in the count-based sliding window.
-    pub window_size: u32,
-    /// Calls the window must hold before the failure rate is judged.
-    pub minimum_calls: u32,
-    /// Failure rate, in percent, at or above which the breaker opens.
-    pub failure_rate_threshold: f64,
-    /// An attempt taking at least this long counts as slow (default: off; agent CLIs are
-    /// slow by nature).
-    pub slow_call_duration: Option<HumanDuration>,
-    /// Slow-call rate, in percent, at or above which the breaker opens.
-    pub slow_call_rate_threshold: f64,
-    /// How long an open breaker skips its agent before letting a probe through.
-    pub wait_in_open: HumanDuration,
-    /// Factor applied to the open wait each time a probe fails (1 = fixed wait).
-    pub wait_multiplier: f64,
-    /// Upper bound of the growing open wait.
-    pub max_wait_in_open: HumanDuration,
-    /// Probe attempts allowed at once while half-open.
-    pub permitted_calls_in_half_open: u32,
-}
-
-impl Default for BreakerSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            window_size: 20,
-            minimum_calls: 5,
-            failure_rate_threshold: 50.0,
-            slow_call_duration: None,
-            slow_call_rate_threshold: 100.0,
-            wait_in_open: HumanDuration::from_secs(60),
-            wait_multiplier: 1.0,
-            max_wait_in_open: HumanDuration::from_secs(600),
-            permitted_calls_in_half_open: 1,
-        }
-    }
-}
-
 /// How an agent receives its prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -415,8 +341,10 @@ pub struct AgentConfig {
     pub timeout: HumanDuration,
     /// Time between SIGTERM and SIGKILL when the agent is stopped.
     pub kill_grace: HumanDuration,
-    /// Retry policy for this agent.
-    pub retry: RetrySettings,
+    /// `[agents.retry]`: how often and how patiently this agent is retried
+    /// (synod-resilience's `RetryPolicy` serde form, checked when the file is read).
+    #[schemars(with = "RetryPolicy")]
+    pub retry: RetryPolicy,
     /// Disabled agents are left out of every stage.
     pub enabled: bool,
 }
@@ -433,54 +361,8 @@ impl Default for AgentConfig {
             prompt_via: PromptVia::Stdin,
             timeout: HumanDuration::from_secs(600),
             kill_grace: HumanDuration::from_secs(5),
-            retry: RetrySettings::default(),
+            retry: RetryPolicy::default(),
             enabled: true,
-        }
-    }
-}
-
-/// Jitter applied to retry delays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Jitter {
-    /// Exact exponential delays.
-    None,
-    /// Uniform in `0..=delay` (the default).
-    #[default]
-    Full,
-    /// Half fixed, half random.
-    Equal,
-    /// AWS "decorrelated jitter".
-    Decorrelated,
-}
-
-/// `[agents.retry]`: how often and how patiently an agent is retried.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct RetrySettings {
-    /// Attempts in total, counting the first (1 = never retry).
-    pub max_attempts: u32,
-    /// Delay before the first retry.
-    pub initial_delay: HumanDuration,
-    /// Upper bound of any delay, including a server's retry-after.
-    pub max_delay: HumanDuration,
-    /// Growth factor between delays.
-    pub multiplier: f64,
-    /// Jitter kind.
-    pub jitter: Jitter,
-    /// Give up retrying once this much time has passed since the first attempt.
-    pub max_elapsed: Option<HumanDuration>,
-}
-
-impl Default for RetrySettings {
-    fn default() -> Self {
-        Self {
-            max_attempts: 3,
-            initial_delay: HumanDuration::from_secs(1),
-            max_delay: HumanDuration::from_secs(30),
-            multiplier: 2.0,
-            jitter: Jitter::Full,
-            max_elapsed: None,
         }
     }
 }
@@ -626,19 +508,15 @@ mod tests {
         "#,
         );
         assert!(c.validate().unwrap_err().to_string().contains("used twice"));
-        let c = parse(
-            r#"
-            [[agents]]
-            name = "a"
-            command = "true"
-            retry = { max_attempts = 0 }
-        "#,
-        );
+        // `retry` is synod-resilience's RetryPolicy serde form: checked as it is read.
+        let err = toml::from_str::<SynodConfig>(
+            "[[agents]]\nname = \"a\"\ncommand = \"true\"\nretry = { max_attempts = 0 }\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("agents.0.retry.max_attempts")
+            err.contains("max_attempts") && err.contains("retry"),
+            "{err}"
         );
     }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use synod_resilience::{Classify, ErrorClass};
+use synod_core::{Classify, ErrorClass};
 
 /// Everything that can stop a stage from running at all. (Agent failures are not errors:
 /// they are reported per agent in the [`StageReport`](super::StageReport).)
@@ -52,14 +52,6 @@ pub enum Error {
         /// Why.
         #[source]
         source: std::io::Error,
-    },
-    /// A stage has no agents to run.
-    #[error(
-        "stage {stage:?} has no enabled agents; enable one in [[agents]] or list some in the stage"
-    )]
-    NoAgents {
-        /// The stage.
-        stage: String,
     },
     /// An internal task ended abnormally (a bug); the message says which.
     #[error("internal error: {0}")]

@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::report::{AgentOutcome, StageStatus};
+use synod_core::ErrorClass;
+use synod_store::RunId;
+
+use super::report::{AgentOutcome, AttemptStatus, StageStatus};
 
 /// One thing that happened while a stage ran, in the order it happened for each agent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,6 +39,23 @@ pub enum Event {
         agent: String,
         /// 1 for the first attempt.
         attempt: u32,
+    },
+    /// An attempt ended: its typed outcome (the same as its [`AttemptReport`](super::AttemptReport)).
+    AttemptFinished {
+        /// Agent name.
+        agent: String,
+        /// 1 for the first attempt.
+        attempt: u32,
+        /// How it ended.
+        status: AttemptStatus,
+        /// Exit code, when the process exited normally.
+        exit_code: Option<i32>,
+        /// The failure's class (None on success).
+        #[serde(with = "super::report::class_name")]
+        class: Option<ErrorClass>,
+        /// How long it ran.
+        #[serde(with = "millis")]
+        elapsed: Duration,
     },
     /// An attempt failed and another will start after `delay`.
     AgentRetrying {
@@ -66,7 +86,7 @@ pub enum Event {
         /// The stage's status.
         status: StageStatus,
         /// The stored run's id.
-        run_id: Option<i64>,
+        run_id: Option<RunId>,
     },
 }
 
@@ -76,6 +96,7 @@ impl Event {
     pub fn agent(&self) -> Option<&str> {
         match self {
             Event::AgentStarted { agent, .. }
+            | Event::AttemptFinished { agent, .. }
             | Event::AgentRetrying { agent, .. }
             | Event::AgentFinished { agent, .. } => Some(agent),
             Event::StageStarted { .. } | Event::VerdictReady { .. } => None,
@@ -95,6 +116,20 @@ impl fmt::Display for Event {
             }
             Event::AgentStarted { agent, attempt } => {
                 write!(f, "{agent}: attempt {attempt} started")
+            }
+            Event::AttemptFinished {
+                agent,
+                attempt,
+                status,
+                exit_code,
+                elapsed,
+                ..
+            } => {
+                write!(f, "{agent}: attempt {attempt} {status}")?;
+                if let Some(code) = exit_code {
+                    write!(f, " (exit {code})")?;
+                }
+                write!(f, ", {:.1}s", elapsed.as_secs_f64())
             }
             Event::AgentRetrying {
                 agent,

@@ -11,6 +11,7 @@
 //! assert_eq!(loaded.config.agents[0].name, "a");
 //! assert_eq!(loaded.store_path().to_str(), Some("/tmp/x.db"));
 //! assert_eq!(loaded.base_dir(), dir.path());
+//! assert_eq!(loaded.plan()?.base_dir(), dir.path());
 //! assert!(loaded.explain("store.path")?.to_string().contains("/tmp/x.db"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -22,6 +23,7 @@ use synod_config::{Explanation, Issue, Loaded, Loader, Warning};
 
 use super::config::{CONFIG_VERSION, SynodConfig};
 use super::error::{Error, Result};
+use super::plan::Plan;
 use super::redact::is_secret_env_name;
 
 /// A loaded, validated [`SynodConfig`] and where it came from.
@@ -81,6 +83,15 @@ impl LoadedConfig {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         }
+    }
+
+    /// The runtime plan of this config, relative paths resolved from [`base_dir`](Self::base_dir):
+    /// what `synod config check` builds and `synod run` runs.
+    ///
+    /// # Errors
+    /// What [`Plan::new`] reports.
+    pub fn plan(&self) -> Result<Plan> {
+        Plan::new(self.config.clone(), self.base_dir())
     }
 
     /// The evidence database path (relative to the current directory unless absolute).

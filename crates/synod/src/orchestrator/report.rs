@@ -14,6 +14,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use synod_core::ErrorClass;
+use synod_store::RunId;
+
 use super::config::Mode;
 
 /// The outcome of a stage as a whole.
@@ -94,21 +97,108 @@ impl fmt::Display for AgentOutcome {
     }
 }
 
+/// How one attempt ended (stored as the output's `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AttemptStatus {
+    /// Exited successfully with a usable answer.
+    Ok,
+    /// Exited successfully, but the output held no usable answer.
+    InvalidJson,
+    /// Failed: a non-zero exit, or a failure the agent reported in its output.
+    Failed,
+    /// Stopped at its time limit.
+    Timeout,
+    /// Stopped because the run was cancelled.
+    Cancelled,
+    /// The program could not be started (not found, not executable).
+    NotStarted,
+    /// Not attempted: the agent's circuit breaker was open.
+    Skipped,
+}
+
+impl AttemptStatus {
+    /// The stored / printed name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptStatus::Ok => "ok",
+            AttemptStatus::InvalidJson => "invalid_json",
+            AttemptStatus::Failed => "failed",
+            AttemptStatus::Timeout => "timeout",
+            AttemptStatus::Cancelled => "cancelled",
+            AttemptStatus::NotStarted => "not_started",
+            AttemptStatus::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for AttemptStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One attempt of one agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptReport {
     /// 1 for the first attempt.
     pub attempt: u32,
+    /// How it ended.
+    pub status: AttemptStatus,
     /// Exit code, when the process exited normally.
     pub exit_code: Option<i32>,
     /// Wall time of the attempt in milliseconds.
     pub duration_ms: u64,
     /// The failure, one line (None on success).
     pub error: Option<String>,
-    /// `transient`, `rate_limited` or `permanent` for a failure.
-    pub class: Option<String>,
+    /// The failure's class (serialized `transient`, `rate_limited` or `permanent`).
+    #[serde(with = "class_name", default)]
+    pub class: Option<ErrorClass>,
     /// Bytes of standard output captured.
     pub stdout_bytes: usize,
+}
+
+/// `Option<ErrorClass>` as `"transient"`, `"rate_limited"`, `"permanent"` or null.
+pub(crate) mod class_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use synod_core::ErrorClass;
+
+    /// The class's name.
+    pub(crate) fn name(class: ErrorClass) -> &'static str {
+        match class {
+            ErrorClass::Transient => "transient",
+            ErrorClass::RateLimited { .. } => "rate_limited",
+            _ => "permanent",
+        }
+    }
+
+    pub(crate) fn serialize<S: Serializer>(
+        class: &Option<ErrorClass>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match class {
+            Some(class) => s.serialize_str(name(*class)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<ErrorClass>, D::Error> {
+        let Some(name) = Option::<String>::deserialize(d)? else {
+            return Ok(None);
+        };
+        match name.as_str() {
+            "transient" => Ok(Some(ErrorClass::Transient)),
+            "rate_limited" => Ok(Some(ErrorClass::RateLimited { retry_after: None })),
+            "permanent" => Ok(Some(ErrorClass::Permanent)),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown error class {other:?}; expected transient, rate_limited or permanent"
+            ))),
+        }
+    }
 }
 
 /// One agent's part in a stage.
@@ -133,7 +223,7 @@ pub struct AgentRun {
 pub struct StageReport {
     /// Id of the stored run (None only if storing was impossible because the run was
     /// cancelled before anything could be written).
-    pub run_id: Option<i64>,
+    pub run_id: Option<RunId>,
     /// Spec worked on.
     pub spec_id: String,
     /// Stage name.
@@ -148,8 +238,8 @@ pub struct StageReport {
     pub agents: Vec<AgentRun>,
     /// Milliseconds the whole stage took.
     pub duration_ms: u64,
-    /// The database holding the evidence.
-    pub store_path: PathBuf,
+    /// The file holding the evidence (None for in-memory and server stores).
+    pub store_path: Option<PathBuf>,
 }
 
 impl StageReport {

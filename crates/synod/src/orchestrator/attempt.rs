@@ -1,0 +1,275 @@
+//! One attempt of one agent: its command line, the process, and what it amounted to.
+
+use std::time::{Duration, Instant};
+
+use synod_consensus::ExtractError;
+use synod_core::{Classify, ErrorClass};
+use synod_exec::AgentCommand;
+use synod_store::{ExecutionId, NewOutput, now_millis};
+use tokio_util::sync::CancellationToken;
+
+use super::Orchestrator;
+use super::config::{AgentConfig, PromptVia};
+use super::hooks::{AgentHooks, Parsed};
+use super::plan::AgentPlan;
+use super::report::{AttemptReport, AttemptStatus};
+use super::template::Vars;
+
+/// One finished attempt: its stored output, its report and its execution row.
+pub(crate) struct AttemptRecord {
+    pub(crate) output: NewOutput,
+    pub(crate) report: AttemptReport,
+    pub(crate) execution: Option<ExecutionId>,
+}
+
+/// Why an attempt did not deliver (the retry loop's error).
+#[derive(Debug)]
+pub(crate) enum AttemptError {
+    /// The process failed (classified by the agent's hooks).
+    Exec {
+        error: synod_exec::Error,
+        class: ErrorClass,
+    },
+    /// The process exited successfully but its output reported a failure.
+    Reported {
+        class: ErrorClass,
+        message: String,
+    },
+    /// The breaker refused the attempt (its message).
+    BreakerOpen(String),
+    Cancelled,
+}
+
+impl AttemptError {
+    pub(crate) fn one_line(&self) -> String {
+        match self {
+            AttemptError::Exec { error, .. } => one_line(&error.to_string()),
+            AttemptError::Reported { message, .. } => one_line(message),
+            AttemptError::BreakerOpen(why) => why.clone(),
+            AttemptError::Cancelled => "cancelled".into(),
+        }
+    }
+}
+
+impl Classify for AttemptError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            AttemptError::Exec { class, .. } | AttemptError::Reported { class, .. } => *class,
+            AttemptError::BreakerOpen(_) | AttemptError::Cancelled => ErrorClass::Permanent,
+        }
+    }
+}
+
+/// A failed attempt as its circuit breaker sees it.
+pub(crate) struct Failed {
+    pub(crate) record: AttemptRecord,
+    pub(crate) error: AttemptError,
+}
+
+impl Classify for Failed {
+    fn class(&self) -> ErrorClass {
+        self.error.class()
+    }
+}
+
+/// The fixed parts of one agent's attempts.
+pub(crate) struct AttemptCtx<'a> {
+    pub(crate) orchestrator: &'a Orchestrator,
+    pub(crate) plan: &'a AgentPlan,
+    pub(crate) agent: &'a AgentConfig,
+    pub(crate) hooks: &'a dyn AgentHooks,
+    pub(crate) cancel: &'a CancellationToken,
+}
+
+impl AttemptCtx<'_> {
+    /// The command line of an attempt.
+    pub(crate) fn command(&self, vars: &Vars<'_>) -> AgentCommand {
+        let agent = self.agent;
+        let mut args: Vec<String> = agent.args.iter().map(|a| vars.render(a)).collect();
+        if agent.prompt_via == PromptVia::Arg
+            && !agent.args.iter().any(|a| Vars::mentions_prompt(a))
+        {
+            args.push(vars.prompt.to_owned());
+        }
+        let mut cmd = AgentCommand::new(&agent.command).args(args);
+        if agent.prompt_via == PromptVia::Stdin {
+            cmd = cmd.stdin(vars.prompt.as_bytes().to_vec());
+        }
+        cmd = cmd
+            .cwd(&self.plan.cwd)
+            .env("SYNOD_AGENT", &agent.name)
+            .env("SYNOD_SPEC_ID", vars.spec_id)
+            .env("SYNOD_STAGE", vars.stage)
+            .env("SYNOD_ATTEMPT", vars.attempt.to_string());
+        for (key, value) in &agent.env {
+            cmd = cmd.env(key, vars.render(value));
+        }
+        for (key, value) in &self.orchestrator.agent_env {
+            cmd = cmd.env(key, value);
+        }
+        cmd.timeout(agent.timeout.get())
+            .kill_grace(agent.kill_grace.get())
+            .cancel_token(self.cancel.child_token())
+    }
+
+    /// Runs one attempt's process (tracking its execution row) and reads its output: the
+    /// record and the answer (or why the output is unusable), or the failure.
+    pub(crate) async fn run(&self, attempt: u32, cmd: AgentCommand) -> Result<Delivered, Failed> {
+        let name = self.agent.name.as_str();
+        // The execution row is written while the process starts (off the critical path); an
+        // agent runs far longer than that write takes.
+        let track = async {
+            if self.orchestrator.track_executions {
+                self.orchestrator
+                    .store
+                    .execution_started(name, now_millis())
+                    .await
+                    .ok()
+            } else {
+                None
+            }
+        };
+        let started = Instant::now();
+        let (execution, result) = tokio::join!(track, synod_exec::run(&cmd));
+        let elapsed = started.elapsed();
+        let redactor = &self.orchestrator.redactor;
+        let mut seen = Observed {
+            attempt,
+            elapsed,
+            execution,
+            status: AttemptStatus::Ok,
+            exit_code: None,
+            raw_output: String::new(),
+            stdout_bytes: 0,
+            parsed_json: None,
+            error: None,
+            class: None,
+        };
+        match result {
+            Ok(out) => {
+                seen.raw_output = out.stdout_lossy().into_owned();
+                redactor.redact_in_place(&mut seen.raw_output);
+                seen.exit_code = out.code();
+                seen.stdout_bytes = out.stdout.len();
+                match self.hooks.parse(&seen.raw_output) {
+                    Parsed::Answer(value) => {
+                        seen.parsed_json = Some(value.clone());
+                        Ok((self.record(seen), Ok(value)))
+                    }
+                    Parsed::Invalid(why) => {
+                        seen.status = AttemptStatus::InvalidJson;
+                        seen.error = Some(one_line(&redactor.redact(&why.to_string())));
+                        Ok((self.record(seen), Err(why)))
+                    }
+                    Parsed::Failed { class, message } => {
+                        let message = one_line(&redactor.redact(&message));
+                        seen.status = AttemptStatus::Failed;
+                        seen.error = Some(message.clone());
+                        seen.class = Some(class);
+                        Err(Failed {
+                            record: self.record(seen),
+                            error: AttemptError::Reported { class, message },
+                        })
+                    }
+                }
+            }
+            Err(error) => {
+                seen.status = match &error {
+                    synod_exec::Error::Timeout { .. } => AttemptStatus::Timeout,
+                    synod_exec::Error::Cancelled => AttemptStatus::Cancelled,
+                    synod_exec::Error::NotFound { .. }
+                    | synod_exec::Error::PermissionDenied { .. } => AttemptStatus::NotStarted,
+                    _ => AttemptStatus::Failed,
+                };
+                if let Some(out) = error.output() {
+                    seen.raw_output = combined_output(out);
+                    seen.stdout_bytes = out.stdout.len();
+                    seen.exit_code = out.code();
+                }
+                redactor.redact_in_place(&mut seen.raw_output);
+                let class = self.hooks.classify(&error);
+                seen.error = Some(one_line(&redactor.redact(&error.to_string())));
+                seen.class = Some(class);
+                Err(Failed {
+                    record: self.record(seen),
+                    error: AttemptError::Exec { error, class },
+                })
+            }
+        }
+    }
+
+    fn record(&self, seen: Observed) -> AttemptRecord {
+        let duration_ms = millis(seen.elapsed);
+        AttemptRecord {
+            report: AttemptReport {
+                attempt: seen.attempt,
+                status: seen.status,
+                exit_code: seen.exit_code,
+                duration_ms,
+                error: seen.error.clone(),
+                class: seen.class,
+                stdout_bytes: seen.stdout_bytes,
+            },
+            output: NewOutput {
+                agent: self.agent.name.clone(),
+                attempt: seen.attempt,
+                exit_code: seen.exit_code,
+                duration_ms,
+                status: seen.status.as_str().to_owned(),
+                raw_output: seen.raw_output,
+                parsed_json: seen.parsed_json,
+                error: seen.error,
+            },
+            execution: seen.execution,
+        }
+    }
+}
+
+/// A process that exited successfully: its record, and its answer or why it has none.
+pub(crate) type Delivered = (AttemptRecord, Result<serde_json::Value, ExtractError>);
+
+/// What one attempt showed, before it becomes a stored output and a report.
+struct Observed {
+    attempt: u32,
+    elapsed: Duration,
+    execution: Option<ExecutionId>,
+    status: AttemptStatus,
+    exit_code: Option<i32>,
+    raw_output: String,
+    stdout_bytes: usize,
+    parsed_json: Option<serde_json::Value>,
+    error: Option<String>,
+    class: Option<ErrorClass>,
+}
+
+/// Stdout, then stderr under a marker when there is any (what a failed attempt said).
+fn combined_output(out: &synod_exec::Output) -> String {
+    let mut raw = out.stdout_lossy().into_owned();
+    let stderr = out.stderr_lossy();
+    if !stderr.trim().is_empty() {
+        if !raw.is_empty() && !raw.ends_with('\n') {
+            raw.push('\n');
+        }
+        raw.push_str("--- stderr ---\n");
+        raw.push_str(&stderr);
+    }
+    raw
+}
+
+/// The first line of `text`, at most 300 characters.
+pub(crate) fn one_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let mut out: String = line.chars().take(300).collect();
+    if line.chars().count() > 300 {
+        out.push('…');
+    }
+    out
+}
+
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

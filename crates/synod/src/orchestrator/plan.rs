@@ -1,0 +1,272 @@
+//! The runtime plan: everything a run needs, built once from a [`SynodConfig`].
+//!
+//! [`Plan::new`] checks the config ([`SynodConfig::validate`], then synod-resilience's checks
+//! of `[breaker]`, `[budget]` and every agent's `retry`), reads the stages' prompt files,
+//! resolves working directories, and builds each agent's retry policy (drawing on the shared
+//! budget), circuit breaker and the redactor. `synod config check` builds exactly this, and
+//! a run uses nothing else, so a config that passes the check never fails a run with a
+//! config error.
+//!
+//! ```
+//! use synod::orchestrator::{Plan, SynodConfig};
+//!
+//! let config: SynodConfig = toml::from_str(r#"
+//!     [[agents]]
+//!     name = "a"
+//!     command = "true"
+//!     retry = { max_attempts = 2, initial_delay = "1m30s", max_delay = "2m" }
+//!     [[stages]]
+//!     name = "plan"
+//!     prompt = "Plan {spec_id}."
+//! "#)?;
+//! let plan = Plan::new(config, ".")?;
+//! assert_eq!(plan.stage_agents("plan"), Some(vec!["a"]));
+//! assert_eq!(plan.agent_retry("a").map(|r| r.max_attempts()), Some(2));
+//!
+//! let bad: SynodConfig = toml::from_str("[breaker]\nwait_multiplier = 0.5")?;
+//! let err = Plan::new(bad, ".").unwrap_err();
+//! assert!(err.to_string().contains("breaker.wait_multiplier"), "{err}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use synod_resilience::{CircuitBreaker, RetryBudget, RetryPolicy};
+
+use super::config::{AgentConfig, Mode, StageConfig, SynodConfig};
+use super::error::{Error, Result};
+use super::redact::Redactor;
+
+/// A checked [`SynodConfig`] with everything a run needs built: cheap to share, immutable.
+/// Breakers and the retry budget inside persist across the runs of one plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    inner: Arc<PlanInner>,
+}
+
+#[derive(Debug)]
+struct PlanInner {
+    config: SynodConfig,
+    base_dir: PathBuf,
+    agents: Vec<AgentPlan>,
+    stages: Vec<StagePlan>,
+    budget: Option<RetryBudget>,
+    redactor: Redactor,
+}
+
+/// One agent, ready to run.
+#[derive(Debug)]
+pub(crate) struct AgentPlan {
+    /// Index into the config's `agents`.
+    pub(crate) index: usize,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) breaker: Option<CircuitBreaker>,
+    pub(crate) cwd: PathBuf,
+}
+
+/// One stage, ready to run.
+#[derive(Debug)]
+pub(crate) struct StagePlan {
+    /// Index into the config's `stages`.
+    pub(crate) index: usize,
+    /// Indexes into the plan's agents, in the stage's order (enabled agents only).
+    pub(crate) agents: Vec<usize>,
+    /// The prompt template (`prompt`, or the contents of `prompt_file`).
+    pub(crate) prompt: String,
+    pub(crate) max_concurrency: usize,
+}
+
+impl Plan {
+    /// Checks `config` and builds the plan; relative agent working directories and prompt
+    /// files resolve from `base_dir` (the config file's directory, usually: see
+    /// [`LoadedConfig::plan`](super::LoadedConfig::plan)).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the key, or [`Error::PromptFile`] for a prompt file
+    /// that cannot be read.
+    pub fn new(config: SynodConfig, base_dir: impl Into<PathBuf>) -> Result<Self> {
+        let base_dir = base_dir.into();
+        config.validate()?;
+        let budget = match config.budget.get() {
+            Some(costs) => Some(RetryBudget::new(*costs).map_err(|e| Error::InvalidConfig {
+                key: "budget".into(),
+                message: e.to_string(),
+            })?),
+            None => None,
+        };
+        let registry = match config.breaker.get() {
+            Some(settings) => Some(
+                synod_resilience::Registry::<String>::new(settings.clone()).map_err(|e| {
+                    Error::InvalidConfig {
+                        key: "breaker".into(),
+                        message: e.to_string(),
+                    }
+                })?,
+            ),
+            None => None,
+        };
+        let agents = config
+            .agents
+            .iter()
+            .enumerate()
+            .map(|(index, agent)| AgentPlan {
+                index,
+                retry: match &budget {
+                    Some(budget) => agent.retry.clone().with_budget(budget),
+                    None => agent.retry.clone(),
+                },
+                breaker: registry.as_ref().map(|r| r.get(&agent.name)),
+                cwd: agent
+                    .cwd
+                    .as_deref()
+                    .map_or_else(|| base_dir.clone(), |c| resolve(&base_dir, c)),
+            })
+            .collect();
+        let stages = config
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(index, stage)| plan_stage(&config, &base_dir, index, stage))
+            .collect::<Result<Vec<_>>>()?;
+        let redactor = Redactor::for_config(&config)?;
+        Ok(Self {
+            inner: Arc::new(PlanInner {
+                config,
+                base_dir,
+                agents,
+                stages,
+                budget,
+                redactor,
+            }),
+        })
+    }
+
+    /// The configuration the plan was built from.
+    #[must_use]
+    pub fn config(&self) -> &SynodConfig {
+        &self.inner.config
+    }
+
+    /// The directory relative paths were resolved from.
+    #[must_use]
+    pub fn base_dir(&self) -> &Path {
+        &self.inner.base_dir
+    }
+
+    /// The names of the agents `stage` runs, in order (None: no such stage).
+    #[must_use]
+    pub fn stage_agents(&self, stage: &str) -> Option<Vec<&str>> {
+        let plan = self.stage(stage)?;
+        Some(
+            plan.agents
+                .iter()
+                .map(|&i| self.agent_config(i).name.as_str())
+                .collect(),
+        )
+    }
+
+    /// The retry policy `agent` runs with (budget attached when `[budget]` is on).
+    #[must_use]
+    pub fn agent_retry(&self, agent: &str) -> Option<&RetryPolicy> {
+        self.agent(agent).map(|a| &a.retry)
+    }
+
+    /// The redactor applied to agent output.
+    #[must_use]
+    pub fn redactor(&self) -> &Redactor {
+        &self.inner.redactor
+    }
+
+    /// The shared retry budget (None when `[budget] enabled = false`).
+    #[must_use]
+    pub fn budget(&self) -> Option<&RetryBudget> {
+        self.inner.budget.as_ref()
+    }
+
+    /// The circuit breaker of `agent` (None: no such agent, or breakers are off).
+    #[must_use]
+    pub fn breaker(&self, agent: &str) -> Option<&CircuitBreaker> {
+        self.agent(agent).and_then(|a| a.breaker.as_ref())
+    }
+
+    pub(crate) fn agent(&self, name: &str) -> Option<&AgentPlan> {
+        self.inner
+            .agents
+            .iter()
+            .find(|a| self.agent_config(a.index).name == name)
+    }
+
+    pub(crate) fn agent_at(&self, index: usize) -> (&AgentPlan, &AgentConfig) {
+        (&self.inner.agents[index], self.agent_config(index))
+    }
+
+    pub(crate) fn agent_config(&self, index: usize) -> &AgentConfig {
+        &self.inner.config.agents[index]
+    }
+
+    pub(crate) fn stage(&self, name: &str) -> Option<&StagePlan> {
+        self.inner
+            .stages
+            .iter()
+            .find(|s| self.stage_config(s).name == name)
+    }
+
+    pub(crate) fn stage_config(&self, stage: &StagePlan) -> &StageConfig {
+        &self.inner.config.stages[stage.index]
+    }
+
+    /// The stage called `name`, or [`Error::UnknownStage`] listing those that exist.
+    pub(crate) fn require_stage(&self, name: &str) -> Result<&StagePlan> {
+        self.stage(name).ok_or_else(|| Error::UnknownStage {
+            stage: name.to_owned(),
+            known: self
+                .inner
+                .config
+                .stages
+                .iter()
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+
+    pub(crate) fn mode(&self, stage: &StagePlan) -> Mode {
+        self.stage_config(stage).mode
+    }
+}
+
+fn plan_stage(
+    config: &SynodConfig,
+    base_dir: &Path,
+    index: usize,
+    stage: &StageConfig,
+) -> Result<StagePlan> {
+    let agents: Vec<usize> = config
+        .stage_agents(stage)?
+        .iter()
+        .filter_map(|a| config.agents.iter().position(|b| b.name == a.name))
+        .collect();
+    let prompt = match (&stage.prompt, &stage.prompt_file) {
+        (Some(text), _) => text.clone(),
+        (None, Some(file)) => {
+            let path = resolve(base_dir, file);
+            std::fs::read_to_string(&path).map_err(|source| Error::PromptFile { path, source })?
+        }
+        (None, None) => String::new(),
+    };
+    Ok(StagePlan {
+        index,
+        max_concurrency: stage.max_concurrency.unwrap_or(agents.len()).max(1),
+        agents,
+        prompt,
+    })
+}
+
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
