@@ -78,3 +78,28 @@ impl Default for Options {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What SQLite reports as `PRAGMA synchronous` on a connection set up with `durability`
+    /// (1 = NORMAL, 2 = FULL).
+    fn synchronous_with(durability: Durability) -> i64 {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let options = Options {
+            durability,
+            ..Options::default()
+        };
+        conn.execute_batch(&crate::conn::connection_pragmas(&options))
+            .unwrap();
+        conn.query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn full_durability_makes_every_connection_sync_each_commit() {
+        assert_eq!(synchronous_with(Durability::Normal), 1);
+        assert_eq!(synchronous_with(Durability::Full), 2);
+    }
+}

@@ -1,0 +1,114 @@
+//! A store opened read-only next to a live writer: it must see what the writer commits,
+//! whether the commit is still in the WAL when the reader opens or lands after it opened.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::{output, run, verdict};
+use synod_store::{Options, Page, Store};
+
+fn chmod(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn a_reader_sees_commits_a_writer_makes_after_it_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("synod.db");
+    let writer = Store::open(&path, Options::default()).unwrap();
+    writer
+        .record_stage(
+            &run("S", "plan", 1),
+            &[output("a", 1, true, 5)],
+            &verdict(1),
+        )
+        .unwrap();
+    drop(writer);
+
+    let reader = Store::open_read_only(&path, Options::default()).unwrap();
+    assert_eq!(reader.history("S", Page::first(10)).unwrap().len(), 1);
+
+    let writer = Store::open(&path, Options::default()).unwrap();
+    let second = writer
+        .record_stage(
+            &run("S", "review", 2),
+            &[output("b", 1, true, 5)],
+            &verdict(2),
+        )
+        .unwrap();
+    let latest = reader.latest_verdict("S", "review").unwrap();
+    assert_eq!(latest.map(|r| r.id), Some(second));
+    assert_eq!(reader.history("S", Page::first(10)).unwrap().len(), 2);
+    assert_eq!(reader.outputs_for_run(second).unwrap().len(), 1);
+}
+
+#[test]
+fn a_reader_of_a_write_protected_file_sees_commits_still_in_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("synod.db");
+    let writer = Store::open(&path, Options::default()).unwrap();
+    let id = writer
+        .record_stage(
+            &run("S", "plan", 1),
+            &[output("a", 1, true, 5)],
+            &verdict(1),
+        )
+        .unwrap();
+    let wal = dir.path().join("synod.db-wal");
+    assert!(
+        fs::metadata(&wal).is_ok_and(|m| m.len() > 0),
+        "the commit is still in the WAL"
+    );
+    // The file loses its write bits while the writer still has commits in the WAL.
+    chmod(&path, 0o444);
+
+    let reader = Store::open_read_only(&path, Options::default()).unwrap();
+    assert_eq!(reader.run(id).unwrap().map(|r| r.verdict), Some(verdict(1)));
+    assert_eq!(reader.outputs_for_run(id).unwrap().len(), 1);
+    drop(reader);
+    drop(writer);
+    chmod(&path, 0o644);
+}
+
+#[test]
+fn a_reader_refuses_an_older_schema_until_a_writer_migrates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("synod.db");
+    {
+        // A database from before the first migration: valid SQLite, user_version 0.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE notes (text TEXT);")
+            .unwrap();
+    }
+    let err = Store::open_read_only(&path, Options::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            synod_store::Error::NeedsMigration {
+                found: 0,
+                supported: synod_store::SCHEMA_VERSION,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("migrate"), "{err}");
+
+    let writer = Store::open(&path, Options::default()).unwrap();
+    assert_eq!(
+        writer.schema_version().unwrap(),
+        synod_store::SCHEMA_VERSION
+    );
+    drop(writer);
+    let reader = Store::open_read_only(&path, Options::default()).unwrap();
+    assert_eq!(
+        reader.schema_version().unwrap(),
+        synod_store::SCHEMA_VERSION
+    );
+    assert!(reader.history("S", Page::first(1)).unwrap().is_empty());
+}
