@@ -31,9 +31,11 @@ fn a_reader_sees_commits_a_writer_makes_after_it_opened() {
     drop(writer);
 
     let reader = Store::open_read_only(&path, Options::default()).unwrap();
+    assert!(!reader.is_writable());
     assert_eq!(reader.history("S", Page::first(10)).unwrap().len(), 1);
 
     let writer = Store::open(&path, Options::default()).unwrap();
+    assert!(writer.is_writable());
     let second = writer
         .record_stage(
             &run("S", "review", 2),
