@@ -5,14 +5,15 @@
 //! use synod_resilience::{BreakerConfig, BreakerState, Registry};
 //!
 //! let registry: Registry<String> = Registry::new(BreakerConfig::default())?;
-//! let claude = registry.get(&"claude".to_owned());
-//! let again = registry.get(&"claude".to_owned());
+//! let claude = registry.get("claude");
+//! let again = registry.get("claude");
 //! assert_eq!(claude.name(), again.name()); // same breaker, shared state
 //! assert_eq!(registry.len(), 1);
 //! assert_eq!(registry.metrics()[0].1.state, BreakerState::Closed);
 //! # Ok::<(), synod_resilience::Error>(())
 //! ```
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
@@ -75,9 +76,14 @@ where
         })
     }
 
-    /// The breaker for `key`, created (named after the key) on first use.
+    /// The breaker for `key`, created (named after the key) on first use. Takes any borrowed
+    /// form of the key: `registry.get("claude")` for a `Registry<String>`.
     #[must_use]
-    pub fn get(&self, key: &K) -> CircuitBreaker {
+    pub fn get<Q>(&self, key: &Q) -> CircuitBreaker
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         if let Ok(map) = self.inner.breakers.read()
             && let Some(b) = map.get(key)
         {
@@ -87,14 +93,14 @@ where
             Ok(map) => map,
             Err(poisoned) => poisoned.into_inner(),
         };
-        map.entry(key.clone())
-            .or_insert_with(|| {
-                let breaker =
-                    CircuitBreaker::from_valid(key.to_string().into(), self.inner.config.clone());
-                self.attach(key, &breaker);
-                breaker
-            })
-            .clone()
+        let key = key.to_owned();
+        if let Some(b) = map.get::<K>(&key) {
+            return b.clone();
+        }
+        let breaker = CircuitBreaker::from_valid(key.to_string().into(), self.inner.config.clone());
+        self.attach(&key, &breaker);
+        map.insert(key, breaker.clone());
+        breaker
     }
 
     fn attach(&self, key: &K, breaker: &CircuitBreaker) {

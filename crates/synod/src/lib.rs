@@ -28,6 +28,52 @@
 //! synod = { version = "0.1", features = ["exec", "resilience"] }
 //! ```
 //!
+//! ## A complete example
+//!
+//! Three agents answer one prompt; the facade checks the config once, runs them in parallel
+//! (each behind its circuit breaker, with retries drawing on a shared budget), reconciles
+//! their JSON and keeps the evidence (features `orchestrator`, or `full`):
+//!
+//! ```
+//! # #[cfg(feature = "orchestrator")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use synod::orchestrator::{Orchestrator, Plan, StageStatus, SynodConfig};
+//! use synod::store::Store;
+//!
+//! let config: SynodConfig = toml::from_str(r#"
+//!     [[agents]]
+//!     name = "claude"
+//!     command = "sh"
+//!     args = ['-c', 'cat >/dev/null; echo "{\"approach\": \"incremental\"}"']
+//!     timeout = "10m"
+//!     retry = { max_attempts = 3, initial_delay = "1s", max_delay = "30s" }
+//!
+//!     [[agents]]
+//!     name = "gemini"
+//!     command = "sh"
+//!     args = ['-c', 'echo "I agree, step by step. {\"approach\": \"incremental\"}"']
+//!
+//!     [[agents]]
+//!     name = "codex"
+//!     command = "sh"
+//!     args = ['-c', 'echo "{\"approach\": \"rewrite\"}"']
+//!
+//!     [[stages]]
+//!     name = "plan"
+//!     prompt = "Plan {spec_id}; answer in JSON."
+//!     consensus = { decision_fields = ["/approach"], quorum = "majority" }
+//! "#)?;
+//! let plan = Plan::new(config, ".")?;  // every check `synod config check` makes
+//! let orchestrator = Orchestrator::with_plan(plan, Store::open_in_memory()?.into_async());
+//! let report = orchestrator.run_stage("SPEC-1", "plan").await?;
+//! assert_eq!(report.status, StageStatus::Ok); // 2 of 3 agree on "incremental"
+//! println!("{}", report.verdict.to_markdown());
+//! # Ok(()) }
+//! # #[cfg(not(feature = "orchestrator"))]
+//! # fn main() {}
+//! ```
+//!
 //! Every layer keeps one error enum (`Error`, `#[non_exhaustive]`) whose messages name the
 //! offending value, path, key or line; errors that can come from I/O implement
 //! [`Classify`] so retries know what is worth retrying. The shared vocabulary (error classes,
@@ -103,3 +149,8 @@ pub mod prelude {
     #[cfg(feature = "store")]
     pub use crate::store::Store;
 }
+
+/// The README's code blocks, compiled and run as doctests so they cannot rot.
+#[cfg(all(doctest, feature = "full"))]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
