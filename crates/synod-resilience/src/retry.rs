@@ -673,7 +673,15 @@ pub struct RetryError<E> {
 }
 
 impl<E> RetryError<E> {
-    /// The error of the last attempt.
+    /// The error of the last attempt. (Every attempt of a retry ran, so unlike
+    /// [`BreakerError::inner`](crate::BreakerError::inner) and
+    /// [`PipelineError::inner`](crate::PipelineError::inner), which are `None` for a rejected
+    /// or timed-out call, this is always there.)
+    #[must_use]
+    pub fn inner(&self) -> &E {
+        &self.last
+    }
+    /// The error of the last attempt (the same as [`inner`](Self::inner)).
     #[must_use]
     pub fn last_error(&self) -> &E {
         &self.last

@@ -241,6 +241,7 @@ async fn attempts_exhausted_reports_last_error_attempts_and_time() {
         .unwrap_err();
     assert_eq!(err.attempts(), 3);
     assert_eq!(err.last_error().0, 3, "the last cause is kept");
+    assert_eq!(err.inner().0, 3, "inner() is the same last error");
     assert_eq!(err.elapsed(), ms(30));
     assert_eq!(
         err.reason(),
