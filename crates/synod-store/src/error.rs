@@ -132,9 +132,12 @@ pub enum Error {
     },
     /// No pooled connection became free within the pool's connection timeout.
     #[error(
-        "no database connection became free in time ({0}); raise Options::pool_size or Options::connection_timeout"
+        "no database connection became free in time ({detail}); raise Options::pool_size or Options::connection_timeout"
     )]
-    Pool(#[from] r2d2::Error),
+    Pool {
+        /// What the pool said.
+        detail: String,
+    },
     /// A stored JSON column could not be parsed, or a value could not be serialized.
     #[error("JSON error in {what}: {source}")]
     Json {
@@ -232,7 +235,7 @@ fn constraint_name(message: &str) -> String {
 impl Classify for Error {
     fn class(&self) -> ErrorClass {
         match self {
-            Error::Busy { .. } | Error::Pool(_) => ErrorClass::Transient,
+            Error::Busy { .. } | Error::Pool { .. } => ErrorClass::Transient,
             Error::Io { source, .. } => source.class(),
             Error::Sqlite { source, .. } => match source.sqlite_error_code() {
                 Some(ErrorCode::SystemIoFailure | ErrorCode::OutOfMemory) => ErrorClass::Transient,

@@ -437,7 +437,10 @@ impl Store {
             .idle_timeout(None)
             .test_on_check_out(false)
             .connection_timeout(options.connection_timeout)
-            .build(manager)?;
+            .build(manager)
+            .map_err(|e| Error::Pool {
+                detail: e.to_string(),
+            })?;
 
         let (keepalive, marker) = match &target {
             Target::Memory(_) => (Some(Mutex::new(boot)), None),
@@ -544,7 +547,9 @@ impl Store {
     }
 
     fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>> {
-        Ok(self.inner.pool.get()?)
+        self.inner.pool.get().map_err(|e| Error::Pool {
+            detail: e.to_string(),
+        })
     }
 
     /// Runs `f` in one IMMEDIATE transaction, serialised with this process's other writers.
