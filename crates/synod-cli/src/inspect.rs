@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use synod::store::{Output, Run, RunId};
+use synod::store::{Run, RunId, StoredOutput};
 
 use crate::common::{ConfigArgs, Failure, finish, outln, print_json};
 
@@ -103,7 +103,7 @@ fn show_inner(args: &ShowArgs) -> Result<ExitCode, Failure> {
                 args.run
             ))
         })?;
-    let outputs: Vec<Output> = store
+    let outputs: Vec<StoredOutput> = store
         .outputs_for_run(id)
         .map_err(|e| Failure::new(format!("cannot read the outputs of run {}", args.run), e))?;
     if args.json {

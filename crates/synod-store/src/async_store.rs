@@ -29,8 +29,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Output, Page, PruneReport, Run, RunId,
-    Spec, UnixMillis,
+    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, Spec,
+    StoredOutput, UnixMillis,
 };
 use crate::options::Options;
 use crate::store::Store;
@@ -163,7 +163,7 @@ impl AsyncStore {
     }
 
     /// [`Store::outputs_for_run`].
-    pub async fn outputs_for_run(&self, run_id: RunId) -> Result<Vec<Output>> {
+    pub async fn outputs_for_run(&self, run_id: RunId) -> Result<Vec<StoredOutput>> {
         self.call("outputs_for_run", move |s| s.outputs_for_run(run_id))
             .await
     }
@@ -173,7 +173,7 @@ impl AsyncStore {
         &self,
         agent: impl Into<String>,
         page: Page,
-    ) -> Result<Vec<Output>> {
+    ) -> Result<Vec<StoredOutput>> {
         let agent = agent.into();
         self.call("outputs_for_agent", move |s| {
             s.outputs_for_agent(&agent, page)

@@ -77,8 +77,8 @@ pub use async_store::AsyncStore;
 pub use error::{Error, Result};
 pub use evidence::{EvidenceStore, StageRecord, StoreFuture};
 pub use model::{
-    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Output, Page, PruneReport, Run, RunId,
-    Spec, UnixMillis, now_millis,
+    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, Spec,
+    StoredOutput, UnixMillis, now_millis,
 };
 pub use options::{Durability, Options};
 pub use schema::SCHEMA_VERSION;

@@ -135,7 +135,7 @@ pub struct Run {
 /// A recorded agent attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Output {
+pub struct StoredOutput {
     /// The row id (increases with recording order).
     pub id: i64,
     /// The run it belongs to.

@@ -50,8 +50,8 @@ use serde_json::Value;
 use crate::conn::{self, FileMode, Readers, Target};
 use crate::error::{Error, Result};
 use crate::model::{
-    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Output, Page, PruneReport, Run, RunId,
-    Spec, UnixMillis, now_millis,
+    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, Spec,
+    StoredOutput, UnixMillis, now_millis,
 };
 use crate::options::Options;
 use crate::schema;
@@ -196,10 +196,10 @@ fn finish_run((mut run, json): (Run, String)) -> Result<Run> {
     Ok(run)
 }
 
-fn read_output(row: &Row<'_>) -> rusqlite::Result<(Output, Option<String>)> {
+fn read_output(row: &Row<'_>) -> rusqlite::Result<(StoredOutput, Option<String>)> {
     let duration: i64 = row.get(5)?;
     Ok((
-        Output {
+        StoredOutput {
             id: row.get(0)?,
             run_id: RunId(row.get(1)?),
             agent: row.get(2)?,
@@ -215,7 +215,7 @@ fn read_output(row: &Row<'_>) -> rusqlite::Result<(Output, Option<String>)> {
     ))
 }
 
-fn finish_output((mut output, json): (Output, Option<String>)) -> Result<Output> {
+fn finish_output((mut output, json): (StoredOutput, Option<String>)) -> Result<StoredOutput> {
     if let Some(json) = json {
         output.parsed_json = Some(serde_json::from_str(&json).map_err(|source| Error::Json {
             what: format!("parsed_json of output {}", output.id),
@@ -739,7 +739,7 @@ impl Store {
     }
 
     /// A run's outputs in recording order.
-    pub fn outputs_for_run(&self, run_id: RunId) -> Result<Vec<Output>> {
+    pub fn outputs_for_run(&self, run_id: RunId) -> Result<Vec<StoredOutput>> {
         let _span = tracing::trace_span!("store.outputs_for_run", %run_id).entered();
         let rows = self.read(|c| {
             c.prepare_cached(SQL_OUTPUTS_FOR_RUN)
@@ -753,7 +753,7 @@ impl Store {
     }
 
     /// An agent's outputs, newest first.
-    pub fn outputs_for_agent(&self, agent: &str, page: Page) -> Result<Vec<Output>> {
+    pub fn outputs_for_agent(&self, agent: &str, page: Page) -> Result<Vec<StoredOutput>> {
         let _span = tracing::trace_span!("store.outputs_for_agent", agent, page.offset, page.limit)
             .entered();
         let (limit, offset) = limit_offset(page);
