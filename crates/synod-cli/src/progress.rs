@@ -6,14 +6,14 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use synod::orchestrator::{AgentOutcome, Event};
+use synod::orchestrator::{AgentOutcome, StageEvent};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 use tokio::task::JoinHandle;
 
 use crate::common::errln;
 
 /// Consumes `events` until the channel closes, drawing them on stderr.
-pub(crate) fn spawn(events: Receiver<Event>, quiet: bool) -> JoinHandle<()> {
+pub(crate) fn spawn(events: Receiver<StageEvent>, quiet: bool) -> JoinHandle<()> {
     let live = !quiet && std::io::stderr().is_terminal();
     tokio::spawn(async move {
         if live {
@@ -26,7 +26,7 @@ pub(crate) fn spawn(events: Receiver<Event>, quiet: bool) -> JoinHandle<()> {
 
 /// The next event; None once the orchestrator is gone. Events lost to a slow terminal are
 /// skipped (the report at the end has everything).
-async fn next(events: &mut Receiver<Event>) -> Option<Event> {
+async fn next(events: &mut Receiver<StageEvent>) -> Option<StageEvent> {
     loop {
         match events.recv().await {
             Ok(event) => return Some(event),
@@ -36,7 +36,7 @@ async fn next(events: &mut Receiver<Event>) -> Option<Event> {
     }
 }
 
-async fn lines(mut events: Receiver<Event>, quiet: bool) {
+async fn lines(mut events: Receiver<StageEvent>, quiet: bool) {
     while let Some(event) = next(&mut events).await {
         if !quiet {
             errln!("[synod] {event}");
@@ -44,7 +44,7 @@ async fn lines(mut events: Receiver<Event>, quiet: bool) {
     }
 }
 
-async fn bars(mut events: Receiver<Event>) {
+async fn bars(mut events: Receiver<StageEvent>) {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let style =
         ProgressStyle::with_template("{spinner:.cyan} {prefix:<12.bold} {elapsed:>4} {wide_msg}")
@@ -52,7 +52,7 @@ async fn bars(mut events: Receiver<Event>) {
     let mut bars: HashMap<String, ProgressBar> = HashMap::new();
     while let Some(event) = next(&mut events).await {
         match &event {
-            Event::StageStarted { agents, .. } => {
+            StageEvent::StageStarted { agents, .. } => {
                 let _ = multi.println(event.to_string());
                 for agent in agents {
                     let bar = multi.add(ProgressBar::new_spinner());
@@ -63,12 +63,12 @@ async fn bars(mut events: Receiver<Event>) {
                     bars.insert(agent.clone(), bar);
                 }
             }
-            Event::AgentStarted { agent, attempt } => {
+            StageEvent::AgentStarted { agent, attempt } => {
                 if let Some(bar) = bars.get(agent) {
                     bar.set_message(format!("running (attempt {attempt})"));
                 }
             }
-            Event::AgentRetrying {
+            StageEvent::AgentRetrying {
                 agent,
                 attempt,
                 delay,
@@ -81,7 +81,7 @@ async fn bars(mut events: Receiver<Event>) {
                     ));
                 }
             }
-            Event::AgentFinished {
+            StageEvent::AgentFinished {
                 agent,
                 outcome,
                 attempts,
@@ -97,7 +97,7 @@ async fn bars(mut events: Receiver<Event>) {
                 }
             }
             // The agent's bar shows its attempts; the report has each one.
-            Event::AttemptFinished { .. } => {}
+            StageEvent::AttemptFinished { .. } => {}
             _ => {
                 let _ = multi.println(event.to_string());
             }

@@ -142,7 +142,7 @@ pub mod prelude {
     pub use crate::exec::AgentCommand;
     #[cfg(feature = "orchestrator")]
     pub use crate::orchestrator::{
-        Event, LoadedConfig, Mode, Orchestrator, StageReport, StageStatus, SynodConfig,
+        LoadedConfig, Mode, Orchestrator, Plan, StageEvent, StageReport, StageStatus, SynodConfig,
     };
     #[cfg(feature = "resilience")]
     pub use crate::resilience::{Classify, ErrorClass, RetryPolicy};

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use synod::orchestrator::{
-    AgentOutcome, AttemptStatus, Error, Event, Orchestrator, Plan, StageStatus, SynodConfig,
+    AgentOutcome, AttemptStatus, Error, Orchestrator, Plan, StageEvent, StageStatus, SynodConfig,
 };
 use synod::resilience::BreakerState;
 use synod::store::{Options, Store};
@@ -41,7 +41,7 @@ impl Fixture {
 }
 
 /// Every event until the orchestrator is gone.
-async fn drain(mut rx: Receiver<Event>) -> Vec<Event> {
+async fn drain(mut rx: Receiver<StageEvent>) -> Vec<StageEvent> {
     let mut events = Vec::new();
     while let Ok(e) = rx.recv().await {
         events.push(e);
@@ -82,24 +82,24 @@ async fn events_arrive_in_order_and_everything_is_stored() {
     drop(orch);
 
     let events = drain(rx).await;
-    assert!(matches!(&events[0], Event::StageStarted { agents, .. } if agents == &["a", "b"]));
+    assert!(matches!(&events[0], StageEvent::StageStarted { agents, .. } if agents == &["a", "b"]));
     assert!(matches!(
         events.last(),
-        Some(Event::VerdictReady {
+        Some(StageEvent::VerdictReady {
             status: StageStatus::Ok,
             run_id: Some(_)
         })
     ));
     for name in ["a", "b"] {
-        let mine: Vec<&Event> = events.iter().filter(|e| e.agent() == Some(name)).collect();
+        let mine: Vec<&StageEvent> = events.iter().filter(|e| e.agent() == Some(name)).collect();
         assert!(
-            matches!(mine[0], Event::AgentStarted { attempt: 1, .. }),
+            matches!(mine[0], StageEvent::AgentStarted { attempt: 1, .. }),
             "{mine:?}"
         );
         assert!(
             matches!(
                 mine[1],
-                Event::AttemptFinished {
+                StageEvent::AttemptFinished {
                     attempt: 1,
                     status: AttemptStatus::Ok,
                     exit_code: Some(0),
@@ -111,7 +111,7 @@ async fn events_arrive_in_order_and_everything_is_stored() {
         );
         assert!(matches!(
             mine.last(),
-            Some(Event::AgentFinished {
+            Some(StageEvent::AgentFinished {
                 outcome: AgentOutcome::Answered,
                 attempts: 1,
                 ..
@@ -252,7 +252,7 @@ async fn cancellation_stops_every_agent_and_records_the_run_as_cancelled() {
     tokio::spawn(async move {
         let mut started = 0;
         while let Ok(e) = rx.recv().await {
-            if matches!(e, Event::AgentStarted { .. }) {
+            if matches!(e, StageEvent::AgentStarted { .. }) {
                 started += 1;
                 if started == 2 {
                     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -14,7 +14,7 @@ use super::Orchestrator;
 use super::attempt::{
     AttemptCtx, AttemptError, AttemptRecord, Delivered, Failed, millis, one_line,
 };
-use super::event::Event;
+use super::event::StageEvent;
 use super::report::{AgentOutcome, AgentRun, AttemptStatus};
 use super::template::Vars;
 
@@ -98,7 +98,7 @@ impl Orchestrator {
                     return Err(AttemptError::Cancelled);
                 }
                 let _running = InFlight::enter(in_flight);
-                self.emit(Event::AgentStarted {
+                self.emit(StageEvent::AgentStarted {
                     agent: name.to_owned(),
                     attempt,
                 });
@@ -123,7 +123,7 @@ impl Orchestrator {
                     Err(Failed { record, error }) => (record, Err(error)),
                 };
                 let report = &record.report;
-                self.emit(Event::AttemptFinished {
+                self.emit(StageEvent::AttemptFinished {
                     agent: name.to_owned(),
                     attempt,
                     status: report.status,
@@ -138,7 +138,7 @@ impl Orchestrator {
             }
         };
         let notify = |attempt: u32, err: &AttemptError, delay: Duration| {
-            self.emit(Event::AgentRetrying {
+            self.emit(StageEvent::AgentRetrying {
                 agent: name.to_owned(),
                 attempt: attempt + 1,
                 delay,
@@ -283,7 +283,7 @@ impl Orchestrator {
         outputs: Vec<NewOutput>,
         executions: Vec<(ExecutionId, String)>,
     ) -> AgentResult {
-        self.emit(Event::AgentFinished {
+        self.emit(StageEvent::AgentFinished {
             agent: run.name.clone(),
             outcome: run.outcome,
             attempts: u32::try_from(run.attempts.len()).unwrap_or(u32::MAX),

@@ -2,9 +2,9 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use synod::orchestrator::Event;
+//! use synod::orchestrator::StageEvent;
 //!
-//! let e = Event::AgentRetrying { agent: "beta".into(), attempt: 2, delay: Duration::from_millis(200), error: "503".into() };
+//! let e = StageEvent::AgentRetrying { agent: "beta".into(), attempt: 2, delay: Duration::from_millis(200), error: "503".into() };
 //! assert_eq!(e.agent(), Some("beta"));
 //! assert!(e.to_string().contains("retry 2 in 200ms"));
 //! ```
@@ -23,7 +23,7 @@ use super::report::{AgentOutcome, AttemptStatus, StageStatus};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum Event {
+pub enum StageEvent {
     /// The stage began; `agents` will run, in this order.
     StageStarted {
         /// Spec being worked on.
@@ -90,34 +90,34 @@ pub enum Event {
     },
 }
 
-impl Event {
+impl StageEvent {
     /// The agent this event is about, if any.
     #[must_use]
     pub fn agent(&self) -> Option<&str> {
         match self {
-            Event::AgentStarted { agent, .. }
-            | Event::AttemptFinished { agent, .. }
-            | Event::AgentRetrying { agent, .. }
-            | Event::AgentFinished { agent, .. } => Some(agent),
-            Event::StageStarted { .. } | Event::VerdictReady { .. } => None,
+            StageEvent::AgentStarted { agent, .. }
+            | StageEvent::AttemptFinished { agent, .. }
+            | StageEvent::AgentRetrying { agent, .. }
+            | StageEvent::AgentFinished { agent, .. } => Some(agent),
+            StageEvent::StageStarted { .. } | StageEvent::VerdictReady { .. } => None,
         }
     }
 }
 
-impl fmt::Display for Event {
+impl fmt::Display for StageEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Event::StageStarted {
+            StageEvent::StageStarted {
                 spec_id,
                 stage,
                 agents,
             } => {
                 write!(f, "{spec_id}/{stage}: running {}", agents.join(", "))
             }
-            Event::AgentStarted { agent, attempt } => {
+            StageEvent::AgentStarted { agent, attempt } => {
                 write!(f, "{agent}: attempt {attempt} started")
             }
-            Event::AttemptFinished {
+            StageEvent::AttemptFinished {
                 agent,
                 attempt,
                 status,
@@ -131,7 +131,7 @@ impl fmt::Display for Event {
                 }
                 write!(f, ", {:.1}s", elapsed.as_secs_f64())
             }
-            Event::AgentRetrying {
+            StageEvent::AgentRetrying {
                 agent,
                 attempt,
                 delay,
@@ -143,7 +143,7 @@ impl fmt::Display for Event {
                     synod_core::duration::format_duration(*delay)
                 )
             }
-            Event::AgentFinished {
+            StageEvent::AgentFinished {
                 agent,
                 outcome,
                 attempts,
@@ -153,7 +153,7 @@ impl fmt::Display for Event {
                 "{agent}: {outcome} after {attempts} attempt(s), {:.1}s",
                 elapsed.as_secs_f64()
             ),
-            Event::VerdictReady { status, run_id } => match run_id {
+            StageEvent::VerdictReady { status, run_id } => match run_id {
                 Some(id) => write!(f, "verdict: {status} (run {id})"),
                 None => write!(f, "verdict: {status}"),
             },

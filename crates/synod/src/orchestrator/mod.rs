@@ -14,7 +14,7 @@
 //! 4. stores the run, every attempt's output, the verdict and the spec's new stage in one
 //!    IMMEDIATE transaction (synod-store); each spawned process is also tracked as an
 //!    execution, so a crash of the orchestrator itself leaves a visible trace;
-//! 5. returns a [`StageReport`], having sent [`Event`]s (each attempt's typed outcome among
+//! 5. returns a [`StageReport`], having sent [`StageEvent`]s (each attempt's typed outcome among
 //!    them) to every receiver from [`Orchestrator::subscribe`].
 //!
 //! The work is split by responsibility: [`Plan`] (the config checked and built once: retry
@@ -87,7 +87,7 @@ pub use config::{
     SynodConfig,
 };
 pub use error::{Error, Result};
-pub use event::Event;
+pub use event::StageEvent;
 pub use hooks::{AgentHooks, GenericCli, Parsed};
 pub use load::LoadedConfig;
 pub use plan::Plan;
@@ -111,7 +111,7 @@ pub struct Orchestrator {
     plan: Plan,
     store: Arc<dyn EvidenceStore>,
     store_path: Option<PathBuf>,
-    events: broadcast::Sender<Event>,
+    events: broadcast::Sender<StageEvent>,
     agent_env: Vec<(String, String)>,
     hooks: HashMap<String, Arc<dyn AgentHooks>>,
     default_hooks: Arc<dyn AgentHooks>,
@@ -161,12 +161,12 @@ impl Orchestrator {
         self
     }
 
-    /// A receiver of every [`Event`] of every later run, in order. A run's last event is
-    /// [`Event::VerdictReady`] (none when the run fails with an error); the receiver reports
+    /// A receiver of every [`StageEvent`] of every later run, in order. A run's last event is
+    /// [`StageEvent::VerdictReady`] (none when the run fails with an error); the receiver reports
     /// `Closed` once the orchestrator is dropped, and `Lagged(n)` when it fell more than
     /// [`EVENT_CAPACITY`] events behind and lost the oldest `n`.
     #[must_use]
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> broadcast::Receiver<StageEvent> {
         self.events.subscribe()
     }
 
@@ -284,7 +284,7 @@ impl Orchestrator {
             .iter()
             .map(|&i| self.plan.agent_config(i).name.clone())
             .collect();
-        self.emit(Event::StageStarted {
+        self.emit(StageEvent::StageStarted {
             spec_id: spec_id.to_owned(),
             stage: stage_name.to_owned(),
             agents: names.clone(),
@@ -356,7 +356,7 @@ impl Orchestrator {
         let mut record = StageRecord::new(run, outputs, verdict_json);
         record.executions = executions;
         let run_id = record::record_stage(&*self.store, record).await?;
-        self.emit(Event::VerdictReady {
+        self.emit(StageEvent::VerdictReady {
             status,
             run_id: Some(run_id),
         });
@@ -381,7 +381,7 @@ impl Orchestrator {
             .as_ref()
     }
 
-    fn emit(&self, event: Event) {
+    fn emit(&self, event: StageEvent) {
         // No receivers is fine: nobody is watching.
         let _ = self.events.send(event);
     }
