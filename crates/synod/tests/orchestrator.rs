@@ -144,7 +144,7 @@ async fn an_open_breaker_skips_the_agent_on_the_next_run() {
     fx.script("answer.sh", ANSWER);
     fx.script("down.sh", "echo 'HTTP 503 service unavailable' >&2; exit 1");
     let orch = fx.orchestrator(&format!(
-        "[breaker]\nwindow_size = 2\nminimum_calls = 2\nfailure_rate_threshold = 50\nwait_in_open = \"10m\"\n\n{}{}{}[[stages]]\nname = \"s\"\n",
+        "[breaker]\nwindow_size = 2\nminimum_calls = 2\nfailure_rate_threshold = 50\nwait_in_open = \"10m\"\nmax_wait_in_open = \"10m\"\n\n{}{}{}[[stages]]\nname = \"s\"\n",
         agent("a", "answer.sh", ""),
         agent("b", "answer.sh", ""),
         agent("down", "down.sh", "retry = { max_attempts = 2, initial_delay = \"10ms\", jitter = \"none\" }"),
