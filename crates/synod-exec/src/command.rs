@@ -28,7 +28,6 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -38,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::classify::Classifier;
 use crate::error::{Error, Result};
+use crate::shim::Launch;
 
 /// Default time between SIGTERM and SIGKILL when a process group is stopped.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
@@ -329,7 +329,7 @@ impl AgentCommand {
         }
         let check_name = |name: &OsStr| -> Result<()> {
             let shown = name.to_string_lossy();
-            if name.is_empty() || name.as_bytes().contains(&b'=') || has_nul(name) {
+            if name.is_empty() || name.as_encoded_bytes().contains(&b'=') || has_nul(name) {
                 return Err(invalid(format!(
                     "environment variable name {shown:?} is invalid: it must be non-empty \
                      and contain neither '=' nor a NUL byte"
@@ -377,11 +377,16 @@ impl AgentCommand {
         Ok(())
     }
 
-    /// The tokio command with program, args, env and cwd applied, its own process group, and
-    /// the given stdio.
-    pub(crate) fn to_tokio(&self) -> tokio::process::Command {
-        let mut c = tokio::process::Command::new(&self.program);
-        c.args(&self.args);
+    /// The tokio command with program, args, env and cwd applied, piped stdio, and (on Unix)
+    /// its own process group; `launch` replaces the program and arguments (a Windows batch
+    /// file resolved by [`crate::shim`]).
+    pub(crate) fn to_tokio(&self, launch: Option<&Launch>) -> tokio::process::Command {
+        let (program, args) = match launch {
+            Some(l) => (l.program.as_os_str(), l.args.as_slice()),
+            None => (self.program.as_os_str(), self.args.as_slice()),
+        };
+        let mut c = tokio::process::Command::new(program);
+        c.args(args);
         match &self.env_mode {
             EnvMode::Inherit => {}
             EnvMode::Clear => {
@@ -412,6 +417,7 @@ impl AgentCommand {
         });
         c.stdout(Stdio::piped());
         c.stderr(Stdio::piped());
+        #[cfg(unix)]
         c.process_group(0);
         c
     }
@@ -424,7 +430,7 @@ impl From<&AgentCommand> for AgentCommand {
 }
 
 fn has_nul(s: &OsStr) -> bool {
-    s.as_bytes().contains(&0)
+    s.as_encoded_bytes().contains(&0)
 }
 
 impl fmt::Debug for AgentCommand {

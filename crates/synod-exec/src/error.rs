@@ -56,9 +56,9 @@ pub enum Error {
         /// The program as given.
         program: String,
     },
-    /// The command ran past its timeout; its process group was stopped.
+    /// The command ran past its timeout; its process tree was stopped.
     #[error(
-        "`{program}` timed out after {after:?}; its process group was stopped (raise the \
+        "`{program}` timed out after {after:?}; it and its process tree were stopped (raise the \
          timeout if it needs longer)"
     )]
     Timeout {
@@ -83,7 +83,8 @@ pub enum Error {
         /// Everything the child wrote.
         output: Box<Output>,
     },
-    /// The child was killed by a signal it did not get from us.
+    /// The child was killed by a signal it did not get from us (Unix only: on Windows a
+    /// process ends with an exit code, reported as `NonZeroExit`).
     #[error("`{program}` was killed by signal {signal} ({})", signal_name(*signal))]
     Signaled {
         /// The program as given.
@@ -94,7 +95,7 @@ pub enum Error {
         output: Box<Output>,
     },
     /// The run was cancelled (its token fired) and the process group stopped.
-    #[error("the run was cancelled; its process group was stopped")]
+    #[error("the run was cancelled; its process tree was stopped")]
     Cancelled,
     /// The command was rejected before anything was spawned.
     #[error("invalid command `{program}`: {reason}")]
@@ -102,6 +103,18 @@ pub enum Error {
         /// The program as given.
         program: String,
         /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// An argument cannot reach a Windows batch file (`.cmd`, `.bat`) safely: `cmd.exe` would
+    /// interpret a character in it, and the batch file is not an npm shim whose program could
+    /// be run directly (see [`crate::AgentCommand`]'s platform notes). Never returned on Unix.
+    #[error("argument {index} of `{program}` cannot be passed safely: {reason}")]
+    UnsafeArgument {
+        /// The program as given.
+        program: String,
+        /// The argument's index (0 is the first argument after the program).
+        index: usize,
+        /// Which character, which batch file, and what to do instead.
         reason: String,
     },
     /// This process could not be made a child subreaper ([`crate::become_subreaper`]).
@@ -148,13 +161,20 @@ impl Error {
     }
 }
 
+#[cfg(unix)]
 fn signal_name(signal: i32) -> &'static str {
     nix::sys::signal::Signal::try_from(signal).map_or("unknown signal", |s| s.as_str())
 }
 
+/// Windows has no signals: `Signaled` is never returned there.
+#[cfg(not(unix))]
+fn signal_name(_signal: i32) -> &'static str {
+    "unknown signal"
+}
+
 impl Classify for Error {
-    /// `NotFound`, `PermissionDenied`, `InvalidCommand`, `Cancelled` and `Subreaper` are
-    /// permanent;
+    /// `NotFound`, `PermissionDenied`, `InvalidCommand`, `UnsafeArgument`, `Cancelled` and
+    /// `Subreaper` are permanent;
     /// `Timeout` and `Signaled` transient; `NonZeroExit` is what the command's classifier
     /// said; `Io` follows the I/O error kind.
     fn class(&self) -> ErrorClass {
@@ -162,6 +182,7 @@ impl Classify for Error {
             Error::NotFound { .. }
             | Error::PermissionDenied { .. }
             | Error::InvalidCommand { .. }
+            | Error::UnsafeArgument { .. }
             | Error::Cancelled
             | Error::Subreaper { .. } => ErrorClass::Permanent,
             Error::Timeout { .. } | Error::Signaled { .. } => ErrorClass::Transient,
@@ -209,6 +230,7 @@ mod tests {
         assert!(timed_out.is_timeout());
     }
 
+    #[cfg(unix)]
     #[test]
     fn signal_names() {
         assert_eq!(signal_name(9), "SIGKILL");

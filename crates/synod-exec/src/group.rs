@@ -16,8 +16,11 @@ use nix::unistd::Pid;
 use tokio::process::Child;
 use tokio::time::Instant;
 
-use crate::descendants::Tracker;
+use crate::command::AgentCommand;
+use crate::descendants::{Tracker, spawn_registered};
+use crate::error::{Error, Result};
 use crate::process_tree::ProcessTable;
+use crate::run::spawn_error;
 
 /// Longest pause between two checks for a group's survivors.
 const POLL_MAX: Duration = Duration::from_millis(20);
@@ -173,7 +176,7 @@ pub(crate) async fn terminate(
 #[derive(Debug)]
 pub(crate) struct ChildGuard {
     child: Option<Child>,
-    pub(crate) pgid: Pid,
+    pgid: Pid,
     pub(crate) grace: Duration,
     /// Taken out only in `drop`.
     tracker: Option<Tracker>,
@@ -181,14 +184,60 @@ pub(crate) struct ChildGuard {
 }
 
 impl ChildGuard {
-    pub(crate) fn new(child: Child, pgid: Pid, grace: Duration, tracker: Tracker) -> Self {
-        Self {
+    /// Spawns `cmd` as the leader of a new process group, registered for descendant tracking.
+    pub(crate) fn spawn(cmd: &AgentCommand, program: &str) -> Result<Self> {
+        let mut command = cmd.to_tokio(None);
+        let (child, tracker) = spawn_registered(
+            cmd.track_descendants,
+            || command.spawn(),
+            tokio::process::Child::id,
+        )
+        .map_err(|e| spawn_error(program, e))?;
+        let Some(pid) = child.id() else {
+            return Err(Error::io(
+                program,
+                "spawning",
+                io::Error::other("the child exited and was reaped before its pid was read"),
+            ));
+        };
+        let pid = i32::try_from(pid)
+            .map_err(|_| Error::io(program, "spawning", io::Error::other("pid out of range")))?;
+        Ok(Self {
             child: Some(child),
-            pgid,
-            grace,
+            pgid: Pid::from_raw(pid),
+            grace: cmd.kill_grace,
             tracker: Some(tracker),
             armed: true,
-        }
+        })
+    }
+
+    /// The leader's pid (also its process group id).
+    pub(crate) fn pid(&self) -> u32 {
+        self.pgid.as_raw().unsigned_abs()
+    }
+
+    /// Whether the leader (already reaped) left anything to stop: its group, or a tracked
+    /// descendant.
+    pub(crate) fn leftovers(&mut self) -> bool {
+        let pgid = self.pgid;
+        let (_, tracker) = self.parts();
+        leftovers(pgid, tracker)
+    }
+
+    /// Stops what the reaped leader left behind (see [`terminate`]).
+    pub(crate) async fn stop_leftovers(&mut self) -> io::Result<()> {
+        let (pgid, grace) = (self.pgid, self.grace);
+        let (_, tracker) = self.parts();
+        terminate(None, pgid, tracker, grace).await.map(drop)
+    }
+
+    /// Stops the running leader and everything else (see [`terminate`]); its exit status.
+    pub(crate) async fn stop(&mut self) -> io::Result<ExitStatus> {
+        let (pgid, grace) = (self.pgid, self.grace);
+        let (child, tracker) = self.parts();
+        terminate(Some(child), pgid, tracker, grace)
+            .await?
+            .ok_or_else(|| io::Error::other("the process group leader was not reaped"))
     }
 
     /// The child and its descendant tracker, borrowed together.

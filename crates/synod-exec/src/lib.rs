@@ -50,19 +50,34 @@
 //! # Ok(())
 //! # }
 //! ```
-#![forbid(unsafe_code)]
+// `unsafe` is denied workspace-wide; only the Windows job-object module allows it (Win32 FFI).
 
 pub mod classify;
 pub mod command;
+#[cfg(unix)]
 mod descendants;
 pub mod error;
+#[cfg(unix)]
 mod group;
+#[cfg(windows)]
+mod job;
 pub mod output;
 pub mod process_tree;
 pub mod run;
 pub mod run_all;
+mod shim;
 pub mod spawn;
 pub mod subreaper;
+
+/// How a child's tree is contained and stopped: process groups and descendant tracking on
+/// Unix, a job object on Windows. Both expose the same `ChildGuard`.
+#[cfg(unix)]
+use group as platform;
+#[cfg(windows)]
+use job as platform;
+
+#[cfg(not(any(unix, windows)))]
+compile_error!("synod-exec runs child processes on Unix and Windows only");
 
 pub use classify::{Classifier, ClassifyPatterns, Rule};
 pub use command::{

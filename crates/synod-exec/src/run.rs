@@ -28,12 +28,10 @@
 
 use std::future::{Future, pending};
 use std::io;
-use std::os::unix::process::ExitStatusExt;
 use std::pin::pin;
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::ChildStdin;
 use tokio::time::Instant;
@@ -41,10 +39,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::command::AgentCommand;
-use crate::descendants::spawn_registered;
 use crate::error::{Error, Result, STDERR_TAIL_BYTES};
-use crate::group::{ChildGuard, leftovers, terminate};
 use crate::output::{CapBuf, Output};
+use crate::platform::ChildGuard;
 
 /// Bytes per read from a child's pipe once it has shown it writes a lot (a pipe holds 64 KiB).
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
@@ -143,15 +140,17 @@ fn is_cancelled(token: Option<&CancellationToken>) -> bool {
     token.is_some_and(CancellationToken::is_cancelled)
 }
 
-/// Spawns `cmd` as the leader of a new process group, wrapped in a guard.
+/// Spawns `cmd` wrapped in a guard that stops its whole tree if dropped early: on Unix as the
+/// leader of a new process group (with descendant tracking), on Windows in its own job object.
 pub(crate) fn spawn_guarded(cmd: &AgentCommand, program: &str) -> Result<ChildGuard> {
-    let mut command = cmd.to_tokio();
-    let spawned = spawn_registered(
-        cmd.track_descendants,
-        || command.spawn(),
-        tokio::process::Child::id,
-    );
-    let (child, tracker) = spawned.map_err(|e| match e.kind() {
+    let guard = ChildGuard::spawn(cmd, program)?;
+    tracing::debug!(pid = guard.pid(), "spawned");
+    Ok(guard)
+}
+
+/// The error for a failed spawn of `program`.
+pub(crate) fn spawn_error(program: &str, e: io::Error) -> Error {
+    match e.kind() {
         io::ErrorKind::NotFound => Error::NotFound {
             program: program.to_owned(),
         },
@@ -159,23 +158,7 @@ pub(crate) fn spawn_guarded(cmd: &AgentCommand, program: &str) -> Result<ChildGu
             program: program.to_owned(),
         },
         _ => Error::io(program, "spawning", e),
-    })?;
-    let Some(pid) = child.id() else {
-        return Err(Error::io(
-            program,
-            "spawning",
-            io::Error::other("the child exited and was reaped before its pid was read"),
-        ));
-    };
-    let pid = i32::try_from(pid)
-        .map_err(|_| Error::io(program, "spawning", io::Error::other("pid out of range")))?;
-    tracing::debug!(pid, "spawned");
-    Ok(ChildGuard::new(
-        child,
-        Pid::from_raw(pid),
-        cmd.kill_grace,
-        tracker,
-    ))
+    }
 }
 
 /// Writes `data` (if any) to the child's stdin, then closes it. A child that stops reading
@@ -240,7 +223,7 @@ pub(crate) async fn supervise<F>(
 where
     F: Future<Output = io::Result<()>>,
 {
-    let pgid = guard.pgid;
+    let pid = guard.pid();
     let grace = guard.grace;
     let mut io = pin!(io);
     let mut io_result: Option<io::Result<()>> = None;
@@ -282,10 +265,9 @@ where
     };
     let status = match exited {
         Some(status) => {
-            let (_, tracker) = guard.parts();
-            if leftovers(pgid, tracker) {
-                tracing::debug!(pgid = pgid.as_raw(), "leader exited; stopping what it left");
-                let mut term = pin!(terminate(None, pgid, tracker, grace));
+            if guard.leftovers() {
+                tracing::debug!(pid, "leader exited; stopping what it left");
+                let mut term = pin!(guard.stop_leftovers());
                 loop {
                     tokio::select! {
                         r = &mut term => { r?; break; }
@@ -296,18 +278,13 @@ where
             status
         }
         None => {
-            tracing::debug!(pgid = pgid.as_raw(), ?stop, "stopping the process group");
-            let (child, tracker) = guard.parts();
-            let mut term = pin!(terminate(Some(child), pgid, tracker, grace));
-            let status = loop {
+            tracing::debug!(pid, ?stop, "stopping the process tree");
+            let mut term = pin!(guard.stop());
+            loop {
                 tokio::select! {
                     r = &mut term => break r?,
                     r = &mut io, if io_result.is_none() => io_result = Some(r),
                 }
-            };
-            match status {
-                Some(status) => status,
-                None => return Err(io::Error::other("the process group leader was not reaped")),
             }
         }
     };
@@ -328,8 +305,8 @@ where
             };
             tokio::time::timeout(limit, io).await.unwrap_or_else(|_| {
                 tracing::warn!(
-                    pgid = pgid.as_raw(),
-                    "a process outside the group still holds the output pipes; stopped reading"
+                    pid,
+                    "a process outside the tree still holds the output pipes; stopped reading"
                 );
                 Ok(())
             })
@@ -340,6 +317,19 @@ where
         stop,
         io: io_result,
     })
+}
+
+/// The signal that ended the process (Unix; never on Windows, where every end has a code).
+fn signal_of(status: ExitStatus) -> Option<i32> {
+    #[cfg(unix)]
+    {
+        std::os::unix::process::ExitStatusExt::signal(&status)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        None
+    }
 }
 
 /// Turns a finished run into the caller's result.
@@ -356,7 +346,7 @@ pub(crate) fn conclude(
             partial: Box::new(output),
         }),
         Stop::Cancelled => Err(Error::Cancelled),
-        Stop::Exited => match (output.status.code(), output.status.signal()) {
+        Stop::Exited => match (output.status.code(), signal_of(output.status)) {
             (Some(0), _) => Ok(output),
             (Some(code), _) => Err(Error::NonZeroExit {
                 program: program.to_owned(),

@@ -49,8 +49,8 @@ use tracing::Instrument;
 
 use crate::command::AgentCommand;
 use crate::error::{Error, Result};
-use crate::group::ChildGuard;
 use crate::output::{CapBuf, Output};
+use crate::platform::ChildGuard;
 use crate::run::{FIRST_CHUNK, READ_CHUNK, Stop, conclude, spawn_guarded, supervise, write_stdin};
 
 /// Pipe reads buffered between the child's task and the consumer (at most 64 KiB each).
@@ -126,7 +126,7 @@ pub fn spawn(cmd: &AgentCommand) -> Result<Running> {
         let _entered = span.enter();
         spawn_guarded(cmd, &program)?
     };
-    let pid = guard.pgid.as_raw().unsigned_abs();
+    let pid = guard.pid();
     let stop = CancellationToken::new();
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let task = tokio::spawn(

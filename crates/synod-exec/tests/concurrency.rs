@@ -1,6 +1,8 @@
 //! `run_all` with concurrency 3 over 20 commands: a watcher thread scans /proc for this test
 //! process's children (live or not yet reaped) the whole time; there are never more than 3.
 //! (Its own test binary, so no other test's children are counted.)
+// Runs Unix programs (sh, perl, /proc); Windows has its own tests in windows.rs.
+#![cfg(unix)]
 
 mod common;
 

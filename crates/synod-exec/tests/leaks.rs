@@ -3,6 +3,8 @@
 //! grandchildren that left the process group and session (`setsid`) or cleared their
 //! environment (`env -i`). (This process is not a subreaper: the cases where an agent exits
 //! and orphans its descendants are in `subreaper.rs`.)
+// Runs Unix programs (sh, perl, /proc); Windows has its own tests in windows.rs.
+#![cfg(unix)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! `run` against real processes: output, errors, caps, no deadlock.
+// Runs Unix programs (sh, perl, /proc); Windows has its own tests in windows.rs.
+#![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;

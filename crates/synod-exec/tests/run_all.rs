@@ -1,4 +1,6 @@
 //! `run_all` against real processes: bounded concurrency, order, cancellation.
+// Runs Unix programs (sh, perl, /proc); Windows has its own tests in windows.rs.
+#![cfg(unix)]
 
 use std::time::Duration;
 

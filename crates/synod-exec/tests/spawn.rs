@@ -1,4 +1,6 @@
 //! `spawn`: line events from real processes, `wait`, timeouts.
+// Runs Unix programs (sh, perl, /proc); Windows has its own tests in windows.rs.
+#![cfg(unix)]
 
 use std::time::Duration;
 

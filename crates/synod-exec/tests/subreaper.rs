@@ -3,7 +3,8 @@
 //! when the agent finishes, times out, is cancelled or is dropped. (Its own test binary: the
 //! subreaper setting is process-wide, and the tests run one at a time so that an orphan has
 //! exactly one candidate owner.)
-
+// Runs Unix programs (sh, perl, /proc); Windows has its own tests in windows.rs.
+#![cfg(unix)]
 #![cfg(target_os = "linux")]
 
 mod common;

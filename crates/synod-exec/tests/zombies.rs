@@ -1,5 +1,7 @@
 //! 200 timed-out runs leave no zombie and no live child behind. (Its own test binary, so no
 //! other test's children are counted.)
+// Runs Unix programs (sh, perl, /proc); Windows has its own tests in windows.rs.
+#![cfg(unix)]
 
 mod common;
 
