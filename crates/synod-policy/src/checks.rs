@@ -9,11 +9,18 @@
 //! # async fn main() {
 //! use synod_policy::checks::{run_checks, CheckSpec, ChecksConfig, CheckStatus};
 //!
+//! // A command that passes and one that prints "broken" and exits with 3 (`cmd /C` on Windows).
+//! let (ok, fails) = if cfg!(windows) {
+//!     (CheckSpec::new("ok", "cmd", &["/C", "exit", "0"]),
+//!      CheckSpec::new("fails", "cmd", &["/C", "echo", "broken&", "exit", "3"]))
+//! } else {
+//!     (CheckSpec::new("ok", "true", &[]), CheckSpec::new("fails", "sh", &["-c", "echo broken; exit 3"]))
+//! };
 //! let config = ChecksConfig {
 //!     checks: vec![
-//!         CheckSpec::new("ok", "true", &[]),
-//!         CheckSpec::new("fails", "sh", &["-c", "echo broken; exit 3"]),
-//!         CheckSpec { files: Some("*.rs".into()), ..CheckSpec::new("rust-only", "true", &[]) },
+//!         ok.clone(),
+//!         fails,
+//!         CheckSpec { files: Some("*.rs".into()), name: "rust-only".into(), ..ok },
 //!     ],
 //!     ..ChecksConfig::default()
 //! };
@@ -319,6 +326,51 @@ mod tests {
         assert!(file_glob_matches("README.md", &files));
     }
 
+    /// A check that ends once `flag` exists.
+    #[cfg(unix)]
+    fn waiter(flag: &str) -> CheckSpec {
+        let script = format!("while [ ! -f '{flag}' ]; do sleep 0.02; done");
+        CheckSpec::new("waiter", "sh", &["-c", &script])
+    }
+
+    /// A check that ends once `flag` exists (a `cmd` loop: Windows has no `sleep` or `sh`).
+    #[cfg(windows)]
+    fn waiter(flag: &str) -> CheckSpec {
+        let tokens = [
+            "/C",
+            "for",
+            "/L",
+            "%i",
+            "in",
+            "(1,1,2147483647)",
+            "do",
+            "if",
+        ];
+        let args: Vec<&str> = tokens
+            .into_iter()
+            .chain(["exist", flag, "exit", "0"])
+            .collect();
+        CheckSpec::new("waiter", "cmd", &args)
+    }
+
+    /// A check that creates `flag`.
+    fn maker(flag: &str) -> CheckSpec {
+        if cfg!(windows) {
+            CheckSpec::new("maker", "cmd", &["/C", "type", "nul", ">", flag])
+        } else {
+            CheckSpec::new("maker", "touch", &[flag])
+        }
+    }
+
+    /// A check that takes 30 s (`ping` paces itself at one second per echo on Windows).
+    fn slow(name: &str) -> CheckSpec {
+        if cfg!(windows) {
+            CheckSpec::new(name, "ping", &["-n", "31", "127.0.0.1"])
+        } else {
+            CheckSpec::new(name, "sleep", &["30"])
+        }
+    }
+
     /// Check `waiter` can only finish if `maker` runs while it waits: proof of parallelism
     /// that does not depend on timing.
     fn rendezvous(dir: &Path, parallel: usize, waiter_timeout: u64) -> ChecksConfig {
@@ -328,16 +380,9 @@ mod tests {
             checks: vec![
                 CheckSpec {
                     timeout_secs: Some(waiter_timeout),
-                    ..CheckSpec::new(
-                        "waiter",
-                        "sh",
-                        &[
-                            "-c",
-                            &format!("while [ ! -f '{flag}' ]; do sleep 0.02; done"),
-                        ],
-                    )
+                    ..waiter(&flag)
                 },
-                CheckSpec::new("maker", "touch", &[&flag]),
+                maker(&flag),
             ],
             budget_secs: 60,
             max_parallel: Some(parallel),
@@ -364,10 +409,10 @@ mod tests {
     async fn budget_stops_slow_checks_and_times_each() {
         let config = ChecksConfig {
             checks: vec![
-                CheckSpec::new("slow", "sleep", &["30"]),
+                slow("slow"),
                 CheckSpec {
                     timeout_secs: Some(1),
-                    ..CheckSpec::new("own-timeout", "sleep", &["30"])
+                    ..slow("own-timeout")
                 },
                 CheckSpec::new("missing", "synod-no-such-program-xyz", &[]),
             ],

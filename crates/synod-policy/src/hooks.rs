@@ -23,6 +23,10 @@
 //! - **Uninstall** removes a script only when it is exactly synod's, then puts back what
 //!   install displaced: the newest `<name>.synod-backup*` if there is one, else
 //!   `<name>.local`. A hook edited since install is left alone ([`HookAction::NotOurs`]).
+//! - **Windows**: Git for Windows runs a hook that starts with `#!` through its bundled MSYS
+//!   `sh`, so the same script works there. It is written with LF line endings (bytes as they
+//!   are; `core.autocrlf` never touches `.git/hooks`) and names the binary with `/`
+//!   separators (`C:/Users/me/.cargo/bin/synod.exe`); no executable bit is needed or set.
 //!
 //! ```
 //! use synod_policy::hooks::{install_into, uninstall_from, HookAction, HookName, InstallOptions};
@@ -453,6 +457,17 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// The binary's path as the script names it. On Windows with `/` separators: Git for
+/// Windows runs hooks with its MSYS `sh`, which takes `C:/Users/me/synod.exe` as it is.
+fn sh_path(synod: &Path) -> String {
+    let path = synod.to_string_lossy();
+    if cfg!(windows) {
+        path.replace('\\', "/")
+    } else {
+        path.into_owned()
+    }
+}
+
 /// The script text for `hook`, calling the binary at `synod` (falling back to `synod` on
 /// `PATH`).
 ///
@@ -462,7 +477,7 @@ fn sh_quote(s: &str) -> String {
 #[must_use]
 pub fn script(hook: HookName, synod: &Path) -> String {
     let name = hook.as_str();
-    let bin = sh_quote(&synod.to_string_lossy());
+    let bin = sh_quote(&sh_path(synod));
     let mut s = format!(
         "#!/bin/sh\n{MARKER}: {name}\n\
          # Written by `synod hooks install`; `synod hooks uninstall` removes it and restores the\n\
@@ -495,7 +510,7 @@ pub fn script(hook: HookName, synod: &Path) -> String {
 #[must_use]
 pub fn script_v1(hook: HookName, synod: &Path) -> String {
     let name = hook.as_str();
-    let bin = sh_quote(&synod.to_string_lossy());
+    let bin = sh_quote(&sh_path(synod));
     let mut s = format!(
         "#!/bin/sh\n{MARKER}: {name}\n\
          # Written by `synod hooks install`; `synod hooks uninstall` removes it and restores any\n\
@@ -521,6 +536,22 @@ pub fn script_v1(hook: HookName, synod: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(windows)]
+    #[test]
+    fn windows_scripts_name_the_binary_with_forward_slashes_and_lf_endings() {
+        let synod = Path::new(r"C:\Users\O'Neil\bin\synod.exe");
+        let text = script(HookName::CommitMsg, synod);
+        assert!(
+            text.contains("SYNOD='C:/Users/O'\\''Neil/bin/synod.exe'\n"),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("#!/bin/sh\n") && !text.contains('\r'),
+            "{text}"
+        );
+        assert!(is_synod_script(HookName::CommitMsg, text.as_bytes()));
+    }
 
     #[test]
     fn names_round_trip() {

@@ -34,6 +34,15 @@
 //! sections parses in every build; with `hooks` they are also `checks::ChecksConfig` and
 //! `receive::PushConfig`. [`Error::Git`] exists in every build (only `hooks` produces it).
 //!
+//! ## Windows and macOS
+//!
+//! Everything builds for Windows and macOS; without `hooks` the crate is pure Rust and checks
+//! for every target. Hook scripts are `#!/bin/sh` scripts on every platform: Git for Windows
+//! runs them with its bundled `sh` (see `hooks` for the path and line endings). Checks run the
+//! configured program directly (no shell), so a Windows configuration names Windows programs
+//! (`cmd /C ...` for shell syntax). The tests of the commit rules, config, docs and checks run
+//! under Wine in CI; those that drive real `git` repositories are Unix-only.
+//!
 //! ```
 //! use synod_policy::rules::CommitRules;
 //!
