@@ -82,8 +82,10 @@ pub struct AgentCommand {
 }
 
 impl AgentCommand {
-    /// A command running `program` (looked up on `PATH` when it has no slash), inheriting the
-    /// environment, with no stdin, no timeout, a 5 s kill grace and a 16 MiB output cap.
+    /// A command running `program` (looked up on `PATH` when it has no slash; on Windows also
+    /// with `PATHEXT`, so that npm's `NAME.cmd` shims are found: see the crate's
+    /// [Platforms](crate#platforms) section), inheriting the environment, with no stdin, no
+    /// timeout, a 5 s kill grace and a 16 MiB output cap.
     pub fn new(program: impl AsRef<OsStr>) -> Self {
         Self {
             program: program.as_ref().to_owned(),
@@ -183,7 +185,8 @@ impl AgentCommand {
     }
 
     /// Bytes written to the child's stdin (then stdin is closed). Without it, stdin is
-    /// `/dev/null`. Written concurrently with reading stdout and stderr, so a child that
+    /// `/dev/null` (`NUL` on Windows). The safe way to hand a prompt to a batch file on
+    /// Windows. Written concurrently with reading stdout and stderr, so a child that
     /// echoes a large input cannot deadlock.
     #[must_use]
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
@@ -198,7 +201,8 @@ impl AgentCommand {
         self
     }
 
-    /// Time between SIGTERM and SIGKILL when the process group is stopped (default 5 s).
+    /// Time between SIGTERM and SIGKILL when the process group is stopped (default 5 s). Not
+    /// used on Windows, where the job is terminated at once.
     #[must_use]
     pub fn kill_grace(mut self, grace: Duration) -> Self {
         self.kill_grace = grace;
@@ -221,8 +225,8 @@ impl AgentCommand {
         self
     }
 
-    /// Cancelling this token stops the process group (SIGTERM, grace, SIGKILL) and the run
-    /// returns [`Error::Cancelled`].
+    /// Cancelling this token stops the process tree (Unix: SIGTERM, grace, SIGKILL to the
+    /// group; Windows: its job is terminated) and the run returns [`Error::Cancelled`].
     #[must_use]
     pub fn cancel_token(mut self, token: CancellationToken) -> Self {
         self.cancel = Some(token);
@@ -236,7 +240,8 @@ impl AgentCommand {
     /// reparented to this process. The cost is one `/proc` scan when the run ends plus polls
     /// while it runs (every 10 ms at first, backing off to every 250 ms). Off, only the
     /// process group is stopped: for trusted commands that start nothing, or whose
-    /// detached helpers must outlive them.
+    /// detached helpers must outlive them. Without effect on Windows, where the job object
+    /// always holds (and stops) the whole tree.
     #[must_use]
     pub fn track_descendants(mut self, on: bool) -> Self {
         self.track_descendants = on;

@@ -3,7 +3,7 @@
 //! Failures that carry output (`Timeout`, `NonZeroExit`, `Signaled`) keep the full (capped)
 //! [`Output`] so callers can still read stdout and stderr.
 //!
-//! ```
+//! ```ignore-windows
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! use synod_exec::{AgentCommand, Error, run};

@@ -10,29 +10,14 @@
 //!   [`Event`]s (lines, then `Exited`), with [`Running::wait`] and [`Running::kill`].
 //! - [`run_all()`]: many commands, at most N alive at once, one result per input index,
 //!   cancellable as a whole or on the first failure.
-//! - Every child leads its own process group. A timeout, a cancellation, or dropping the
-//!   future sends SIGTERM to the group, waits the kill grace, sends SIGKILL, and reaps: no
-//!   zombie, no orphaned grandchild.
-//! - Every descendant is stopped with the child too, also those that left its group or
-//!   session (`setsid`: daemons, language servers, MCP servers) or cleared their environment:
-//!   on Linux each run records its descendants from `/proc` ([`process_tree`]; pid plus start
-//!   time, so a reused pid is never signalled) while it runs and before it is stopped, and
-//!   signals them with the group, when the child exits, times out, is cancelled or dropped
-//!   ([`AgentCommand::track_descendants`], on by default). Call [`become_subreaper`] once
-//!   (opt-in, process-wide; the `synod` CLI does) so that orphans of a child (a
-//!   double-forking daemon) are reparented to this process instead of init: they are then
-//!   found even when their parent chain was never seen, stopped, and reaped by exact pid
-//!   (never `waitpid(-1)`, which would steal tokio's children).
-//! - What remains impossible: without `/proc` (macOS, the BSDs) only the process group is
-//!   stopped; macOS has no subreaper at all, and FreeBSD's `procctl(PROC_REAP_ACQUIRE)` is not
-//!   used yet. On Linux without [`become_subreaper`], a descendant whose parent exits before
-//!   a poll saw it (polls every 10 ms at first, then every 250 ms) goes to init unseen. A
-//!   cgroup v2 per run would contain everything, but needs a delegated, writable cgroup
-//!   (rarely available to an unprivileged CLI); it is not used.
+//! - Every child's whole process tree is stopped when the run ends, times out, is cancelled
+//!   or dropped: no zombie, no orphaned grandchild. How depends on the system (see
+//!   [Platforms](#platforms)): a process group plus descendant tracking on Unix, a job object
+//!   on Windows.
 //! - [`Error`] implements [`synod_core::Classify`]; non-zero exits are classified by
 //!   an ordered, configurable [`Classifier`] over the output tail.
 //!
-//! ```
+//! ```ignore-windows
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), synod_exec::Error> {
 //! use std::time::Duration;
@@ -50,6 +35,49 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Platforms
+//!
+//! The API is the same on Linux, macOS and Windows; what differs is how a child's tree is
+//! contained and stopped:
+//!
+//! - **Unix.** Every child leads its own process group. A timeout, a cancellation, or
+//!   dropping the future sends SIGTERM to the group, waits the kill grace, sends SIGKILL, and
+//!   reaps. Every descendant is stopped with the child too, also those that left its group or
+//!   session (`setsid`: daemons, language servers, MCP servers) or cleared their environment:
+//!   on Linux each run records its descendants from `/proc` ([`process_tree`]; pid plus start
+//!   time, so a reused pid is never signalled) while it runs and before it is stopped, and
+//!   signals them with the group, when the child exits, times out, is cancelled or dropped
+//!   ([`AgentCommand::track_descendants`], on by default). Call [`become_subreaper`] once
+//!   (opt-in, process-wide; the `synod` CLI does) so that orphans of a child (a
+//!   double-forking daemon) are reparented to this process instead of init: they are then
+//!   found even when their parent chain was never seen, stopped, and reaped by exact pid
+//!   (never `waitpid(-1)`, which would steal tokio's children).
+//! - **What remains impossible on Unix**: without `/proc` (macOS, the BSDs) only the process
+//!   group is stopped; macOS has no subreaper at all, and FreeBSD's
+//!   `procctl(PROC_REAP_ACQUIRE)` is not used yet. On Linux without [`become_subreaper`], a
+//!   descendant whose parent exits before a poll saw it (polls every 10 ms at first, then
+//!   every 250 ms) goes to init unseen. A cgroup v2 per run would contain everything, but
+//!   needs a delegated, writable cgroup (rarely available to an unprivileged CLI); it is not
+//!   used.
+//! - **Windows.** Every child runs in its own job object, created suspended and put in the
+//!   job before its first instruction, so every process it ever starts is in the job too and
+//!   cannot leave it. Stopping the run terminates the job: every process in it ends at once
+//!   with exit code 1. Windows has no SIGTERM for console programs, so the kill grace is not
+//!   used; [`AgentCommand::track_descendants`] has nothing to do (the job holds the tree),
+//!   [`become_subreaper`] returns `Ok(false)`, [`process_tree`] snapshots are `None`, and
+//!   [`Error::Signaled`] never occurs (a process ends with an exit code). The job kills what
+//!   is left when its handle closes, so even if this process crashes, its agents do not
+//!   outlive it. Processes started *for* an agent by a service (Task Scheduler, WMI, an
+//!   out-of-process COM server) are not its descendants and are not stopped.
+//! - **Windows batch files.** npm installs a CLI as `NAME.cmd`, which only `cmd.exe` can
+//!   run, and `cmd.exe` would interpret `&`, `|`, `%VAR%`, `^` or a line break in a prompt
+//!   (CVE-2024-24576). A program name is therefore also looked up on `PATH` with `PATHEXT`;
+//!   an npm shim found there is run as the command it wraps (`node.exe ...\cli.js ARGS`), so
+//!   `cmd.exe` never sees an argument; any other batch file gets only arguments free of such
+//!   characters, else [`Error::UnsafeArgument`] (send the text on stdin instead).
+//! - The examples in these docs run Unix programs (`sh`, `cat`, `sleep`) and are not run on
+//!   Windows; `tests/windows.rs` covers the same behaviour there (under Wine in CI).
 // `unsafe` is denied workspace-wide; only the Windows job-object module allows it (Win32 FFI).
 
 pub mod classify;

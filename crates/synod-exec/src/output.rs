@@ -4,7 +4,7 @@
 //! the command's output cap, the first half and the last half of the stream are kept around a
 //! marker that names how many bytes were dropped.
 //!
-//! ```
+//! ```ignore-windows
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), synod_exec::Error> {
 //! use synod_exec::{AgentCommand, run};

@@ -8,7 +8,7 @@
 //! field 22 of `/proc/PID/stat`): a pid can be reused once its process is reaped, the pair
 //! cannot.
 //!
-//! Without `/proc` (macOS, the BSDs, a container without it) [`ProcessTable::snapshot`]
+//! Without `/proc` (macOS, the BSDs, Windows, a container without it) [`ProcessTable::snapshot`]
 //! returns `None`.
 //!
 //! ```

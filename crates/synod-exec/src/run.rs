@@ -1,11 +1,11 @@
 //! [`run()`] and [`run_with_cancel`]: run a command to completion and collect its output.
 //!
 //! stdin is written while stdout and stderr are drained (no pipe deadlock). When the leader
-//! exits, anything it left behind in its process group is stopped too. A timeout, a
-//! cancellation, or dropping the future stops the whole group: SIGTERM, the kill grace,
-//! SIGKILL, and the leader is reaped.
+//! exits, anything it left behind in its process group (Windows: its job) is stopped too. A
+//! timeout, a cancellation, or dropping the future stops the whole tree: SIGTERM, the kill
+//! grace, SIGKILL, and the leader is reaped (Windows: the job is terminated at once).
 //!
-//! ```
+//! ```ignore-windows
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), synod_exec::Error> {
 //! use std::time::Duration;

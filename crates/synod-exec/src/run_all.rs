@@ -7,7 +7,7 @@
 //! [`RunAllOptions::cancel_on_first_failure`], the first failure does the same for the rest.
 //! Dropping the future stops every running group too.
 //!
-//! ```
+//! ```ignore-windows
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! use synod_exec::{AgentCommand, Error, RunAllOptions, run_all, run_all_with};

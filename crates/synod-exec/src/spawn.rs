@@ -9,7 +9,7 @@
 //! Consume the events (or call [`Running::wait`], which collects whatever is left): a child
 //! whose output nobody reads blocks on its pipes once the internal buffer is full.
 //!
-//! ```
+//! ```ignore-windows
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), synod_exec::Error> {
 //! use futures::StreamExt;
@@ -90,7 +90,8 @@ enum Msg {
 type Finished = Result<(ExitStatus, Stop, Duration)>;
 
 /// A running child: a [`Stream`] of [`Event`]s, plus [`wait`](Running::wait) and
-/// [`kill`](Running::kill). Dropping it stops the process group (SIGTERM, grace, SIGKILL).
+/// [`kill`](Running::kill). Dropping it stops the process tree (Unix: SIGTERM, grace, SIGKILL
+/// to the group and the tracked descendants; Windows: its job is terminated).
 #[derive(Debug)]
 pub struct Running {
     cmd: AgentCommand,
@@ -217,7 +218,7 @@ async fn forward<R: AsyncRead + Unpin>(
 }
 
 impl Running {
-    /// The leader's process id (also its process group id).
+    /// The leader's process id (on Unix also its process group id).
     pub fn pid(&self) -> u32 {
         self.pid
     }
@@ -263,8 +264,9 @@ impl Running {
         conclude(&self.cmd, &self.program, stop, output)
     }
 
-    /// Stops the process group (SIGTERM, the kill grace, SIGKILL), reaps the leader and
-    /// returns its exit status. Remaining output is discarded.
+    /// Stops the process tree (Unix: SIGTERM, the kill grace, SIGKILL; Windows: terminates its
+    /// job, the leader exits with code 1), reaps the leader and returns its exit status.
+    /// Remaining output is discarded.
     pub async fn kill(mut self) -> Result<ExitStatus> {
         self.stop.cancel();
         while self.rx.recv().await.is_some() {}

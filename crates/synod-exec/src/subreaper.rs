@@ -21,7 +21,8 @@
 //! Elsewhere: macOS has no subreaper (an orphan goes to launchd; only the process group and
 //! the descendants seen while their parent lived can be stopped, and there is no `/proc`, so
 //! only the process group is); FreeBSD has `procctl(PROC_REAP_ACQUIRE)`, which synod-exec
-//! does not use yet. On those systems [`become_subreaper`] returns `Ok(false)`.
+//! does not use yet. Windows needs none: each agent's job object holds every process it
+//! starts, orphans included. On all these systems [`become_subreaper`] returns `Ok(false)`.
 //!
 //! ```
 //! let on = synod_exec::become_subreaper()?;
