@@ -1,5 +1,8 @@
 //! Layered, validated, explainable configuration with hot reload that never applies a bad edit.
 //!
+//! Through the facade this crate is `synod::config` (`synod = { version = "0.1", features = ["config"] }`);
+//! the examples here use its own name, `synod_config::…`, which `synod::config::…` replaces one for one.
+//!
 //! - [`Loader`] merges, lowest precedence first: `T::default()` < files (TOML, YAML or JSON by
 //!   extension, each required or optional, in the order added) < environment (`SYNOD_` prefix,
 //!   `__` between nesting levels) < explicit `key.path=value` overrides.

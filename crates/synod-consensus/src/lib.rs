@@ -1,5 +1,8 @@
 //! synod-consensus: decide what several agents agree on, deterministically and explainably.
 //!
+//! Through the facade this crate is `synod::consensus` (`synod = { version = "0.1", features = ["consensus"] }`);
+//! the examples here use its own name, `synod_consensus::…`, which `synod::consensus::…` replaces one for one.
+//!
 //! A pure functional core — no I/O, no async, no clock:
 //!
 //! 1. [`extract_json`] / [`extract_json_with`] find the JSON answer in an agent CLI's raw

@@ -2,6 +2,9 @@
 //! hangs, flooded pipes, runaway grandchildren and rate limits never reach the caller as a
 //! leak, a deadlock or a vague error.
 //!
+//! Through the facade this crate is `synod::exec` (`synod = { version = "0.1", features = ["exec"] }`);
+//! the examples here use its own name, `synod_exec::…`, which `synod::exec::…` replaces one for one.
+//!
 //! - [`AgentCommand`]: a consuming builder (program, args, env inherit / clear / allow-list,
 //!   cwd, stdin bytes, timeout, kill grace, output cap, cancellation token, classifier).
 //! - [`run()`] / [`run_with_cancel`]: run to completion, returning [`Output`] (bytes, lossy

@@ -1,5 +1,8 @@
 //! # synod-policy: keep the repository honest
 //!
+//! Through the facade this crate is `synod::policy` (`synod = { version = "0.1", features = ["policy"] }`);
+//! the examples here use its own name, `synod_policy::…`, which `synod::policy::…` replaces one for one.
+//!
 //! - [`message`]: a Conventional Commits 1.0.0 parser over the message git would store
 //!   (comment lines and everything below the scissors line removed first).
 //! - [`rules`]: commitlint `config-conventional` rules plus a forbidden-words rule, each

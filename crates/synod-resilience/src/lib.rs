@@ -1,5 +1,8 @@
 //! synod-resilience: error classes, retries, retry budgets and circuit breakers.
 //!
+//! Through the facade this crate is `synod::resilience` (`synod = { version = "0.1", features = ["resilience"] }`);
+//! the examples here use its own name, `synod_resilience::…`, which `synod::resilience::…` replaces one for one.
+//!
 //! Agent CLIs fail in three ways: they are rate limited, they hit a passing outage, or they are
 //! misconfigured. This crate lets every other layer survive the first two without amplifying
 //! load, and fail fast on the third:

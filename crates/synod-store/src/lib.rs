@@ -1,5 +1,8 @@
 //! synod-store: the SQLite evidence store behind synod.
 //!
+//! Through the facade this crate is `synod::store` (`synod = { version = "0.1", features = ["store"] }`);
+//! the examples here use its own name, `synod_store::…`, which `synod::store::…` replaces one for one.
+//!
 //! Every consensus run is kept with all of its agents' outputs (every attempt), its verdict
 //! (as JSON) and the spec's current stage, committed together in one transaction, so a crash
 //! never leaves half a run. The database runs in WAL mode with tuned pragmas; writes go
