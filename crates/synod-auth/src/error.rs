@@ -155,7 +155,7 @@ pub enum Error {
     },
     /// No token directory could be chosen.
     #[error(
-        "cannot find a config directory for tokens (no HOME or XDG_CONFIG_HOME); set SYNOD_AUTH_DIR"
+        "cannot find a config directory for tokens (no HOME or XDG_CONFIG_HOME; APPDATA on Windows); set SYNOD_AUTH_DIR"
     )]
     NoTokenDir,
     /// Another process held the login's refresh lock (see [`LoginLock`](crate::LoginLock))

@@ -16,6 +16,11 @@
 //! holder's process id, for that message; it is never deleted (deleting a lock file others may
 //! be waiting on would let two processes hold "the" lock at once).
 //!
+//! On Windows the lock is mandatory rather than advisory (another handle cannot even read a
+//! locked file), so the holder writes its process id to `<lock file>.pid` next to it instead,
+//! also never deleted. The lock file and its directory are created without Unix modes there:
+//! they get the ACL of the directory they are made in (see the crate docs).
+//!
 //! ```
 //! use std::time::Duration;
 //! use synod_auth::LoginLock;
@@ -128,10 +133,16 @@ impl LoginLock {
     }
 
     fn record_pid(&mut self) -> io::Result<()> {
-        self.file.set_len(0)?;
-        self.file.rewind()?;
-        write!(self.file, "{}", std::process::id())?;
-        self.file.flush()
+        #[cfg(windows)]
+        let mut file = open_lock_file(&pid_path(&self.path))?;
+        #[cfg(windows)]
+        let file = &mut file;
+        #[cfg(not(windows))]
+        let file = &mut self.file;
+        file.set_len(0)?;
+        file.rewind()?;
+        write!(file, "{}", std::process::id())?;
+        file.flush()
     }
 
     /// The lock file.
@@ -149,11 +160,22 @@ impl Drop for LoginLock {
     }
 }
 
-/// The process id written into the lock file by its current (or last) holder.
+/// The process id written into the lock file (on Windows into `<lock file>.pid`) by its
+/// current (or last) holder.
 fn holder_pid(path: &Path) -> Option<u32> {
+    #[cfg(windows)]
+    let path = &pid_path(path);
     let mut text = String::new();
     File::open(path).ok()?.read_to_string(&mut text).ok()?;
     text.trim().parse().ok()
+}
+
+/// Where the holder's process id goes on Windows, where a locked file cannot be read.
+#[cfg(windows)]
+fn pid_path(lock: &Path) -> PathBuf {
+    let mut name = lock.as_os_str().to_owned();
+    name.push(".pid");
+    PathBuf::from(name)
 }
 
 fn open_lock_file(path: &Path) -> io::Result<File> {
@@ -230,6 +252,17 @@ mod tests {
         assert!(LoginLock::try_acquire(&path).unwrap().is_none());
         drop(lock);
         assert!(LoginLock::try_acquire(&path).unwrap().is_some());
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn on_windows_the_holder_pid_goes_next_to_the_locked_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("login.lock");
+        let _lock = LoginLock::try_acquire(&path).unwrap().unwrap();
+        let pid = fs::read_to_string(pid_path(&path)).unwrap();
+        assert_eq!(pid, std::process::id().to_string());
+        assert_eq!(holder_pid(&path), Some(std::process::id()));
     }
 
     #[cfg(unix)]

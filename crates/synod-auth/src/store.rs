@@ -502,9 +502,11 @@ fn check_private(path: &Path, meta: &fs::Metadata, fix: &'static str) -> Result<
     Ok(())
 }
 
+/// Windows has no mode bits to check. The files get the ACL of the directory they are in: the
+/// default `%APPDATA%\synod\auth` inherits the profile's (the user, SYSTEM, Administrators);
+/// a `SYNOD_AUTH_DIR` elsewhere is as private as that directory, and nothing here checks it.
 #[cfg(not(unix))]
 fn check_private(_path: &Path, _meta: &fs::Metadata, _fix: &'static str) -> Result<()> {
-    // Windows: the per-user profile directory's ACL keeps the files private.
     Ok(())
 }
 
