@@ -249,3 +249,63 @@ fn closing_a_store_another_process_marked_damaged_writes_nothing() {
     std::fs::remove_file(&marker).unwrap();
     assert!(!has_planner_statistics(&path));
 }
+
+#[test]
+fn incremental_vacuum_returns_exactly_the_pages_it_freed() {
+    let (_dir, store) = temp_store();
+    let big = "x".repeat(64 * 1024);
+    for i in 0..10 {
+        let mut o = output("a", 1, true, 1);
+        o.raw_output.clone_from(&big);
+        store
+            .record_stage(&run("S", "plan", i), &[o], &verdict(i))
+            .unwrap();
+    }
+    assert_eq!(store.prune_before(1_000).unwrap().runs, 10);
+    assert_eq!(store.incremental_vacuum(10).unwrap(), 10);
+    let rest = store.incremental_vacuum(0).unwrap();
+    assert!(rest > 100, "freed {rest} more pages");
+    assert_eq!(store.incremental_vacuum(0).unwrap(), 0);
+}
+
+#[test]
+fn a_single_problem_found_by_the_integrity_check_is_damage() {
+    let (dir, store) = temp_store();
+    store
+        .record_stage(&run("S", "plan", 1), &[], &verdict(1))
+        .unwrap();
+    store.integrity_check().unwrap();
+    // One row that breaks its table's CHECK constraint: SQLite reports exactly one problem.
+    let conn = Connection::open(dir.path().join("synod.db")).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE notes (n INTEGER CHECK (n > 0));
+         PRAGMA ignore_check_constraints = ON;
+         INSERT INTO notes VALUES (-1);",
+    )
+    .unwrap();
+    drop(conn);
+    let err = store.integrity_check().unwrap_err();
+    assert!(
+        matches!(&err, Error::Corrupt { detail, .. } if detail.contains("CHECK constraint failed")
+            && !detail.contains(';')),
+        "{err:?}"
+    );
+    assert!(store.damage_mark().is_some());
+}
+
+#[test]
+fn a_write_that_breaks_a_constraint_fails_at_once_without_retrying() {
+    let (_dir, store) = temp_store();
+    let err = store
+        .record_outputs(RunId(404), &[output("a", 1, true, 1)])
+        .unwrap_err();
+    assert!(matches!(err, Error::Constraint { .. }), "{err:?}");
+    // Only a locked database is worth retrying; a constraint failure is not.
+    assert_eq!(store.busy_retries(), 0);
+    assert!(
+        store
+            .outputs_for_agent("a", Page::default())
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -114,3 +114,71 @@ fn a_reader_refuses_an_older_schema_until_a_writer_migrates_it() {
     );
     assert!(reader.history("S", Page::first(1)).unwrap().is_empty());
 }
+
+#[test]
+fn every_write_through_a_read_only_store_is_refused_before_sqlite_sees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("synod.db");
+    let writer = Store::open(&path, Options::default()).unwrap();
+    let id = writer
+        .record_stage(&run("S", "plan", 1), &[], &verdict(1))
+        .unwrap();
+    drop(writer);
+    let reader = Store::open_read_only(&path, Options::default()).unwrap();
+    let refused = |result: synod_store::Result<()>, what: &str| {
+        let err = result.unwrap_err();
+        assert!(
+            matches!(&err, synod_store::Error::ReadOnly { detail, .. } if detail == "it was opened read-only"),
+            "{what}: {err:?}"
+        );
+    };
+    refused(
+        reader
+            .record_stage(&run("S", "review", 2), &[], &verdict(2))
+            .map(drop),
+        "record_stage",
+    );
+    refused(
+        reader
+            .record_outputs(id, &[output("a", 1, true, 1)])
+            .map(drop),
+        "record_outputs",
+    );
+    refused(
+        reader.execution_started("a", 5).map(drop),
+        "execution_started",
+    );
+    refused(reader.prune_before(i64::MAX).map(drop), "prune_before");
+    refused(reader.incremental_vacuum(0).map(drop), "incremental_vacuum");
+    refused(reader.checkpoint().map(drop), "checkpoint");
+    assert_eq!(reader.history("S", Page::first(10)).unwrap().len(), 1);
+}
+
+#[test]
+fn a_store_marked_damaged_by_another_process_refuses_writes_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("synod.db");
+    let store = Store::open(&path, Options::default()).unwrap();
+    store
+        .record_stage(&run("S", "plan", 1), &[], &verdict(1))
+        .unwrap();
+    // Another process ran a check that failed and left the mark.
+    let marker = dir.path().join("synod.db.damaged");
+    fs::write(&marker, "integrity_check found: row 3 missing from index\n").unwrap();
+
+    let err = store
+        .record_stage(&run("S", "review", 2), &[], &verdict(2))
+        .unwrap_err();
+    assert!(
+        matches!(&err, synod_store::Error::Damaged { detail, marker: m, .. }
+            if detail == "integrity_check found: row 3 missing from index" && *m == marker),
+        "{err:?}"
+    );
+    let err = store.execution_started("a", 5).unwrap_err();
+    assert!(matches!(err, synod_store::Error::Damaged { .. }), "{err:?}");
+    let err = store.checkpoint().unwrap_err();
+    assert!(matches!(err, synod_store::Error::Damaged { .. }), "{err:?}");
+    // Reads still work, and nothing was added.
+    assert_eq!(store.history("S", Page::first(10)).unwrap().len(), 1);
+    assert!(store.unfinished_executions().unwrap().is_empty());
+}
