@@ -69,6 +69,14 @@
 //! Types deriving [`JsonSchema`] through this crate's re-export (for crates that do not depend
 //! on `schemars` themselves) add `#[schemars(crate = "synod_config::schemars")]` (or
 //! `"synod::config::schemars"` through the facade).
+//!
+//! # Windows and macOS
+//!
+//! Pure Rust: builds and behaves the same on Windows and macOS (file watching through
+//! `notify`: `ReadDirectoryChangesW` on Windows, FSEvents on macOS). One difference: the
+//! [`Warning::ReadableSecrets`] warning reads Unix mode bits, so it is never given on Windows,
+//! where a file's privacy is its ACL (a file in the user's profile is private to the user,
+//! SYSTEM and Administrators).
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -106,7 +106,8 @@ pub enum Warning {
         /// Why.
         reason: String,
     },
-    /// A file that sets secrets can be read by its group or by others.
+    /// A file that sets secrets can be read by its group or by others (Unix and macOS; never
+    /// given on Windows, which has no mode bits: there the file is as private as its ACL).
     ReadableSecrets {
         /// The file.
         path: PathBuf,
