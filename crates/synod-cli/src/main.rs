@@ -16,7 +16,13 @@ mod inspect;
 mod policy;
 mod progress;
 mod run;
+mod signals;
 mod store_cmd;
+#[cfg(unix)]
+mod watchdog;
+// Windows: no watchdog process; the agents' job objects stop them if synod is killed.
+#[cfg(not(unix))]
+#[path = "watchdog_other.rs"]
 mod watchdog;
 
 /// Run several command-line AI agents side by side and keep the evidence.
@@ -75,7 +81,7 @@ fn main() -> ExitCode {
     };
     let verbose = cli.verbose;
     runtime.block_on(async move {
-        survive_file_size_limits();
+        signals::survive_file_size_limits();
         match cli.command {
             Command::Run(args) => run::run(args, verbose).await,
             Command::History(args) => inspect::history(args, verbose).await,
@@ -90,17 +96,4 @@ fn main() -> ExitCode {
             Command::Hook(cmd) => policy::run_hook(cmd, verbose).await,
         }
     })
-}
-
-/// A write past `ulimit -f` (RLIMIT_FSIZE) raises SIGXFSZ, whose default action kills the
-/// process without a word. With a handler installed the write fails with `EFBIG` instead, and
-/// the store reports it like a full disk: a clear error, and the stage kept aside.
-fn survive_file_size_limits() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let xfsz = SignalKind::from_raw(nix::sys::signal::Signal::SIGXFSZ as i32);
-        // The handler stays installed for the life of the process; the stream is not needed.
-        let _ = signal(xfsz);
-    }
 }

@@ -7,6 +7,7 @@ use synod::orchestrator::{Orchestrator, StageStatus};
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{ConfigArgs, Failure, errln, finish, open_store, outln, print_json};
+use crate::signals::StopSignals;
 use crate::{progress, watchdog};
 
 /// Arguments of `synod run`.
@@ -116,52 +117,4 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::from(report.exit_code()))
-}
-
-/// The signals that cancel a run cleanly: Ctrl-C (SIGINT), SIGTERM, SIGHUP (the terminal or
-/// ssh session closed) and SIGQUIT (Ctrl-\\). Each is recorded as a cancelled run.
-struct StopSignals {
-    #[cfg(unix)]
-    handlers: Vec<tokio::signal::unix::Signal>,
-}
-
-impl StopSignals {
-    /// Installs the handlers (they replace the default "terminate the process" action).
-    fn register() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let kinds = [
-                SignalKind::interrupt(),
-                SignalKind::terminate(),
-                SignalKind::hangup(),
-                SignalKind::quit(),
-            ];
-            Self {
-                handlers: kinds.into_iter().filter_map(|k| signal(k).ok()).collect(),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            Self {}
-        }
-    }
-
-    /// Resolves when any of the signals arrives (never, if no handler could be installed).
-    async fn recv(mut self) {
-        #[cfg(unix)]
-        {
-            if self.handlers.is_empty() {
-                std::future::pending::<()>().await;
-            }
-            let waits = self.handlers.iter_mut().map(|s| Box::pin(s.recv()));
-            let _ = futures::future::select_all(waits).await;
-        }
-        #[cfg(not(unix))]
-        {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    }
 }

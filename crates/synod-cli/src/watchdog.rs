@@ -14,9 +14,11 @@
 //! too, whether it was recorded at a poll or is still below a marked agent. Then it exits. On
 //! a clean exit there is nothing left to kill and the helper is stopped.
 //!
-//! Linux only (it reads `/proc`); elsewhere no helper starts and agents outlive a SIGKILLed
-//! `synod run` until their own timeout... which they cannot enforce themselves, so prefer
-//! SIGTERM/Ctrl-C, which cancels cleanly on every platform.
+//! Linux only (it reads `/proc`). On macOS and the BSDs no helper starts and agents outlive a
+//! SIGKILLed `synod run` until their own timeout... which they cannot enforce themselves, so
+//! prefer SIGTERM/Ctrl-C, which cancels cleanly on every platform. Windows needs no helper and
+//! builds none (`watchdog_other.rs`): each agent's job object kills its whole tree when synod
+//! dies, however it dies.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

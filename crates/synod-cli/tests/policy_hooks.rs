@@ -1,5 +1,8 @@
 //! `synod hooks install|uninstall` against real git repositories: real `git commit` runs the
-//! installed hooks.
+//! installed hooks. Unix only (git, `sh`, mode 0755); the Windows script is covered by
+//! synod-policy's `hooks` unit tests.
+
+#![cfg(unix)]
 
 mod policy_common;
 

@@ -4,6 +4,9 @@
 //!
 //! Tests run as root in CI, where the kernel ignores permission bits; read-only conditions are
 //! made with `chmod a-w`, which synod honours itself (see the store's `Store::open` docs).
+//! Unix only (modes, `sh` agents); synod-store's own tests cover the Windows guards.
+
+#![cfg(unix)]
 
 mod run_support;
 
