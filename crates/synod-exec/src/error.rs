@@ -50,7 +50,7 @@ pub enum Error {
     /// The program exists but may not be executed.
     #[error(
         "program `{program}` could not be executed (permission denied): make it executable \
-         (chmod +x) and its directories searchable"
+         (on Unix: chmod +x) and its directories searchable, and check it is not a directory"
     )]
     PermissionDenied {
         /// The program as given.
