@@ -30,7 +30,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use tokio::time::Instant;
 
-use crate::process_tree::{ProcessInfo, ProcessTable};
+use crate::process_tree::{ProcessInfo, ProcessTable, last_pid};
 
 /// Longest time spent reaping SIGKILLed descendants reparented to us.
 const REAP_LIMIT: Duration = Duration::from_secs(2);
@@ -82,6 +82,8 @@ pub(crate) fn spawn_registered<T>(
             root: pid,
             root_start: start.unwrap_or(0),
             known: HashMap::new(),
+            last_pid: 0,
+            wrapped: false,
         },
     ))
 }
@@ -100,6 +102,10 @@ pub(crate) struct Tracker {
     root_start: u64,
     /// Every descendant ever recorded: pid -> start time.
     known: HashMap<u32, u64>,
+    /// The last allocated pid at the previous scan.
+    last_pid: u32,
+    /// Pids wrapped around since the spawn (or cannot be followed): scans read every process.
+    wrapped: bool,
 }
 
 impl Drop for Tracker {
@@ -115,13 +121,41 @@ impl Tracker {
     }
 
     /// Takes a snapshot and records the descendants in it; `None` when tracking is off.
+    ///
+    /// Every process this tracker cares about (the child, its descendants, its group, orphans
+    /// reparented to us while it ran) was allocated a pid after the child, so while pids have
+    /// not wrapped around since the spawn only pids from the child's up are read: a final
+    /// scan after a short run reads a handful of processes instead of all of them. The last
+    /// allocated pid is checked at every scan (at most 250 ms apart); once it is seen below
+    /// the child's pid or below an earlier reading, pids wrapped and every scan reads all.
     pub(crate) fn scan_now(&mut self) -> Option<ProcessTable> {
         if !self.enabled {
             return None;
         }
-        let table = ProcessTable::snapshot()?;
+        let table = if self.pids_in_order() {
+            ProcessTable::snapshot_since(self.root)?
+        } else {
+            ProcessTable::snapshot()?
+        };
         self.scan(&table);
         Some(table)
+    }
+
+    /// Whether every pid allocated since the spawn is still above the child's (no wrap).
+    fn pids_in_order(&mut self) -> bool {
+        if self.wrapped {
+            return false;
+        }
+        match last_pid() {
+            Some(last) if last >= self.root && last >= self.last_pid => {
+                self.last_pid = last;
+                true
+            }
+            _ => {
+                self.wrapped = true;
+                false
+            }
+        }
     }
 
     /// Records every descendant in `table` (see the module docs for the rules).
@@ -330,6 +364,8 @@ mod tests {
             root: pid,
             root_start: start,
             known: HashMap::new(),
+            last_pid: 0,
+            wrapped: false,
         }
     }
 
@@ -398,6 +434,25 @@ mod tests {
         younger.scan_as(&table, true);
         let known: Vec<u32> = younger.known().keys().copied().collect();
         assert_eq!(known, [5_000_100]);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn scans_read_only_newer_pids_until_the_pid_counter_wraps() {
+        // A child with a pid no process has yet: the counter must have wrapped since.
+        let mut wrapped = tracker_for(u32::MAX - 1, 1);
+        assert!(!wrapped.pids_in_order());
+        assert!(
+            wrapped.wrapped,
+            "once wrapped, every later scan reads every process"
+        );
+        let mut in_order = tracker_for(1, 1);
+        assert!(in_order.pids_in_order());
+        assert!(in_order.last_pid >= 1);
+        // A reading below an earlier one is a wrap too.
+        in_order.last_pid = u32::MAX;
+        assert!(!in_order.pids_in_order());
+        assert!(!in_order.pids_in_order());
     }
 
     #[test]

@@ -80,6 +80,16 @@ impl ProcessInfo {
     }
 }
 
+/// The pid the kernel allocated last in this pid namespace (`/proc/sys/kernel/ns_last_pid`);
+/// `None` where the file does not exist.
+pub(crate) fn last_pid() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Every process visible in `/proc` at one moment (each read separately, so a process may
 /// start or exit while the snapshot is taken).
 #[derive(Debug, Clone, Default)]
@@ -95,6 +105,17 @@ impl ProcessTable {
 
     /// Reads a `/proc`-like directory (`root/PID/stat`); `None` when it cannot be read.
     pub fn snapshot_at(root: &Path) -> Option<Self> {
+        Self::snapshot_where(root, |_| true)
+    }
+
+    /// Reads only the processes whose pid is at least `first` (cheaper: a tracker only cares
+    /// about processes allocated after its child, and pids are allocated in increasing order
+    /// until they wrap around, which [`last_pid`] lets the caller notice).
+    pub(crate) fn snapshot_since(first: u32) -> Option<Self> {
+        Self::snapshot_where(Path::new("/proc"), |pid| pid >= first)
+    }
+
+    fn snapshot_where(root: &Path, wanted: impl Fn(u32) -> bool) -> Option<Self> {
         let dir = std::fs::read_dir(root).ok()?;
         let mut by_pid = HashMap::new();
         let mut path = root.to_path_buf();
@@ -104,6 +125,7 @@ impl ProcessTable {
                 .to_str()
                 .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|s| s.parse::<u32>().ok())
+                .filter(|pid| wanted(*pid))
             else {
                 continue;
             };
@@ -268,6 +290,16 @@ mod tests {
     }
 
     #[cfg(target_os = "linux")]
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_snapshot_since_a_pid_reads_that_pid_and_newer_ones_only() {
+        let me = std::process::id();
+        let table = ProcessTable::snapshot_since(me).unwrap();
+        assert!(table.get(me).is_some());
+        assert!(table.iter().all(|p| p.pid >= me));
+        assert!(super::last_pid().is_some());
+    }
+
     #[test]
     fn this_process_is_in_the_live_table() {
         let table = ProcessTable::snapshot().unwrap();
