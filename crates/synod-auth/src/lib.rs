@@ -21,17 +21,17 @@
 //! # Windows and macOS
 //!
 //! macOS behaves as Linux: 0600 token files in a 0700 directory, and a token file readable by
-//! others is refused ([`Error::InsecurePermissions`]). Windows has no modes: token files, the
-//! lock file and the directory get the ACL of the directory they are created in, and nothing
-//! is checked on load. The default directory, `%APPDATA%\synod\auth`, lies in the user's
-//! profile, whose ACL grants only the user, SYSTEM and Administrators (the counterpart of 0600
-//! with root); a `SYNOD_AUTH_DIR` outside the profile is only as private as that directory's
-//! ACL, so keep it inside. For an OS-protected store use the `keyring` feature (Windows
-//! Credential Manager). The [`LoginLock`] works the same (`LockFileEx`; the holder's pid is
-//! kept in `<lock>.pid` because a locked file cannot be read there). The crate builds and its
-//! unit tests pass for `x86_64-pc-windows-gnu` (under Wine); the integration tests need
-//! Node.js for their OAuth test server. For macOS it cannot be checked here: `oauth2` pulls
-//! in `ring`, which compiles C and assembly and so needs an Apple C cross compiler.
+//! others is refused ([`Error::InsecurePermissions`]). Windows has no modes: token files, the lock
+//! file and the directory get the ACL of the directory they are created in, and nothing is checked
+//! on load. The default directory, `%APPDATA%\synod\auth`, lies in the user's profile, whose ACL
+//! grants only the user, SYSTEM and Administrators (the counterpart of 0600 with root); a
+//! `SYNOD_AUTH_DIR` outside the profile is only as private as that directory's ACL, so keep it
+//! inside. For an OS-protected store use the `keyring` feature (Windows Credential Manager). The
+//! [`LoginLock`] works the same (`LockFileEx`; the holder's pid is kept in `<lock>.pid` because a
+//! locked file cannot be read there). The crate builds and its unit tests pass for
+//! `x86_64-pc-windows-gnu` (under Wine); the integration tests need Node.js for their OAuth test
+//! server. For macOS a plain `cargo check` stops at `ring` (through `oauth2`), which compiles C;
+//! with the stand-in compiler in `.ci/macos/` the crate checks (building it needs an Apple SDK).
 //!
 //! ```
 //! use std::sync::Arc;

@@ -3,6 +3,11 @@
 //! Each group of subcommands lives in its own module; `main` only parses and dispatches.
 //! Exit codes: 0 success, 1 a negative verdict (conflict, no quorum, policy violation,
 //! denied login), 2 usage, config or runtime error.
+//!
+//! Windows and macOS: the same commands everywhere. What differs is how a run is stopped:
+//! `signals` (SIGINT/TERM/HUP/QUIT on Unix; Ctrl-C, Ctrl-Break and console close on Windows)
+//! and `watchdog` (a helper that kills the agents of a SIGKILLed run: Linux only; on Windows
+//! the agents' job objects do that, so `watchdog_other.rs` starts nothing).
 
 use std::process::ExitCode;
 
