@@ -65,6 +65,11 @@ fn character_classes_ranges_and_negation() {
         assert!(!g.matches("v5"), "{negated}");
         assert!(!g.matches("v"), "{negated}");
     }
+    // The negation mark itself is not a member of the class it negates.
+    assert!(Glob::new("[!a]").matches("!"));
+    assert!(Glob::new("[^a]").matches("^"));
+    assert!(Glob::new("[!a]").matches("["));
+    assert!(!Glob::new("[!a]").matches("a"));
     let list = Glob::new("[abx]");
     assert!(list.matches("b"));
     assert!(list.matches("x"));
@@ -123,6 +128,16 @@ fn a_hit_reports_the_word_the_column_and_the_text_as_written() {
     assert_eq!(list.find("by chatbot")[0].column, 4);
     // A word longer than the rest of the line does not match (and does not panic).
     assert!(list.find("chat").is_empty());
+}
+
+#[test]
+fn a_word_must_also_start_at_a_word_boundary() {
+    let list = WordList::new(["AI"]);
+    // Each ends at a boundary but starts inside a longer word.
+    for text in ["Thai food", "Dubai.", "a bonsai", "x_AI"] {
+        assert!(list.find(text).is_empty(), "{text}");
+    }
+    assert_eq!(list.find("(AI) and Thai").len(), 1);
 }
 
 #[test]
