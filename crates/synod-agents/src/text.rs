@@ -52,7 +52,7 @@ pub fn one_line(text: &str) -> String {
             pending_space = !out.is_empty();
             continue;
         }
-        if count >= MAX_CAUSE_CHARS {
+        if count + 1 + usize::from(pending_space) > MAX_CAUSE_CHARS {
             out.push('…');
             break;
         }
