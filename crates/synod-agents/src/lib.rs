@@ -137,6 +137,36 @@ pub struct Invocation {
     pub retries: &'static str,
 }
 
+impl Invocation {
+    /// Writes the settings file (if the preset has one) into `dir` and returns the
+    /// environment variables to set: the preset's [`Invocation::env`] and the variable that
+    /// names the file. `dir` and every directory above it must be writable by its owner
+    /// only (gemini skips a settings file under a directory such as `/tmp`), for example a
+    /// directory under the user's home or synod's data directory.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("synod-agents-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// use synod_agents::Preset;
+    ///
+    /// let env = Preset::Gemini.invocation().write_settings(&dir)?;
+    /// let (name, path) = &env[0];
+    /// assert_eq!(name, "GEMINI_CLI_SYSTEM_SETTINGS_PATH");
+    /// assert!(std::fs::read_to_string(path)?.contains("\"maxAttempts\": 1"));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn write_settings(&self, dir: &std::path::Path) -> std::io::Result<Vec<(String, String)>> {
+        let mut env = self.env.clone();
+        if let Some(file) = &self.settings_file {
+            let path = dir.join(file.file_name);
+            std::fs::write(&path, file.contents)?;
+            env.push((file.env.to_owned(), path.display().to_string()));
+        }
+        Ok(env)
+    }
+}
+
 /// Token counts of one run, summed over the CLI's model calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
