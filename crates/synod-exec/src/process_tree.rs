@@ -290,7 +290,6 @@ mod tests {
     }
 
     #[cfg(target_os = "linux")]
-    #[cfg(target_os = "linux")]
     #[test]
     fn a_snapshot_since_a_pid_reads_that_pid_and_newer_ones_only() {
         let me = std::process::id();
@@ -300,6 +299,7 @@ mod tests {
         assert!(super::last_pid().is_some());
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn this_process_is_in_the_live_table() {
         let table = ProcessTable::snapshot().unwrap();
