@@ -82,6 +82,7 @@ impl ProcessInfo {
 
 /// The pid the kernel allocated last in this pid namespace (`/proc/sys/kernel/ns_last_pid`);
 /// `None` where the file does not exist.
+#[cfg(unix)]
 pub(crate) fn last_pid() -> Option<u32> {
     std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
         .ok()?
@@ -111,6 +112,7 @@ impl ProcessTable {
     /// Reads only the processes whose pid is at least `first` (cheaper: a tracker only cares
     /// about processes allocated after its child, and pids are allocated in increasing order
     /// until they wrap around, which [`last_pid`] lets the caller notice).
+    #[cfg(unix)]
     pub(crate) fn snapshot_since(first: u32) -> Option<Self> {
         Self::snapshot_where(Path::new("/proc"), |pid| pid >= first)
     }
