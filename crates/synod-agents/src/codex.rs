@@ -29,8 +29,29 @@ fn scan(stdout: &str) -> Events {
     let mut events = Events::default();
     for line in stdout.lines() {
         let line = line.trim();
-        if !line.starts_with("{\"type\":") {
+        // codex writes the event type first: the kind is read without parsing, and only the
+        // events used here are parsed (command output, reasoning and started items, the bulk
+        // of a long run, are skipped).
+        let Some(kind) = line
+            .strip_prefix("{\"type\":\"")
+            .and_then(|rest| rest.split_once('"'))
+            .map(|(kind, _)| kind)
+        else {
             continue;
+        };
+        match kind {
+            "thread.started" | "turn.completed" | "turn.failed" | "error" => {}
+            "item.completed" if line.contains("\"agent_message\"") => {}
+            "turn.started" => {
+                events.any = true;
+                events.answer = None;
+                continue;
+            }
+            "item.started" | "item.updated" | "item.completed" => {
+                events.any = true;
+                continue;
+            }
+            _ => continue,
         }
         let Ok(event) = serde_json::from_str::<Value>(line) else {
             continue;

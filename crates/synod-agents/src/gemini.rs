@@ -22,8 +22,14 @@ pub(crate) fn parse_success(stdout: &str, stderr: &str) -> Result<Reply, Failure
     if trimmed.starts_with("{\"type\":") {
         return stream(stdout, stderr);
     }
-    if trimmed.starts_with('{')
-        && let Some(doc) = text::first_value(trimmed).filter(Value::is_object)
+    // The envelope is the whole output, or its last pretty-printed object when something
+    // (a warning) was printed before it.
+    let doc = if trimmed.starts_with('{') {
+        text::first_value(trimmed)
+    } else {
+        text::last_block_object(stdout)
+    };
+    if let Some(doc) = doc.filter(Value::is_object)
         && (doc.get("response").is_some() || doc.get("error").is_some())
     {
         if let Some(error) = doc.get("error").filter(|e| e.is_object()) {

@@ -212,6 +212,12 @@ fn gemini_json_and_stream_json_unwrap_the_answer_with_session_model_and_usage() 
         assert_eq!(reply.usage, Some(Usage::new(240, 18, 60)), "{name}");
         assert_eq!(reply.cost_usd, None);
     }
+    // A line printed before the envelope does not hide it.
+    let t = transcript("gemini-json.ok");
+    let reply = Preset::Gemini
+        .parse_success(&format!("Loaded cached credentials.\n{}", t.stdout), "")
+        .unwrap();
+    assert_eq!(reply.answer, ANSWER);
     let reply = success(Preset::Gemini, "gemini-text.ok");
     assert_eq!(reply.answer.trim(), ANSWER);
 }
