@@ -18,6 +18,7 @@
 //! | check Conventional Commits messages and documentation structure (pure: no tokio, no processes) | `policy` | [`policy`] |
 //! | also install git hooks, run pre-commit checks and pre-receive / pre-push checks (runs git through `exec`) | `policy-hooks` | [`policy`] (`hooks`, `checks`, `receive`) |
 //! | turn several agents' JSON into one deterministic verdict (no I/O) | `consensus` (default) | [`consensus`] |
+//! | run the real agent CLIs (claude, gemini, codex): headless defaults, answers and usage out of their JSON envelopes, failures classified from their structured errors | `agents` | [`agents`] |
 //! | all of the above wired together: run a stage of agents end to end | `orchestrator` | [`orchestrator`] |
 //! | everything | `full` | |
 //!
@@ -121,6 +122,11 @@ pub use synod_policy as policy;
 #[cfg_attr(docsrs, doc(cfg(feature = "consensus")))]
 #[doc(inline)]
 pub use synod_consensus as consensus;
+
+#[cfg(feature = "agents")]
+#[cfg_attr(docsrs, doc(cfg(feature = "agents")))]
+#[doc(inline)]
+pub use synod_agents as agents;
 
 #[cfg(feature = "orchestrator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "orchestrator")))]

@@ -26,6 +26,12 @@ const EXPECTATIONS: &[(&str, &[&str], &[&str])] = &[
     ),
     ("resilience", &["synod-resilience"], &["rusqlite"]),
     ("exec", &["synod-exec", "tokio"], &["rusqlite", "reqwest"]),
+    // Parsing the CLIs' envelopes needs no store, no HTTP client and no retry engines.
+    (
+        "agents",
+        &["synod-agents", "synod-exec"],
+        &["rusqlite", "reqwest", "backon", "failsafe"],
+    ),
 ];
 
 fn workspace_root() -> PathBuf {

@@ -60,6 +60,10 @@ const ALLOWED_INTERNAL_DEPS: &[(&str, &[&str])] = &[
     ("synod-auth", &["synod-core", "synod-resilience"]),
     ("synod-policy", &["synod-core", "synod-exec"]),
     (
+        "synod-agents",
+        &["synod-core", "synod-exec", "synod-consensus"],
+    ),
+    (
         "synod",
         &[
             "synod-core",
@@ -70,6 +74,7 @@ const ALLOWED_INTERNAL_DEPS: &[(&str, &[&str])] = &[
             "synod-auth",
             "synod-policy",
             "synod-consensus",
+            "synod-agents",
         ],
     ),
     ("synod-cli", &["synod"]),

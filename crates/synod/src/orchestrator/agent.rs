@@ -11,9 +11,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::Orchestrator;
-use super::attempt::{
-    AttemptCtx, AttemptError, AttemptRecord, Delivered, Failed, millis, one_line,
-};
+use super::attempt::{AttemptCtx, AttemptError, AttemptRecord, Delivered, Failed, millis};
 use super::event::StageEvent;
 use super::report::{AgentOutcome, AgentRun, AttemptStatus};
 use super::template::Vars;
@@ -66,7 +64,7 @@ impl Orchestrator {
             orchestrator: self,
             plan,
             agent,
-            hooks: self.hooks_for(name),
+            hooks: self.hooks_for(index),
             cancel: stage.cancel,
         };
         let prompt_vars = Vars {
@@ -270,7 +268,7 @@ impl Orchestrator {
     /// could leave a partial credential too short for its pattern).
     fn redacted_line(&self, error: &AttemptError) -> String {
         match error {
-            AttemptError::Exec { error, .. } => one_line(&self.redactor.redact(&error.to_string())),
+            AttemptError::Exec { cause, .. } => cause.clone(),
             other => self.redactor.redact(&other.one_line()).into_owned(),
         }
     }

@@ -25,10 +25,11 @@ pub(crate) struct AttemptRecord {
 /// Why an attempt did not deliver (the retry loop's error).
 #[derive(Debug)]
 pub(crate) enum AttemptError {
-    /// The process failed (classified by the agent's hooks).
+    /// The process failed (classified by the agent's hooks; `cause` is its redacted line).
     Exec {
         error: synod_exec::Error,
         class: ErrorClass,
+        cause: String,
     },
     /// The process exited successfully but its output reported a failure.
     Reported {
@@ -43,7 +44,7 @@ pub(crate) enum AttemptError {
 impl AttemptError {
     pub(crate) fn one_line(&self) -> String {
         match self {
-            AttemptError::Exec { error, .. } => one_line(&error.to_string()),
+            AttemptError::Exec { cause, .. } => cause.clone(),
             AttemptError::Reported { message, .. } => one_line(message),
             AttemptError::BreakerOpen(why) => why.clone(),
             AttemptError::Cancelled => "cancelled".into(),
@@ -84,23 +85,25 @@ pub(crate) struct AttemptCtx<'a> {
 impl AttemptCtx<'_> {
     /// The command line of an attempt.
     pub(crate) fn command(&self, vars: &Vars<'_>) -> AgentCommand {
-        let agent = self.agent;
-        let mut args: Vec<String> = agent.args.iter().map(|a| vars.render(a)).collect();
-        if agent.prompt_via == PromptVia::Arg
-            && !agent.args.iter().any(|a| Vars::mentions_prompt(a))
+        let (agent, plan) = (self.agent, self.plan);
+        let mut args: Vec<String> = plan.args.iter().map(|a| vars.render(a)).collect();
+        if plan.prompt_via == PromptVia::Arg && !plan.args.iter().any(|a| Vars::mentions_prompt(a))
         {
             args.push(vars.prompt.to_owned());
         }
-        let mut cmd = AgentCommand::new(&agent.command).args(args);
-        if agent.prompt_via == PromptVia::Stdin {
+        let mut cmd = AgentCommand::new(&plan.command).args(args);
+        if plan.prompt_via == PromptVia::Stdin {
             cmd = cmd.stdin(vars.prompt.as_bytes().to_vec());
         }
         cmd = cmd
-            .cwd(&self.plan.cwd)
+            .cwd(&plan.cwd)
             .env("SYNOD_AGENT", &agent.name)
             .env("SYNOD_SPEC_ID", vars.spec_id)
             .env("SYNOD_STAGE", vars.stage)
             .env("SYNOD_ATTEMPT", vars.attempt.to_string());
+        for (key, value) in &plan.preset_env {
+            cmd = cmd.env(key, value);
+        }
         for (key, value) in &agent.env {
             cmd = cmd.env(key, vars.render(value));
         }
@@ -151,7 +154,9 @@ impl AttemptCtx<'_> {
                 redactor.redact_in_place(&mut seen.raw_output);
                 seen.exit_code = out.code();
                 seen.stdout_bytes = out.stdout.len();
-                match self.hooks.parse(&seen.raw_output) {
+                let mut stderr = out.stderr_lossy().into_owned();
+                redactor.redact_in_place(&mut stderr);
+                match self.hooks.parse(&seen.raw_output, &stderr) {
                     Parsed::Answer(value) => {
                         seen.parsed_json = Some(value.clone());
                         Ok((self.record(seen), Ok(value)))
@@ -162,6 +167,7 @@ impl AttemptCtx<'_> {
                         Ok((self.record(seen), Err(why)))
                     }
                     Parsed::Failed { class, message } => {
+                        let class = self.floored(class);
                         let message = one_line(&redactor.redact(&message));
                         seen.status = AttemptStatus::Failed;
                         seen.error = Some(message.clone());
@@ -187,14 +193,33 @@ impl AttemptCtx<'_> {
                     seen.exit_code = out.code();
                 }
                 redactor.redact_in_place(&mut seen.raw_output);
-                let class = self.hooks.classify(&error);
-                seen.error = Some(one_line(&redactor.redact(&error.to_string())));
+                let class = self.floored(self.hooks.classify(&error));
+                let cause = self
+                    .hooks
+                    .cause(&error)
+                    .unwrap_or_else(|| error.to_string());
+                let cause = one_line(&redactor.redact(&cause));
+                seen.error = Some(cause.clone());
                 seen.class = Some(class);
                 Err(Failed {
                     record: self.record(seen),
-                    error: AttemptError::Exec { error, class },
+                    error: AttemptError::Exec {
+                        error,
+                        class,
+                        cause,
+                    },
                 })
             }
+        }
+    }
+
+    /// A rate limit without a stated wait waits the agent's floor, not the transient backoff.
+    fn floored(&self, class: ErrorClass) -> ErrorClass {
+        match class {
+            ErrorClass::RateLimited { retry_after: None } => ErrorClass::RateLimited {
+                retry_after: Some(self.agent.rate_limit_floor.get()),
+            },
+            other => other,
         }
     }
 

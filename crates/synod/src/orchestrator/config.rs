@@ -27,7 +27,7 @@
 //!     prompt = "Plan {spec_id}."
 //! "#).unwrap();
 //! config.validate().unwrap();
-//! assert_eq!(config.agents[1].prompt_via, PromptVia::Arg);
+//! assert_eq!(config.agents[1].prompt_via, Some(PromptVia::Arg));
 //! assert_eq!(config.stage("plan").unwrap().mode, Mode::Sequential);
 //! assert_eq!(config.store.path.to_str(), Some(".synod/synod.db"));
 //! ```
@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
 use super::switch::Switch;
+use synod_agents::Preset;
 use synod_core::HumanDuration;
 use synod_resilience::{BreakerConfig, BudgetConfig, RetryPolicy};
 
@@ -158,10 +159,13 @@ impl SynodConfig {
                     format!("agent name {:?} is used twice", agent.name),
                 );
             }
-            if agent.command.trim().is_empty() {
+            if agent.command.trim().is_empty() && agent.preset.is_none() {
                 return invalid(
                     key("command"),
-                    format!("agent {:?} has no command", agent.name),
+                    format!(
+                        "agent {:?} has no command; set `command`, or `preset = \"claude\"` (or gemini, codex)",
+                        agent.name
+                    ),
                 );
             }
             if agent.timeout.get().is_zero() {
@@ -322,10 +326,18 @@ pub enum PromptVia {
 pub struct AgentConfig {
     /// Unique name (used in reports, the store and breaker keys).
     pub name: String,
-    /// Program to run (looked up on `PATH` unless it contains a `/`).
+    /// Which CLI this is: `claude`, `gemini`, `codex` or `generic` (synod-agents). It decides
+    /// how the output is read (the answer out of the CLI's JSON envelope, failures from its
+    /// structured errors) and gives `command`, `args`, `prompt_via` and the environment that
+    /// turns the CLI's own retries off their headless defaults. Absent: inferred from the
+    /// program's file name (`claude`, `/usr/bin/gemini`, `codex.cmd`, anything else generic).
+    #[schemars(schema_with = "preset_schema")]
+    pub preset: Option<Preset>,
+    /// Program to run (looked up on `PATH` unless it contains a `/`); default: the preset's
+    /// program (`claude`, `gemini`, `codex`).
     pub command: String,
     /// Arguments; `{prompt}`, `{spec_id}`, `{stage}`, `{previous_outputs}` and `{attempt}`
-    /// are replaced.
+    /// are replaced. Default: the preset's headless arguments (none for generic).
     pub args: Vec<String>,
     /// Extra environment variables (values templated like `args`). Values of variables whose
     /// name contains `KEY`, `TOKEN`, `SECRET`, `PASSWORD`, `PASSWD`, `CREDENTIAL` or `AUTH`
@@ -335,8 +347,11 @@ pub struct AgentConfig {
     pub secret_env: Vec<String>,
     /// Working directory, relative to the config file's directory (default: that directory).
     pub cwd: Option<PathBuf>,
-    /// How the prompt reaches the agent.
-    pub prompt_via: PromptVia,
+    /// How the prompt reaches the agent (default: the preset's way, standard input).
+    pub prompt_via: Option<PromptVia>,
+    /// How long a rate-limited attempt waits at least when the CLI states no retry time
+    /// (never the transient backoff, which would go straight back into the limit).
+    pub rate_limit_floor: HumanDuration,
     /// Time limit for one attempt.
     pub timeout: HumanDuration,
     /// Time between SIGTERM and SIGKILL when the agent is stopped.
@@ -358,7 +373,9 @@ impl Default for AgentConfig {
             env: BTreeMap::new(),
             secret_env: Vec::new(),
             cwd: None,
-            prompt_via: PromptVia::Stdin,
+            preset: None,
+            prompt_via: None,
+            rate_limit_floor: HumanDuration::from_secs(10),
             timeout: HumanDuration::from_secs(600),
             kill_grace: HumanDuration::from_secs(5),
             retry: RetryPolicy::default(),
@@ -412,6 +429,14 @@ impl Default for StageConfig {
             consensus: synod_consensus::StageSpec::default(),
         }
     }
+}
+
+/// JSON Schema of synod-agents's `Preset` (that crate has no schemars).
+fn preset_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "Which agent CLI this is (absent: inferred from the program's name).",
+        "enum": ["claude", "gemini", "codex", "generic", null]
+    })
 }
 
 /// JSON Schema of synod-consensus's `StageSpec` serde form (that crate has no schemars).

@@ -2,9 +2,12 @@
 //! classified. The seam agent adapters plug into (a CLI that wraps its answer in a JSON
 //! envelope, or reports a rate limit with exit code 0).
 //!
-//! [`GenericCli`] is the default: the answer is the JSON found in standard output
-//! (synod-consensus's extraction), and a failure is classified by synod-exec (exit codes,
-//! "429", "retry after 30s", ...).
+//! An agent's hooks come from its preset ([`PresetHooks`]: `preset = "claude" | "gemini" |
+//! "codex" | "generic"` in `[[agents]]`, inferred from the program's name when absent), which
+//! reads the CLI's JSON envelope through synod-agents. [`GenericCli`] is the plain behaviour:
+//! the answer is the JSON found in standard output (synod-consensus's extraction), and a
+//! failure is classified by synod-exec (exit codes, "429", "retry after 30s", ...).
+//! `Orchestrator::hooks` and `Orchestrator::default_hooks` put your own in their place.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -18,7 +21,7 @@
 //! struct Envelope;
 //!
 //! impl AgentHooks for Envelope {
-//!     fn parse(&self, stdout: &str) -> Parsed {
+//!     fn parse(&self, stdout: &str, _stderr: &str) -> Parsed {
 //!         match serde_json::from_str::<serde_json::Value>(stdout) {
 //!             Ok(v) if v["ok"] == true => Parsed::Answer(v["result"].clone()),
 //!             Ok(v) => Parsed::Failed {
@@ -30,8 +33,8 @@
 //!     }
 //! }
 //!
-//! assert_eq!(Envelope.parse(r#"{"ok": true, "result": {"n": 1}}"#), Parsed::Answer(json!({"n": 1})));
-//! assert!(matches!(Envelope.parse(r#"{"ok": false, "result": "overloaded"}"#), Parsed::Failed { .. }));
+//! assert_eq!(Envelope.parse(r#"{"ok": true, "result": {"n": 1}}"#, ""), Parsed::Answer(json!({"n": 1})));
+//! assert!(matches!(Envelope.parse(r#"{"ok": false, "result": "overloaded"}"#, ""), Parsed::Failed { .. }));
 //! let hooks: Arc<dyn AgentHooks> = Arc::new(Envelope);
 //! # let _ = hooks;
 //! ```
@@ -40,6 +43,7 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use serde_json::Value;
+use synod_agents::Preset;
 use synod_consensus::{ExtractError, ExtractOptions};
 use synod_core::{Classify, ErrorClass};
 
@@ -65,14 +69,22 @@ pub enum Parsed {
 /// How one agent's output is read and its failures classified. Implementations must be
 /// cheap to call; both methods run once per attempt.
 pub trait AgentHooks: Send + Sync + fmt::Debug {
-    /// The answer in `stdout` (already redacted) after the process exited successfully.
-    fn parse(&self, stdout: &str) -> Parsed {
-        GenericCli.parse(stdout)
+    /// The answer in `stdout` (standard error in `stderr`; both already redacted) after the
+    /// process exited successfully.
+    fn parse(&self, stdout: &str, stderr: &str) -> Parsed {
+        GenericCli.parse(stdout, stderr)
     }
 
     /// The class of a failed attempt (non-zero exit, timeout, spawn failure).
     fn classify(&self, error: &synod_exec::Error) -> ErrorClass {
         error.class()
+    }
+
+    /// The cause of a failed attempt, one line, when the hooks know better than the error's
+    /// own message (a CLI's structured error instead of its banner); None: the message.
+    fn cause(&self, error: &synod_exec::Error) -> Option<String> {
+        let _ = error;
+        None
     }
 }
 
@@ -82,12 +94,57 @@ pub trait AgentHooks: Send + Sync + fmt::Debug {
 pub struct GenericCli;
 
 impl AgentHooks for GenericCli {
-    fn parse(&self, stdout: &str) -> Parsed {
+    fn parse(&self, stdout: &str, _stderr: &str) -> Parsed {
         static OPTIONS: LazyLock<ExtractOptions> = LazyLock::new(ExtractOptions::cli_defaults);
         match synod_consensus::extract_json_with(stdout, &OPTIONS) {
             Ok(value) => Parsed::Answer(value),
             Err(e) => Parsed::Invalid(e),
         }
+    }
+}
+
+/// The hooks of a synod-agents [`Preset`]: the answer out of the CLI's JSON envelope (a
+/// failure it reports with exit 0, such as claude's `is_error`, is a failed attempt), and the
+/// class and cause of a failure from its structured error, never a banner or a stack frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresetHooks {
+    preset: Preset,
+}
+
+impl PresetHooks {
+    /// The hooks of `preset`.
+    #[must_use]
+    pub fn new(preset: Preset) -> Self {
+        Self { preset }
+    }
+
+    /// The preset.
+    #[must_use]
+    pub fn preset(&self) -> Preset {
+        self.preset
+    }
+}
+
+impl AgentHooks for PresetHooks {
+    fn parse(&self, stdout: &str, stderr: &str) -> Parsed {
+        match self.preset.parse_success(stdout, stderr) {
+            Ok(reply) => match reply.extract() {
+                Ok(value) => Parsed::Answer(value),
+                Err(e) => Parsed::Invalid(e),
+            },
+            Err(failure) => Parsed::Failed {
+                class: failure.class,
+                message: failure.cause,
+            },
+        }
+    }
+
+    fn classify(&self, error: &synod_exec::Error) -> ErrorClass {
+        self.preset.classify(error).class
+    }
+
+    fn cause(&self, error: &synod_exec::Error) -> Option<String> {
+        Some(self.preset.classify(error).cause)
     }
 }
 
@@ -98,12 +155,34 @@ mod tests {
     #[test]
     fn generic_cli_extracts_json_from_prose_and_says_why_when_there_is_none() {
         assert_eq!(
-            GenericCli.parse("Sure. ```json\n{\"a\": 1}\n```"),
+            GenericCli.parse("Sure. ```json\n{\"a\": 1}\n```", ""),
             Parsed::Answer(serde_json::json!({"a": 1}))
         );
         assert_eq!(
-            GenericCli.parse("no json here"),
+            GenericCli.parse("no json here", ""),
             Parsed::Invalid(ExtractError::NoJson)
+        );
+    }
+
+    #[test]
+    fn a_claude_error_reported_with_exit_0_is_a_failed_attempt() {
+        let hooks = PresetHooks::new(Preset::Claude);
+        let ok = r#"{"type":"result","subtype":"success","is_error":false,"result":"{\"a\": 1}","session_id":"s"}"#;
+        assert_eq!(
+            hooks.parse(ok, ""),
+            Parsed::Answer(serde_json::json!({"a": 1}))
+        );
+        let failed = r#"{"type":"result","subtype":"success","is_error":true,"result":"API Error: 401 invalid x-api-key","session_id":"s"}"#;
+        assert!(
+            matches!(
+                hooks.parse(failed, ""),
+                Parsed::Failed {
+                    class: ErrorClass::Permanent,
+                    ..
+                }
+            ),
+            "{:?}",
+            hooks.parse(failed, "")
         );
     }
 }

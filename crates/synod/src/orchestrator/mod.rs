@@ -88,12 +88,13 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use event::StageEvent;
-pub use hooks::{AgentHooks, GenericCli, Parsed};
+pub use hooks::{AgentHooks, GenericCli, Parsed, PresetHooks};
 pub use load::LoadedConfig;
 pub use plan::Plan;
 pub use redact::{MIN_SECRET_VALUE_LEN, REDACTED, Redactor, RedactorBuilder, is_secret_env_name};
 pub use report::{AgentOutcome, AgentRun, AttemptReport, AttemptStatus, StageReport, StageStatus};
 pub use switch::Switch;
+pub use synod_agents::Preset;
 pub use synod_core::HumanDuration;
 pub use template::Vars;
 
@@ -114,7 +115,7 @@ pub struct Orchestrator {
     events: broadcast::Sender<StageEvent>,
     agent_env: Vec<(String, String)>,
     hooks: HashMap<String, Arc<dyn AgentHooks>>,
-    default_hooks: Arc<dyn AgentHooks>,
+    default_hooks: Option<Arc<dyn AgentHooks>>,
     redactor: Redactor,
     track_executions: bool,
 }
@@ -149,7 +150,7 @@ impl Orchestrator {
             events,
             agent_env: Vec::new(),
             hooks: HashMap::new(),
-            default_hooks: Arc::new(GenericCli),
+            default_hooks: None,
             track_executions: true,
         }
     }
@@ -170,18 +171,19 @@ impl Orchestrator {
         self.events.subscribe()
     }
 
-    /// Reads `agent`'s output and classifies its failures with `hooks` instead of the
-    /// default [`GenericCli`].
+    /// Reads `agent`'s output and classifies its failures with `hooks` instead of its
+    /// preset's [`PresetHooks`].
     #[must_use]
     pub fn hooks(mut self, agent: impl Into<String>, hooks: Arc<dyn AgentHooks>) -> Self {
         self.hooks.insert(agent.into(), hooks);
         self
     }
 
-    /// The hooks of every agent without its own (default: [`GenericCli`]).
+    /// The hooks of every agent without its own [`hooks`](Self::hooks), in place of the
+    /// presets' (e.g. [`GenericCli`] for every agent).
     #[must_use]
     pub fn default_hooks(mut self, hooks: Arc<dyn AgentHooks>) -> Self {
-        self.default_hooks = hooks;
+        self.default_hooks = Some(hooks);
         self
     }
 
@@ -374,10 +376,14 @@ impl Orchestrator {
         })
     }
 
-    fn hooks_for(&self, agent: &str) -> &dyn AgentHooks {
+    /// The hooks of the plan's agent `index`: its own, else the default ones, else its
+    /// preset's.
+    fn hooks_for(&self, index: usize) -> &dyn AgentHooks {
+        let (plan, agent) = self.plan.agent_at(index);
         self.hooks
-            .get(agent)
-            .unwrap_or(&self.default_hooks)
+            .get(&agent.name)
+            .or(self.default_hooks.as_ref())
+            .unwrap_or(&plan.hooks)
             .as_ref()
     }
 

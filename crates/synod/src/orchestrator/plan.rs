@@ -34,8 +34,11 @@ use std::sync::Arc;
 
 use synod_resilience::{CircuitBreaker, RetryBudget, RetryPolicy};
 
-use super::config::{AgentConfig, Mode, StageConfig, SynodConfig};
+use synod_agents::Preset;
+
+use super::config::{AgentConfig, Mode, PromptVia, StageConfig, SynodConfig};
 use super::error::{Error, Result};
+use super::hooks::{AgentHooks, PresetHooks};
 use super::redact::Redactor;
 
 /// A checked [`SynodConfig`] with everything a run needs built: cheap to share, immutable.
@@ -55,7 +58,7 @@ struct PlanInner {
     redactor: Redactor,
 }
 
-/// One agent, ready to run.
+/// One agent, ready to run: its preset's defaults filled in where the config left them out.
 #[derive(Debug)]
 pub(crate) struct AgentPlan {
     /// Index into the config's `agents`.
@@ -63,6 +66,13 @@ pub(crate) struct AgentPlan {
     pub(crate) retry: RetryPolicy,
     pub(crate) breaker: Option<CircuitBreaker>,
     pub(crate) cwd: PathBuf,
+    pub(crate) preset: Preset,
+    pub(crate) command: String,
+    pub(crate) args: Vec<String>,
+    pub(crate) prompt_via: PromptVia,
+    /// The preset's environment (its own retries off), before the agent's `env`.
+    pub(crate) preset_env: Vec<(String, String)>,
+    pub(crate) hooks: Arc<dyn AgentHooks>,
 }
 
 /// One stage, ready to run.
@@ -110,17 +120,40 @@ impl Plan {
             .agents
             .iter()
             .enumerate()
-            .map(|(index, agent)| AgentPlan {
-                index,
-                retry: match &budget {
-                    Some(budget) => agent.retry.clone().with_budget(budget),
-                    None => agent.retry.clone(),
-                },
-                breaker: registry.as_ref().map(|r| r.get(&agent.name)),
-                cwd: agent
-                    .cwd
-                    .as_deref()
-                    .map_or_else(|| base_dir.clone(), |c| resolve(&base_dir, c)),
+            .map(|(index, agent)| {
+                let preset = agent
+                    .preset
+                    .unwrap_or_else(|| Preset::infer(&agent.command));
+                let invocation = preset.invocation();
+                AgentPlan {
+                    index,
+                    retry: match &budget {
+                        Some(budget) => agent.retry.clone().with_budget(budget),
+                        None => agent.retry.clone(),
+                    },
+                    breaker: registry.as_ref().map(|r| r.get(agent.name.as_str())),
+                    cwd: agent
+                        .cwd
+                        .as_deref()
+                        .map_or_else(|| base_dir.clone(), |c| resolve(&base_dir, c)),
+                    preset,
+                    command: if agent.command.trim().is_empty() {
+                        preset.name().to_owned()
+                    } else {
+                        agent.command.clone()
+                    },
+                    args: if agent.args.is_empty() {
+                        invocation.args
+                    } else {
+                        agent.args.clone()
+                    },
+                    prompt_via: agent.prompt_via.unwrap_or(match invocation.prompt_via {
+                        synod_agents::PromptVia::Arg => PromptVia::Arg,
+                        _ => PromptVia::Stdin,
+                    }),
+                    preset_env: invocation.env,
+                    hooks: Arc::new(PresetHooks::new(preset)),
+                }
             })
             .collect();
         let stages = config
@@ -170,6 +203,19 @@ impl Plan {
     #[must_use]
     pub fn agent_retry(&self, agent: &str) -> Option<&RetryPolicy> {
         self.agent(agent).map(|a| &a.retry)
+    }
+
+    /// The preset `agent` runs with (its own, or inferred from its program's name).
+    #[must_use]
+    pub fn agent_preset(&self, agent: &str) -> Option<Preset> {
+        self.agent(agent).map(|a| a.preset)
+    }
+
+    /// The program and arguments `agent` runs (before placeholders are filled in).
+    #[must_use]
+    pub fn agent_command(&self, agent: &str) -> Option<(&str, &[String])> {
+        self.agent(agent)
+            .map(|a| (a.command.as_str(), a.args.as_slice()))
     }
 
     /// The redactor applied to agent output.
