@@ -1,6 +1,9 @@
 //! synod-auth: log in from a headless machine with the OAuth 2.0 device authorization grant
 //! (RFC 8628), keep the tokens valid, and keep them private.
 //!
+//! Through the facade this crate is `synod::auth` (`synod = { version = "0.1", features = ["auth"] }`);
+//! the examples here use its own name, `synod_auth::…`, which `synod::auth::…` replaces one for one.
+//!
 //! * [`Provider`]: client id, optional secret (basic or post), scopes, endpoints given
 //!   explicitly or discovered (OpenID Connect, then RFC 8414).
 //! * [`DeviceFlow`]: [`start`](DeviceFlow::start) → user code and URL →
