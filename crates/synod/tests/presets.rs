@@ -149,3 +149,25 @@ async fn a_rate_limit_without_a_stated_time_waits_the_floor_not_the_backoff() {
         "waited {delay:?}, not the 300ms floor"
     );
 }
+
+#[tokio::test]
+async fn gemini_gets_a_private_settings_file_that_turns_its_own_retries_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let orch = orchestrator(
+        dir.path(),
+        r#"
+[[agents]]
+name = "g"
+preset = "gemini"
+command = "sh"
+args = ['-c', '''cat >/dev/null; f="$GEMINI_CLI_SYSTEM_SETTINGS_PATH"; test -n "$f" && grep -q '"maxAttempts": 1' "$f" && test "$(stat -c %a "${f%/*}")" = 700 && echo '{"response": "{\"settings\": \"private\"}"}' ''']
+
+[[stages]]
+name = "s"
+"#,
+    );
+    let report = orch.run_stage("P-4", "s").await.unwrap();
+    let run = report.agent("g").unwrap();
+    assert_eq!(run.outcome, AgentOutcome::Answered, "{run:?}");
+    assert_eq!(run.extracted.as_ref().unwrap()["settings"], "private");
+}

@@ -101,7 +101,7 @@ impl AttemptCtx<'_> {
             .env("SYNOD_SPEC_ID", vars.spec_id)
             .env("SYNOD_STAGE", vars.stage)
             .env("SYNOD_ATTEMPT", vars.attempt.to_string());
-        for (key, value) in &plan.preset_env {
+        for (key, value) in plan.preset_env() {
             cmd = cmd.env(key, value);
         }
         for (key, value) in &agent.env {

@@ -30,11 +30,11 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use synod_resilience::{CircuitBreaker, RetryBudget, RetryPolicy};
 
-use synod_agents::Preset;
+use synod_agents::{Invocation, Preset};
 
 use super::config::{AgentConfig, Mode, PromptVia, StageConfig, SynodConfig};
 use super::error::{Error, Result};
@@ -70,8 +70,10 @@ pub(crate) struct AgentPlan {
     pub(crate) command: String,
     pub(crate) args: Vec<String>,
     pub(crate) prompt_via: PromptVia,
-    /// The preset's environment (its own retries off), before the agent's `env`.
-    pub(crate) preset_env: Vec<(String, String)>,
+    /// The preset's headless invocation (its environment turns the CLI's own retries off).
+    pub(crate) invocation: Invocation,
+    /// The preset's environment with its settings file written (once, at the first attempt).
+    pub(crate) preset_env: OnceLock<Vec<(String, String)>>,
     pub(crate) hooks: Arc<dyn AgentHooks>,
 }
 
@@ -143,7 +145,7 @@ impl Plan {
                         agent.command.clone()
                     },
                     args: if agent.args.is_empty() {
-                        invocation.args
+                        invocation.args.clone()
                     } else {
                         agent.args.clone()
                     },
@@ -151,7 +153,8 @@ impl Plan {
                         synod_agents::PromptVia::Arg => PromptVia::Arg,
                         _ => PromptVia::Stdin,
                     }),
-                    preset_env: invocation.env,
+                    invocation,
+                    preset_env: OnceLock::new(),
                     hooks: Arc::new(PresetHooks::new(preset)),
                 }
             })
@@ -279,6 +282,38 @@ impl Plan {
 
     pub(crate) fn mode(&self, stage: &StagePlan) -> Mode {
         self.stage_config(stage).mode
+    }
+}
+
+impl AgentPlan {
+    /// The preset's environment, its settings file (gemini's `general.maxAttempts = 1`)
+    /// written first into a directory only this user can write to (the CLI ignores one
+    /// elsewhere). Written once; if it cannot be, the CLI keeps its own retries (logged).
+    pub(crate) fn preset_env(&self) -> &[(String, String)] {
+        self.preset_env.get_or_init(|| {
+            if self.invocation.settings_file.is_none() {
+                return self.invocation.env.clone();
+            }
+            let dir = std::env::temp_dir().join(format!(
+                "synod-{}-{}-settings",
+                std::process::id(),
+                self.preset.name()
+            ));
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            match builder
+                .create(&dir)
+                .and_then(|()| self.invocation.write_settings(&dir))
+            {
+                Ok(env) => env,
+                Err(error) => {
+                    tracing::warn!(%error, dir = %dir.display(), "cannot write the preset's settings file; the CLI keeps its own retries");
+                    self.invocation.env.clone()
+                }
+            }
+        })
     }
 }
 
