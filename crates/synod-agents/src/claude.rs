@@ -80,8 +80,13 @@ pub(crate) fn parse_success(stdout: &str, now: SystemTime) -> Result<Reply, Fail
     if let Some(failure) = failure_of(result, &events) {
         return Err(failure);
     }
+    // With `--json-schema`, the validated answer is `structured_output` (JSON, not text).
+    let answer = match result.get("structured_output") {
+        Some(structured) if !structured.is_null() => structured.to_string(),
+        _ => str_field(result, "result").unwrap_or_default().to_owned(),
+    };
     Ok(Reply {
-        answer: str_field(result, "result").unwrap_or_default().to_owned(),
+        answer,
         session_id: str_field(result, "session_id")
             .map(str::to_owned)
             .or(events.init_session.clone()),

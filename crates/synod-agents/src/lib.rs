@@ -125,6 +125,8 @@ pub struct SettingsFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Invocation {
+    /// The preset this invocation is for.
+    pub preset: Preset,
     /// Arguments after the program.
     pub args: Vec<String>,
     /// How the prompt is delivered.
@@ -138,6 +140,54 @@ pub struct Invocation {
 }
 
 impl Invocation {
+    /// This invocation with the arguments that ask the CLI to answer in the shape of a JSON
+    /// Schema, where the CLI supports it: claude `--json-schema <schema>` (its answer is then
+    /// the result's `structured_output`), codex `--output-schema <schema_file>` (inserted
+    /// before the prompt argument `-`; the caller writes `schema_json` to `schema_file`).
+    /// gemini and generic CLIs take no schema: the answer is validated after the fact.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use synod_agents::Preset;
+    ///
+    /// let schema = r#"{"type":"object","required":["verdict"]}"#;
+    /// let codex = Preset::Codex.invocation().with_schema(schema, Path::new("/run/s.json"));
+    /// assert_eq!(codex.args, ["exec", "--json", "--skip-git-repo-check", "--output-schema", "/run/s.json", "-"]);
+    /// let claude = Preset::Claude.invocation().with_schema(schema, Path::new("/run/s.json"));
+    /// assert_eq!(claude.args[3..], ["--json-schema", schema]);
+    /// ```
+    #[must_use]
+    pub fn with_schema(mut self, schema_json: &str, schema_file: &std::path::Path) -> Self {
+        match self.preset {
+            Preset::Claude => {
+                self.args.push("--json-schema".to_owned());
+                self.args.push(schema_json.to_owned());
+            }
+            Preset::Codex => {
+                let at = if self.args.last().is_some_and(|a| a == "-") {
+                    self.args.len() - 1
+                } else {
+                    self.args.len()
+                };
+                self.args.splice(
+                    at..at,
+                    [
+                        "--output-schema".to_owned(),
+                        schema_file.display().to_string(),
+                    ],
+                );
+            }
+            Preset::Gemini | Preset::Generic => {}
+        }
+        self
+    }
+
+    /// Whether the CLI is given the schema by [`Invocation::with_schema`].
+    #[must_use]
+    pub fn takes_schema(&self) -> bool {
+        matches!(self.preset, Preset::Claude | Preset::Codex)
+    }
+
     /// Writes the settings file (if the preset has one) into `dir` and returns the
     /// environment variables to set: the preset's [`Invocation::env`] and the variable that
     /// names the file. `dir` and every directory above it must be writable by its owner
@@ -373,6 +423,7 @@ impl Preset {
         let owned = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         match self {
             Preset::Claude => Invocation {
+                preset: self,
                 args: owned(&["-p", "--output-format", "json"]),
                 prompt_via: PromptVia::Stdin,
                 env: vec![("CLAUDE_CODE_MAX_RETRIES".to_owned(), "0".to_owned())],
@@ -381,6 +432,7 @@ impl Preset {
                           (its default retries even a 401 for minutes)",
             },
             Preset::Gemini => Invocation {
+                preset: self,
                 args: owned(&["--skip-trust", "--output-format", "json"]),
                 prompt_via: PromptVia::Stdin,
                 env: Vec::new(),
@@ -396,6 +448,7 @@ impl Preset {
                           429/503 on its own — pass `-m MODEL` to skip the router",
             },
             Preset::Codex => Invocation {
+                preset: self,
                 args: owned(&["exec", "--json", "--skip-git-repo-check", "-"]),
                 prompt_via: PromptVia::Stdin,
                 env: Vec::new(),
@@ -407,6 +460,7 @@ impl Preset {
                           provider, which keeps its own retries (4 requests, 5 streams)",
             },
             Preset::Generic => Invocation {
+                preset: self,
                 args: Vec::new(),
                 prompt_via: PromptVia::Stdin,
                 env: Vec::new(),

@@ -150,6 +150,28 @@ class Handler(BaseHTTPRequestHandler):
         model = req.get("model", "claude-sonnet-4-5")
         usage = {"input_tokens": 120, "output_tokens": 9, "cache_read_input_tokens": 30,
                  "cache_creation_input_tokens": 0}
+        structured = any(t.get("name") == "StructuredOutput" for t in req.get("tools") or [])
+        last = (req.get("messages") or [{}])[-1]
+        answered = isinstance(last.get("content"), list) and any(
+            c.get("type") == "tool_result" for c in last["content"] if isinstance(c, dict))
+        if structured and not answered and req.get("stream"):
+            # --json-schema: the answer is a call of claude's StructuredOutput tool
+            return self.send(200, sse([
+                ("message_start", {"type": "message_start", "message": {
+                    "id": "msg_standin", "type": "message", "role": "assistant", "model": model,
+                    "content": [], "stop_reason": None, "stop_sequence": None,
+                    "usage": dict(usage, output_tokens=1)}}),
+                ("content_block_start", {"type": "content_block_start", "index": 0,
+                                         "content_block": {"type": "tool_use", "id": "toolu_standin",
+                                                           "name": "StructuredOutput", "input": {}}}),
+                ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                         "delta": {"type": "input_json_delta", "partial_json": ANSWER}}),
+                ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                ("message_delta", {"type": "message_delta",
+                                   "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                                   "usage": {"output_tokens": 9}}),
+                ("message_stop", {"type": "message_stop"}),
+            ]), "text/event-stream", {"request-id": "req_standin"})
         if not req.get("stream"):
             return self.send(200, {"id": "msg_standin", "type": "message", "role": "assistant",
                                    "model": model, "content": [{"type": "text", "text": ANSWER}],
@@ -220,6 +242,8 @@ def serve(port):
     return srv
 
 
+SCHEMA = json.dumps({"type": "object", "required": ["verdict", "score"],
+                     "properties": {"verdict": {"type": "string"}, "score": {"type": "integer"}}})
 PROMPT = "Review the change and answer with JSON only: {\"verdict\": ..., \"score\": ...}"
 
 
@@ -258,6 +282,8 @@ def invocations(bins, base, home, scenario):
     yield "claude-json", [b("claude"), "-p", "--output-format", "json"], claude, PROMPT
     yield "claude-stream", [b("claude"), "-p", "--output-format", "stream-json", "--verbose"], claude, PROMPT
     yield "claude-text", [b("claude"), "-p"], claude, PROMPT
+    yield "claude-schema", [b("claude"), "-p", "--output-format", "json", "--json-schema",
+                            SCHEMA], claude, PROMPT
     # without a TTY gemini runs headless and reads the prompt from stdin; `-p` appends to it
     yield "gemini-json", [b("gemini"), "--skip-trust", "--output-format", "json"] + gm, gemini, PROMPT
     yield "gemini-stream", [b("gemini"), "--skip-trust", "--output-format", "stream-json",

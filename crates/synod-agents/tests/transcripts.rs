@@ -2,7 +2,8 @@
 //! stderr,exit}` were recorded by `tests/standin.py record` running claude-code 2.1.332,
 //! gemini-cli 0.61.0 and codex 0.171.0 against a stand-in of their APIs on 127.0.0.1
 //! (scenarios: ok, e401, e429wait — a 429 stating a 17 s wait —, e429 — no wait stated —,
-//! e503, e529 — Anthropic's overloaded —; gemini-json.noauth: no auth method configured).
+//! e503, e529 — Anthropic's overloaded —; gemini-json.noauth: no auth method configured;
+//! claude-schema.ok: `--json-schema`, answered through claude's StructuredOutput tool).
 //! Files named `*.synthetic.*` were written from the CLI's source instead, for what the
 //! stand-in cannot make a CLI print (claude's `rate_limit_event` goes to subscription
 //! users only).
@@ -87,6 +88,28 @@ fn claude_json_and_stream_json_unwrap_the_answer_with_session_model_usage_and_co
         assert_eq!(reply.usage, Some(Usage::new(150, 9, 30)), "{name}");
         assert_eq!(reply.cost_usd, Some(0.000666), "{name}");
     }
+}
+
+#[test]
+fn claude_json_schema_answer_is_the_structured_output() {
+    let reply = success(Preset::Claude, "claude-schema.ok");
+    assert_eq!(
+        reply.extract().unwrap(),
+        json!({"verdict": "approve", "score": 7})
+    );
+    // One model call: the StructuredOutput tool call ends the turn.
+    assert_eq!(reply.usage, Some(Usage::new(150, 9, 30)));
+    assert_eq!(reply.cost_usd, Some(0.000666));
+    // structured_output wins over a prose result.
+    let t = transcript("claude-schema.ok");
+    let prose = t.stdout.replacen(
+        r#""result":"{\"verdict\":\"approve\",\"score\":7}""#,
+        r#""result":"Done: see the structured output.""#,
+        1,
+    );
+    assert_ne!(prose, t.stdout);
+    let reply = Preset::Claude.parse_success(&prose, "").unwrap();
+    assert_eq!(reply.extract().unwrap()["score"], 7);
 }
 
 #[test]
