@@ -375,6 +375,44 @@ impl Preset {
         }
     }
 
+    /// The CLI's program name, to look for on `PATH` (`synod init`, `synod doctor`); `None`
+    /// for the generic preset.
+    #[must_use]
+    pub fn program(self) -> Option<&'static str> {
+        match self {
+            Preset::Generic => None,
+            other => Some(other.name()),
+        }
+    }
+
+    /// The version in the output of `<program> --version`: the first `N.N[.N…]` token
+    /// (`2.1.332 (Claude Code)`, `0.61.0`, `codex-cli 0.171.0`).
+    ///
+    /// ```
+    /// use synod_agents::Preset;
+    /// assert_eq!(Preset::version("2.1.332 (Claude Code)\n"), Some("2.1.332"));
+    /// assert_eq!(Preset::version("codex-cli 0.171.0"), Some("0.171.0"));
+    /// assert_eq!(Preset::version("v0.61.0-nightly"), Some("0.61.0-nightly"));
+    /// assert_eq!(Preset::version("unknown"), None);
+    /// ```
+    #[must_use]
+    pub fn version(output: &str) -> Option<&str> {
+        output
+            .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ','))
+            .map(|word| word.strip_prefix(['v', 'V']).unwrap_or(word))
+            .find(|word| {
+                let mut parts = word.split('.');
+                let numeric = |p: Option<&str>| {
+                    p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                };
+                numeric(parts.next())
+                    && parts
+                        .next()
+                        .map(|p| p.split(['-', '+']).next())
+                        .is_some_and(|p| numeric(p))
+            })
+    }
+
     /// The preset for a program, from its file name: `claude`, `/usr/bin/gemini`,
     /// `C:\npm\codex.cmd` (ASCII case-insensitive, without `.cmd`, `.exe`, `.bat`, `.ps1`,
     /// `.js`); anything else is [`Preset::Generic`].

@@ -429,6 +429,16 @@ fn presets_are_inferred_from_the_program_and_named_in_config() {
         assert_eq!(toml_like, format!("\"{}\"", preset.name()));
         assert_eq!(serde_json::from_str::<Preset>(&toml_like).unwrap(), preset);
     }
+    // `--version` of the pinned CLIs, as they print it.
+    for (preset, out, version) in [
+        (Preset::Claude, "2.1.332 (Claude Code)\n", "2.1.332"),
+        (Preset::Gemini, "0.61.0\n", "0.61.0"),
+        (Preset::Codex, "codex-cli 0.171.0\n", "0.171.0"),
+    ] {
+        assert_eq!(Preset::infer(preset.program().unwrap()), preset);
+        assert_eq!(Preset::version(out), Some(version));
+    }
+    assert_eq!(Preset::Generic.program(), None);
     let err = "copilot".parse::<Preset>().unwrap_err();
     assert!(err.to_string().contains("`copilot`"), "{err}");
     assert!(err.to_string().contains("\"claude\""), "{err}");
