@@ -409,7 +409,7 @@ impl Preset {
                     && parts
                         .next()
                         .map(|p| p.split(['-', '+']).next())
-                        .is_some_and(|p| numeric(p))
+                        .is_some_and(numeric)
             })
     }
 
