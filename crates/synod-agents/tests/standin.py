@@ -37,7 +37,7 @@ def gemini_error(status, gstatus, message, retry=None):
     if retry:
         err["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
                            "retryDelay": retry}]
-    return status, [{"error": err}] if False else {"error": err}
+    return status, {"error": err}
 
 
 def openai_error(status, etype, code, message):
