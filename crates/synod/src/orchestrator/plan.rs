@@ -287,34 +287,59 @@ impl Plan {
 
 impl AgentPlan {
     /// The preset's environment, its settings file (gemini's `general.maxAttempts = 1`)
-    /// written first into a directory only this user can write to (the CLI ignores one
-    /// elsewhere). Written once; if it cannot be, the CLI keeps its own retries (logged).
+    /// written first (once) into `<cache>/synod/presets/<preset>/`, created 0700: gemini
+    /// ignores a settings file under a directory others can write to, such as `/tmp`, so the
+    /// cache is the user's (`$XDG_CACHE_HOME`, `~/.cache`, or `%LOCALAPPDATA%`). If it cannot
+    /// be written, the CLI keeps its own retries (logged).
     pub(crate) fn preset_env(&self) -> &[(String, String)] {
         self.preset_env.get_or_init(|| {
-            if self.invocation.settings_file.is_none() {
-                return self.invocation.env.clone();
-            }
-            let dir = std::env::temp_dir().join(format!(
-                "synod-{}-{}-settings",
-                std::process::id(),
-                self.preset.name()
-            ));
+            let mut env = self.invocation.env.clone();
+            let Some(file) = &self.invocation.settings_file else {
+                return env;
+            };
+            let dir = user_cache_dir()
+                .join("synod")
+                .join("presets")
+                .join(self.preset.name());
+            let path = dir.join(file.file_name);
             let mut builder = std::fs::DirBuilder::new();
             builder.recursive(true);
             #[cfg(unix)]
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            match builder
-                .create(&dir)
-                .and_then(|()| self.invocation.write_settings(&dir))
-            {
-                Ok(env) => env,
-                Err(error) => {
-                    tracing::warn!(%error, dir = %dir.display(), "cannot write the preset's settings file; the CLI keeps its own retries");
-                    self.invocation.env.clone()
-                }
+            // Unchanged contents are not rewritten: another synod may be starting the CLI.
+            let written =
+                builder
+                    .create(&dir)
+                    .and_then(|()| match std::fs::read_to_string(&path) {
+                        Ok(existing) if existing == file.contents => Ok(()),
+                        _ => std::fs::write(&path, file.contents),
+                    });
+            match written {
+                Ok(()) => env.push((file.env.to_owned(), path.display().to_string())),
+                Err(error) => tracing::warn!(
+                    %error,
+                    path = %path.display(),
+                    "cannot write the preset's settings file; the CLI keeps its own retries"
+                ),
             }
+            env
         })
     }
+}
+
+/// The user's cache directory: `$XDG_CACHE_HOME`, `~/.cache`, `%LOCALAPPDATA%`, else the
+/// temporary directory.
+fn user_cache_dir() -> PathBuf {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    std::env::var_os("XDG_CACHE_HOME")
+        .and_then(absolute)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(absolute)
+                .map(|h| h.join(".cache"))
+        })
+        .or_else(|| std::env::var_os("LOCALAPPDATA").and_then(absolute))
+        .unwrap_or_else(std::env::temp_dir)
 }
 
 fn plan_stage(
