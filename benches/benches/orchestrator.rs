@@ -77,7 +77,8 @@ fn stage_3_agents(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let open =
         |name: &str| Store::open(dir.path().join(name), Options::default()).expect("store opens");
-    let tracked = Orchestrator::new(config(), open("tracked.db").into_async()).expect("valid config");
+    let tracked =
+        Orchestrator::new(config(), open("tracked.db").into_async()).expect("valid config");
     let untracked = Orchestrator::new(config(), open("untracked.db").into_async())
         .expect("valid config")
         .track_executions(false);
