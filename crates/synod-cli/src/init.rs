@@ -56,5 +56,17 @@ mod tests {
         let loaded = synod::orchestrator::LoadedConfig::load(Some(&path), &[]).unwrap();
         assert_eq!(loaded.config.agents.len(), 3);
         assert!(loaded.config.stage("plan").is_some());
+        let plan = loaded.plan().unwrap();
+        for (agent, program) in [
+            ("claude", "claude"),
+            ("gemini", "gemini"),
+            ("codex", "codex"),
+        ] {
+            assert_eq!(plan.agent_command(agent).unwrap().0, program);
+            assert_eq!(
+                plan.agent_preset(agent).map(synod::agents::Preset::name),
+                Some(program)
+            );
+        }
     }
 }
