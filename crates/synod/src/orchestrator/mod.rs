@@ -20,7 +20,7 @@
 //! The work is split by responsibility: [`Plan`] (the config checked and built once: retry
 //! policies, breakers, prompts), `agent` (one agent's retries behind its breaker), `attempt`
 //! (one process and what it amounted to, read through the agent's [`AgentHooks`]), `record`
-//! (storing through any [`EvidenceStore`](synod_store::EvidenceStore)) and [`report`
+//! (storing through any [`EvidenceStore`]) and [`report`
 //! types](StageReport).
 //!
 //! Cancelling the token given to [`Orchestrator::run_stage_with`] stops every running agent
