@@ -14,7 +14,7 @@
 //! ```
 //! use synod_exec::process_tree::ProcessTable;
 //!
-//! # if std::path::Path::new("/proc/self/stat").exists() {
+//! # if cfg!(target_os = "linux") && std::path::Path::new("/proc/self/stat").exists() {
 //! let table = ProcessTable::snapshot().expect("/proc is mounted");
 //! let me = table.get(std::process::id()).expect("this process is listed");
 //! assert_eq!(me.pid, std::process::id());
