@@ -25,6 +25,7 @@ mod signals;
 mod store_cmd;
 #[cfg(unix)]
 mod watchdog;
+mod watchdog_args;
 // Windows: no watchdog process; the agents' job objects stop them if synod is killed.
 #[cfg(not(unix))]
 #[path = "watchdog_other.rs"]

@@ -27,22 +27,7 @@ use std::time::Duration;
 
 use synod::exec::process_tree::ProcessTable;
 
-/// The environment variable that marks a run's agents.
-pub(crate) const MARKER_VAR: &str = "SYNOD_WATCHDOG";
-
-/// Arguments of the hidden `synod __watchdog` command.
-#[derive(Debug, clap::Args)]
-pub(crate) struct WatchdogArgs {
-    /// Pid of the `synod run` to watch.
-    #[arg(long)]
-    parent: u32,
-    /// Value of `SYNOD_WATCHDOG` the run's agents carry.
-    #[arg(long)]
-    marker: String,
-    /// How often to check the parent, in milliseconds.
-    #[arg(long, default_value_t = 100)]
-    poll_ms: u64,
-}
+pub(crate) use crate::watchdog_args::{MARKER_VAR, WatchdogArgs};
 
 /// Runs the watchdog until its parent is gone, then kills the marked and recorded processes.
 pub(crate) async fn run(args: &WatchdogArgs) -> ExitCode {

@@ -9,22 +9,7 @@
 
 use std::process::ExitCode;
 
-/// The environment variable that marks a run's agents (unused without a watchdog).
-pub(crate) const MARKER_VAR: &str = "SYNOD_WATCHDOG";
-
-/// Arguments of the hidden `synod __watchdog` command (accepted, then refused).
-#[derive(Debug, clap::Args)]
-pub(crate) struct WatchdogArgs {
-    /// Pid of the `synod run` to watch.
-    #[arg(long)]
-    parent: u32,
-    /// Value of `SYNOD_WATCHDOG` the run's agents carry.
-    #[arg(long)]
-    marker: String,
-    /// How often to check the parent, in milliseconds.
-    #[arg(long, default_value_t = 100)]
-    poll_ms: u64,
-}
+pub(crate) use crate::watchdog_args::{MARKER_VAR, WatchdogArgs};
 
 /// Refuses: there is no watchdog on this platform (see the module docs).
 #[allow(clippy::unused_async)] // the same signature as the Unix watchdog's

@@ -4,9 +4,11 @@
 #![cfg(all(unix, feature = "hooks"))]
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
+mod common;
+
+use common::git_in;
 use synod_policy::checks::{
     CheckResult, CheckSpec, CheckStatus, ChecksConfig, ChecksReport, run_checks, staged_files,
 };
@@ -187,20 +189,7 @@ fn the_summary_has_a_line_per_check_then_the_output_of_those_that_failed() {
 }
 
 fn git(dir: &Path, args: &[&str]) {
-    let home = dir.join(".test-home");
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", &home)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    git_in(dir, &dir.join(".test-home"), args);
 }
 
 #[tokio::test]

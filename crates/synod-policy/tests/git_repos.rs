@@ -7,8 +7,10 @@
 #![cfg(unix)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+mod common;
+
+use common::git_in;
 use synod_policy::CommitRules;
 use synod_policy::hooks::{HookName, InstallOptions, hooks_dir, install};
 use synod_policy::receive::{PushConfig, RefUpdate, Side, check_push};
@@ -19,21 +21,7 @@ struct Repo {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let home = dir.parent().unwrap_or(dir).join("home");
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", &home)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    git_in(dir, &dir.parent().unwrap_or(dir).join("home"), args)
 }
 
 fn repo(extra: &[&str]) -> Repo {
