@@ -193,11 +193,9 @@ impl AttemptCtx<'_> {
                     seen.exit_code = out.code();
                 }
                 redactor.redact_in_place(&mut seen.raw_output);
-                let class = self.floored(self.hooks.classify(&error));
-                let cause = self
-                    .hooks
-                    .cause(&error)
-                    .unwrap_or_else(|| error.to_string());
+                let judged = self.hooks.classify(&error);
+                let class = self.floored(judged.class);
+                let cause = judged.cause.unwrap_or_else(|| error.to_string());
                 let cause = one_line(&redactor.redact(&cause));
                 seen.error = Some(cause.clone());
                 seen.class = Some(class);

@@ -67,7 +67,7 @@ pub enum Parsed {
 }
 
 /// How one agent's output is read and its failures classified. Implementations must be
-/// cheap to call; both methods run once per attempt.
+/// cheap to call; one of them runs once per attempt.
 pub trait AgentHooks: Send + Sync + fmt::Debug {
     /// The answer in `stdout` (standard error in `stderr`; both already redacted) after the
     /// process exited successfully.
@@ -75,17 +75,24 @@ pub trait AgentHooks: Send + Sync + fmt::Debug {
         GenericCli.parse(stdout, stderr)
     }
 
-    /// The class of a failed attempt (non-zero exit, timeout, spawn failure).
-    fn classify(&self, error: &synod_exec::Error) -> ErrorClass {
-        error.class()
+    /// The class of a failed attempt (non-zero exit, timeout, spawn failure), and its cause,
+    /// one line, when the hooks know better than the error's own message (a CLI's structured
+    /// error instead of its banner; `None`: the message).
+    fn classify(&self, error: &synod_exec::Error) -> Classified {
+        Classified {
+            class: error.class(),
+            cause: None,
+        }
     }
+}
 
-    /// The cause of a failed attempt, one line, when the hooks know better than the error's
-    /// own message (a CLI's structured error instead of its banner); None: the message.
-    fn cause(&self, error: &synod_exec::Error) -> Option<String> {
-        let _ = error;
-        None
-    }
+/// How [`AgentHooks::classify`] judges a failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    /// How to treat it.
+    pub class: ErrorClass,
+    /// What went wrong, one line (`None`: the error's own message).
+    pub cause: Option<String>,
 }
 
 /// The default hooks: JSON extracted from prose, fences or the whole output; failures
@@ -139,12 +146,12 @@ impl AgentHooks for PresetHooks {
         }
     }
 
-    fn classify(&self, error: &synod_exec::Error) -> ErrorClass {
-        self.preset.classify(error).class
-    }
-
-    fn cause(&self, error: &synod_exec::Error) -> Option<String> {
-        Some(self.preset.classify(error).cause)
+    fn classify(&self, error: &synod_exec::Error) -> Classified {
+        let failure = self.preset.classify(error);
+        Classified {
+            class: failure.class,
+            cause: Some(failure.cause),
+        }
     }
 }
 

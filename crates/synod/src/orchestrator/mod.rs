@@ -88,7 +88,7 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use event::StageEvent;
-pub use hooks::{AgentHooks, GenericCli, Parsed, PresetHooks};
+pub use hooks::{AgentHooks, Classified, GenericCli, Parsed, PresetHooks};
 pub use load::LoadedConfig;
 pub use plan::Plan;
 pub use redact::{MIN_SECRET_VALUE_LEN, REDACTED, Redactor, RedactorBuilder, is_secret_env_name};
