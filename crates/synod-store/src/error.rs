@@ -163,6 +163,22 @@ pub enum Error {
         /// What happened to the task.
         detail: String,
     },
+    /// A worker's call on a job it no longer holds: its lease expired and another worker
+    /// claimed the job (a newer fencing token), or the job was handed back. Nothing was
+    /// written; the job's current holder records it. Permanent for this claim.
+    #[error(
+        "job {job} is no longer held by worker {worker} (fencing token {token}): {reason}; nothing was written for this claim, the job's current holder records it (raise [jobs] lease if heartbeats cannot keep up)"
+    )]
+    LeaseLost {
+        /// The job.
+        job: i64,
+        /// The worker whose claim is stale.
+        worker: String,
+        /// The stale claim's fencing token.
+        token: i64,
+        /// What happened to the lease.
+        reason: String,
+    },
     /// Any other SQLite failure.
     #[error("SQLite error on {path} during {operation}: {source}")]
     Sqlite {
@@ -251,7 +267,8 @@ impl Classify for Error {
             | Error::JournalMode { .. }
             | Error::Json { .. }
             | Error::OutOfRange { .. }
-            | Error::Task { .. } => ErrorClass::Permanent,
+            | Error::Task { .. }
+            | Error::LeaseLost { .. } => ErrorClass::Permanent,
         }
     }
 }
