@@ -7,10 +7,18 @@ The first path segment picks the behaviour, so each CLI's base URL selects a sce
   http://127.0.0.1:PORT/<scenario>   (ANTHROPIC_BASE_URL, GOOGLE_GEMINI_BASE_URL)
   http://127.0.0.1:PORT/<scenario>/v1 (codex model_providers.X.base_url)
 Scenarios: ok, e401, e429wait (Retry-After: 17 / "retry in 17s"), e429 (no time stated),
-e503, e529 (Anthropic's overloaded_error).
+e503, e529 (Anthropic's overloaded_error); for the end-to-end tests (crates/synod/tests/
+real_clis.rs) also reject (a different answer), hang (the request is read and never
+answered) and e429once, e503once, e529once (the first model request of each API fails as
+e429/e503/e529, later ones succeed). A scenario may carry a tag after `~`
+(`/e429once~t1`): "once" is counted per scenario, tag and API.
 
 Usage:
-  standin.py serve PORT              run the stand-in only
+  standin.py serve PORT [LOG]        run the stand-in only; PORT 0 picks a free port. The
+                                     port is printed as the first line of stdout, the
+                                     server exits when its stdin closes (its parent died),
+                                     and every model request is appended to LOG as a JSON
+                                     line {"t", "api", "scenario", "tag", "path", "status"}
   standin.py record BIN_DIR OUT_DIR [NAME_PREFIX [SCENARIO,...]]
                                      start it on a free port and record every CLI x scenario
 """
@@ -25,6 +33,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ANSWER = '{"verdict": "approve", "score": 7}'
 RESET_EPOCH = 1800000000
 SCENARIOS = ["ok", "e401", "e429wait", "e429", "e503", "e529"]
+# scenarios of the end-to-end tests, not recorded as transcripts
+EXTRA = ["reject", "hang", "e429once", "e503once", "e529once"]
+REJECT = '{"verdict": "reject", "score": 2}'
+FAILED_ONCE = set()
+LOG = {"file": None, "lock": threading.Lock()}
+HANG = threading.Event()  # never set: a hung request waits for it until the server exits
 
 
 def anthropic_error(status, etype, message):
@@ -131,17 +145,46 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             req = {}
         parts = self.path.split("/")
-        scenario = parts[1] if len(parts) > 1 and parts[1] in SCENARIOS else "ok"
-        if "/v1/messages" in self.path:
-            return self.anthropic(scenario, req)
-        if "generateContent" in self.path or "streamGenerateContent" in self.path:
-            return self.gemini(scenario, req)
-        if self.path.endswith("/responses"):
-            return self.openai(scenario, req)
-        self.send(200, {})
+        first = parts[1] if len(parts) > 1 else ""
+        scenario, _, tag = first.partition("~")
+        if scenario not in SCENARIOS + EXTRA:
+            scenario, tag = "ok", ""
+        if "/v1/messages" in self.path and "count_tokens" not in self.path:
+            api = "anthropic"
+        elif "generateContent" in self.path or "streamGenerateContent" in self.path:
+            api = "gemini"
+        elif self.path.endswith("/responses"):
+            api = "openai"
+        else:
+            return self.anthropic(scenario, req) if "/v1/messages" in self.path else self.send(200, {})
+        if scenario.endswith("once"):
+            key = (scenario, tag, api)
+            with LOG["lock"]:
+                first_time = key not in FAILED_ONCE
+                FAILED_ONCE.add(key)
+            scenario = scenario[:-len("once")] if first_time else "ok"
+        status = {"ok": 200, "reject": 200, "hang": "hang", "e429wait": 429, "e429": 429,
+                  "e503": 503, "e529": 529 if api == "anthropic" else 503, "e401": 401}[scenario]
+        self.log(api, first, tag, status)
+        if scenario == "hang":
+            HANG.wait(600)
+            self.close_connection = True
+            return None
+        return {"anthropic": self.anthropic, "gemini": self.gemini,
+                "openai": self.openai}[api](scenario, req)
+
+    def log(self, api, scenario, tag, status):
+        import time
+        line = json.dumps({"t": time.time(), "api": api, "scenario": scenario.partition("~")[0],
+                           "tag": tag, "path": self.path, "status": status})
+        with LOG["lock"]:
+            if LOG["file"]:
+                with open(LOG["file"], "a") as fh:
+                    fh.write(line + "\n")
 
     # Anthropic Messages API
     def anthropic(self, scenario, req):
+        answer = REJECT if scenario == "reject" else ANSWER
         if "count_tokens" in self.path:
             return self.send(200, {"input_tokens": 12})
         f = failure("anthropic", scenario)
@@ -165,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
                                          "content_block": {"type": "tool_use", "id": "toolu_standin",
                                                            "name": "StructuredOutput", "input": {}}}),
                 ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                         "delta": {"type": "input_json_delta", "partial_json": ANSWER}}),
+                                         "delta": {"type": "input_json_delta", "partial_json": answer}}),
                 ("content_block_stop", {"type": "content_block_stop", "index": 0}),
                 ("message_delta", {"type": "message_delta",
                                    "delta": {"stop_reason": "tool_use", "stop_sequence": None},
@@ -174,7 +217,7 @@ class Handler(BaseHTTPRequestHandler):
             ]), "text/event-stream", {"request-id": "req_standin"})
         if not req.get("stream"):
             return self.send(200, {"id": "msg_standin", "type": "message", "role": "assistant",
-                                   "model": model, "content": [{"type": "text", "text": ANSWER}],
+                                   "model": model, "content": [{"type": "text", "text": answer}],
                                    "stop_reason": "end_turn", "stop_sequence": None, "usage": usage})
         body = sse([
             ("message_start", {"type": "message_start", "message": {
@@ -184,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
             ("content_block_start", {"type": "content_block_start", "index": 0,
                                      "content_block": {"type": "text", "text": ""}}),
             ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                     "delta": {"type": "text_delta", "text": ANSWER}}),
+                                     "delta": {"type": "text_delta", "text": answer}}),
             ("content_block_stop", {"type": "content_block_stop", "index": 0}),
             ("message_delta", {"type": "message_delta",
                                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
@@ -200,7 +243,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(f[0], f[1], headers=f[2])
         model = self.path.split("/models/")[-1].split(":")[0] if "/models/" in self.path else "gemini-2.5-pro"
         cfg = req.get("generationConfig") or {}
-        text = ANSWER
+        text = REJECT if scenario == "reject" else ANSWER
         if cfg.get("responseMimeType") == "application/json" and "streamGenerate" not in self.path:
             # the model router (or another structured internal call)
             text = json.dumps({"reasoning": "simple task", "model_choice": "flash",
@@ -221,7 +264,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(f[0], f[1], headers=f[2])
         model = req.get("model", "gpt-5")
         item = {"type": "message", "role": "assistant", "id": "msg_standin", "status": "completed",
-                "content": [{"type": "output_text", "text": ANSWER, "annotations": []}]}
+                "content": [{"type": "output_text", "annotations": [],
+                             "text": REJECT if scenario == "reject" else ANSWER}]}
         body = sse([
             ("response.created", {"type": "response.created",
                                   "response": {"id": "resp_standin", "model": model}}),
@@ -332,7 +376,10 @@ def record(bins, out, only=None, scenarios=None):
 
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
-        serve(int(sys.argv[2]))
-        threading.Event().wait()
+        LOG["file"] = sys.argv[3] if len(sys.argv) > 3 else None
+        srv = serve(int(sys.argv[2]))
+        print(srv.server_address[1], flush=True)
+        sys.stdin.read()  # until the parent closes it or dies
+        os._exit(0)
     else:
         record(sys.argv[2], sys.argv[3], *sys.argv[4:6])
