@@ -216,6 +216,7 @@ fn redact_16mib(c: &mut Criterion) {
                     raw_output: clean.clone(),
                     parsed_json: None,
                     error: None,
+                    ..NewOutput::default()
                 };
                 (run, output)
             },

@@ -61,6 +61,7 @@ fn outputs(size: usize) -> Vec<NewOutput> {
             raw_output: "x".repeat(size),
             parsed_json: Some(json!({"decision": a, "notes": "short"})),
             error: None,
+            ..NewOutput::default()
         })
         .collect()
 }
@@ -480,6 +481,7 @@ fn batch_insert(c: &mut Criterion) {
             raw_output: "y".repeat(150),
             parsed_json: None,
             error: None,
+            ..NewOutput::default()
         })
         .collect();
     // Each batch goes to a fresh run (created in the untimed setup), as the orchestrator does.

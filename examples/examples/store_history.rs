@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             raw_output: format!("{agent} says {stage}"),
             parsed_json: ok.then(|| json!({ "stage": stage })),
             error: (!ok).then(|| "503 overloaded".to_owned()),
+            ..NewOutput::default()
         };
         let outputs = [
             attempt("claude", 1, true),

@@ -77,6 +77,8 @@ mod generic;
 mod text;
 
 pub use text::one_line;
+/// Token counts of one run; defined in synod-core so the store and reports share it.
+pub use synod_core::Usage;
 
 /// Which agent CLI a command runs, and so how it is invoked and its output read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -214,36 +216,6 @@ impl Invocation {
             env.push((file.env.to_owned(), path.display().to_string()));
         }
         Ok(env)
-    }
-}
-
-/// Token counts of one run, summed over the CLI's model calls.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Usage {
-    /// Prompt tokens, including those served from a cache.
-    pub input_tokens: u64,
-    /// Generated tokens (including reasoning or thinking tokens where the CLI counts them).
-    pub output_tokens: u64,
-    /// The part of `input_tokens` read from a prompt cache.
-    pub cached_tokens: u64,
-}
-
-impl Usage {
-    /// A usage from its three counts.
-    #[must_use]
-    pub fn new(input_tokens: u64, output_tokens: u64, cached_tokens: u64) -> Self {
-        Self {
-            input_tokens,
-            output_tokens,
-            cached_tokens,
-        }
-    }
-
-    fn add(&mut self, other: Usage) {
-        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
-        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
-        self.cached_tokens = self.cached_tokens.saturating_add(other.cached_tokens);
     }
 }
 

@@ -205,6 +205,7 @@ fn fill(project: &Project) -> Vec<u8> {
             raw_output: format!("{i:>6}").repeat(700),
             parsed_json: None,
             error: None,
+            ..NewOutput::default()
         };
         store
             .record_stage(&run, &[output], &serde_json::json!({"status": "ok"}))

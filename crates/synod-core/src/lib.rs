@@ -6,6 +6,8 @@
 //!   (`250ms`, `90s`, `1m30s`, `2h`, `30d`, `500 microseconds`), bounded by
 //!   [`HumanDuration::MAX`] so no value can overflow a timer.
 //! - [`Secret`]: a value that never reaches `Debug`, `Display` or a log.
+//! - [`Usage`]: the input, output and cached tokens of one agent run, as its CLI reported
+//!   them (adapters fill it, reports and the store carry it).
 //!
 //! Layers depend on this crate, not on each other, for these types; the facade re-exports
 //! them as `synod::core` (and `synod::{Classify, ErrorClass}`) under every feature.
@@ -33,8 +35,10 @@ pub mod class;
 pub mod duration;
 mod error;
 pub mod secret;
+pub mod usage;
 
 pub use class::{Classify, ErrorClass};
 pub use duration::HumanDuration;
 pub use error::{Error, Result};
 pub use secret::{REDACTED, Secret};
+pub use usage::Usage;

@@ -35,6 +35,7 @@ fn child(path: &Path, index: i64, megabytes: usize, timeout: Duration) -> ! {
             raw_output: chunk.clone(),
             parsed_json: None,
             error: None,
+            ..NewOutput::default()
         })
         .collect();
     let run = NewRun {

@@ -41,6 +41,7 @@ fn fill(path: &Path, megabytes: u64) -> synod_store::Result<()> {
                 raw_output: payload.clone(),
                 parsed_json: None,
                 error: None,
+                ..NewOutput::default()
             })
             .collect();
         store.record_stage(&run, &outputs, &serde_json::json!({"status": "ok"}))?;

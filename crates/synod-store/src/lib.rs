@@ -59,6 +59,7 @@
 //!     raw_output: "```json\n{\"steps\": 3}\n```".into(),
 //!     parsed_json: Some(json!({"steps": 3})),
 //!     error: None,
+//!     ..NewOutput::default()
 //! }];
 //! let id = store.record_stage(&run, &outputs, &json!({"status": "ok", "agreements": []}))?;
 //! assert_eq!(store.latest_verdict("SPEC-1", "plan")?.map(|r| r.id), Some(id));
@@ -86,3 +87,5 @@ pub use model::{
 pub use options::{Durability, Options};
 pub use schema::SCHEMA_VERSION;
 pub use store::Store;
+/// Token counts of an attempt (synod-core's [`Usage`](synod_core::Usage)).
+pub use synod_core::Usage;

@@ -4,7 +4,7 @@
 //! [`now_millis`] gives the current one.
 //!
 //! ```
-//! use synod_store::{NewOutput, NewRun, now_millis};
+//! use synod_store::{NewOutput, NewRun, Usage, now_millis};
 //!
 //! let started = now_millis();
 //! let run = NewRun {
@@ -23,6 +23,9 @@
 //!     raw_output: "{\"plan\": []}".into(),
 //!     parsed_json: Some(serde_json::json!({"plan": []})),
 //!     error: None,
+//!     usage: Some(Usage::new(1_200, 85, 1_000)),
+//!     cost_usd: Some(0.0042),
+//!     ..NewOutput::default()
 //! };
 //! assert!(output.succeeded());
 //! assert!(run.finished_at > run.started_at);
@@ -33,6 +36,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use synod_core::Usage;
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type UnixMillis = i64;
@@ -84,7 +88,10 @@ pub struct NewRun {
 }
 
 /// One agent attempt to record with its run (every attempt, including failed ones).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// What the agent's CLI reported about the attempt (`session_id`, `model`, `usage`,
+/// `cost_usd`) is optional; `..Default::default()` leaves it out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewOutput {
     /// The agent's name.
     pub agent: String,
@@ -102,6 +109,18 @@ pub struct NewOutput {
     pub parsed_json: Option<Value>,
     /// Why the attempt failed, if it did.
     pub error: Option<String>,
+    /// The CLI's session (or thread) id, when it reported one.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// The model that answered, when the CLI reported it.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Tokens the attempt used, when the CLI reported them.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    /// Cost in USD, when the CLI reported it.
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
 }
 
 impl NewOutput {
@@ -156,6 +175,18 @@ pub struct StoredOutput {
     pub parsed_json: Option<Value>,
     /// Why the attempt failed, if it did.
     pub error: Option<String>,
+    /// The CLI's session (or thread) id, when it reported one.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// The model that answered, when the CLI reported it.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Tokens the attempt used, when the CLI reported them.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    /// Cost in USD, when the CLI reported it.
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
 }
 
 /// A spec's current stage.

@@ -95,6 +95,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX consensus_runs_by_spec ON consensus_runs (spec_id, started_at);
     CREATE INDEX consensus_runs_by_start ON consensus_runs (started_at);
     ",
+    // 3: what the agent's CLI reported about each attempt (NULL where it reported nothing,
+    // and in rows recorded before). The per-agent index grows the token and cost columns so
+    // agent_stats still reads only the index, never the (large) raw outputs.
+    "
+    ALTER TABLE agent_outputs ADD COLUMN session_id TEXT;
+    ALTER TABLE agent_outputs ADD COLUMN model TEXT;
+    ALTER TABLE agent_outputs ADD COLUMN input_tokens INTEGER;
+    ALTER TABLE agent_outputs ADD COLUMN output_tokens INTEGER;
+    ALTER TABLE agent_outputs ADD COLUMN cached_tokens INTEGER;
+    ALTER TABLE agent_outputs ADD COLUMN cost_usd REAL;
+    DROP INDEX agent_outputs_by_agent;
+    CREATE INDEX agent_outputs_by_agent ON agent_outputs
+        (agent, run_id, duration_ms, succeeded, input_tokens, output_tokens, cached_tokens, cost_usd);
+    ",
 ];
 
 /// The newest schema version this build knows (`PRAGMA user_version` of a migrated file).
@@ -239,6 +253,68 @@ mod tests {
             .query_row("SELECT count(*) FROM agent_outputs", [], |r| r.get(0))
             .unwrap();
         assert_eq!(outputs, 0);
+    }
+
+    /// A version-2 file (written by a build before usage columns) with one run and output.
+    fn version_two(path: &Path) -> Connection {
+        let conn = version_one(path);
+        // As `migrate` does: the rebuild of consensus_runs must not cascade.
+        conn.pragma_update(None, "foreign_keys", false).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute(
+            "INSERT INTO agent_outputs (run_id, agent, attempt, exit_code, duration_ms, status, raw_output, error) \
+             VALUES (7, 'b', 2, 1, 9, 'exit', 'boom', 'exit code 1')",
+            [],
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn version_two_gains_the_usage_columns_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        drop(version_two(&path));
+        let store = crate::Store::open(&path, crate::Options::default()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let outputs = store.outputs_for_run(crate::RunId(7)).unwrap();
+        let kept: Vec<_> = outputs
+            .iter()
+            .map(|o| (o.agent.as_str(), o.attempt, o.raw_output.as_str()))
+            .collect();
+        assert_eq!(kept, [("a", 1, "hi"), ("b", 2, "boom")]);
+        for output in &outputs {
+            assert_eq!(output.session_id, None);
+            assert_eq!(output.model, None);
+            assert_eq!(output.usage, None);
+            assert_eq!(output.cost_usd, None);
+        }
+        // New attempts of the same run keep what the CLI reported.
+        let attempt = crate::NewOutput {
+            agent: "a".into(),
+            attempt: 2,
+            exit_code: Some(0),
+            status: "ok".into(),
+            session_id: Some("sess-1".into()),
+            model: Some("claude-sonnet-4-5".into()),
+            usage: Some(synod_core::Usage::new(1_200, 85, 1_000)),
+            cost_usd: Some(0.0042),
+            ..crate::NewOutput::default()
+        };
+        store
+            .record_outputs(crate::RunId(7), std::slice::from_ref(&attempt))
+            .unwrap();
+        let stored = store.outputs_for_agent("a", crate::Page::first(5)).unwrap();
+        let newest = &stored[0];
+        assert_eq!(newest.session_id.as_deref(), Some("sess-1"));
+        assert_eq!(newest.model.as_deref(), Some("claude-sonnet-4-5"));
+        assert_eq!(newest.usage, Some(synod_core::Usage::new(1_200, 85, 1_000)));
+        assert_eq!(newest.cost_usd, Some(0.0042));
+        let stats = store.agent_stats().unwrap();
+        assert_eq!(stats[0].agent, "a");
+        assert_eq!(stats[0].attempts, 2);
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //!     raw_output: "{}".into(),
 //!     parsed_json: Some(json!({})),
 //!     error: None,
+//!     ..NewOutput::default()
 //! }];
 //! let id = store.record_stage(&run, &outputs, &json!({"status": "ok"}))?;
 //!
@@ -46,6 +47,7 @@ use rusqlite::{
     TransactionBehavior, params,
 };
 use serde_json::Value;
+use synod_core::Usage;
 
 use crate::conn::{self, FileMode, Readers, Target};
 use crate::error::{Error, Result};
@@ -62,9 +64,11 @@ pub(crate) const SQL_RUN: &str = "SELECT id, spec_id, stage, started_at, finishe
      FROM consensus_runs WHERE id = ?1";
 pub(crate) const SQL_HISTORY: &str = "SELECT id, spec_id, stage, started_at, finished_at, status, verdict_json \
      FROM consensus_runs WHERE spec_id = ?1 ORDER BY started_at DESC, id DESC LIMIT ?2 OFFSET ?3";
-pub(crate) const SQL_OUTPUTS_FOR_RUN: &str = "SELECT id, run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error \
+pub(crate) const SQL_OUTPUTS_FOR_RUN: &str = "SELECT id, run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error, \
+     session_id, model, input_tokens, output_tokens, cached_tokens, cost_usd \
      FROM agent_outputs WHERE run_id = ?1 ORDER BY id";
-pub(crate) const SQL_OUTPUTS_FOR_AGENT: &str = "SELECT id, run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error \
+pub(crate) const SQL_OUTPUTS_FOR_AGENT: &str = "SELECT id, run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error, \
+     session_id, model, input_tokens, output_tokens, cached_tokens, cost_usd \
      FROM agent_outputs WHERE agent = ?1 ORDER BY run_id DESC, id DESC LIMIT ?2 OFFSET ?3";
 pub(crate) const SQL_AGENT_STATS: &str = "SELECT agent, duration_ms, succeeded, run_id FROM agent_outputs INDEXED BY agent_outputs_by_agent ORDER BY agent, run_id";
 pub(crate) const SQL_SPEC: &str = "SELECT spec_id, stage, updated_at FROM specs WHERE spec_id = ?1";
@@ -75,8 +79,9 @@ pub(crate) const SQL_EXECUTIONS_FOR_RUN: &str = "SELECT id, agent, run_id, spawn
 
 const SQL_INSERT_RUN: &str = "INSERT INTO consensus_runs (spec_id, stage, started_at, finished_at, status, verdict_json) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-const SQL_INSERT_OUTPUT: &str = "INSERT INTO agent_outputs (run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const SQL_INSERT_OUTPUT: &str = "INSERT INTO agent_outputs (run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error, \
+     session_id, model, input_tokens, output_tokens, cached_tokens, cost_usd) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 const SQL_UPSERT_SPEC: &str = "INSERT INTO specs (spec_id, stage, updated_at) VALUES (?1, ?2, ?3) \
      ON CONFLICT (spec_id) DO UPDATE SET stage = excluded.stage, updated_at = excluded.updated_at \
      WHERE excluded.updated_at >= specs.updated_at";
@@ -210,9 +215,29 @@ fn read_output(row: &Row<'_>) -> rusqlite::Result<(StoredOutput, Option<String>)
             raw_output: row.get(7)?,
             parsed_json: None,
             error: row.get(9)?,
+            session_id: row.get(10)?,
+            model: row.get(11)?,
+            usage: read_usage(row, 12)?,
+            cost_usd: row.get(15)?,
         },
         row.get(8)?,
     ))
+}
+
+/// The usage in columns `first..first + 3` (input, output, cached tokens): `None` when all
+/// three are NULL (the CLI reported none, or the row predates schema version 3).
+pub(crate) fn read_usage(row: &Row<'_>, first: usize) -> rusqlite::Result<Option<Usage>> {
+    let counts: [Option<i64>; 3] = [row.get(first)?, row.get(first + 1)?, row.get(first + 2)?];
+    if counts.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let [input, output, cached] = counts.map(|c| u64::try_from(c.unwrap_or(0)).unwrap_or(0));
+    Ok(Some(Usage::new(input, output, cached)))
+}
+
+/// A token count as SQLite's signed integer (saturating; no CLI reports 2^63 tokens).
+fn tokens(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 fn finish_output((mut output, json): (StoredOutput, Option<String>)) -> Result<StoredOutput> {
@@ -291,6 +316,12 @@ fn insert_outputs(
             o.raw_output,
             encoded.parsed_json,
             o.error,
+            o.session_id,
+            o.model,
+            o.usage.map(|u| tokens(u.input_tokens)),
+            o.usage.map(|u| tokens(u.output_tokens)),
+            o.usage.map(|u| tokens(u.cached_tokens)),
+            o.cost_usd,
         ])?;
     }
     Ok(())

@@ -24,6 +24,7 @@ pub fn output(agent: &str, attempt: u32, ok: bool, duration_ms: u64) -> NewOutpu
         raw_output: format!("{agent} said something on attempt {attempt}"),
         parsed_json: ok.then(|| json!({"agent": agent, "attempt": attempt})),
         error: (!ok).then(|| "exit status 1".to_owned()),
+        ..NewOutput::default()
     }
 }
 

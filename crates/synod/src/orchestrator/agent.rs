@@ -234,6 +234,7 @@ impl Orchestrator {
                         raw_output: String::new(),
                         parsed_json: None,
                         error: Some(why.clone()),
+                        ..NewOutput::default()
                     });
                 }
                 (

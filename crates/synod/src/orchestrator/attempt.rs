@@ -242,6 +242,7 @@ impl AttemptCtx<'_> {
                 raw_output: seen.raw_output,
                 parsed_json: seen.parsed_json,
                 error: seen.error,
+                ..NewOutput::default()
             },
             execution: seen.execution,
         }
