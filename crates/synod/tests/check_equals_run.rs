@@ -2,7 +2,8 @@
 //! both build the same [`Plan`] (issue 16). Generated configs mix valid values with the ones
 //! that used to slip through the check (`retry.max_elapsed = "0s"`, `breaker.wait_multiplier
 //! = 0.5`, a zero `slow_call_duration`, a timeout of `1e19` seconds, a missing prompt file,
-//! a stage whose agents are all disabled).
+//! a stage whose agents are all disabled, an answer schema file that is missing or no valid
+//! JSON Schema).
 #![cfg(feature = "orchestrator")]
 
 use proptest::prelude::*;
@@ -60,9 +61,13 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         pick(&["", "prompt_file = \"prompt.md\""], &["prompt_file = \"missing.md\""]),
         pick(&["", "agents = [\"a0\"]"], &["agents = [\"a0\", \"ghost\"]"]),
         pick(&["", "consensus = { quorum = \"majority\" }"], &["consensus = { quorum = { at_least = 3 } }"]),
+        pick(
+            &["", "required = [\"a\"]", "schema = { type = \"object\" }\nrepair = true"],
+            &["schema = \"missing.json\"", "schema = { type = \"objekt\" }", "repair = true"],
+        ),
     )
         .prop_map(
-            |(agents, wait_mult, slow, waits, window, rate, capacity, budget_on, prompt, list, consensus)| {
+            |(agents, wait_mult, slow, waits, window, rate, capacity, budget_on, prompt, list, consensus, schema)| {
                 let mut toml = format!(
                     "[breaker]\nwait_multiplier = {wait_mult}\n{slow}\n{waits}\nwindow_size = {window}\nfailure_rate_threshold = {rate}\n\n\
                      [budget]\nenabled = {budget_on}\ncapacity = {capacity}\n\n"
@@ -71,7 +76,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                     toml.push_str(&format!("[[agents]]\nname = \"a{i}\"\n{agent}\n"));
                 }
                 toml.push_str(&format!(
-                    "[[stages]]\nname = \"s\"\nprompt = \"go\"\n{list}\n{consensus}\n"
+                    "[[stages]]\nname = \"s\"\nprompt = \"go\"\n{list}\n{schema}\n{consensus}\n"
                 ));
                 // A second stage reading its prompt from a file (maybe missing).
                 if !prompt.is_empty() {

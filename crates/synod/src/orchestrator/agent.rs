@@ -14,6 +14,7 @@ use super::Orchestrator;
 use super::attempt::{AttemptCtx, AttemptError, AttemptRecord, Delivered, Failed, millis};
 use super::event::StageEvent;
 use super::report::{AgentOutcome, AgentRun, AttemptStatus};
+use super::schema::AnswerSchema;
 use super::template::Vars;
 
 /// What a stage gives each of its agents.
@@ -21,6 +22,8 @@ pub(crate) struct StageCtx<'a> {
     pub(crate) spec_id: &'a str,
     pub(crate) stage: &'a str,
     pub(crate) template: &'a str,
+    /// The stage's answer schema (checked against every answer; `repair` asks once more).
+    pub(crate) schema: Option<&'a AnswerSchema>,
     pub(crate) cancel: &'a CancellationToken,
 }
 
@@ -65,6 +68,7 @@ impl Orchestrator {
             plan,
             agent,
             hooks: self.hooks_for(index),
+            schema: stage.schema,
             cancel: stage.cancel,
         };
         let prompt_vars = Vars {
@@ -176,6 +180,13 @@ impl Orchestrator {
             }
         };
 
+        let result = match result {
+            Some(Ok(Err(unusable))) => Some(Ok(self
+                .repaired(ctx, stage, prompt_vars, &prompt, &log, unusable)
+                .await)),
+            other => other,
+        };
+
         let attempts = std::mem::take(&mut *log.lock().unwrap_or_else(PoisonError::into_inner));
         let mut outputs = Vec::with_capacity(attempts.len());
         let mut executions = Vec::new();
@@ -263,6 +274,86 @@ impl Orchestrator {
             duration_ms: millis(clock.elapsed()),
         };
         self.finish(clock, run, consensus, outputs, executions)
+    }
+
+    /// `repair = true`: when the last attempt's answer did not match the stage's schema, asks
+    /// the agent once more with the original prompt and the validation errors (its own
+    /// attempt, logged like any other: `repaired` when its answer matches, else `invalid`).
+    /// The repair's answer, or why there is none (`unusable` when no repair applies or the
+    /// repair could not run). Not a retry: it draws nothing from the retry budget.
+    async fn repaired(
+        &self,
+        ctx: &AttemptCtx<'_>,
+        stage: &StageCtx<'_>,
+        vars: Vars<'_>,
+        prompt: &str,
+        log: &Mutex<Vec<AttemptRecord>>,
+        unusable: synod_consensus::ExtractError,
+    ) -> Result<serde_json::Value, synod_consensus::ExtractError> {
+        let Some(schema) = stage.schema.filter(|s| s.repair()) else {
+            return Err(unusable);
+        };
+        let last = {
+            let log = log.lock().unwrap_or_else(PoisonError::into_inner);
+            log.last()
+                .filter(|last| last.report.status == AttemptStatus::Invalid)
+                .and_then(|last| {
+                    let errors = schema.check(last.output.parsed_json.as_ref()?).err()?;
+                    Some((last.report.attempt + 1, errors))
+                })
+        };
+        let Some((attempt, errors)) = last.filter(|_| !stage.cancel.is_cancelled()) else {
+            return Err(unusable);
+        };
+        let name = ctx.agent.name.as_str();
+        let repair_prompt = schema.repair_prompt(prompt, &errors);
+        let cmd = ctx.command(&Vars {
+            prompt: &repair_prompt,
+            attempt,
+            ..vars
+        });
+        self.emit(StageEvent::AgentStarted {
+            agent: name.to_owned(),
+            attempt,
+        });
+        let run = ctx.run(attempt, cmd);
+        let result = match &ctx.plan.breaker {
+            None => run.await,
+            Some(breaker) => match breaker.call(run).await {
+                Ok(done) => Ok(done),
+                Err(BreakerError::Inner(failed)) => Err(failed),
+                Err(_) => return Err(unusable),
+            },
+        };
+        let (mut record, answer) = match result {
+            Ok((record, answer)) => (record, answer),
+            Err(Failed { record, error }) => {
+                let why = synod_consensus::ExtractError::Unusable {
+                    message: format!(
+                        "{unusable}; the repair attempt failed: {}",
+                        self.redacted_line(&error)
+                    ),
+                };
+                (record, Err(why))
+            }
+        };
+        if answer.is_ok() {
+            record.report.status = AttemptStatus::Repaired;
+            AttemptStatus::Repaired.as_str().clone_into(&mut record.output.status);
+        }
+        let report = &record.report;
+        self.emit(StageEvent::AttemptFinished {
+            agent: name.to_owned(),
+            attempt,
+            status: report.status,
+            exit_code: report.exit_code,
+            class: report.class,
+            elapsed: Duration::from_millis(report.duration_ms),
+        });
+        log.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(record);
+        answer
     }
 
     /// The first line of an attempt's error, redacted (the whole text first: cutting the line

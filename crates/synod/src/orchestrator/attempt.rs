@@ -9,10 +9,11 @@ use synod_store::{ExecutionId, NewOutput, now_millis};
 use tokio_util::sync::CancellationToken;
 
 use super::Orchestrator;
-use super::config::{AgentConfig, PromptVia};
+use super::config::AgentConfig;
 use super::hooks::{AgentHooks, Parsed};
 use super::plan::AgentPlan;
 use super::report::{AttemptReport, AttemptStatus};
+use super::schema::AnswerSchema;
 use super::template::Vars;
 
 /// One finished attempt: its stored output, its report and its execution row.
@@ -79,34 +80,16 @@ pub(crate) struct AttemptCtx<'a> {
     pub(crate) plan: &'a AgentPlan,
     pub(crate) agent: &'a AgentConfig,
     pub(crate) hooks: &'a dyn AgentHooks,
+    /// The stage's answer schema: given to CLIs that take one, checked against every answer.
+    pub(crate) schema: Option<&'a AnswerSchema>,
     pub(crate) cancel: &'a CancellationToken,
 }
 
 impl AttemptCtx<'_> {
     /// The command line of an attempt.
     pub(crate) fn command(&self, vars: &Vars<'_>) -> AgentCommand {
-        let (agent, plan) = (self.agent, self.plan);
-        let mut args: Vec<String> = plan.args.iter().map(|a| vars.render(a)).collect();
-        if plan.prompt_via == PromptVia::Arg && !plan.args.iter().any(|a| Vars::mentions_prompt(a))
-        {
-            args.push(vars.prompt.to_owned());
-        }
-        let mut cmd = AgentCommand::new(&plan.command).args(args);
-        if plan.prompt_via == PromptVia::Stdin {
-            cmd = cmd.stdin(vars.prompt.as_bytes().to_vec());
-        }
-        cmd = cmd
-            .cwd(&plan.cwd)
-            .env("SYNOD_AGENT", &agent.name)
-            .env("SYNOD_SPEC_ID", vars.spec_id)
-            .env("SYNOD_STAGE", vars.stage)
-            .env("SYNOD_ATTEMPT", vars.attempt.to_string());
-        for (key, value) in plan.preset_env() {
-            cmd = cmd.env(key, value);
-        }
-        for (key, value) in &agent.env {
-            cmd = cmd.env(key, vars.render(value));
-        }
+        let agent = self.agent;
+        let mut cmd = self.plan.command_line(agent, vars, self.schema);
         for (key, value) in &self.orchestrator.agent_env {
             cmd = cmd.env(key, value);
         }
@@ -159,6 +142,15 @@ impl AttemptCtx<'_> {
                 match self.hooks.parse(&seen.raw_output, &stderr) {
                     Parsed::Answer(value) => {
                         seen.parsed_json = Some(value.clone());
+                        if let Some(errors) = self.schema.and_then(|s| s.check(&value).err()) {
+                            let why = redactor
+                                .redact(&AnswerSchema::describe(&errors))
+                                .into_owned();
+                            seen.status = AttemptStatus::Invalid;
+                            seen.error = Some(why.clone());
+                            let why = ExtractError::Unusable { message: why };
+                            return Ok((self.record(seen), Err(why)));
+                        }
                         Ok((self.record(seen), Ok(value)))
                     }
                     Parsed::Invalid(why) => {

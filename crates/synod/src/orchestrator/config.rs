@@ -223,6 +223,30 @@ impl SynodConfig {
                     ),
                 );
             }
+            if stage.schema.is_some() && !stage.required.is_empty() {
+                return invalid(
+                    format!("stages.{i}.required"),
+                    "set either schema or required, not both (put the required fields in the schema)"
+                        .into(),
+                );
+            }
+            if let Some(field) = stage.required.iter().find(|f| f.trim().is_empty()) {
+                return invalid(
+                    format!("stages.{i}.required"),
+                    format!(
+                        "field name {field:?} is empty; list the answer's top-level field names"
+                    ),
+                );
+            }
+            if stage.repair && stage.schema.is_none() && stage.required.is_empty() {
+                return invalid(
+                    format!("stages.{i}.repair"),
+                    format!(
+                        "stage {:?} has nothing to repair against; set `schema` or `required`",
+                        stage.name
+                    ),
+                );
+            }
             if let Err(e) = stage.consensus.validate(&names) {
                 return invalid(format!("stages.{i}.consensus"), e.to_string());
             }
@@ -415,6 +439,27 @@ pub struct StageConfig {
     /// How the agents' JSON is reconciled (synod-consensus `StageSpec`).
     #[schemars(schema_with = "stage_spec_schema")]
     pub consensus: synod_consensus::StageSpec,
+    /// The JSON Schema every answer must match: a file (relative to the config file's
+    /// directory, read when the plan is built) or an inline table. claude and codex presets
+    /// are given it (`--json-schema`, `--output-schema FILE`); every answer is validated.
+    #[schemars(schema_with = "answer_schema_schema")]
+    pub schema: Option<SchemaSource>,
+    /// Top-level fields every answer must have: shorthand for a schema of an object with
+    /// these properties required (set this or `schema`, not both).
+    pub required: Vec<String>,
+    /// Ask an agent whose answer does not match the schema once more, with the original
+    /// prompt and the validation errors (stored as its own attempt).
+    pub repair: bool,
+}
+
+/// Where a stage's answer schema comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SchemaSource {
+    /// A JSON file, relative to the config file's directory.
+    File(PathBuf),
+    /// The schema itself, as an inline table.
+    Inline(serde_json::Map<String, serde_json::Value>),
 }
 
 impl Default for StageConfig {
@@ -427,6 +472,9 @@ impl Default for StageConfig {
             prompt_file: None,
             max_concurrency: None,
             consensus: synod_consensus::StageSpec::default(),
+            schema: None,
+            required: Vec::new(),
+            repair: false,
         }
     }
 }
@@ -436,6 +484,14 @@ fn preset_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "description": "Which agent CLI this is (absent: inferred from the program's name).",
         "enum": ["claude", "gemini", "codex", "generic", null]
+    })
+}
+
+/// JSON Schema of a stage's `schema` key: a file path or an inline JSON Schema table.
+fn answer_schema_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "The answers' JSON Schema: a file (relative to the config file) or an inline table.",
+        "anyOf": [{ "type": "string" }, { "type": "object" }, { "type": "null" }]
     })
 }
 

@@ -66,6 +66,7 @@ mod plan;
 mod record;
 mod redact;
 mod report;
+mod schema;
 mod switch;
 mod template;
 
@@ -83,8 +84,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 pub use config::{
-    AgentConfig, CONFIG_VERSION, Mode, PromptVia, RedactSettings, StageConfig, StoreConfig,
-    SynodConfig,
+    AgentConfig, CONFIG_VERSION, Mode, PromptVia, RedactSettings, SchemaSource, StageConfig,
+    StoreConfig, SynodConfig,
 };
 pub use error::{Error, Result};
 pub use event::StageEvent;
@@ -92,6 +93,7 @@ pub use hooks::{AgentHooks, Classified, GenericCli, Parsed, PresetHooks};
 pub use load::LoadedConfig;
 pub use plan::Plan;
 pub use redact::{MIN_SECRET_VALUE_LEN, REDACTED, Redactor, RedactorBuilder, is_secret_env_name};
+pub use schema::AnswerSchema;
 pub use report::{AgentOutcome, AgentRun, AttemptReport, AttemptStatus, StageReport, StageStatus};
 pub use switch::Switch;
 pub use synod_agents::Preset;
@@ -296,6 +298,7 @@ impl Orchestrator {
             spec_id,
             stage: stage_name,
             template: prompt.unwrap_or(&stage.prompt),
+            schema: stage.schema.as_ref(),
             cancel,
         };
         let results: Vec<AgentResult> = match mode {

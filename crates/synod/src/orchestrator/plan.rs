@@ -36,10 +36,14 @@ use synod_resilience::{CircuitBreaker, RetryBudget, RetryPolicy};
 
 use synod_agents::{Invocation, Preset};
 
-use super::config::{AgentConfig, Mode, PromptVia, StageConfig, SynodConfig};
+use synod_exec::AgentCommand;
+
+use super::config::{AgentConfig, Mode, PromptVia, SchemaSource, StageConfig, SynodConfig};
 use super::error::{Error, Result};
 use super::hooks::{AgentHooks, PresetHooks};
 use super::redact::Redactor;
+use super::schema::AnswerSchema;
+use super::template::Vars;
 
 /// A checked [`SynodConfig`] with everything a run needs built: cheap to share, immutable.
 /// Breakers and the retry budget inside persist across the runs of one plan.
@@ -87,6 +91,8 @@ pub(crate) struct StagePlan {
     /// The prompt template (`prompt`, or the contents of `prompt_file`).
     pub(crate) prompt: String,
     pub(crate) max_concurrency: usize,
+    /// The answers' schema (`schema`, or one derived from `required`), compiled.
+    pub(crate) schema: Option<AnswerSchema>,
 }
 
 impl Plan {
@@ -95,8 +101,9 @@ impl Plan {
     /// [`LoadedConfig::plan`](super::LoadedConfig::plan)).
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] naming the key, or [`Error::PromptFile`] for a prompt file
-    /// that cannot be read.
+    /// [`Error::InvalidConfig`] naming the key (a stage's schema file that cannot be read or
+    /// is no valid JSON Schema: `stages.N.schema`, naming the file), or [`Error::PromptFile`]
+    /// for a prompt file that cannot be read.
     pub fn new(config: SynodConfig, base_dir: impl Into<PathBuf>) -> Result<Self> {
         let base_dir = base_dir.into();
         config.validate()?;
@@ -221,6 +228,28 @@ impl Plan {
             .map(|a| (a.command.as_str(), a.args.as_slice()))
     }
 
+    /// The answer schema of `stage` (None: no such stage, or it has none).
+    #[must_use]
+    pub fn stage_schema(&self, stage: &str) -> Option<&AnswerSchema> {
+        self.stage(stage).and_then(|s| s.schema.as_ref())
+    }
+
+    /// The command line `agent` would run for `prompt` (outside any stage: `{spec_id}` and
+    /// `{stage}` are `doctor`), with its preset's environment and its own, without time
+    /// limit: for checks such as `synod doctor`'s authenticated call.
+    #[must_use]
+    pub fn probe_command(&self, agent: &str, prompt: &str) -> Option<AgentCommand> {
+        let plan = self.agent(agent)?;
+        let vars = Vars {
+            spec_id: "doctor",
+            stage: "doctor",
+            prompt,
+            previous_outputs: "[]",
+            attempt: 1,
+        };
+        Some(plan.command_line(self.agent_config(plan.index), &vars, None))
+    }
+
     /// The redactor applied to agent output.
     #[must_use]
     pub fn redactor(&self) -> &Redactor {
@@ -286,6 +315,51 @@ impl Plan {
 }
 
 impl AgentPlan {
+    /// The command line of one attempt, without time limit or cancellation: arguments
+    /// rendered (the schema added for CLIs that take one, after rendering, so its braces
+    /// are never placeholders), the prompt on stdin or as an argument, working directory,
+    /// `SYNOD_*` variables, the preset's environment, then the agent's own.
+    pub(crate) fn command_line(
+        &self,
+        agent: &AgentConfig,
+        vars: &Vars<'_>,
+        schema: Option<&AnswerSchema>,
+    ) -> AgentCommand {
+        let mut args: Vec<String> = self.args.iter().map(|a| vars.render(a)).collect();
+        if let Some(schema) = schema.filter(|_| self.invocation.takes_schema()) {
+            let file = match self.preset {
+                Preset::Codex => schema.file(&user_cache_dir()),
+                _ => Some(Path::new("")),
+            };
+            if let Some(file) = file {
+                let mut invocation = self.invocation.clone();
+                invocation.args = args;
+                args = invocation.with_schema(schema.text(), file).args;
+            }
+        }
+        if self.prompt_via == PromptVia::Arg && !self.args.iter().any(|a| Vars::mentions_prompt(a))
+        {
+            args.push(vars.prompt.to_owned());
+        }
+        let mut cmd = AgentCommand::new(&self.command).args(args);
+        if self.prompt_via == PromptVia::Stdin {
+            cmd = cmd.stdin(vars.prompt.as_bytes().to_vec());
+        }
+        cmd = cmd
+            .cwd(&self.cwd)
+            .env("SYNOD_AGENT", &agent.name)
+            .env("SYNOD_SPEC_ID", vars.spec_id)
+            .env("SYNOD_STAGE", vars.stage)
+            .env("SYNOD_ATTEMPT", vars.attempt.to_string());
+        for (key, value) in self.preset_env() {
+            cmd = cmd.env(key, value);
+        }
+        for (key, value) in &agent.env {
+            cmd = cmd.env(key, vars.render(value));
+        }
+        cmd
+    }
+
     /// The preset's environment, its settings file (gemini's `general.maxAttempts = 1`)
     /// written first (once) into `<cache>/synod/presets/<preset>/`, created 0700: gemini
     /// ignores a settings file under a directory others can write to, such as `/tmp`, so the
@@ -329,7 +403,7 @@ impl AgentPlan {
 
 /// The user's cache directory: `$XDG_CACHE_HOME`, `~/.cache`, `%LOCALAPPDATA%`, else the
 /// temporary directory.
-fn user_cache_dir() -> PathBuf {
+pub(crate) fn user_cache_dir() -> PathBuf {
     let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
     std::env::var_os("XDG_CACHE_HOME")
         .and_then(absolute)
@@ -353,6 +427,7 @@ fn plan_stage(
         .iter()
         .filter_map(|a| config.agents.iter().position(|b| b.name == a.name))
         .collect();
+    let schema = plan_schema(base_dir, index, stage)?;
     let prompt = match (&stage.prompt, &stage.prompt_file) {
         (Some(text), _) => text.clone(),
         (None, Some(file)) => {
@@ -366,7 +441,60 @@ fn plan_stage(
         max_concurrency: stage.max_concurrency.unwrap_or(agents.len()).max(1),
         agents,
         prompt,
+        schema,
     })
+}
+
+/// The stage's answer schema, read (a file) and compiled; an error names `stages.N.schema`
+/// (or `.required`) and the file.
+fn plan_schema(base_dir: &Path, index: usize, stage: &StageConfig) -> Result<Option<AnswerSchema>> {
+    let invalid = |field: &str, message: String| Error::InvalidConfig {
+        key: format!("stages.{index}.{field}"),
+        message,
+    };
+    let (schema, origin) = match &stage.schema {
+        Some(SchemaSource::File(file)) => {
+            let path = resolve(base_dir, file);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                invalid(
+                    "schema",
+                    format!(
+                        "cannot read the schema file {}: {e}; fix the path (relative to the config file's directory)",
+                        path.display()
+                    ),
+                )
+            })?;
+            let value = serde_json::from_str(&text).map_err(|e| {
+                invalid(
+                    "schema",
+                    format!("the schema file {} is not JSON: {e}", path.display()),
+                )
+            })?;
+            (value, format!("the schema file {}", path.display()))
+        }
+        Some(SchemaSource::Inline(table)) => (
+            serde_json::Value::Object(table.clone()),
+            "the inline schema".to_owned(),
+        ),
+        None if !stage.required.is_empty() => (
+            AnswerSchema::from_required(&stage.required),
+            "the schema derived from `required`".to_owned(),
+        ),
+        None => return Ok(None),
+    };
+    let field = if stage.schema.is_some() {
+        "schema"
+    } else {
+        "required"
+    };
+    AnswerSchema::compile(schema, stage.repair)
+        .map(Some)
+        .map_err(|e| {
+            invalid(
+                field,
+                format!("{origin}: {e}; fix it or check it with a JSON Schema validator"),
+            )
+        })
 }
 
 fn resolve(base: &Path, path: &Path) -> PathBuf {

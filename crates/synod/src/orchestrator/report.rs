@@ -116,6 +116,11 @@ pub enum AttemptStatus {
     NotStarted,
     /// Not attempted: the agent's circuit breaker was open.
     Skipped,
+    /// Exited successfully, but its answer did not match the stage's schema (the
+    /// validation errors are in `error`).
+    Invalid,
+    /// A repair attempt (`repair = true`) whose answer matched the stage's schema.
+    Repaired,
 }
 
 impl AttemptStatus {
@@ -130,6 +135,8 @@ impl AttemptStatus {
             AttemptStatus::Cancelled => "cancelled",
             AttemptStatus::NotStarted => "not_started",
             AttemptStatus::Skipped => "skipped",
+            AttemptStatus::Invalid => "invalid",
+            AttemptStatus::Repaired => "repaired",
         }
     }
 }
