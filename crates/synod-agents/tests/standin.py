@@ -10,8 +10,9 @@ Scenarios: ok, e401, e429wait (Retry-After: 17 / "retry in 17s"), e429 (no time 
 e503, e529 (Anthropic's overloaded_error); for the end-to-end tests (crates/synod/tests/
 real_clis.rs) also reject (a different answer), hang (the request is read and never
 answered) and e429once, e503once, e529once (the first model request of each API fails as
-e429/e503/e529, later ones succeed). A scenario may carry a tag after `~`
-(`/e429once~t1`): "once" is counted per scenario, tag and API.
+e429/e503/e529, later ones succeed); e429waitN and e429waitNonce state a wait of N seconds
+instead of 17. A scenario may carry a tag after `~` (`/e429once~t1`): "once" is counted per
+scenario, tag and API.
 
 Usage:
   standin.py serve PORT [LOG]        run the stand-in only; PORT 0 picks a free port. The
@@ -22,12 +23,14 @@ Usage:
   standin.py record BIN_DIR OUT_DIR [NAME_PREFIX [SCENARIO,...]]
                                      start it on a free port and record every CLI x scenario
 """
+import base64
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ANSWER = '{"verdict": "approve", "score": 7}'
@@ -58,8 +61,9 @@ def openai_error(status, etype, code, message):
     return status, {"error": {"message": message, "type": etype, "param": None, "code": code}}
 
 
-def failure(api, scenario):
-    """(status, body, headers) for a failing scenario, None for ok."""
+def failure(api, scenario, wait=17):
+    """(status, body, headers) for a failing scenario, None for ok (`wait`: the seconds an
+    e429wait states)."""
     headers = {}
     if scenario == "e401":
         r = {"anthropic": anthropic_error(401, "authentication_error", "invalid x-api-key"),
@@ -68,7 +72,7 @@ def failure(api, scenario):
              "openai": openai_error(401, "invalid_request_error", "invalid_api_key",
                                     "Incorrect API key provided: sk-stand***in.")}[api]
     elif scenario == "e429wait":
-        headers["retry-after"] = "17"
+        headers["retry-after"] = str(wait)
         if api == "anthropic":
             # the unified rate-limit headers claude relays as stream-json `rate_limit_event`
             # (a fixed reset time keeps the transcripts stable: 2027-01-15T08:00:00Z)
@@ -78,10 +82,11 @@ def failure(api, scenario):
         r = {"anthropic": anthropic_error(429, "rate_limit_error",
                                           "Number of request tokens has exceeded your per-minute rate limit"),
              "gemini": gemini_error(429, "RESOURCE_EXHAUSTED",
-                                    "You exceeded your current quota. Please retry in 17s.", "17s"),
+                                    f"You exceeded your current quota. Please retry in {wait}s.",
+                                    f"{wait}s"),
              "openai": openai_error(429, "requests", "rate_limit_exceeded",
                                     "Rate limit reached for gpt-5 on requests per min (RPM): "
-                                    "Limit 3, Used 3, Requested 1. Please try again in 17s.")}[api]
+                                    f"Limit 3, Used 3, Requested 1. Please try again in {wait}s.")}[api]
     elif scenario == "e429":
         r = {"anthropic": anthropic_error(429, "rate_limit_error", "Rate limited. Please try again later."),
              "gemini": gemini_error(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
@@ -125,7 +130,29 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def escaped(self):
+        """A request meant for another host (the tests point HTTP(S)_PROXY here): logged as
+        api "escape" (tag: the proxy user name) and refused."""
+        if self.command != "CONNECT" and not self.path.startswith(("http://", "https://")):
+            return False
+        tag = ""
+        auth = self.headers.get("proxy-authorization") or ""
+        if auth.lower().startswith("basic "):
+            try:
+                tag = base64.b64decode(auth[6:]).decode().partition(":")[0]
+            except ValueError:
+                pass
+        self.log("escape", self.command + " " + self.path, tag, 403)
+        self.send(403, {"error": "the tests allow no network but 127.0.0.1"})
+        self.close_connection = True
+        return True
+
+    def do_CONNECT(self):
+        self.escaped()
+
     def do_GET(self):
+        if self.escaped():
+            return None
         # codex lists models; anything else: an empty success
         if self.path.endswith("/models") or "/models?" in self.path:
             self.send(200, {"object": "list", "data": [], "models": []})
@@ -133,6 +160,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, {})
 
     def do_HEAD(self):
+        if self.escaped():
+            return None
         self.send_response(200)
         self.send_header("content-length", "0")
         self.end_headers()
@@ -140,6 +169,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(n) if n else b""
+        if self.escaped():
+            return None
         try:
             req = json.loads(raw or b"{}")
         except ValueError:
@@ -147,7 +178,12 @@ class Handler(BaseHTTPRequestHandler):
         parts = self.path.split("/")
         first = parts[1] if len(parts) > 1 else ""
         scenario, _, tag = first.partition("~")
-        if scenario not in SCENARIOS + EXTRA:
+        wait = 17
+        digits = scenario[len("e429wait"):].removesuffix("once")
+        if scenario.startswith("e429wait") and digits.isdigit():
+            wait = int(digits)
+            scenario = scenario.replace(digits, "", 1)
+        if scenario not in SCENARIOS + EXTRA + ["e429waitonce"]:
             scenario, tag = "ok", ""
         if "/v1/messages" in self.path and "count_tokens" not in self.path:
             api = "anthropic"
@@ -163,6 +199,7 @@ class Handler(BaseHTTPRequestHandler):
                 first_time = key not in FAILED_ONCE
                 FAILED_ONCE.add(key)
             scenario = scenario[:-len("once")] if first_time else "ok"
+        self.wait = wait
         status = {"ok": 200, "reject": 200, "hang": "hang", "e429wait": 429, "e429": 429,
                   "e503": 503, "e529": 529 if api == "anthropic" else 503, "e401": 401}[scenario]
         self.log(api, first, tag, status)
@@ -174,7 +211,6 @@ class Handler(BaseHTTPRequestHandler):
                 "openai": self.openai}[api](scenario, req)
 
     def log(self, api, scenario, tag, status):
-        import time
         line = json.dumps({"t": time.time(), "api": api, "scenario": scenario.partition("~")[0],
                            "tag": tag, "path": self.path, "status": status})
         with LOG["lock"]:
@@ -187,7 +223,7 @@ class Handler(BaseHTTPRequestHandler):
         answer = REJECT if scenario == "reject" else ANSWER
         if "count_tokens" in self.path:
             return self.send(200, {"input_tokens": 12})
-        f = failure("anthropic", scenario)
+        f = failure("anthropic", scenario, getattr(self, "wait", 17))
         if f:
             return self.send(f[0], f[1], headers=dict(f[2], **{"request-id": "req_standin"}))
         model = req.get("model", "claude-sonnet-4-5")
@@ -238,7 +274,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # Gemini generateContent / streamGenerateContent?alt=sse
     def gemini(self, scenario, req):
-        f = failure("gemini", scenario)
+        f = failure("gemini", scenario, getattr(self, "wait", 17))
         if f:
             return self.send(f[0], f[1], headers=f[2])
         model = self.path.split("/models/")[-1].split(":")[0] if "/models/" in self.path else "gemini-2.5-pro"
@@ -259,7 +295,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # OpenAI Responses API (streamed)
     def openai(self, scenario, req):
-        f = failure("openai", scenario)
+        f = failure("openai", scenario, getattr(self, "wait", 17))
         if f:
             return self.send(f[0], f[1], headers=f[2])
         model = req.get("model", "gpt-5")

@@ -70,11 +70,26 @@ fn agent<'r>(report: &'r StageReport, name: &str) -> &'r AgentRun {
         .unwrap_or_else(|| panic!("no agent {name} in {report:#?}"))
 }
 
-/// A cause is one line, and neither a banner nor a stack frame.
-fn assert_meaningful_cause(agent: &str, cause: &str) {
+/// Nothing but the stand-in was asked for anything (the CLIs' update checks, telemetry and
+/// plugin downloads are off; any other request reaches the stand-in as the proxy, which
+/// refuses it).
+fn assert_stayed_local(sandbox: &Sandbox) {
+    let escapes = standin().escapes(&sandbox.tag);
+    assert!(
+        escapes.is_empty(),
+        "a CLI reached past 127.0.0.1: {escapes:?}"
+    );
+}
+
+/// A cause is one line naming the HTTP `status`, and neither a banner nor a stack frame.
+fn assert_meaningful_cause(agent: &str, cause: &str, status: &str) {
     assert!(
         !cause.is_empty() && !cause.contains('\n'),
         "{agent}: {cause:?}"
+    );
+    assert!(
+        cause.contains(status),
+        "{agent}: the cause does not name the {status}: {cause:?}"
     );
     let lower = cause.to_lowercase();
     assert!(
@@ -116,6 +131,7 @@ async fn three_real_clis_that_agree_give_an_ok_verdict_with_their_answers_unwrap
     }
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["status"], "ok");
+    assert_stayed_local(&sandbox);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,6 +157,7 @@ async fn real_clis_that_disagree_on_the_decision_give_a_conflict() {
     }
     let conflicts = serde_json::to_string(&report.verdict.conflicts).unwrap();
     assert!(conflicts.contains("/verdict"), "{conflicts}");
+    assert_stayed_local(&sandbox);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,7 +183,11 @@ async fn a_429_without_a_stated_time_is_retried_after_the_floor_and_then_answere
             matches!(run.attempts[0].class, Some(ErrorClass::RateLimited { .. })),
             "{cli}: {run:#?}"
         );
-        assert_meaningful_cause(cli, run.attempts[0].error.as_deref().unwrap_or_default());
+        assert_meaningful_cause(
+            cli,
+            run.attempts[0].error.as_deref().unwrap_or_default(),
+            "429",
+        );
         let requests = standin().requests_of(&sandbox.tag, api_of(cli));
         assert_eq!(requests[0].status, "429", "{cli}: {requests:?}");
         let next = requests
@@ -179,6 +200,75 @@ async fn a_429_without_a_stated_time_is_retried_after_the_floor_and_then_answere
             "{cli} was retried {waited:.2}s after its 429, before the {FLOOR}s floor"
         );
     }
+    assert_stayed_local(&sandbox);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stated_retry_time_is_waited_and_one_past_the_max_delay_fails_fast() {
+    // gemini relays the API's retry delay ("Please retry in Ns"); claude and codex state none
+    // (they wait the floor, above).
+    let sandbox = Sandbox::new("e429wait");
+    let args = cli_args("gemini");
+    let agents = [
+        sandbox.agent(
+            "gemini-wait",
+            "gemini",
+            "e429wait3once",
+            &format!("{args}timeout = \"90s\"\nrate_limit_floor = \"1s\"\nretry = {{ max_attempts = 2, initial_delay = \"10ms\", max_delay = \"30s\", jitter = \"none\" }}\n"),
+        ),
+        sandbox.agent(
+            "gemini-long",
+            "gemini",
+            "e429wait",
+            &format!("{args}timeout = \"90s\"\nretry = {{ max_attempts = 3, initial_delay = \"10ms\", max_delay = \"5s\", jitter = \"none\" }}\n"),
+        ),
+    ]
+    .concat();
+    let orch = orchestrator(&sandbox, &agents, "");
+    let report = orch.run_stage("E2E-11", "review").await.unwrap();
+
+    let run = agent(&report, "gemini-wait");
+    assert_eq!(run.outcome, AgentOutcome::Answered, "{run:#?}");
+    assert_eq!(run.attempts.len(), 2, "{run:#?}");
+    assert_eq!(
+        run.attempts[0].class,
+        Some(ErrorClass::RateLimited {
+            retry_after: Some(Duration::from_secs(3))
+        }),
+        "{run:#?}"
+    );
+    let requests: Vec<_> = standin()
+        .requests_of(&sandbox.tag, "gemini")
+        .into_iter()
+        .filter(|r| r.scenario == "e429wait3once")
+        .collect();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let waited = requests[1].t - requests[0].t;
+    assert!(
+        waited >= 3.0,
+        "retried {waited:.2}s after a 429 that asked for 3s"
+    );
+
+    let run = agent(&report, "gemini-long");
+    assert_eq!(run.outcome, AgentOutcome::Failed, "{run:#?}");
+    assert_eq!(
+        run.attempts.len(),
+        1,
+        "a 17s wait is past the 5s max delay: {run:#?}"
+    );
+    assert_eq!(
+        run.attempts[0].class,
+        Some(ErrorClass::RateLimited {
+            retry_after: Some(Duration::from_secs(17))
+        }),
+        "{run:#?}"
+    );
+    assert_meaningful_cause(
+        "gemini-long",
+        run.attempts[0].error.as_deref().unwrap_or_default(),
+        "429",
+    );
+    assert_stayed_local(&sandbox);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,7 +295,7 @@ async fn a_429_every_time_gives_up_rate_limited_after_the_attempts() {
                 matches!(attempt.class, Some(ErrorClass::RateLimited { .. })),
                 "{cli}: {run:#?}"
             );
-            assert_meaningful_cause(cli, attempt.error.as_deref().unwrap_or_default());
+            assert_meaningful_cause(cli, attempt.error.as_deref().unwrap_or_default(), "429");
         }
         // One request per attempt: the CLI's own retries are off.
         let requests = standin().requests_of(&sandbox.tag, api_of(cli));
@@ -213,6 +303,7 @@ async fn a_429_every_time_gives_up_rate_limited_after_the_attempts() {
         let json = serde_json::to_value(run).unwrap();
         assert_eq!(json["attempts"][1]["class"], "rate_limited");
     }
+    assert_stayed_local(&sandbox);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,16 +335,21 @@ async fn an_overload_once_is_retried_as_transient_and_then_answered() {
             Some(ErrorClass::Transient),
             "{cli}: {run:#?}"
         );
-        assert_meaningful_cause(cli, run.attempts[0].error.as_deref().unwrap_or_default());
+        let failed = if cli == "claude" { "529" } else { "503" };
+        assert_meaningful_cause(
+            cli,
+            run.attempts[0].error.as_deref().unwrap_or_default(),
+            failed,
+        );
         let statuses: Vec<String> = standin()
             .requests_of(&sandbox.tag, api_of(cli))
             .into_iter()
             .map(|r| r.status)
             .collect();
-        let failed = if cli == "claude" { "529" } else { "503" };
         assert_eq!(statuses.first().map(String::as_str), Some(failed), "{cli}");
         assert_eq!(statuses.get(1).map(String::as_str), Some("200"), "{cli}");
     }
+    assert_stayed_local(&sandbox);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,7 +376,8 @@ async fn an_overload_every_time_gives_up_transient() {
                 Some(ErrorClass::Transient),
                 "{cli}: {run:#?}"
             );
-            assert_meaningful_cause(cli, attempt.error.as_deref().unwrap_or_default());
+            let failed = if cli == "claude" { "529" } else { "503" };
+            assert_meaningful_cause(cli, attempt.error.as_deref().unwrap_or_default(), failed);
         }
         let requests = standin().requests_of(&sandbox.tag, api_of(cli));
         assert_eq!(
@@ -289,6 +386,7 @@ async fn an_overload_every_time_gives_up_transient() {
             "{cli}: one request per attempt: {requests:?}"
         );
     }
+    assert_stayed_local(&sandbox);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,15 +418,15 @@ async fn a_401_is_permanent_attempted_once_with_the_apis_message_as_cause() {
             "{cli}: {run:#?}"
         );
         let cause = attempt.error.as_deref().unwrap_or_default();
-        assert_meaningful_cause(cli, cause);
-        let lower = cause.to_lowercase();
+        assert_meaningful_cause(cli, cause, "401");
         assert!(
-            lower.contains("401") || lower.contains("api key") || lower.contains("api-key"),
+            cause.to_lowercase().contains("api key"),
             "{cli}: the cause does not say what failed: {cause:?}"
         );
         let requests = standin().requests_of(&sandbox.tag, api_of(cli));
         assert_eq!(requests.len(), 1, "{cli} retried on its own: {requests:?}");
     }
+    assert_stayed_local(&sandbox);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -360,6 +458,7 @@ async fn a_hung_request_times_out_and_leaves_no_process_behind() {
         left.is_empty(),
         "processes of the timed-out CLIs still run: {left:#?}"
     );
+    assert_stayed_local(&sandbox);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,6 +512,7 @@ async fn every_output_mode_of_the_real_clis_gives_the_models_answer() {
         );
     }
     assert_eq!(report.status, StageStatus::Ok, "{report:#?}");
+    assert_stayed_local(&sandbox);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -439,4 +539,5 @@ async fn a_preset_alone_runs_the_cli_found_on_path_headless() {
             "{cli}"
         );
     }
+    assert_stayed_local(&sandbox);
 }

@@ -10,9 +10,11 @@
 //!   logs every model request with a timestamp, which is how the tests see the CLIs' requests
 //!   and the waits between them.
 //! - [`Sandbox`]: a private home per test (HOME, XDG dirs, `GEMINI_CLI_HOME`, `CODEX_HOME`),
-//!   the agents' config pointing each CLI at the stand-in as its preset expects, proxies that
-//!   lead nowhere for anything but loopback, and a marker variable that finds every process
-//!   the test started ([`Sandbox::leftovers`]).
+//!   the agents' config pointing each CLI at the stand-in as its preset expects, the CLIs'
+//!   own update checks, telemetry and plugin downloads off, every proxy variable pointing at
+//!   the stand-in, which refuses and logs any request for another host
+//!   ([`StandIn::escapes`]: nothing leaves 127.0.0.1), and a marker variable that finds
+//!   every process the test started ([`Sandbox::leftovers`]).
 #![allow(dead_code, unreachable_pub)]
 
 use std::fmt::Write as _;
@@ -257,6 +259,14 @@ impl StandIn {
             .collect()
     }
 
+    /// Requests for other hosts than the stand-in made by the processes of the sandbox
+    /// tagged `tag`, and those no tag could be told for (`CONNECT host:443`, ...).
+    pub fn escapes(&self, tag: &str) -> Vec<String> {
+        let mut found = self.requests_of(tag, "escape");
+        found.extend(self.requests_of("", "escape"));
+        found.into_iter().map(|r| r.scenario).collect()
+    }
+
     /// Requests of `api` with tag `tag`.
     pub fn requests_of(&self, tag: &str, api: &str) -> Vec<Request> {
         self.requests(tag)
@@ -318,6 +328,9 @@ impl Sandbox {
     fn entry(&self, name: &str, cli: &str, scenario: &str, command: bool, extra: &str) -> String {
         let home = self.dir.path().join(name);
         let url = standin().url(scenario, &self.tag);
+        // Anything but the stand-in goes to the stand-in as a proxy, which logs it as an
+        // "escape" (the user name is the tag) and refuses it.
+        let proxy = format!("http://{}:x@127.0.0.1:{}", self.tag, standin().port);
         let mut env: Vec<(&str, String)> = vec![
             ("HOME", home.display().to_string()),
             (
@@ -333,13 +346,12 @@ impl Sandbox {
                 "XDG_STATE_HOME",
                 home.join(".local/state").display().to_string(),
             ),
-            // Nothing leaves the machine: proxies that refuse, except for the stand-in.
-            ("HTTP_PROXY", "http://127.0.0.1:9".to_owned()),
-            ("HTTPS_PROXY", "http://127.0.0.1:9".to_owned()),
-            ("ALL_PROXY", "http://127.0.0.1:9".to_owned()),
-            ("http_proxy", "http://127.0.0.1:9".to_owned()),
-            ("https_proxy", "http://127.0.0.1:9".to_owned()),
-            ("all_proxy", "http://127.0.0.1:9".to_owned()),
+            ("HTTP_PROXY", proxy.clone()),
+            ("HTTPS_PROXY", proxy.clone()),
+            ("ALL_PROXY", proxy.clone()),
+            ("http_proxy", proxy.clone()),
+            ("https_proxy", proxy.clone()),
+            ("all_proxy", proxy.clone()),
             ("NO_PROXY", "127.0.0.1,localhost".to_owned()),
             ("no_proxy", "127.0.0.1,localhost".to_owned()),
             ("NO_COLOR", "1".to_owned()),
@@ -385,7 +397,7 @@ impl Sandbox {
                 write(
                     &codex_home.join("config.toml"),
                     &format!(
-                        "model = \"gpt-5\"\nmodel_provider = \"standin\"\n\n[model_providers.standin]\nname = \"standin\"\nbase_url = {}\nenv_key = \"STANDIN_API_KEY\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n",
+                        "model = \"gpt-5\"\nmodel_provider = \"standin\"\ncheck_for_update_on_startup = false\n\n[analytics]\nenabled = false\n\n[features]\nplugins = false\nremote_plugin = false\napps = false\napi_key_model_discovery = false\n\n[model_providers.standin]\nname = \"standin\"\nbase_url = {}\nenv_key = \"STANDIN_API_KEY\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n",
                         quote(&format!("{url}/v1"))
                     ),
                 );
