@@ -179,6 +179,92 @@ pub enum Error {
         /// What happened to the lease.
         reason: String,
     },
+    /// `store.url` / `--store` is not a usable PostgreSQL URL. Nothing was contacted.
+    #[error(
+        "{url} is not a usable PostgreSQL URL ({detail}); write postgres://USER:PASSWORD@HOST:PORT/DATABASE (store.url in synod.toml, --store, SYNOD_STORE__URL)"
+    )]
+    PgUrl {
+        /// The URL, password hidden.
+        url: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// No PostgreSQL server answered at the URL's host and port. Nothing was written.
+    #[error(
+        "cannot reach PostgreSQL at {url} ({detail}); check the host and port, that the server runs and accepts TCP connections from this machine"
+    )]
+    PgUnreachable {
+        /// The URL, password hidden.
+        url: String,
+        /// What the connection attempt ran into.
+        detail: String,
+    },
+    /// The server refused the login (wrong password or user). Nothing was written.
+    #[error(
+        "PostgreSQL at {url} refused the login ({detail}); check the user and password in the URL"
+    )]
+    PgAuth {
+        /// The URL, password hidden.
+        url: String,
+        /// The server's message.
+        detail: String,
+    },
+    /// The URL names a database the server does not have. Nothing was written.
+    #[error(
+        "PostgreSQL at {url} has no such database ({detail}); create it (`createdb NAME`) or fix the URL's database"
+    )]
+    PgNoDatabase {
+        /// The URL, password hidden.
+        url: String,
+        /// The server's message.
+        detail: String,
+    },
+    /// The database was migrated by a newer synod. Nothing was written to it.
+    #[error(
+        "PostgreSQL database {url} has schema version {found}, newer than the {supported} this synod supports; upgrade synod to use it"
+    )]
+    PgSchemaTooNew {
+        /// The URL, password hidden.
+        url: String,
+        /// The version in `synod_schema`.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// A reader found an older schema, which only a writer migrates.
+    #[error(
+        "PostgreSQL database {url} has schema version {found}, older than the {supported} this synod reads; run a writing command once (e.g. `synod run`) to migrate it"
+    )]
+    PgNeedsMigration {
+        /// The URL, password hidden.
+        url: String,
+        /// The version in `synod_schema` (0: never migrated).
+        found: i64,
+        /// The version this build reads.
+        supported: i64,
+    },
+    /// Any other PostgreSQL failure.
+    #[error("PostgreSQL error on {url} during {operation}: {detail}")]
+    Postgres {
+        /// The URL, password hidden.
+        url: String,
+        /// The store operation.
+        operation: &'static str,
+        /// The server's (or client's) message.
+        detail: String,
+        /// The SQLSTATE, when the server sent one.
+        sqlstate: Option<String>,
+    },
+    /// The operation exists for one backend only (e.g. a SQLite backup on PostgreSQL).
+    #[error("{operation} is not available on {backend}: {hint}")]
+    Unsupported {
+        /// The operation.
+        operation: &'static str,
+        /// The backend (`PostgreSQL`, ...).
+        backend: &'static str,
+        /// What to use instead.
+        hint: &'static str,
+    },
     /// Any other SQLite failure.
     #[error("SQLite error on {path} during {operation}: {source}")]
     Sqlite {
@@ -251,7 +337,29 @@ fn constraint_name(message: &str) -> String {
 impl Classify for Error {
     fn class(&self) -> ErrorClass {
         match self {
-            Error::Busy { .. } | Error::Pool { .. } => ErrorClass::Transient,
+            Error::Busy { .. } | Error::Pool { .. } | Error::PgUnreachable { .. } => {
+                ErrorClass::Transient
+            }
+            // Connection loss (08), serialization failure and deadlock (40), resources (53),
+            // shutdown (57P): retrying later normally succeeds.
+            Error::Postgres { sqlstate, .. } => match sqlstate.as_deref() {
+                None => ErrorClass::Transient,
+                Some(code)
+                    if code.starts_with("08")
+                        || code.starts_with("40")
+                        || code.starts_with("53")
+                        || code.starts_with("57P") =>
+                {
+                    ErrorClass::Transient
+                }
+                Some(_) => ErrorClass::Permanent,
+            },
+            Error::PgUrl { .. }
+            | Error::PgAuth { .. }
+            | Error::PgNoDatabase { .. }
+            | Error::PgSchemaTooNew { .. }
+            | Error::PgNeedsMigration { .. }
+            | Error::Unsupported { .. } => ErrorClass::Permanent,
             Error::Io { source, .. } => source.class(),
             Error::Sqlite { source, .. } => match source.sqlite_error_code() {
                 Some(ErrorCode::SystemIoFailure | ErrorCode::OutOfMemory) => ErrorClass::Transient,

@@ -68,15 +68,19 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod any;
 pub mod async_store;
 mod conn;
 pub mod error;
 pub mod evidence;
 pub mod model;
 pub mod options;
+#[cfg(feature = "postgres")]
+pub mod pg;
 pub mod schema;
 pub mod store;
 
+pub use any::AnyStore;
 pub use async_store::AsyncStore;
 pub use error::{Error, Result};
 pub use evidence::{EvidenceStore, StageRecord, StoreFuture};
@@ -85,6 +89,8 @@ pub use model::{
     StoredOutput, UnixMillis, now_millis,
 };
 pub use options::{Durability, Options};
+#[cfg(feature = "postgres")]
+pub use pg::{PgOptions, PgStore, is_postgres_url, redact_url};
 pub use schema::SCHEMA_VERSION;
 pub use store::Store;
 /// Token counts of an attempt (synod-core's [`Usage`](synod_core::Usage)).
