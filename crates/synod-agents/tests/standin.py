@@ -283,6 +283,7 @@ class Handler(BaseHTTPRequestHandler):
         if cfg.get("responseMimeType") == "application/json" and "streamGenerate" not in self.path:
             # the model router (or another structured internal call)
             text = json.dumps({"reasoning": "simple task", "model_choice": "flash",
+                               "complexity_reasoning": "simple task", "complexity_score": 1,
                                "next_speaker": "user", "corrected_string": ""})
         resp = {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
                                 "finishReason": "STOP", "index": 0}],
@@ -416,6 +417,11 @@ if __name__ == "__main__":
         srv = serve(int(sys.argv[2]))
         print(srv.server_address[1], flush=True)
         sys.stdin.read()  # until the parent closes it or dies
+        if LOG["file"]:
+            try:
+                os.remove(LOG["file"])
+            except OSError:
+                pass
         os._exit(0)
     else:
         record(sys.argv[2], sys.argv[3], *sys.argv[4:6])
