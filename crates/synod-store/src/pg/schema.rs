@@ -115,6 +115,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX jobs_leases ON jobs (lease_until) WHERE state = 'running';
     CREATE INDEX jobs_by_run ON jobs (run_id);
     ",
+    // 5: holds shared by every process of the store (holds.rs): an agent's rate limit, an
+    // open breaker, read by primary key.
+    "
+    CREATE TABLE holds (
+        kind       TEXT NOT NULL CHECK (kind IN ('rate_limited', 'breaker_open')),
+        key        TEXT NOT NULL,
+        until_ms   BIGINT NOT NULL,
+        reason     TEXT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (kind, key)
+    );
+    ",
 ];
 
 /// The version recorded in `synod_schema` (0 for a database synod never migrated).
