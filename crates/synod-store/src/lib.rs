@@ -70,9 +70,12 @@
 
 pub mod any;
 pub mod async_store;
+mod batch;
 mod conn;
 pub mod error;
 pub mod evidence;
+pub mod holds;
+pub mod jobs;
 pub mod model;
 pub mod options;
 #[cfg(feature = "postgres")]
@@ -84,6 +87,8 @@ pub use any::AnyStore;
 pub use async_store::AsyncStore;
 pub use error::{Error, Result};
 pub use evidence::{EvidenceStore, StageRecord, StoreFuture};
+pub use holds::{Hold, HoldKind, SharedHolds};
+pub use jobs::{ClaimedJob, Job, JobId, JobQueue, JobState, NewJob};
 pub use model::{
     AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, Spec,
     StoredOutput, UnixMillis, now_millis,

@@ -109,6 +109,44 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX agent_outputs_by_agent ON agent_outputs
         (agent, run_id, duration_ms, succeeded, input_tokens, output_tokens, cached_tokens, cost_usd);
     ",
+    // 4: the job queue (jobs.rs, docs/adr/0019-job-queue.md). `lease_token` is the fencing
+    // token (one more at every claim); a pruned run leaves its job with no run_id.
+    "
+    CREATE TABLE jobs (
+        id          INTEGER PRIMARY KEY,
+        spec_id     TEXT NOT NULL,
+        stage       TEXT NOT NULL,
+        prompt      TEXT,
+        state       TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'dead')),
+        tries       INTEGER NOT NULL DEFAULT 0,
+        max_tries   INTEGER NOT NULL CHECK (max_tries >= 1),
+        lease_owner TEXT,
+        lease_token INTEGER NOT NULL DEFAULT 0,
+        lease_until INTEGER,
+        last_error  TEXT,
+        run_id      INTEGER REFERENCES consensus_runs (id) ON DELETE SET NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    -- claim (the oldest queued job) and jobs(state) (newest first)
+    CREATE INDEX jobs_by_state ON jobs (state, id);
+    -- claim: the running job whose lease expired first
+    CREATE INDEX jobs_leases ON jobs (lease_until) WHERE state = 'running';
+    -- ON DELETE SET NULL when prune deletes a run
+    CREATE INDEX jobs_by_run ON jobs (run_id);
+    ",
+    // 5: holds shared by every process of the store (holds.rs): an agent's rate limit, an
+    // open breaker. Read by primary key before each call; few rows, so no other index.
+    "
+    CREATE TABLE holds (
+        kind       TEXT NOT NULL CHECK (kind IN ('rate_limited', 'breaker_open')),
+        key        TEXT NOT NULL,
+        until_ms   INTEGER NOT NULL,
+        reason     TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, key)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The newest schema version this build knows (`PRAGMA user_version` of a migrated file).
