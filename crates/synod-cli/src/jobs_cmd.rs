@@ -1,0 +1,308 @@
+//! `synod submit`, `synod worker` and `synod jobs`: the job queue (docs/adr/0019-job-queue.md).
+//!
+//! `submit` queues a stage run and prints its job id (`--wait`: waits for the verdict and
+//! exits like `synod run`); `worker` claims and runs jobs (`--concurrency N`, `--once`);
+//! SIGTERM (or Ctrl-C) stops claiming, lets running jobs finish for `[jobs] grace`, then
+//! stops their agents and hands them back; `jobs` lists the queue.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use synod::orchestrator::{JobOutcome, Worker, WorkerOptions};
+use synod::store::{ClaimedJob, Job, JobId, JobQueue, JobState, NewJob, Page, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{ConfigArgs, Failure, errln, finish, open_store, outln, print_json};
+use crate::signals::StopSignals;
+use crate::watchdog;
+
+/// Arguments of `synod submit`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SubmitArgs {
+    /// Spec the agents work on (e.g. DEMO-1).
+    #[arg(long, value_name = "ID")]
+    spec: String,
+    /// Stage to run (a `[[stages]]` name from the config).
+    #[arg(long, value_name = "NAME")]
+    stage: String,
+    /// Prompt text to use instead of the stage's configured prompt.
+    #[arg(long, value_name = "TEXT")]
+    prompt: Option<String>,
+    /// Claims the job gets before it is dead (overrides `jobs.max_tries`, default 3).
+    #[arg(long, value_name = "N")]
+    max_tries: Option<u32>,
+    /// Wait for a worker to run the job, print the verdict and exit like `synod run`
+    /// (0 ok/degraded, 1 conflict/no quorum, 2 dead job or error).
+    #[arg(long)]
+    wait: bool,
+    /// With --wait: print the recorded run as JSON.
+    #[arg(long, requires = "wait")]
+    json: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// Arguments of `synod worker`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct WorkerArgs {
+    /// Jobs run at once.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    concurrency: usize,
+    /// Run what is queued, then exit when the queue is empty.
+    #[arg(long)]
+    once: bool,
+    /// The worker's name in the queue (default: HOST:PID).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// Arguments of `synod jobs`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JobsArgs {
+    /// Only jobs in this state.
+    #[arg(long, value_name = "STATE", value_parser = ["queued", "running", "done", "dead"])]
+    state: Option<String>,
+    /// Most jobs to list, newest first.
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Print the jobs as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+pub(crate) async fn submit(args: SubmitArgs, verbose: bool) -> ExitCode {
+    finish(submit_inner(args).await, verbose)
+}
+
+pub(crate) async fn worker(args: WorkerArgs, verbose: bool) -> ExitCode {
+    finish(worker_inner(args).await, verbose)
+}
+
+pub(crate) async fn jobs(args: JobsArgs, verbose: bool) -> ExitCode {
+    finish(jobs_inner(&args), verbose)
+}
+
+async fn submit_inner(args: SubmitArgs) -> Result<ExitCode, Failure> {
+    let loaded = args.config.load()?;
+    loaded
+        .config
+        .require_stage(&args.stage)
+        .map_err(|e| Failure::new(format!("cannot submit {}", args.spec), e))?;
+    let store = open_store(&loaded)?.into_async();
+    let mut job = NewJob::new(&args.spec, &args.stage)
+        .max_tries(args.max_tries.unwrap_or(loaded.config.jobs.max_tries));
+    if let Some(prompt) = &args.prompt {
+        job = job.prompt(prompt);
+    }
+    let id = store.submit(job).await.map_err(|e| {
+        Failure::new(
+            format!("cannot submit stage {:?} of {}", args.stage, args.spec),
+            e,
+        )
+    })?;
+    outln!("{id}");
+    if !args.wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let job = wait_for(&store, id).await?;
+    let run_id = match (job.state, job.run_id) {
+        (JobState::Done, Some(run_id)) => run_id,
+        (JobState::Done, None) => {
+            return Err(Failure::msg(format!(
+                "job {id} is done but its run was pruned from the store"
+            )));
+        }
+        (_, _) => {
+            return Err(Failure::msg(format!(
+                "job {id} ({} / {}) is dead after {} tries: {}",
+                job.spec_id,
+                job.stage,
+                job.tries,
+                job.last_error.as_deref().unwrap_or("no error recorded")
+            )));
+        }
+    };
+    let run = store
+        .run(run_id)
+        .await
+        .map_err(|e| Failure::new(format!("cannot read run {run_id}"), e))?
+        .ok_or_else(|| Failure::msg(format!("run {run_id} of job {id} is not in the store")))?;
+    if args.json {
+        print_json(&run)?;
+    } else {
+        match serde_json::from_value::<synod::consensus::Verdict>(run.verdict.clone()) {
+            Ok(verdict) => outln!("{}", verdict.to_markdown()),
+            Err(_) => outln!(
+                "{}",
+                serde_json::to_string_pretty(&run.verdict).unwrap_or_default()
+            ),
+        }
+        outln!(
+            "Verdict: {}. Evidence: run {run_id} (see `synod show {run_id}`, `synod history {}`).",
+            run.status,
+            run.spec_id
+        );
+    }
+    Ok(ExitCode::from(status_exit_code(&run.status)))
+}
+
+/// The exit code `synod run` gives a stored status.
+fn status_exit_code(status: &str) -> u8 {
+    match status {
+        "ok" | "degraded" => 0,
+        "cancelled" => 130,
+        _ => 1,
+    }
+}
+
+/// Polls the job until it is done or dead.
+async fn wait_for(store: &synod::store::AsyncStore, id: JobId) -> Result<Job, Failure> {
+    let mut delay = Duration::from_millis(20);
+    loop {
+        let job = store
+            .job(id)
+            .await
+            .map_err(|e| Failure::new(format!("cannot read job {id}"), e))?
+            .ok_or_else(|| Failure::msg(format!("job {id} disappeared from the store")))?;
+        if matches!(job.state, JobState::Done | JobState::Dead) {
+            return Ok(job);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
+
+async fn worker_inner(args: WorkerArgs) -> Result<ExitCode, Failure> {
+    let loaded = args.config.load()?;
+    let plan = loaded
+        .plan()
+        .map_err(|e| Failure::new("invalid config", e))?;
+    let store: Arc<dyn JobQueue> = Arc::new(open_store(&loaded)?.into_async());
+    let jobs = &loaded.config.jobs;
+    let name = args.name.unwrap_or_else(default_name);
+    let mut options = WorkerOptions::new(&name).lease(jobs.lease.get());
+    options.concurrency = args.concurrency;
+    options.once = args.once;
+    options.grace = jobs.grace.get();
+    options.poll = jobs.poll.get();
+
+    if let Err(err) = synod::exec::become_subreaper() {
+        tracing::warn!(error = %err, "orphaned agent descendants may outlive their agent");
+    }
+    // Should the worker be SIGKILLed, its agents die with it and its jobs wait for their
+    // leases to expire.
+    let guard = watchdog::Guard::start();
+    let mut worker = Worker::new(plan, store, options).on_job(Arc::new(print_outcome));
+    if let Some(guard) = &guard {
+        worker = worker.agent_env(watchdog::MARKER_VAR, guard.marker());
+    }
+    let stop = CancellationToken::new();
+    let on_signal = stop.clone();
+    let signals = StopSignals::register();
+    let grace = jobs.grace;
+    let waiter = tokio::spawn(async move {
+        signals.recv().await;
+        errln!("synod worker: stopping; running jobs get {grace} to finish, then are handed back");
+        on_signal.cancel();
+    });
+    errln!(
+        "synod worker {name}: {} slot(s), lease {}{}",
+        args.concurrency,
+        jobs.lease,
+        if args.once {
+            ", until the queue is empty"
+        } else {
+            ""
+        }
+    );
+    let report = worker.run(&stop).await;
+    waiter.abort();
+    if let Some(guard) = guard {
+        guard.stop().await;
+    }
+    let report = report.map_err(|e| Failure::new(format!("worker {name} stopped"), e))?;
+    errln!(
+        "synod worker {name}: {} done, {} failed, {} dead, {} handed back, {} lost",
+        report.completed,
+        report.failed,
+        report.dead,
+        report.released,
+        report.lost
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_outcome(job: &ClaimedJob, outcome: &JobOutcome) {
+    outln!(
+        "job {} {}/{} (try {} of {}, {}): {outcome}",
+        job.id(),
+        job.job.spec_id,
+        job.job.stage,
+        job.job.tries,
+        job.job.max_tries,
+        job.worker
+    );
+}
+
+/// `HOST:PID`.
+fn default_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".to_owned());
+    format!("{host}:{}", std::process::id())
+}
+
+fn jobs_inner(args: &JobsArgs) -> Result<ExitCode, Failure> {
+    let (_, store): (_, Store) = args.config.open_store_read_only()?;
+    let state = args
+        .state
+        .as_deref()
+        .map(str::parse::<JobState>)
+        .transpose()
+        .map_err(|e| Failure::new("--state", e))?;
+    let jobs = store
+        .jobs(state, Page::first(args.limit))
+        .map_err(|e| Failure::new("cannot list the jobs", e))?;
+    if args.json {
+        print_json(&jobs)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if jobs.is_empty() {
+        let which = state.map_or_else(String::new, |s| format!("{s} "));
+        outln!("no {which}jobs");
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!(
+        "{:>6}  {:<8} {:>5}  {:<16} {:<12} {:>6}  {:<20} last error",
+        "job",
+        "state",
+        "tries",
+        "spec",
+        "stage",
+        "run",
+        "worker"
+    );
+    for job in &jobs {
+        outln!(
+            "{:>6}  {:<8} {:>5}  {:<16} {:<12} {:>6}  {:<20} {}",
+            job.id,
+            job.state,
+            format!("{}/{}", job.tries, job.max_tries),
+            job.spec_id,
+            job.stage,
+            job.run_id.map_or_else(|| "-".to_owned(), |r| r.to_string()),
+            job.lease_owner.as_deref().unwrap_or("-"),
+            job.last_error.as_deref().unwrap_or("")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
