@@ -77,12 +77,12 @@ pub(crate) const SQL_UNFINISHED: &str = "SELECT id, agent, run_id, spawned_at, c
 pub(crate) const SQL_EXECUTIONS_FOR_RUN: &str = "SELECT id, agent, run_id, spawned_at, completed_at, outcome \
      FROM agent_executions WHERE run_id = ?1 ORDER BY id";
 
-const SQL_INSERT_RUN: &str = "INSERT INTO consensus_runs (spec_id, stage, started_at, finished_at, status, verdict_json) \
+pub(crate) const SQL_INSERT_RUN: &str = "INSERT INTO consensus_runs (spec_id, stage, started_at, finished_at, status, verdict_json) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 const SQL_INSERT_OUTPUT: &str = "INSERT INTO agent_outputs (run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error, \
      session_id, model, input_tokens, output_tokens, cached_tokens, cost_usd) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
-const SQL_UPSERT_SPEC: &str = "INSERT INTO specs (spec_id, stage, updated_at) VALUES (?1, ?2, ?3) \
+pub(crate) const SQL_UPSERT_SPEC: &str = "INSERT INTO specs (spec_id, stage, updated_at) VALUES (?1, ?2, ?3) \
      ON CONFLICT (spec_id) DO UPDATE SET stage = excluded.stage, updated_at = excluded.updated_at \
      WHERE excluded.updated_at >= specs.updated_at";
 
@@ -262,13 +262,13 @@ fn read_execution(row: &Row<'_>) -> rusqlite::Result<Execution> {
 }
 
 /// An output with its JSON already serialised, ready to bind.
-struct EncodedOutput<'a> {
+pub(crate) struct EncodedOutput<'a> {
     output: &'a NewOutput,
     parsed_json: Option<String>,
     duration_ms: i64,
 }
 
-fn encode_outputs(outputs: &[NewOutput]) -> Result<Vec<EncodedOutput<'_>>> {
+pub(crate) fn encode_outputs(outputs: &[NewOutput]) -> Result<Vec<EncodedOutput<'_>>> {
     outputs
         .iter()
         .map(|output| {
@@ -298,7 +298,7 @@ fn encode_outputs(outputs: &[NewOutput]) -> Result<Vec<EncodedOutput<'_>>> {
         .collect()
 }
 
-fn insert_outputs(
+pub(crate) fn insert_outputs(
     tx: &Transaction<'_>,
     run_id: i64,
     outputs: &[EncodedOutput<'_>],
@@ -529,7 +529,7 @@ impl Store {
     }
 
     /// Maps a SQLite error; a `SQLITE_CORRUPT` also leaves the damage mark.
-    fn map(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    pub(crate) fn map(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
         move |e| {
             let err = Error::sqlite(&self.inner.path, operation, e);
             if let Error::Corrupt { detail, .. } = &err {
@@ -589,7 +589,7 @@ impl Store {
     /// again: SQLite's busy handler waits up to [`BUSY_SLICE`] per attempt, then this loop
     /// backs off (jittered, doubling up to [`MAX_BACKOFF`]) and retries, until
     /// [`Options::busy_timeout`] has passed in all.
-    fn write<T>(
+    pub(crate) fn write<T>(
         &self,
         operation: &'static str,
         mut f: impl FnMut(&Transaction<'_>) -> rusqlite::Result<T>,
@@ -633,7 +633,7 @@ impl Store {
         result.map_err(self.map(operation))
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.inner.readers.with(f)
     }
 
