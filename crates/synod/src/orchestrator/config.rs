@@ -55,6 +55,8 @@ pub struct SynodConfig {
     pub version: u32,
     /// Where the evidence store lives.
     pub store: StoreConfig,
+    /// `[jobs]`: the job queue's tries, lease and worker timing (`synod submit`, `synod worker`).
+    pub jobs: JobsConfig,
     /// `[budget]`: the retry budget shared by every agent's retries (synod-resilience's
     /// `BudgetConfig`, plus `enabled`).
     pub budget: Switch<BudgetConfig>,
@@ -74,6 +76,7 @@ impl Default for SynodConfig {
         Self {
             version: CONFIG_VERSION,
             store: StoreConfig::default(),
+            jobs: JobsConfig::default(),
             budget: Switch::default(),
             breaker: Switch::default(),
             redact: RedactSettings::default(),
@@ -144,6 +147,7 @@ impl SynodConfig {
         if self.store.path.as_os_str().is_empty() {
             return invalid("store.path".into(), "must not be empty".into());
         }
+        self.jobs.validate()?;
         for (i, pattern) in self.redact.patterns.iter().enumerate() {
             super::redact::check_pattern(&format!("redact.patterns.{i}"), pattern)?;
         }
@@ -308,6 +312,59 @@ impl Default for StoreConfig {
     }
 }
 
+/// `[jobs]`: how queued stage jobs are tried and held (docs/adr/0019-job-queue.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Claims a job gets before it is `dead` with its last error (default 3; `synod submit`).
+    pub max_tries: u32,
+    /// How long a worker holds a job without renewing it (default `30s`): a worker that dies
+    /// loses its jobs to other workers this long after its last heartbeat (every third of it).
+    pub lease: HumanDuration,
+    /// After SIGTERM, how long a worker lets its running jobs finish before it stops their
+    /// agents and hands the jobs back (default `30s`).
+    pub grace: HumanDuration,
+    /// How often an idle worker looks at the queue (default `1s`).
+    pub poll: HumanDuration,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            max_tries: 3,
+            lease: HumanDuration::from_secs(30),
+            grace: HumanDuration::from_secs(30),
+            poll: HumanDuration::from_secs(1),
+        }
+    }
+}
+
+impl JobsConfig {
+    /// Checks the numbers: at least one try, a lease of at least 3 ms (a heartbeat is a
+    /// third of it), a poll above zero.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |key: &str, message: &str| {
+            Err(Error::InvalidConfig {
+                key: key.to_owned(),
+                message: message.to_owned(),
+            })
+        };
+        if self.max_tries == 0 {
+            return invalid("jobs.max_tries", "a job needs at least 1 try");
+        }
+        if self.lease.get() < std::time::Duration::from_millis(3) {
+            return invalid(
+                "jobs.lease",
+                "must be at least 3ms (heartbeats renew it every third), e.g. 30s",
+            );
+        }
+        if self.poll.get().is_zero() {
+            return invalid("jobs.poll", "must be longer than 0s, e.g. 1s");
+        }
+        Ok(())
+    }
+}
+
 /// `[redact]`: credentials replaced by `[REDACTED]` before agent output is stored or shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -376,6 +433,10 @@ pub struct AgentConfig {
     /// How long a rate-limited attempt waits at least when the CLI states no retry time
     /// (never the transient backoff, which would go straight back into the limit).
     pub rate_limit_floor: HumanDuration,
+    /// Agents that share one API key share its rate limit: name the group (default: the
+    /// agent's own name). A rate limit one agent of the group meets, in this process or in
+    /// any other sharing the store (`synod worker`s), makes every agent of the group wait.
+    pub rate_limit_group: Option<String>,
     /// Time limit for one attempt.
     pub timeout: HumanDuration,
     /// Time between SIGTERM and SIGKILL when the agent is stopped.
@@ -400,6 +461,7 @@ impl Default for AgentConfig {
             preset: None,
             prompt_via: None,
             rate_limit_floor: HumanDuration::from_secs(10),
+            rate_limit_group: None,
             timeout: HumanDuration::from_secs(600),
             kill_grace: HumanDuration::from_secs(5),
             retry: RetryPolicy::default(),
