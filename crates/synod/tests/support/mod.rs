@@ -351,7 +351,7 @@ impl Sandbox {
             ("ALL_PROXY", proxy.clone()),
             ("http_proxy", proxy.clone()),
             ("https_proxy", proxy.clone()),
-            ("all_proxy", proxy.clone()),
+            ("all_proxy", proxy),
             ("NO_PROXY", "127.0.0.1,localhost".to_owned()),
             ("no_proxy", "127.0.0.1,localhost".to_owned()),
             ("NO_COLOR", "1".to_owned()),
