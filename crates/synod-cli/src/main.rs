@@ -18,6 +18,7 @@ mod common;
 mod config_cmd;
 mod init;
 mod inspect;
+mod jobs_cmd;
 mod policy;
 mod progress;
 mod run;
@@ -56,6 +57,12 @@ enum Command {
     /// Maintain the evidence store: check, vacuum, back up, prune.
     #[command(subcommand)]
     Store(store_cmd::StoreCommand),
+    /// Queue a stage run for a worker and print its job id (`--wait`: exit like `run`).
+    Submit(jobs_cmd::SubmitArgs),
+    /// Claim queued jobs and run them (`--concurrency N`, `--once`); SIGTERM hands them back.
+    Worker(jobs_cmd::WorkerArgs),
+    /// List the job queue, newest first.
+    Jobs(jobs_cmd::JobsArgs),
     /// Write a starter `synod.toml`.
     Init(init::InitArgs),
     /// (internal) Kills a run's agents if `synod run` dies without cleaning up.
@@ -94,6 +101,9 @@ fn main() -> ExitCode {
             Command::Show(args) => inspect::show(args, verbose).await,
             Command::Config(cmd) => config_cmd::run(cmd, verbose),
             Command::Store(cmd) => store_cmd::run(cmd, verbose).await,
+            Command::Submit(args) => jobs_cmd::submit(args, verbose).await,
+            Command::Worker(args) => jobs_cmd::worker(args, verbose).await,
+            Command::Jobs(args) => jobs_cmd::jobs(args, verbose).await,
             Command::Init(args) => init::run(&args, verbose),
             Command::Watchdog(args) => watchdog::run(&args).await,
             Command::Auth(cmd) => auth::run(cmd, verbose).await,

@@ -69,6 +69,7 @@ mod report;
 mod schema;
 mod switch;
 mod template;
+mod worker;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -84,8 +85,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 pub use config::{
-    AgentConfig, CONFIG_VERSION, Mode, PromptVia, RedactSettings, SchemaSource, StageConfig,
-    StoreConfig, SynodConfig,
+    AgentConfig, CONFIG_VERSION, JobsConfig, Mode, PromptVia, RedactSettings, SchemaSource,
+    StageConfig, StoreConfig, SynodConfig,
 };
 pub use error::{Error, Result};
 pub use event::StageEvent;
@@ -99,6 +100,7 @@ pub use switch::Switch;
 pub use synod_agents::Preset;
 pub use synod_core::HumanDuration;
 pub use template::Vars;
+pub use worker::{JobListener, JobOutcome, Worker, WorkerOptions, WorkerReport};
 
 use agent::{AgentResult, StageCtx};
 
