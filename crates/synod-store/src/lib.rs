@@ -11,6 +11,11 @@
 //! integrity check, online backup, checkpoint) is built in. [`AsyncStore`] offers the same API
 //! to async code.
 //!
+//! The store is also a job queue ([`JobQueue`], module [`jobs`]; ADR 0019): stage runs
+//! submitted by one process are claimed by workers in others under a lease with a fencing
+//! token, and a job's stage is recorded together with its `done` in one transaction, so each
+//! job is recorded exactly once even when a worker dies mid-stage.
+//!
 //! Guards (docs/adr/0012-store-guards.md): store files are created 0600 in 0700 directories and
 //! built whole before they appear at their path; [`Store::open`] refuses an empty, foreign,
 //! truncated, read-only ([`Error::ReadOnly`]) or damage-marked ([`Error::Damaged`]) store
