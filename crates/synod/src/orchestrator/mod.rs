@@ -27,6 +27,10 @@
 //! (SIGTERM to its process group, SIGKILL after its kill grace), skips the rest, and stores
 //! the run with status `cancelled`.
 //!
+//! A [`Worker`] runs the stage jobs of a [`JobQueue`](synod_store::JobQueue) (`synod worker`):
+//! each claimed job goes through an `Orchestrator` whose one record is the queue's fenced
+//! completion, so a job is recorded exactly once (docs/adr/0019-job-queue.md).
+//!
 //! ```
 //! use synod::orchestrator::{Orchestrator, SynodConfig, StageStatus};
 //! use synod::store::Store;
