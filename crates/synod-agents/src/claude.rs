@@ -87,13 +87,32 @@ pub(crate) fn parse_success(stdout: &str, now: SystemTime) -> Result<Reply, Fail
     };
     Ok(Reply {
         answer,
-        session_id: str_field(result, "session_id")
-            .map(str::to_owned)
-            .or(events.init_session.clone()),
-        model: model_of(result).or(events.init_model.clone()),
-        usage: result.get("usage").filter(|u| u.is_object()).map(usage_of),
-        cost_usd: result.get("total_cost_usd").and_then(Value::as_f64),
+        ..reported_in(Some(result), &events)
     })
+}
+
+/// Session, model, usage and cost of a run, failed or not (no answer).
+pub(crate) fn reported(stdout: &str) -> Reply {
+    let events = scan(stdout, SystemTime::now());
+    reported_in(events.result.as_ref(), &events)
+}
+
+fn reported_in(result: Option<&Value>, events: &Events) -> Reply {
+    let field = |name| result.and_then(|r| str_field(r, name)).map(str::to_owned);
+    Reply {
+        answer: String::new(),
+        session_id: field("session_id").or_else(|| events.init_session.clone()),
+        model: result
+            .and_then(model_of)
+            .or_else(|| events.init_model.clone()),
+        usage: result
+            .and_then(|r| r.get("usage"))
+            .filter(|u| u.is_object())
+            .map(usage_of),
+        cost_usd: result
+            .and_then(|r| r.get("total_cost_usd"))
+            .and_then(Value::as_f64),
+    }
 }
 
 pub(crate) fn parse_failure(stdout: &str, now: SystemTime) -> Option<Failure> {

@@ -503,6 +503,38 @@ impl Preset {
         }
     }
 
+    /// What the CLI reported about a run whatever its outcome: session id, model, usage and
+    /// cost (a claude `is_error` envelope still names its session and cost), with an empty
+    /// [`Reply::answer`]. For a failed run's evidence; a successful one has them in its
+    /// [`Reply`] already. Empty when the output reports nothing (text mode, a crash).
+    ///
+    /// ```
+    /// use synod_agents::Preset;
+    ///
+    /// let failed = r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":401,
+    ///   "result":"Invalid API key","session_id":"s-1","total_cost_usd":0,
+    ///   "usage":{"input_tokens":0,"output_tokens":0}}"#;
+    /// assert!(Preset::Claude.parse_success(failed, "").is_err());
+    /// let reported = Preset::Claude.reported(failed, "");
+    /// assert_eq!(reported.session_id.as_deref(), Some("s-1"));
+    /// assert_eq!(reported.cost_usd, Some(0.0));
+    /// assert!(Preset::Generic.reported("plain text", "").usage.is_none());
+    /// ```
+    #[must_use]
+    pub fn reported(self, stdout: &str, stderr: &str) -> Reply {
+        match self {
+            Preset::Claude => claude::reported(stdout),
+            Preset::Generic => Reply::default(),
+            Preset::Gemini | Preset::Codex => self
+                .parse_success(stdout, stderr)
+                .map(|reply| Reply {
+                    answer: String::new(),
+                    ..reply
+                })
+                .unwrap_or_default(),
+        }
+    }
+
     /// Why a run failed (non-zero `exit_code`, or `None` when it had none: killed, timed
     /// out): class and one-line cause from the CLI's structured error where there is one,
     /// else from its output's last meaningful line (banners, stack frames and warnings

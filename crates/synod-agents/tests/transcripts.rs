@@ -136,6 +136,39 @@ fn claude_401_is_permanent_with_the_envelopes_cause_in_every_mode() {
 }
 
 #[test]
+fn a_failed_claude_run_still_reports_its_session_usage_and_cost() {
+    for name in ["claude-json.e401", "claude-stream.e401", "claude-json.e529"] {
+        let t = transcript(name);
+        let reported = Preset::Claude.reported(&t.stdout, &t.stderr);
+        assert_eq!(reported.answer, "", "{name}");
+        assert_eq!(
+            reported.session_id.as_ref().map(String::len),
+            Some(36),
+            "{name}"
+        );
+        assert_eq!(reported.usage, Some(Usage::new(0, 0, 0)), "{name}");
+        assert_eq!(reported.cost_usd, Some(0.0), "{name}");
+    }
+    // A success reports what its reply carries; text mode reports nothing.
+    let ok = transcript("claude-json.ok");
+    let reported = Preset::Claude.reported(&ok.stdout, "");
+    assert_eq!(reported.usage, Some(Usage::new(150, 9, 30)));
+    assert_eq!(reported.model.as_deref(), Some("claude-opus-5-5"));
+    let text = transcript("claude-text.e401");
+    assert_eq!(
+        Preset::Claude.reported(&text.stdout, &text.stderr),
+        Reply::default()
+    );
+    let codex = transcript("codex-json.ok");
+    let reported = Preset::Codex.reported(&codex.stdout, &codex.stderr);
+    assert_eq!(
+        reported.usage,
+        success(Preset::Codex, "codex-json.ok").usage
+    );
+    assert!(reported.usage.is_some() && reported.answer.is_empty());
+}
+
+#[test]
 fn claude_429_without_a_stated_wait_is_rate_limited_without_one() {
     for mode in ["json", "stream", "text"] {
         for scenario in ["e429", "e429wait"] {

@@ -10,9 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::Orchestrator;
 use super::config::AgentConfig;
-use super::hooks::{AgentHooks, Parsed};
+use super::hooks::{AgentHooks, AttemptMeta, Parsed};
 use super::plan::AgentPlan;
-use super::report::{AttemptReport, AttemptStatus};
+use super::report::{AttemptReport, AttemptStatus, AttemptUsage};
 use super::schema::AnswerSchema;
 use super::template::Vars;
 
@@ -83,6 +83,8 @@ pub(crate) struct AttemptCtx<'a> {
     /// The stage's answer schema: given to CLIs that take one, checked against every answer.
     pub(crate) schema: Option<&'a AnswerSchema>,
     pub(crate) cancel: &'a CancellationToken,
+    /// Execution rows written before the stage's agents started (taken by a first attempt).
+    pub(crate) started: &'a super::agent::StartedRows,
 }
 
 impl AttemptCtx<'_> {
@@ -105,7 +107,9 @@ impl AttemptCtx<'_> {
         // The execution row is written while the process starts (off the critical path); an
         // agent runs far longer than that write takes.
         let track = async {
-            if self.orchestrator.track_executions {
+            if let Some(id) = self.started.take(name) {
+                Some(id)
+            } else if self.orchestrator.track_executions {
                 self.orchestrator
                     .store
                     .execution_started(name, now_millis())
@@ -130,6 +134,7 @@ impl AttemptCtx<'_> {
             parsed_json: None,
             error: None,
             class: None,
+            meta: AttemptMeta::default(),
         };
         match result {
             Ok(out) => {
@@ -139,7 +144,9 @@ impl AttemptCtx<'_> {
                 seen.stdout_bytes = out.stdout.len();
                 let mut stderr = out.stderr_lossy().into_owned();
                 redactor.redact_in_place(&mut stderr);
-                match self.hooks.parse(&seen.raw_output, &stderr) {
+                let (parsed, meta) = self.hooks.parse_with_meta(&seen.raw_output, &stderr);
+                seen.meta = meta;
+                match parsed {
                     Parsed::Answer(value) => {
                         seen.parsed_json = Some(value.clone());
                         if let Some(errors) = self.schema.and_then(|s| s.check(&value).err()) {
@@ -185,6 +192,7 @@ impl AttemptCtx<'_> {
                     seen.exit_code = out.code();
                 }
                 redactor.redact_in_place(&mut seen.raw_output);
+                seen.meta = self.hooks.failure_meta(&error);
                 let judged = self.hooks.classify(&error);
                 let class = self.floored(judged.class);
                 let cause = judged.cause.unwrap_or_else(|| error.to_string());
@@ -215,6 +223,12 @@ impl AttemptCtx<'_> {
 
     fn record(&self, seen: Observed) -> AttemptRecord {
         let duration_ms = millis(seen.elapsed);
+        // Session ids and model names are the CLI's own words: redacted like its output.
+        let redact = |s: Option<String>| {
+            s.map(|s| self.orchestrator.redactor.redact(&s).into_owned())
+        };
+        let meta = seen.meta;
+        let (session_id, model) = (redact(meta.session_id), redact(meta.model));
         AttemptRecord {
             report: AttemptReport {
                 attempt: seen.attempt,
@@ -224,6 +238,9 @@ impl AttemptCtx<'_> {
                 error: seen.error.clone(),
                 class: seen.class,
                 stdout_bytes: seen.stdout_bytes,
+                session_id: session_id.clone(),
+                model: model.clone(),
+                usage: AttemptUsage::new(meta.usage, meta.cost_usd),
             },
             output: NewOutput {
                 agent: self.agent.name.clone(),
@@ -234,7 +251,10 @@ impl AttemptCtx<'_> {
                 raw_output: seen.raw_output,
                 parsed_json: seen.parsed_json,
                 error: seen.error,
-                ..NewOutput::default()
+                session_id,
+                model,
+                usage: meta.usage,
+                cost_usd: meta.cost_usd,
             },
             execution: seen.execution,
         }
@@ -256,6 +276,8 @@ struct Observed {
     parsed_json: Option<serde_json::Value>,
     error: Option<String>,
     class: Option<ErrorClass>,
+    /// What the CLI reported about the attempt (session, model, usage, cost).
+    meta: AttemptMeta,
 }
 
 /// Stdout, then stderr under a marker when there is any (what a failed attempt said).

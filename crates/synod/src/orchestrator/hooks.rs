@@ -43,9 +43,9 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use serde_json::Value;
-use synod_agents::Preset;
+use synod_agents::{Preset, Reply};
 use synod_consensus::{ExtractError, ExtractOptions};
-use synod_core::{Classify, ErrorClass};
+use synod_core::{Classify, ErrorClass, Usage};
 
 /// What an agent's standard output (after a successful exit) amounts to.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,13 +66,110 @@ pub enum Parsed {
     },
 }
 
+/// What an agent's CLI reported about one attempt besides its answer: the evidence kept with
+/// the attempt (store, `--json` reports). Every part is optional; CLIs report different ones.
+///
+/// ```
+/// use synod::core::Usage;
+/// use synod::orchestrator::AttemptMeta;
+///
+/// let meta = AttemptMeta::default()
+///     .with_session_id("4cda4259")
+///     .with_usage(Usage::new(150, 9, 30))
+///     .with_cost_usd(0.000666);
+/// assert_eq!(meta.usage.map(|u| u.output_tokens), Some(9));
+/// assert!(meta.model.is_none() && !meta.is_empty());
+/// assert!(AttemptMeta::default().is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct AttemptMeta {
+    /// The CLI's session (claude, gemini) or thread (codex) id.
+    pub session_id: Option<String>,
+    /// The model that answered.
+    pub model: Option<String>,
+    /// Tokens used.
+    pub usage: Option<Usage>,
+    /// Cost in USD.
+    pub cost_usd: Option<f64>,
+}
+
+impl AttemptMeta {
+    /// With the CLI's session id.
+    #[must_use]
+    pub fn with_session_id(mut self, session_id: impl Into<String>) -> Self {
+        self.session_id = Some(session_id.into());
+        self
+    }
+
+    /// With the model that answered.
+    #[must_use]
+    pub fn with_model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+
+    /// With the tokens used.
+    #[must_use]
+    pub fn with_usage(mut self, usage: Usage) -> Self {
+        self.usage = Some(usage);
+        self
+    }
+
+    /// With the cost in USD.
+    #[must_use]
+    pub fn with_cost_usd(mut self, cost_usd: f64) -> Self {
+        self.cost_usd = Some(cost_usd);
+        self
+    }
+
+    /// Whether nothing was reported.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.session_id.is_none()
+            && self.model.is_none()
+            && self.usage.is_none()
+            && self.cost_usd.is_none()
+    }
+}
+
+impl From<Reply> for AttemptMeta {
+    fn from(reply: Reply) -> Self {
+        Self {
+            session_id: reply.session_id,
+            model: reply.model,
+            usage: reply.usage,
+            cost_usd: reply.cost_usd,
+        }
+    }
+}
+
 /// How one agent's output is read and its failures classified. Implementations must be
 /// cheap to call; one of them runs once per attempt.
+///
+/// [`AgentHooks::parse`] and [`AgentHooks::classify`] are the two to write; hooks that also
+/// know what the CLI reported about an attempt (session, model, tokens, cost) override
+/// [`AgentHooks::parse_with_meta`] and [`AgentHooks::failure_meta`], which report nothing by
+/// default.
 pub trait AgentHooks: Send + Sync + fmt::Debug {
     /// The answer in `stdout` (standard error in `stderr`; both already redacted) after the
     /// process exited successfully.
     fn parse(&self, stdout: &str, stderr: &str) -> Parsed {
         GenericCli.parse(stdout, stderr)
+    }
+
+    /// [`AgentHooks::parse`] and what the CLI reported about the attempt, read in one pass
+    /// (the Orchestrator calls this one). Default: `parse`, and nothing reported.
+    fn parse_with_meta(&self, stdout: &str, stderr: &str) -> (Parsed, AttemptMeta) {
+        (self.parse(stdout, stderr), AttemptMeta::default())
+    }
+
+    /// What the CLI reported in the output of a failed process (a non-zero exit, a timeout's
+    /// partial output), such as the cost of a claude run that ended in an API error.
+    /// Default: nothing.
+    fn failure_meta(&self, error: &synod_exec::Error) -> AttemptMeta {
+        let _ = error;
+        AttemptMeta::default()
     }
 
     /// The class of a failed attempt (non-zero exit, timeout, spawn failure), and its cause,
@@ -134,16 +231,35 @@ impl PresetHooks {
 
 impl AgentHooks for PresetHooks {
     fn parse(&self, stdout: &str, stderr: &str) -> Parsed {
+        self.parse_with_meta(stdout, stderr).0
+    }
+
+    fn parse_with_meta(&self, stdout: &str, stderr: &str) -> (Parsed, AttemptMeta) {
         match self.preset.parse_success(stdout, stderr) {
-            Ok(reply) => match reply.extract() {
-                Ok(value) => Parsed::Answer(value),
-                Err(e) => Parsed::Invalid(e),
-            },
-            Err(failure) => Parsed::Failed {
-                class: failure.class,
-                message: failure.cause,
-            },
+            Ok(reply) => {
+                let parsed = match reply.extract() {
+                    Ok(value) => Parsed::Answer(value),
+                    Err(e) => Parsed::Invalid(e),
+                };
+                (parsed, AttemptMeta::from(reply))
+            }
+            // A failure reported with exit 0 (claude `is_error`) may still carry its cost.
+            Err(failure) => (
+                Parsed::Failed {
+                    class: failure.class,
+                    message: failure.cause,
+                },
+                self.preset.reported(stdout, stderr).into(),
+            ),
         }
+    }
+
+    fn failure_meta(&self, error: &synod_exec::Error) -> AttemptMeta {
+        error.output().map_or_else(AttemptMeta::default, |out| {
+            self.preset
+                .reported(&out.stdout_lossy(), &out.stderr_lossy())
+                .into()
+        })
     }
 
     fn classify(&self, error: &synod_exec::Error) -> Classified {

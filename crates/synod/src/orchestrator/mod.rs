@@ -94,12 +94,14 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use event::StageEvent;
-pub use hooks::{AgentHooks, Classified, GenericCli, Parsed, PresetHooks};
+pub use hooks::{AgentHooks, AttemptMeta, Classified, GenericCli, Parsed, PresetHooks};
 pub use load::LoadedConfig;
 pub use plan::Plan;
 pub use redact::{MIN_SECRET_VALUE_LEN, REDACTED, Redactor, RedactorBuilder, is_secret_env_name};
 pub use schema::AnswerSchema;
-pub use report::{AgentOutcome, AgentRun, AttemptReport, AttemptStatus, StageReport, StageStatus};
+pub use report::{
+    AgentOutcome, AgentRun, AttemptReport, AttemptStatus, AttemptUsage, StageReport, StageStatus,
+};
 pub use switch::Switch;
 pub use synod_agents::Preset;
 pub use synod_core::HumanDuration;

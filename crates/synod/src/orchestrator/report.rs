@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use synod_core::ErrorClass;
+use synod_core::{ErrorClass, Usage};
 use synod_store::RunId;
 
 use super::config::Mode;
@@ -165,6 +165,68 @@ pub struct AttemptReport {
     pub class: Option<ErrorClass>,
     /// Bytes of standard output captured.
     pub stdout_bytes: usize,
+    /// The CLI's session (or thread) id, when it reported one (also for a failed attempt).
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// The model that answered, when the CLI reported it.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Tokens and cost, when the CLI reported them (also for a failed attempt: claude
+    /// reports the cost of a run that ended in an API error).
+    #[serde(default)]
+    pub usage: Option<AttemptUsage>,
+}
+
+/// Tokens and cost of one attempt, as its CLI reported them: `"usage": {"input_tokens",
+/// "output_tokens", "cached_tokens", "cost_usd"}` in `--json` reports.
+///
+/// ```
+/// use synod::core::Usage;
+/// use synod::orchestrator::AttemptUsage;
+///
+/// let usage = AttemptUsage::new(Some(Usage::new(150, 9, 30)), Some(0.000666)).unwrap();
+/// assert_eq!(
+///     serde_json::to_value(usage)?,
+///     serde_json::json!({"input_tokens": 150, "output_tokens": 9, "cached_tokens": 30, "cost_usd": 0.000666})
+/// );
+/// assert_eq!(AttemptUsage::new(None, None), None);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AttemptUsage {
+    /// Prompt tokens, including those served from a cache (0 when only a cost was reported).
+    pub input_tokens: u64,
+    /// Generated tokens.
+    pub output_tokens: u64,
+    /// The part of `input_tokens` read from a prompt cache.
+    pub cached_tokens: u64,
+    /// Cost in USD, when the CLI reports it (claude; gemini and codex report none).
+    pub cost_usd: Option<f64>,
+}
+
+impl AttemptUsage {
+    /// The usage of an attempt whose CLI reported `tokens` and `cost_usd`; `None` when it
+    /// reported neither.
+    #[must_use]
+    pub fn new(tokens: Option<Usage>, cost_usd: Option<f64>) -> Option<Self> {
+        if tokens.is_none() && cost_usd.is_none() {
+            return None;
+        }
+        let tokens = tokens.unwrap_or_default();
+        Some(Self {
+            input_tokens: tokens.input_tokens,
+            output_tokens: tokens.output_tokens,
+            cached_tokens: tokens.cached_tokens,
+            cost_usd,
+        })
+    }
+
+    /// The token counts.
+    #[must_use]
+    pub fn tokens(&self) -> Usage {
+        Usage::new(self.input_tokens, self.output_tokens, self.cached_tokens)
+    }
 }
 
 /// `Option<ErrorClass>` as `"transient"`, `"rate_limited"`, `"permanent"` or null.
