@@ -69,6 +69,17 @@ pub enum StageEvent {
         /// The failure, one line.
         error: String,
     },
+    /// An agent waits before its next attempt because another process (or another agent of
+    /// its `rate_limit_group`) met a rate limit that is still in force.
+    AgentWaiting {
+        /// Agent name.
+        agent: String,
+        /// How long it waits.
+        #[serde(with = "millis")]
+        delay: Duration,
+        /// The rate limit, one line.
+        reason: String,
+    },
     /// An agent is done (answered, failed, skipped or cancelled).
     AgentFinished {
         /// Agent name.
@@ -98,6 +109,7 @@ impl StageEvent {
             StageEvent::AgentStarted { agent, .. }
             | StageEvent::AttemptFinished { agent, .. }
             | StageEvent::AgentRetrying { agent, .. }
+            | StageEvent::AgentWaiting { agent, .. }
             | StageEvent::AgentFinished { agent, .. } => Some(agent),
             StageEvent::StageStarted { .. } | StageEvent::VerdictReady { .. } => None,
         }
@@ -143,6 +155,15 @@ impl fmt::Display for StageEvent {
                     synod_core::duration::format_duration(*delay)
                 )
             }
+            StageEvent::AgentWaiting {
+                agent,
+                delay,
+                reason,
+            } => write!(
+                f,
+                "{agent}: waits {} for a shared rate limit ({reason})",
+                synod_core::duration::format_duration(*delay)
+            ),
             StageEvent::AgentFinished {
                 agent,
                 outcome,
