@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 mod auth;
 mod common;
 mod config_cmd;
+mod doctor;
 mod init;
 mod inspect;
 mod jobs_cmd;
@@ -65,6 +66,8 @@ enum Command {
     Jobs(jobs_cmd::JobsArgs),
     /// Write a starter `synod.toml`.
     Init(init::InitArgs),
+    /// Check each configured agent: program found, version, a tiny authenticated call.
+    Doctor(doctor::DoctorArgs),
     /// (internal) Kills a run's agents if `synod run` dies without cleaning up.
     #[command(hide = true, name = "__watchdog")]
     Watchdog(watchdog::WatchdogArgs),
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
             Command::Worker(args) => jobs_cmd::worker(args, verbose).await,
             Command::Jobs(args) => jobs_cmd::jobs(args, verbose).await,
             Command::Init(args) => init::run(&args, verbose),
+            Command::Doctor(args) => doctor::run(args, verbose).await,
             Command::Watchdog(args) => watchdog::run(&args).await,
             Command::Auth(cmd) => auth::run(cmd, verbose).await,
             Command::Policy(cmd) => policy::run_policy(cmd, verbose).await,

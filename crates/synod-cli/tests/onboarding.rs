@@ -1,0 +1,230 @@
+//! Onboarding: `synod init` writes presets for the agent CLIs found on `PATH` (stub
+//! executables named like them), and `synod doctor` checks each configured agent — program
+//! found, `--version`, a tiny authenticated call read by its preset (stubs replaying the
+//! real CLIs' recorded transcripts) — with one fix per problem and exit 0 / 1 / 2.
+#![cfg(unix)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use assert_cmd::cargo::CommandCargoExt as _;
+
+fn transcript(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../synod-agents/tests/transcripts")
+        .join(name)
+}
+
+fn script(dir: &Path, name: &str, body: &str, mode: u32) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+/// `synod ARGS` in `dir` with `PATH` set to `path`.
+fn synod(dir: &Path, path: &str, args: &[&str]) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::cargo_bin("synod")
+        .unwrap()
+        .args(args)
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .output()
+        .unwrap();
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+#[test]
+fn init_writes_presets_only_for_the_clis_on_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    let claude = script(&bin, "claude", "exit 0\n", 0o755);
+    let codex = script(&bin, "codex", "exit 0\n", 0o755);
+    // Not executable: not a CLI anyone can run.
+    script(&bin, "gemini", "exit 0\n", 0o644);
+    let (code, stdout, stderr) = synod(
+        dir.path(),
+        bin.to_str().unwrap(),
+        &["init", "--path", "conf/synod.toml"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "found claude ({}), codex ({})",
+            claude.display(),
+            codex.display()
+        )),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(dir.path().join("conf/synod.toml")).unwrap();
+    assert!(
+        text.contains("name = \"claude\"\npreset = \"claude\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("name = \"codex\"\npreset = \"codex\""),
+        "{text}"
+    );
+    assert!(!text.contains("name = \"gemini\""), "{text}");
+    assert!(text.contains("agents = [\"claude\", \"codex\"]"), "{text}");
+
+    let (code, stdout, stderr) = synod(
+        dir.path(),
+        bin.to_str().unwrap(),
+        &["config", "check", "--config", "conf/synod.toml"],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("stage plan (Parallel): claude, codex"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn init_with_no_cli_on_path_writes_all_three_as_examples_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (code, stdout, stderr) = synod(dir.path(), empty.to_str().unwrap(), &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("none of claude, gemini or codex is on PATH"),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(dir.path().join("synod.toml")).unwrap();
+    assert!(
+        text.starts_with("# None of claude, gemini or codex"),
+        "{text}"
+    );
+    for name in ["claude", "gemini", "codex"] {
+        assert!(text.contains(&format!("name = \"{name}\"")), "{text}");
+    }
+    // An existing file is kept.
+    let (code, _, stderr) = synod(dir.path(), empty.to_str().unwrap(), &["init"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--force"), "{stderr}");
+}
+
+/// A stand-in `claude` in `dir`: `--version` prints the real CLI's version line; otherwise
+/// it keeps its stdin and retry setting and replays the recorded transcript `replay`.
+fn claude_stub(dir: &Path, replay: &str) -> PathBuf {
+    let exit = std::fs::read_to_string(transcript(&format!("{replay}.exit")))
+        .map_or_else(|_| "0".to_owned(), |s| s.trim().to_owned());
+    script(
+        &dir.join("bin"),
+        "claude",
+        &format!(
+            "if [ \"$1\" = --version ]; then echo '2.1.332 (Claude Code)'; exit 0; fi\n\
+             cat > '{out}/stdin'\necho \"$CLAUDE_CODE_MAX_RETRIES\" > '{out}/retries'\n\
+             cat '{stdout}'\ncat '{stderr}' >&2\nexit {exit}\n",
+            out = dir.display(),
+            stdout = transcript(&format!("{replay}.stdout")).display(),
+            stderr = transcript(&format!("{replay}.stderr")).display(),
+        ),
+        0o755,
+    )
+}
+
+fn write_config(dir: &Path, agents: &str) {
+    std::fs::write(dir.join("synod.toml"), agents).unwrap();
+}
+
+#[test]
+fn doctor_passes_a_cli_that_answers_its_version_and_the_authenticated_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let claude = claude_stub(dir.path(), "claude-json.ok");
+    write_config(
+        dir.path(),
+        &format!(
+            "[[agents]]\nname = \"main\"\ncommand = \"{}\"\n",
+            claude.display()
+        ),
+    );
+    let (code, stdout, stderr) = synod(dir.path(), "/usr/bin:/bin", &["doctor"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!("ok    main: program: {}", claude.display()).as_str(),
+            "ok    main: version: 2.1.332",
+            "ok    main: call: authenticated call answered (model claude-opus-5-5)",
+            "all checks passed",
+        ]
+    );
+    // The call went through the preset's own command line: prompt on stdin, retries off.
+    let stdin = std::fs::read_to_string(dir.path().join("stdin")).unwrap();
+    assert_eq!(stdin, "Reply with the single word OK.");
+    let retries = std::fs::read_to_string(dir.path().join("retries")).unwrap();
+    assert_eq!(retries.trim(), "0");
+
+    // --offline makes no call.
+    std::fs::remove_file(dir.path().join("stdin")).unwrap();
+    let (code, stdout, _) = synod(dir.path(), "/usr/bin:/bin", &["doctor", "--offline"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("skip  main: call: --offline"), "{stdout}");
+    assert!(
+        !dir.path().join("stdin").exists(),
+        "--offline ran the CLI's call"
+    );
+}
+
+#[test]
+fn doctor_names_the_fix_for_a_401_and_for_a_missing_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let claude = claude_stub(dir.path(), "claude-json.e401");
+    write_config(
+        dir.path(),
+        &format!(
+            "[[agents]]\nname = \"main\"\ncommand = \"{}\"\n\n\
+             [[agents]]\nname = \"gone\"\npreset = \"gemini\"\ncommand = \"gemini-not-installed\"\n",
+            claude.display()
+        ),
+    );
+    let (code, stdout, stderr) = synod(dir.path(), "/usr/bin:/bin", &["doctor"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("ok    main: version: 2.1.332"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "FAIL  main: call: claude: API error 401: Invalid API key · Fix external API key (permanent failure)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("      fix: set ANTHROPIC_API_KEY (in the environment or the agent's env) or run `claude login`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "FAIL  gone: program: `gemini-not-installed` not found (PATH, or the path as given)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "      fix: install it (npm install -g @google/gemini-cli) or set agents.1.command to the program's path"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("2 problems found\n"), "{stdout}");
+}
+
+#[test]
+fn doctor_exits_2_for_a_bad_config() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), "[[agents]]\nname = \"a\"\ncomand = \"x\"\n");
+    let (code, stdout, stderr) = synod(dir.path(), "/usr/bin:/bin", &["doctor"]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("comand"), "{stderr}");
+}
