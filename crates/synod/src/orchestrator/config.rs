@@ -301,6 +301,20 @@ pub struct StoreConfig {
     /// saving a run retries with backoff for this long, so agent work is not lost to a busy
     /// store. Also the per-statement busy timeout. CLI: `--busy-timeout`.
     pub busy_timeout: HumanDuration,
+    /// A PostgreSQL server to keep the evidence in instead of the file at `path`
+    /// (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`; needs the `postgres` feature; no TLS
+    /// yet), so runs from many machines share one history. CLI: `--store URL`; environment:
+    /// `SYNOD_STORE__URL`. Empty means unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl StoreConfig {
+    /// The PostgreSQL URL, when one is set (not empty).
+    #[must_use]
+    pub fn server_url(&self) -> Option<&str> {
+        self.url.as_deref().map(str::trim).filter(|u| !u.is_empty())
+    }
 }
 
 impl Default for StoreConfig {
@@ -308,6 +322,7 @@ impl Default for StoreConfig {
         Self {
             path: PathBuf::from(".synod/synod.db"),
             busy_timeout: HumanDuration::from_secs(60),
+            url: None,
         }
     }
 }
