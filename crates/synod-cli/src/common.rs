@@ -25,7 +25,7 @@ macro_rules! errln {
     }};
 }
 pub(crate) use errln;
-use synod::store::Store;
+use synod::store::{AnyStore, Store};
 
 /// Logs to stderr when `RUST_LOG` is set (e.g. `RUST_LOG=synod=debug,synod_exec=debug`);
 /// silent otherwise.
@@ -47,9 +47,10 @@ pub(crate) struct ConfigArgs {
     /// Override one config value, e.g. `--set store.path=/tmp/x.db` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub(crate) set: Vec<String>,
-    /// Evidence database (overrides `store.path`).
-    #[arg(long, value_name = "PATH")]
-    pub(crate) store: Option<PathBuf>,
+    /// Evidence store: a SQLite file (overrides `store.path`) or a PostgreSQL server,
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (overrides `store.url`).
+    #[arg(long, value_name = "PATH|URL")]
+    pub(crate) store: Option<String>,
     /// How long a write waits for a store locked by other synod processes, e.g. `2m`
     /// (overrides `store.busy_timeout`, default 60s).
     #[arg(long, value_name = "DURATION")]
@@ -73,7 +74,13 @@ impl ConfigArgs {
             overrides.push((key.trim().to_owned(), value.to_owned()));
         }
         if let Some(store) = &self.store {
-            overrides.push(("store.path".to_owned(), store.display().to_string()));
+            if synod::store::is_postgres_url(store) {
+                overrides.push(("store.url".to_owned(), store.clone()));
+            } else {
+                // A file named on the command line wins over a configured server.
+                overrides.push(("store.path".to_owned(), store.clone()));
+                overrides.push(("store.url".to_owned(), String::new()));
+            }
         }
         if let Some(timeout) = self.busy_timeout {
             overrides.push(("store.busy_timeout".to_owned(), timeout.to_string()));
@@ -90,21 +97,79 @@ impl ConfigArgs {
     /// create, migrate or write one; they work on a read-only file or directory and on a
     /// store marked damaged).
     pub(crate) fn open_store_read_only(&self) -> Result<(LoadedConfig, Store), Failure> {
-        let loaded = self.load()?;
-        let path = existing_store(&loaded)?;
-        let store = Store::open_read_only(&path, store_options(&loaded))
-            .map_err(|e| Failure::new(format!("cannot open the store {}", path.display()), e))?;
-        Ok((loaded, store))
+        read_only_store(self.load()?)
+    }
+}
+
+/// [`ConfigArgs::open_store_read_only`] of a config already loaded.
+pub(crate) fn read_only_store(loaded: LoadedConfig) -> Result<(LoadedConfig, Store), Failure> {
+    let path = existing_store(&loaded)?;
+    let store = Store::open_read_only(&path, store_options(&loaded))
+        .map_err(|e| Failure::new(format!("cannot open the store {}", path.display()), e))?;
+    Ok((loaded, store))
+}
+
+/// Opens the existing store of a loaded config for writing (maintenance never creates one),
+/// refusing a read-only or damaged store.
+pub(crate) fn writable_store(loaded: LoadedConfig) -> Result<(LoadedConfig, Store), Failure> {
+    existing_store(&loaded)?;
+    let store = open_store(&loaded)?;
+    Ok((loaded, store))
+}
+
+/// Where the configured store is: a PostgreSQL server, or a SQLite file.
+pub(crate) enum Location {
+    /// `store.url` / `--store URL` / `SYNOD_STORE__URL`.
+    Server(String),
+    /// `store.path` / `--store PATH`.
+    File(PathBuf),
+}
+
+impl Location {
+    pub(crate) fn of(loaded: &LoadedConfig) -> Location {
+        match loaded.config.store.server_url() {
+            Some(url) => Location::Server(url.to_owned()),
+            None => Location::File(loaded.store_path()),
+        }
     }
 
-    /// Loads the config and opens its existing store for writing (maintenance never creates
-    /// one), refusing a read-only or damaged store.
-    pub(crate) fn open_store_for_writing(&self) -> Result<(LoadedConfig, Store), Failure> {
+    /// For messages: the file, or the URL with its password hidden.
+    pub(crate) fn shown(&self) -> String {
+        match self {
+            Location::Server(url) => synod::store::redact_url(url),
+            Location::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+impl ConfigArgs {
+    /// Loads the config and opens its store for reading through the one async API of both
+    /// backends: an existing SQLite file read-only, or the PostgreSQL server (not migrated).
+    pub(crate) async fn open_any_read_only(&self) -> Result<(LoadedConfig, AnyStore), Failure> {
         let loaded = self.load()?;
-        existing_store(&loaded)?;
-        let store = open_store(&loaded)?;
+        let location = Location::of(&loaded);
+        let target = match &location {
+            Location::Server(url) => url.clone(),
+            Location::File(_) => existing_store(&loaded)?.display().to_string(),
+        };
+        let store = AnyStore::open_read_only(&target, store_options(&loaded))
+            .await
+            .map_err(|e| Failure::new(format!("cannot open the store {}", location.shown()), e))?;
         Ok((loaded, store))
     }
+}
+
+/// Opens the configured store for writing through the one async API: the PostgreSQL server
+/// (migrating it), or the SQLite file (created if needed).
+pub(crate) async fn open_any(loaded: &LoadedConfig) -> Result<AnyStore, Failure> {
+    let location = Location::of(loaded);
+    let target = match &location {
+        Location::Server(url) => url.clone(),
+        Location::File(path) => path.display().to_string(),
+    };
+    AnyStore::open(&target, store_options(loaded))
+        .await
+        .map_err(|e| Failure::new(format!("cannot open the store {}", location.shown()), e))
 }
 
 /// The configured store path, if a store exists there.

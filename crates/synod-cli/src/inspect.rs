@@ -37,31 +37,25 @@ pub(crate) struct ShowArgs {
 }
 
 pub(crate) async fn history(args: HistoryArgs, verbose: bool) -> ExitCode {
-    finish(
-        tokio::task::block_in_place(|| history_inner(&args)),
-        verbose,
-    )
+    finish(history_inner(&args).await, verbose)
 }
 
 pub(crate) async fn show(args: ShowArgs, verbose: bool) -> ExitCode {
-    finish(tokio::task::block_in_place(|| show_inner(&args)), verbose)
+    finish(show_inner(&args).await, verbose)
 }
 
-fn history_inner(args: &HistoryArgs) -> Result<ExitCode, Failure> {
-    let (loaded, store) = args.config.open_store_read_only()?;
+async fn history_inner(args: &HistoryArgs) -> Result<ExitCode, Failure> {
+    let (_, store) = args.config.open_any_read_only().await?;
     let runs: Vec<Run> = store
         .history(&args.spec, synod::store::Page::first(args.limit))
+        .await
         .map_err(|e| Failure::new(format!("cannot read the history of {}", args.spec), e))?;
     if args.json {
         print_json(&runs)?;
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {
-        outln!(
-            "no runs of {} in {}",
-            args.spec,
-            loaded.store_path().display()
-        );
+        outln!("no runs of {} in {}", args.spec, store.describe());
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
@@ -91,11 +85,12 @@ fn history_inner(args: &HistoryArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn show_inner(args: &ShowArgs) -> Result<ExitCode, Failure> {
-    let (_, store) = args.config.open_store_read_only()?;
+async fn show_inner(args: &ShowArgs) -> Result<ExitCode, Failure> {
+    let (_, store) = args.config.open_any_read_only().await?;
     let id = RunId(args.run);
     let run = store
         .run(id)
+        .await
         .map_err(|e| Failure::new(format!("cannot read run {}", args.run), e))?
         .ok_or_else(|| {
             Failure::msg(format!(
@@ -105,6 +100,7 @@ fn show_inner(args: &ShowArgs) -> Result<ExitCode, Failure> {
         })?;
     let outputs: Vec<StoredOutput> = store
         .outputs_for_run(id)
+        .await
         .map_err(|e| Failure::new(format!("cannot read the outputs of run {}", args.run), e))?;
     if args.json {
         print_json(&serde_json::json!({ "run": run, "outputs": outputs }))?;

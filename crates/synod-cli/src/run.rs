@@ -6,9 +6,12 @@ use std::process::ExitCode;
 use synod::orchestrator::{Orchestrator, StageStatus};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{ConfigArgs, Failure, errln, finish, open_store, outln, print_json};
+use crate::common::{
+    ConfigArgs, Failure, Location, errln, finish, open_any, open_store, outln, print_json,
+};
 use crate::signals::StopSignals;
 use crate::{progress, watchdog};
+use synod::store::AnyStore;
 
 /// Arguments of `synod run`.
 #[derive(Debug, clap::Args)]
@@ -46,8 +49,12 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
         .config
         .require_stage(&args.stage)
         .map_err(|e| Failure::new(format!("cannot run {}", args.spec), e))?;
-    let store_path = loaded.store_path();
-    let store = open_store(&loaded)?;
+    let location = Location::of(&loaded);
+    // A server store is opened (and migrated) through the async API; a file store as before.
+    let store = match &location {
+        Location::Server(_) => open_any(&loaded).await?,
+        Location::File(_) => AnyStore::Sqlite(open_store(&loaded)?.into_async()),
+    };
 
     // Orphans of the agents (double-forking daemons, `setsid` helpers) are reparented to this
     // process instead of init, so synod-exec stops and reaps them with their agent.
@@ -57,7 +64,7 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     // A helper process that kills this run's agents should `synod run` itself be killed
     // (SIGKILL cannot be caught, so nothing in this process could clean up).
     let guard = watchdog::Guard::start();
-    let mut orchestrator = Orchestrator::with_plan(plan, store.into_async()).store_path(store_path);
+    let mut orchestrator = Orchestrator::with_plan(plan, store);
     let events = orchestrator.subscribe();
     if let Some(guard) = &guard {
         orchestrator = orchestrator.agent_env(watchdog::MARKER_VAR, guard.marker());
@@ -104,7 +111,7 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
         let store_path = report
             .store_path
             .as_ref()
-            .map_or_else(|| "the store".to_owned(), |p| p.display().to_string());
+            .map_or_else(|| location.shown(), |p| p.display().to_string());
         match (report.status, report.run_id) {
             (StageStatus::Cancelled, Some(id)) => {
                 outln!("Run {id} was cancelled; what finished is stored in {store_path}.");

@@ -5,13 +5,20 @@
 //! damaged carries a damage mark, and `backup`, `vacuum`, `prune` and `run` refuse it (exit 2,
 //! the file untouched) until a restored or rebuilt file passes `check` again. `backup`,
 //! `vacuum` and `prune` also run SQLite's `quick_check` first.
+//!
+//! On a PostgreSQL store (`store.url`, `--store URL`) `check` verifies that the server answers
+//! with this build's schema, `prune` deletes old runs, and `vacuum` and `backup` point at the
+//! server's own tools (autovacuum, `pg_dump`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use synod::orchestrator::HumanDuration;
+use synod::orchestrator::{HumanDuration, LoadedConfig};
+use synod::store::AnyStore;
 
-use crate::common::{ConfigArgs, Failure, finish, outln};
+use crate::common::{
+    ConfigArgs, Failure, Location, finish, open_any, outln, read_only_store, writable_store,
+};
 
 /// `synod store ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -48,13 +55,90 @@ pub(crate) enum StoreCommand {
 }
 
 pub(crate) async fn run(cmd: StoreCommand, verbose: bool) -> ExitCode {
-    finish(tokio::task::block_in_place(|| run_inner(cmd)), verbose)
+    finish(run_any(cmd).await, verbose)
 }
 
-fn run_inner(cmd: StoreCommand) -> Result<ExitCode, Failure> {
+async fn run_any(cmd: StoreCommand) -> Result<ExitCode, Failure> {
+    let (StoreCommand::Check { config }
+    | StoreCommand::Vacuum { config, .. }
+    | StoreCommand::Backup { config, .. }
+    | StoreCommand::Prune { config, .. }) = &cmd;
+    let loaded = config.load()?;
+    match Location::of(&loaded) {
+        Location::Server(url) => on_server(cmd, &loaded, &url).await,
+        Location::File(_) => tokio::task::block_in_place(|| run_inner(cmd, loaded)),
+    }
+}
+
+/// The commands on a PostgreSQL store: `check` verifies the server answers with this build's
+/// schema; `prune` deletes old runs; `vacuum` and `backup` belong to the server's own tools.
+async fn on_server(
+    cmd: StoreCommand,
+    loaded: &LoadedConfig,
+    url: &str,
+) -> Result<ExitCode, Failure> {
+    let shown = synod::store::redact_url(url);
     match cmd {
-        StoreCommand::Check { config } => {
-            let (loaded, store) = config.open_store_read_only()?;
+        StoreCommand::Check { .. } => {
+            let options = synod::store::Options::default();
+            let store = AnyStore::open_read_only(url, options)
+                .await
+                .map_err(|e| Failure::new(format!("cannot open the store {shown}"), e))?;
+            store
+                .integrity_check()
+                .await
+                .map_err(|e| Failure::new(format!("check of {shown} failed"), e))?;
+            outln!(
+                "ok: {shown} answers with schema version {}",
+                synod::store::SCHEMA_VERSION
+            );
+            let unfinished = store
+                .unfinished_executions()
+                .await
+                .map_err(|e| Failure::new("cannot list unfinished executions", e))?;
+            note_unfinished(&unfinished);
+            Ok(ExitCode::SUCCESS)
+        }
+        StoreCommand::Prune { older_than, .. } => {
+            let store = open_any(loaded).await?;
+            let report = store.prune(older_than.get()).await.map_err(|e| {
+                Failure::new(format!("cannot prune runs older than {older_than}"), e)
+            })?;
+            outln!(
+                "pruned {shown}: {} run(s), {} output(s), {} execution(s) older than {older_than}",
+                report.runs,
+                report.outputs,
+                report.executions
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        StoreCommand::Vacuum { .. } => Err(Failure::msg(format!(
+            "{shown} is a PostgreSQL store: its autovacuum reclaims space (or run VACUUM in psql); `synod store vacuum` is for SQLite files"
+        ))),
+        StoreCommand::Backup { .. } => Err(Failure::msg(format!(
+            "{shown} is a PostgreSQL store: back it up with pg_dump; `synod store backup` copies SQLite files"
+        ))),
+    }
+}
+
+fn note_unfinished(unfinished: &[synod::store::Execution]) {
+    if !unfinished.is_empty() {
+        outln!(
+            "note: {} agent execution(s) never completed (a synod process died mid-run): {}",
+            unfinished.len(),
+            unfinished
+                .iter()
+                .map(|e| e.agent.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+}
+
+fn run_inner(cmd: StoreCommand, loaded: LoadedConfig) -> Result<ExitCode, Failure> {
+    match cmd {
+        StoreCommand::Check { .. } => {
+            let (loaded, store) = read_only_store(loaded)?;
             let earlier = store.damage_mark();
             match store.integrity_check() {
                 Ok(()) => {
@@ -68,17 +152,7 @@ fn run_inner(cmd: StoreCommand) -> Result<ExitCode, Failure> {
                     let unfinished = store
                         .unfinished_executions()
                         .map_err(|e| Failure::new("cannot list unfinished executions", e))?;
-                    if !unfinished.is_empty() {
-                        outln!(
-                            "note: {} agent execution(s) never completed (a synod process died mid-run): {}",
-                            unfinished.len(),
-                            unfinished
-                                .iter()
-                                .map(|e| e.agent.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        );
-                    }
+                    note_unfinished(&unfinished);
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(synod::store::Error::Corrupt { detail, .. }) => {
@@ -92,8 +166,8 @@ fn run_inner(cmd: StoreCommand) -> Result<ExitCode, Failure> {
                 Err(err) => Err(Failure::new("integrity check failed to run", err)),
             }
         }
-        StoreCommand::Vacuum { pages, config } => {
-            let (loaded, store) = config.open_store_for_writing()?;
+        StoreCommand::Vacuum { pages, .. } => {
+            let (loaded, store) = writable_store(loaded)?;
             verify(&store, "vacuum")?;
             let freed = store
                 .incremental_vacuum(pages.unwrap_or(0))
@@ -104,8 +178,8 @@ fn run_inner(cmd: StoreCommand) -> Result<ExitCode, Failure> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        StoreCommand::Backup { path, config } => {
-            let (loaded, store) = config.open_store_read_only()?;
+        StoreCommand::Backup { path, .. } => {
+            let (loaded, store) = read_only_store(loaded)?;
             store
                 .backup_to(&path)
                 .map_err(|e| Failure::new(format!("cannot back up to {}", path.display()), e))?;
@@ -116,8 +190,8 @@ fn run_inner(cmd: StoreCommand) -> Result<ExitCode, Failure> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        StoreCommand::Prune { older_than, config } => {
-            let (loaded, store) = config.open_store_for_writing()?;
+        StoreCommand::Prune { older_than, .. } => {
+            let (loaded, store) = writable_store(loaded)?;
             verify(&store, "prune")?;
             let report = store.prune(older_than.get()).map_err(|e| {
                 Failure::new(format!("cannot prune runs older than {older_than}"), e)
