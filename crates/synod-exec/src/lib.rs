@@ -10,7 +10,8 @@
 //! - [`run()`] / [`run_with_cancel`]: run to completion, returning [`Output`] (bytes, lossy
 //!   text, status, duration, truncation) or a precise [`Error`].
 //! - [`spawn()`]: a [`Running`] child whose stdout and stderr arrive as a `Stream` of
-//!   [`Event`]s (lines, then `Exited`), with [`Running::wait`] and [`Running::kill`].
+//!   [`Event`]s (lines, then `Exited`), with [`Running::wait`] and [`Running::kill`]. Lines
+//!   are [`Bytes`] slices of the pipe reads (no allocation per line).
 //! - [`run_all()`]: many commands, at most N alive at once, one result per input index,
 //!   cancellable as a whole or on the first failure.
 //! - Every child's whole process tree is stopped when the run ends, times out, is cancelled
@@ -92,6 +93,7 @@ pub mod error;
 mod group;
 #[cfg(windows)]
 mod job;
+mod lines;
 pub mod output;
 pub mod process_tree;
 pub mod run;
@@ -120,5 +122,8 @@ pub use run::{run, run_with_cancel};
 pub use run_all::{RunAllOptions, run_all, run_all_with};
 pub use spawn::{Event, Running, spawn};
 pub use subreaper::{become_subreaper, is_subreaper};
+/// The type of a streamed line ([`Event::Stdout`], [`Event::Stderr`]), re-exported so callers
+/// need no direct `bytes` dependency.
+pub use tokio_util::bytes::Bytes;
 /// Re-exported so callers need no direct `tokio-util` dependency to cancel runs.
 pub use tokio_util::sync::CancellationToken;

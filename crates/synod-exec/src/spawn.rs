@@ -3,8 +3,14 @@
 //! A background task owns the child: it writes stdin, reads stdout and stderr, enforces the
 //! timeout and cancellation, and stops the process group when the [`Running`] handle is
 //! dropped or [`Running::kill`] is called. It hands over whole pipe reads; the lines are split
-//! where they are consumed (so their memory is allocated and freed on one thread), and
+//! where they are consumed, one per event, as [`Bytes`] slices of the read they came in (no
+//! copy and no allocation per line; only a line straddling two reads is copied once), and
 //! [`Running::wait`] takes the remaining bytes as they are, without splitting them.
+//!
+//! Memory stays bounded: at most 16 reads of at most 64 KiB wait between the child's task and
+//! the consumer, and a line is at most the command's max line length. A line keeps the read
+//! it is a slice of alive (at most 64 KiB) for as long as it is kept: copy the lines you keep
+//! for long (`line.to_vec()`) rather than holding a few bytes of many reads.
 //!
 //! Consume the events (or call [`Running::wait`], which collects whatever is left): a child
 //! whose output nobody reads blocks on its pipes once the internal buffer is full.
@@ -20,7 +26,7 @@
 //! while let Some(event) = running.next().await {
 //!     match event {
 //!         Event::Stdout(line) => stdout.push(String::from_utf8_lossy(&line).into_owned()),
-//!         Event::Stderr(line) => assert_eq!(line, b"two"),
+//!         Event::Stderr(line) => assert_eq!(line, &b"two"[..]),
 //!         Event::Exited(status) => assert!(status.success()),
 //!     }
 //! }
@@ -33,7 +39,7 @@
 //! # }
 //! ```
 
-use std::io::{self, BufRead};
+use std::io;
 use std::pin::Pin;
 use std::process::ExitStatus;
 use std::task::{Context, Poll, ready};
@@ -44,11 +50,13 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::command::AgentCommand;
 use crate::error::{Error, Result};
+use crate::lines::LineSplitter;
 use crate::output::{CapBuf, Output};
 use crate::platform::ChildGuard;
 use crate::run::{FIRST_CHUNK, READ_CHUNK, Stop, conclude, spawn_guarded, supervise, write_stdin};
@@ -60,10 +68,12 @@ const CHANNEL_CHUNKS: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A line of stdout, without its `\n` (or `\r\n`); a final line without a newline is
-    /// delivered too. Lines longer than the command's max line length arrive in pieces.
-    Stdout(Vec<u8>),
+    /// delivered too. Lines longer than the command's max line length arrive in pieces of
+    /// that length (then the rest). The line is a slice of the pipe read it came in (cheap to
+    /// clone; it keeps that read, at most 64 KiB, alive); [`Bytes`] derefs to `[u8]`.
+    Stdout(Bytes),
     /// A line of stderr, as for `Stdout`.
-    Stderr(Vec<u8>),
+    Stderr(Bytes),
     /// The leader exited and was reaped (always the last event, after all output).
     Exited(ExitStatus),
 }
@@ -81,9 +91,16 @@ impl Event {
 /// What the child's task hands over.
 #[derive(Debug)]
 enum Msg {
-    Stdout(Vec<u8>),
-    Stderr(Vec<u8>),
+    Stdout(Bytes),
+    Stderr(Bytes),
     Exited(ExitStatus),
+}
+
+/// Which stream a chunk being split belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Stdout,
+    Stderr,
 }
 
 /// What the child's task reports when it is done.
@@ -98,12 +115,14 @@ pub struct Running {
     program: String,
     pid: u32,
     rx: mpsc::Receiver<Msg>,
-    /// Events split from received chunks, not yet yielded.
-    ready: std::vec::IntoIter<Event>,
+    /// The stream whose chunk is being split into events (one line per poll).
+    splitting: Option<Which>,
     stdout_lines: LineSplitter,
     stderr_lines: LineSplitter,
-    /// The channel is finished (Exited received or closed) and the splitters flushed.
+    /// The channel is finished (Exited received or closed): the unfinished lines, then
+    /// `exited` (if any), are yielded, then the stream ends.
     done: bool,
+    exited: Option<ExitStatus>,
     stop: CancellationToken,
     task: Option<JoinHandle<Finished>>,
 }
@@ -138,10 +157,11 @@ pub fn spawn(cmd: &AgentCommand) -> Result<Running> {
         program,
         pid,
         rx,
-        ready: Vec::new().into_iter(),
+        splitting: None,
         stdout_lines: LineSplitter::new(cmd.max_line),
         stderr_lines: LineSplitter::new(cmd.max_line),
         done: false,
+        exited: None,
         stop,
         task: Some(task),
     })
@@ -186,7 +206,7 @@ async fn drive(
 /// Reads `reader` to its end, handing over each read as one chunk.
 async fn forward<R: AsyncRead + Unpin>(
     reader: Option<R>,
-    make: fn(Vec<u8>) -> Msg,
+    make: fn(Bytes) -> Msg,
     tx: &mpsc::Sender<Msg>,
 ) -> io::Result<()> {
     let Some(mut reader) = reader else {
@@ -206,7 +226,7 @@ async fn forward<R: AsyncRead + Unpin>(
         }
         if open {
             let chunk = std::mem::replace(&mut buf, Vec::with_capacity(size));
-            if tx.send(make(chunk)).await.is_err() {
+            if tx.send(make(Bytes::from(chunk))).await.is_err() {
                 // Nobody listens any more: keep draining so the child never blocks on its pipe.
                 open = false;
             }
@@ -229,27 +249,20 @@ impl Running {
     }
 
     /// Waits for the run to end and returns what [`crate::run()`] would have: the output not
-    /// already taken as events (capped; lines already split but not yet taken are rejoined
-    /// with `\n`, the rest is kept byte for byte), or the error (`NonZeroExit`, `Timeout`,
+    /// already taken as events (capped; byte for byte, except that a line whose newline was
+    /// already seen gets back a plain `\n`), or the error (`NonZeroExit`, `Timeout`,
     /// `Cancelled`, ...).
     pub async fn wait(mut self) -> Result<Output> {
         let mut out = CapBuf::new(self.cmd.output_cap);
         let mut err = CapBuf::new(self.cmd.output_cap);
-        for event in self.ready.by_ref() {
-            match event {
-                Event::Stdout(line) => {
-                    out.push(&line);
-                    out.push(b"\n");
-                }
-                Event::Stderr(line) => {
-                    err.push(&line);
-                    err.push(b"\n");
-                }
-                Event::Exited(_) => {}
-            }
+        for (lines, buf) in [
+            (&mut self.stdout_lines, &mut out),
+            (&mut self.stderr_lines, &mut err),
+        ] {
+            let (partial, rest) = lines.take_rest();
+            buf.push(&partial);
+            buf.push(&rest);
         }
-        out.push(&self.stdout_lines.take_partial());
-        err.push(&self.stderr_lines.take_partial());
         if !self.done {
             while let Some(msg) = self.rx.recv().await {
                 match msg {
@@ -297,25 +310,26 @@ impl Running {
         })?
     }
 
-    /// Splits a received message into ready events.
-    fn take(&mut self, msg: Option<Msg>) {
-        let mut events = Vec::new();
-        match msg {
-            Some(Msg::Stdout(chunk)) => self.stdout_lines.feed(&chunk, &mut events, Event::Stdout),
-            Some(Msg::Stderr(chunk)) => self.stderr_lines.feed(&chunk, &mut events, Event::Stderr),
-            Some(Msg::Exited(status)) => {
-                self.finish_lines(&mut events);
-                events.push(Event::Exited(status));
-            }
-            None => self.finish_lines(&mut events),
+    /// The next line of the chunk being split, if any.
+    fn next_line(&mut self) -> Option<Event> {
+        let which = self.splitting?;
+        let line = match which {
+            Which::Stdout => self.stdout_lines.next_line().map(Event::Stdout),
+            Which::Stderr => self.stderr_lines.next_line().map(Event::Stderr),
+        };
+        if line.is_none() {
+            self.splitting = None;
         }
-        self.ready = events.into_iter();
+        line
     }
 
-    fn finish_lines(&mut self, events: &mut Vec<Event>) {
-        self.stdout_lines.finish(events, Event::Stdout);
-        self.stderr_lines.finish(events, Event::Stderr);
-        self.done = true;
+    /// After the last chunk: the unfinished lines (stdout's, then stderr's), then `Exited`.
+    fn next_final(&mut self) -> Option<Event> {
+        self.stdout_lines
+            .finish()
+            .map(Event::Stdout)
+            .or_else(|| self.stderr_lines.finish().map(Event::Stderr))
+            .or_else(|| self.exited.take().map(Event::Exited))
     }
 }
 
@@ -323,15 +337,29 @@ impl Stream for Running {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        let this = &mut *self;
         loop {
-            if let Some(event) = self.ready.next() {
+            if let Some(event) = this.next_line() {
                 return Poll::Ready(Some(event));
             }
-            if self.done {
-                return Poll::Ready(None);
+            if this.done {
+                return Poll::Ready(this.next_final());
             }
-            let msg = ready!(self.rx.poll_recv(cx));
-            self.take(msg);
+            match ready!(this.rx.poll_recv(cx)) {
+                Some(Msg::Stdout(chunk)) => {
+                    this.stdout_lines.feed(chunk);
+                    this.splitting = Some(Which::Stdout);
+                }
+                Some(Msg::Stderr(chunk)) => {
+                    this.stderr_lines.feed(chunk);
+                    this.splitting = Some(Which::Stderr);
+                }
+                Some(Msg::Exited(status)) => {
+                    this.exited = Some(status);
+                    this.done = true;
+                }
+                None => this.done = true,
+            }
         }
     }
 }
@@ -340,123 +368,5 @@ impl Drop for Running {
     fn drop(&mut self) {
         // Stops the group unless the run already ended; the task reaps the leader.
         self.stop.cancel();
-    }
-}
-
-/// Splits a byte stream, fed in arbitrary chunks, into lines without their `\n` or `\r\n`;
-/// lines longer than `max_line` come out in `max_line`-byte pieces.
-#[derive(Debug)]
-pub(crate) struct LineSplitter {
-    partial: Vec<u8>,
-    max_line: usize,
-}
-
-impl LineSplitter {
-    pub(crate) fn new(max_line: usize) -> Self {
-        Self {
-            partial: Vec::new(),
-            max_line: max_line.max(1),
-        }
-    }
-
-    /// Appends the complete lines in `chunk` to `lines` (through `make`), keeping an
-    /// unfinished one.
-    pub(crate) fn feed<T>(&mut self, mut chunk: &[u8], lines: &mut Vec<T>, make: fn(Vec<u8>) -> T) {
-        while !chunk.is_empty() {
-            // `read_until` on a slice finds the newline with the platform's memchr and copies
-            // the line in one go. Reading from a slice cannot fail.
-            let before = chunk.len();
-            if chunk.read_until(b'\n', &mut self.partial).is_err() || chunk.len() == before {
-                break;
-            }
-            if self.partial.last() == Some(&b'\n') {
-                self.partial.pop();
-                if self.partial.last() == Some(&b'\r') {
-                    self.partial.pop();
-                }
-                self.emit_pieces(lines, make);
-                lines.push(make(std::mem::take(&mut self.partial)));
-            } else {
-                self.emit_pieces(lines, make);
-            }
-        }
-    }
-
-    /// Emits `max_line`-byte pieces while more than `max_line` bytes are pending.
-    fn emit_pieces<T>(&mut self, lines: &mut Vec<T>, make: fn(Vec<u8>) -> T) {
-        while self.partial.len() > self.max_line {
-            let rest = self.partial.split_off(self.max_line);
-            lines.push(make(std::mem::replace(&mut self.partial, rest)));
-        }
-    }
-
-    /// At the end of the stream: the last line if it had no newline.
-    pub(crate) fn finish<T>(&mut self, lines: &mut Vec<T>, make: fn(Vec<u8>) -> T) {
-        if !self.partial.is_empty() {
-            lines.push(make(std::mem::take(&mut self.partial)));
-        }
-    }
-
-    /// The unfinished line so far (its continuation is in the next chunk).
-    pub(crate) fn take_partial(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.partial)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn split_all(chunks: &[Vec<u8>], max_line: usize) -> Vec<Vec<u8>> {
-        let mut s = LineSplitter::new(max_line);
-        let mut lines = Vec::new();
-        for c in chunks {
-            s.feed(c, &mut lines, std::convert::identity);
-        }
-        s.finish(&mut lines, std::convert::identity);
-        lines
-    }
-
-    #[test]
-    fn crlf_empty_lines_and_a_last_line_without_newline() {
-        let lines = split_all(&[b"a\r\n\nb".to_vec(), b"c\nd".to_vec()], 100);
-        assert_eq!(lines, [&b"a"[..], b"", b"bc", b"d"]);
-    }
-
-    proptest! {
-        #[test]
-        fn matches_a_plain_split(
-            text in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'x'), Just(b'y')], 0..300),
-            cuts in proptest::collection::vec(0usize..300, 0..10),
-        ) {
-            let mut cuts: Vec<usize> = cuts.into_iter().filter(|c| *c <= text.len()).collect();
-            cuts.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut at = 0;
-            for c in cuts.into_iter().chain([text.len()]) {
-                chunks.push(text[at..c].to_vec());
-                at = c;
-            }
-            let got = split_all(&chunks, usize::MAX);
-            let mut want: Vec<Vec<u8>> = text.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
-            if want.last().is_some_and(Vec::is_empty) {
-                want.pop();
-            }
-            prop_assert_eq!(got, want);
-        }
-
-        #[test]
-        fn long_lines_come_in_pieces(len in 0usize..50, max in 1usize..8) {
-            let mut text = vec![b'x'; len];
-            text.push(b'\n');
-            let got = split_all(&[text], max);
-            let total: usize = got.iter().map(Vec::len).sum();
-            prop_assert_eq!(total, len);
-            prop_assert!(got.iter().all(|l| l.len() <= max));
-            // Fed byte by byte, the pieces are the same.
-            let bytes: Vec<Vec<u8>> = std::iter::repeat_n(vec![b'x'], len).chain([vec![b'\n']]).collect();
-            prop_assert_eq!(split_all(&bytes, max), got);
-        }
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use synod_exec::{AgentCommand, Error, Event, spawn};
+use synod_exec::{AgentCommand, Bytes, Error, Event, spawn};
 
 fn sh(script: &str) -> AgentCommand {
     AgentCommand::new("sh")
@@ -26,7 +26,7 @@ async fn lines_from_both_streams_then_exited() {
     let stdout: Vec<&[u8]> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Stdout(l) => Some(l.as_slice()),
+            Event::Stdout(l) => Some(&l[..]),
             _ => None,
         })
         .collect();
@@ -64,7 +64,7 @@ async fn long_lines_are_split_and_bytes_kept() {
         })
         .collect();
     assert_eq!(lens, [1000, 1000, 500, 1]);
-    assert!(events.contains(&Event::Stdout(vec![0xff])));
+    assert!(events.contains(&Event::Stdout(Bytes::from_static(&[0xff]))));
 }
 
 #[tokio::test]
@@ -83,7 +83,10 @@ async fn many_lines_arrive_in_order() {
 #[tokio::test]
 async fn wait_collects_the_rest_and_reports_errors() {
     let mut running = spawn(&sh("echo first; echo second; echo oops >&2; exit 2")).unwrap();
-    assert_eq!(running.next().await, Some(Event::Stdout(b"first".to_vec())));
+    assert_eq!(
+        running.next().await,
+        Some(Event::Stdout(Bytes::from_static(b"first")))
+    );
     let err = running.wait().await.unwrap_err();
     let Error::NonZeroExit {
         code,
@@ -108,7 +111,10 @@ async fn wait_collects_the_rest_and_reports_errors() {
 #[tokio::test]
 async fn timeout_while_streaming() {
     let mut running = spawn(&sh("echo hi; sleep 30").timeout(Duration::from_millis(1000))).unwrap();
-    assert_eq!(running.next().await, Some(Event::Stdout(b"hi".to_vec())));
+    assert_eq!(
+        running.next().await,
+        Some(Event::Stdout(Bytes::from_static(b"hi")))
+    );
     let err = running.wait().await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
 }
@@ -160,7 +166,10 @@ async fn a_process_that_leaves_the_group_cannot_hang_the_run() {
 
     // A stream stays open while the pipe is held, until the caller stops it.
     let mut running = spawn(&cmd).unwrap();
-    assert_eq!(running.next().await, Some(Event::Stdout(b"hi".to_vec())));
+    assert_eq!(
+        running.next().await,
+        Some(Event::Stdout(Bytes::from_static(b"hi")))
+    );
     let started = std::time::Instant::now();
     // The leader may or may not have exited yet: either way kill returns its status.
     running.kill().await.unwrap();
