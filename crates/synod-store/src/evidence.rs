@@ -88,6 +88,20 @@ pub trait EvidenceStore: Send + Sync + fmt::Debug {
         spawned_at: UnixMillis,
     ) -> StoreFuture<'a, ExecutionId>;
 
+    /// Records that a process was spawned for each of `agents` in one go (their ids in that
+    /// order), e.g. every agent of a parallel stage before they start. A backend that cannot
+    /// do better than one [`execution_started`](Self::execution_started) per agent returns an
+    /// empty list (the default): the caller then records each while it starts. The SQLite
+    /// store writes them in one transaction.
+    fn executions_started<'a>(
+        &'a self,
+        agents: &'a [&'a str],
+        spawned_at: UnixMillis,
+    ) -> StoreFuture<'a, Vec<ExecutionId>> {
+        let _ = (agents, spawned_at);
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
     /// Stores the run, its outputs and verdict, and moves the spec to the run's stage, all
     /// or nothing; then completes the record's executions (a failure there is logged, not
     /// returned: the run is stored).
@@ -109,6 +123,18 @@ impl EvidenceStore for AsyncStore {
         Box::pin(AsyncStore::execution_started(self, agent, spawned_at))
     }
 
+    fn executions_started<'a>(
+        &'a self,
+        agents: &'a [&'a str],
+        spawned_at: UnixMillis,
+    ) -> StoreFuture<'a, Vec<ExecutionId>> {
+        let agents: Vec<String> = agents.iter().map(|a| (*a).to_owned()).collect();
+        Box::pin(self.call("executions_started", move |store| {
+            let agents: Vec<&str> = agents.iter().map(String::as_str).collect();
+            store.executions_started(&agents, spawned_at)
+        }))
+    }
+
     fn record_stage(&self, record: Arc<StageRecord>) -> StoreFuture<'_, RunId> {
         Box::pin(self.call("record_stage", move |store| {
             let StageRecord {
@@ -118,12 +144,10 @@ impl EvidenceStore for AsyncStore {
                 executions,
             } = &*record;
             let run_id = store.record_stage(run, outputs, verdict)?;
-            for (id, outcome) in executions {
-                if let Err(err) =
-                    store.execution_finished(*id, run.finished_at, outcome, Some(run_id))
-                {
-                    tracing::warn!(error = %err, execution = %id, "cannot mark execution finished");
-                }
+            // One transaction for all of them (one per execution cost a writer-lock turn and
+            // a WAL append each).
+            if let Err(err) = store.executions_finished(executions, run.finished_at, Some(run_id)) {
+                tracing::warn!(error = %err, run_id = %run_id, "cannot mark executions finished");
             }
             Ok(run_id)
         }))
@@ -132,5 +156,93 @@ impl EvidenceStore for AsyncStore {
     fn location(&self) -> Option<&Path> {
         let path = self.blocking().path();
         (path != Path::new(":memory:")).then_some(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A backend with only the required methods: it does not batch.
+    #[derive(Debug)]
+    struct OneByOne(AsyncStore);
+
+    impl EvidenceStore for OneByOne {
+        fn execution_started<'a>(
+            &'a self,
+            agent: &'a str,
+            spawned_at: UnixMillis,
+        ) -> StoreFuture<'a, ExecutionId> {
+            EvidenceStore::execution_started(&self.0, agent, spawned_at)
+        }
+
+        fn record_stage(&self, record: Arc<StageRecord>) -> StoreFuture<'_, RunId> {
+            EvidenceStore::record_stage(&self.0, record)
+        }
+
+        fn location(&self) -> Option<&Path> {
+            None
+        }
+    }
+
+    fn run() -> NewRun {
+        NewRun {
+            spec_id: "S-1".into(),
+            stage: "plan".into(),
+            started_at: 1_000,
+            finished_at: 2_000,
+            status: "ok".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sqlite_store_starts_a_batch_and_completes_it_with_the_run() {
+        let store = AsyncStore::open_in_memory().await.unwrap();
+        let evidence: &dyn EvidenceStore = &store;
+        let ids = evidence
+            .executions_started(&["alpha", "beta", "gamma"], 1_000)
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 3);
+        assert_eq!(store.blocking().unfinished_executions().unwrap().len(), 3);
+        let mut record = StageRecord::new(run(), vec![], json!({"status": "ok"}));
+        for (id, outcome) in ids.iter().zip(["ok", "failed", "not_started"]) {
+            record = record.execution(*id, outcome);
+        }
+        let run_id = evidence.record_stage(Arc::new(record)).await.unwrap();
+        let rows: Vec<(String, Option<i64>, Option<String>)> = store
+            .executions_for_run(run_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.agent, e.completed_at, e.outcome))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("alpha".to_owned(), Some(2_000), Some("ok".to_owned())),
+                ("beta".to_owned(), Some(2_000), Some("failed".to_owned())),
+                (
+                    "gamma".to_owned(),
+                    Some(2_000),
+                    Some("not_started".to_owned())
+                ),
+            ]
+        );
+        assert!(store.blocking().unfinished_executions().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_does_not_batch_starts_nothing_at_once() {
+        let store = AsyncStore::open_in_memory().await.unwrap();
+        let evidence = OneByOne(store.clone());
+        let ids = evidence
+            .executions_started(&["alpha", "beta"], 1_000)
+            .await
+            .unwrap();
+        assert!(ids.is_empty());
+        assert!(store.blocking().unfinished_executions().unwrap().is_empty());
     }
 }

@@ -167,6 +167,38 @@ async fn an_open_breaker_skips_the_agent_on_the_next_run() {
     let skipped: Vec<_> = outputs.iter().filter(|o| o.agent == "down").collect();
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].status, "skipped");
+    // The parallel stage wrote its agents' execution rows at once, before they started: the
+    // skipped agent's row is completed as never started, so none is left behind as a crash.
+    let store = fx.store();
+    let outcomes = |run_id| {
+        let mut rows: Vec<(String, Option<String>)> = store
+            .executions_for_run(run_id)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.agent, e.outcome))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let some = |agent: &str, outcome: &str| (agent.to_owned(), Some(outcome.to_owned()));
+    assert_eq!(
+        outcomes(first.run_id.unwrap()),
+        [
+            some("a", "ok"),
+            some("b", "ok"),
+            some("down", "failed"),
+            some("down", "failed")
+        ]
+    );
+    assert_eq!(
+        outcomes(second.run_id.unwrap()),
+        [
+            some("a", "ok"),
+            some("b", "ok"),
+            some("down", "not_started")
+        ]
+    );
+    assert!(store.unfinished_executions().unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! One agent's part in a stage: its attempts behind its circuit breaker, with its retry
 //! policy and the shared budget, until it answers, gives up or is cancelled.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,42 @@ pub(crate) struct StageCtx<'a> {
     /// The stage's answer schema (checked against every answer; `repair` asks once more).
     pub(crate) schema: Option<&'a AnswerSchema>,
     pub(crate) cancel: &'a CancellationToken,
+    /// Execution rows written before the agents start (a parallel stage writes them all in
+    /// one transaction).
+    pub(crate) started: &'a StartedRows,
+}
+
+/// Execution rows written for a stage's agents before they start, by agent name: each
+/// agent's first attempt takes its own (instead of writing one while its process starts);
+/// the stage completes those nobody took (an agent cancelled or refused by its breaker
+/// before it started).
+#[derive(Debug, Default)]
+pub(crate) struct StartedRows(Mutex<HashMap<String, ExecutionId>>);
+
+impl StartedRows {
+    pub(crate) fn new(rows: impl IntoIterator<Item = (String, ExecutionId)>) -> Self {
+        Self(Mutex::new(rows.into_iter().collect()))
+    }
+
+    /// `agent`'s row, once.
+    pub(crate) fn take(&self, agent: &str) -> Option<ExecutionId> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(agent)
+    }
+
+    /// The rows nobody took.
+    pub(crate) fn into_rest(self) -> Vec<ExecutionId> {
+        let mut rest: Vec<ExecutionId> = self
+            .0
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .into_values()
+            .collect();
+        rest.sort_unstable_by_key(|id| id.0);
+        rest
+    }
 }
 
 /// One agent's result: its report, its consensus input and its evidence.
@@ -70,6 +107,7 @@ impl Orchestrator {
             hooks: self.hooks_for(index),
             schema: stage.schema,
             cancel: stage.cancel,
+            started: stage.started,
         };
         let prompt_vars = Vars {
             spec_id: stage.spec_id,

@@ -83,6 +83,8 @@ pub(crate) struct AttemptCtx<'a> {
     /// The stage's answer schema: given to CLIs that take one, checked against every answer.
     pub(crate) schema: Option<&'a AnswerSchema>,
     pub(crate) cancel: &'a CancellationToken,
+    /// Execution rows written before the stage's agents started (taken by a first attempt).
+    pub(crate) started: &'a super::agent::StartedRows,
 }
 
 impl AttemptCtx<'_> {
@@ -105,7 +107,9 @@ impl AttemptCtx<'_> {
         // The execution row is written while the process starts (off the critical path); an
         // agent runs far longer than that write takes.
         let track = async {
-            if self.orchestrator.track_executions {
+            if let Some(id) = self.started.take(name) {
+                Some(id)
+            } else if self.orchestrator.track_executions {
                 self.orchestrator
                     .store
                     .execution_started(name, now_millis())

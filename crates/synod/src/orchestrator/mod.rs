@@ -108,7 +108,7 @@ pub use synod_core::HumanDuration;
 pub use template::Vars;
 pub use worker::{JobListener, JobOutcome, Worker, WorkerOptions, WorkerReport};
 
-use agent::{AgentResult, StageCtx};
+use agent::{AgentResult, StageCtx, StartedRows};
 
 /// Events a receiver may fall behind by before it loses the oldest
 /// ([`broadcast::error::RecvError::Lagged`]).
@@ -317,12 +317,14 @@ impl Orchestrator {
                     let ctx = &ctx;
                     async move {
                         let _slot = limit.acquire_owned().await.ok();
+        let started = self.start_executions(mode, stage, &names, cancel).await;
                         self.run_agent(index, ctx, "[]").await
                     }
                 });
                 futures::future::join_all(runs).await
             }
             Mode::Sequential => {
+            started: &started,
                 let mut results = Vec::with_capacity(stage.agents.len());
                 let mut previous: Vec<Value> = Vec::new();
                 for &index in &stage.agents {
@@ -372,6 +374,12 @@ impl Orchestrator {
         self.emit(StageEvent::VerdictReady {
             status,
             run_id: Some(run_id),
+        executions.extend(
+            started
+                .into_rest()
+                .into_iter()
+                .map(|id| (id, "not_started".to_owned())),
+        );
         });
         tracing::info!(%status, run_id = run_id.0, "stage finished");
         Ok(StageReport {
@@ -402,6 +410,34 @@ impl Orchestrator {
         // No receivers is fine: nobody is watching.
         let _ = self.events.send(event);
     }
+    /// The execution rows of a parallel stage's agents, written in one transaction before
+    /// they all start (instead of one transaction per agent while it starts). Nothing for a
+    /// sequential stage, one whose agents do not all start at once, or with tracking off;
+    /// should the write fail, each attempt writes its own row as usual.
+    async fn start_executions(
+        &self,
+        mode: Mode,
+        stage: &plan::StagePlan,
+        names: &[String],
+        cancel: &CancellationToken,
+    ) -> StartedRows {
+        if !self.track_executions
+            || !matches!(mode, Mode::Parallel)
+            || stage.max_concurrency < names.len()
+            || cancel.is_cancelled()
+        {
+            return StartedRows::default();
+        }
+        let agents: Vec<&str> = names.iter().map(String::as_str).collect();
+        match self.store.executions_started(&agents, now_millis()).await {
+            Ok(ids) => StartedRows::new(names.iter().cloned().zip(ids)),
+            Err(err) => {
+                tracing::debug!(error = %err, "cannot record the stage's executions at once");
+                StartedRows::default()
+            }
+        }
+    }
+
 }
 
 impl From<synod_consensus::Status> for StageStatus {
