@@ -2,7 +2,8 @@
 //!
 //! [`Plan::new`] checks the config ([`SynodConfig::validate`], then synod-resilience's checks
 //! of `[breaker]`, `[budget]` and every agent's `retry`), reads the stages' prompt files,
-//! resolves working directories, and builds each agent's retry policy (drawing on the shared
+//! reads and compiles the stages' answer schemas ([`AnswerSchema`]), resolves working
+//! directories, and builds each agent's retry policy (drawing on the shared
 //! budget), circuit breaker and the redactor. `synod config check` builds exactly this, and
 //! a run uses nothing else, so a config that passes the check never fails a run with a
 //! config error.
