@@ -1,4 +1,4 @@
-//! synod-store: the SQLite evidence store behind synod.
+//! synod-store: the evidence store behind synod (SQLite, and PostgreSQL with the `postgres` feature).
 //!
 //! Through the facade this crate is `synod::store` (`synod = { version = "0.1", features = ["store"] }`);
 //! the examples here use its own name, `synod_store::…`, which `synod::store::…` replaces one for one.
@@ -25,6 +25,17 @@
 //! retried with backoff for [`Options::busy_timeout`].
 //!
 //! Timestamps are `i64` Unix milliseconds ([`UnixMillis`]).
+//!
+//! # PostgreSQL
+//!
+//! With the feature `postgres`, [`PgStore`] keeps the same records on a PostgreSQL server
+//! (tokio-postgres behind a deadpool pool; no TLS yet; docs/adr/0016-postgres-client.md), for
+//! runs from many machines: migrations recorded in a `synod_schema` table (one transaction
+//! under an advisory lock, a newer schema refused before anything is written), a stage written
+//! by ONE statement, JSONB documents, an index for every read path. [`AnyStore`] is the one
+//! async API over both backends: `AnyStore::open(location)` takes a `postgres://` or
+//! `postgresql://` URL for PostgreSQL and anything else as a SQLite file. Backups of a
+//! PostgreSQL store are `pg_dump`'s job.
 //!
 //! # Windows and macOS
 //!
