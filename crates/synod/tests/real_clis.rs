@@ -19,7 +19,7 @@ use synod::orchestrator::{
     AgentOutcome, AgentRun, AttemptStatus, Orchestrator, Plan, StageReport, StageStatus,
     SynodConfig,
 };
-use synod::store::Store;
+use synod::store::{AsyncStore, Store};
 
 use support::{GEMINI_MODEL, MARKER, Sandbox, api_of, quote, standin};
 
@@ -27,14 +27,28 @@ const CLIS: [&str; 3] = ["claude", "gemini", "codex"];
 
 /// A stage `review` of `agents` (TOML `[[agents]]` entries) with `stage` extra lines.
 fn orchestrator(sandbox: &Sandbox, agents: &str, stage: &str) -> Orchestrator {
+    orchestrator_on(
+        sandbox,
+        agents,
+        stage,
+        Store::open_in_memory().unwrap().into_async(),
+    )
+}
+
+/// [`orchestrator`] storing into `store`.
+fn orchestrator_on(
+    sandbox: &Sandbox,
+    agents: &str,
+    stage: &str,
+    store: AsyncStore,
+) -> Orchestrator {
     let text = format!(
         "{agents}\n[[stages]]\nname = \"review\"\nprompt = \"Review the change and answer with JSON only: verdict and score.\"\n{stage}\n"
     );
     let config: SynodConfig =
         toml::from_str(&text).unwrap_or_else(|err| panic!("{err}\nin the config:\n{text}"));
     let plan = Plan::new(config, sandbox.dir.path()).unwrap_or_else(|err| panic!("{err}"));
-    Orchestrator::with_plan(plan, Store::open_in_memory().unwrap().into_async())
-        .agent_env(MARKER, &sandbox.tag)
+    Orchestrator::with_plan(plan, store).agent_env(MARKER, &sandbox.tag)
 }
 
 /// The extra `[[agents]]` lines of `cli` in the failure tests: gemini names its model (its
@@ -102,12 +116,14 @@ fn assert_meaningful_cause(agent: &str, cause: &str, status: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_real_clis_that_agree_give_an_ok_verdict_with_their_answers_unwrapped() {
+async fn three_real_clis_that_agree_give_an_ok_verdict_with_their_answers_and_usage() {
     let sandbox = Sandbox::new("agree");
-    let orch = orchestrator(
+    let store = Store::open_in_memory().unwrap().into_async();
+    let orch = orchestrator_on(
         &sandbox,
         &three(&sandbox, |_| "ok", "timeout = \"90s\"\n"),
         "consensus = { decision_fields = [\"/verdict\"], quorum = \"all\" }",
+        store.clone(),
     );
     let report = orch.run_stage("E2E-1", "review").await.unwrap();
     assert_eq!(report.status, StageStatus::Ok, "{report:#?}");
@@ -122,6 +138,51 @@ async fn three_real_clis_that_agree_give_an_ok_verdict_with_their_answers_unwrap
         assert_eq!(run.attempts.len(), 1, "{cli}: {run:#?}");
         assert_eq!(run.attempts[0].status, AttemptStatus::Ok);
     }
+    // What each CLI reported about the stand-in's usage (120 prompt tokens, 30 of them
+    // cached, 9 generated; Anthropic counts the cache apart from `input_tokens`, and only
+    // claude prices the run) reaches the report, its JSON and the store.
+    let stored = store
+        .outputs_for_run(report.run_id.expect("stored"))
+        .await
+        .unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    for (i, cli) in CLIS.iter().enumerate() {
+        let attempt = &agent(&report, cli).attempts[0];
+        let usage = attempt
+            .usage
+            .unwrap_or_else(|| panic!("{cli} reported no usage: {attempt:#?}"));
+        let input = if *cli == "claude" { 150 } else { 120 };
+        assert_eq!(
+            (usage.input_tokens, usage.output_tokens, usage.cached_tokens),
+            (input, 9, 30),
+            "{cli}: {usage:?}"
+        );
+        assert_eq!(
+            usage.cost_usd.is_some(),
+            *cli == "claude",
+            "{cli}: {usage:?}"
+        );
+        assert!(
+            attempt.session_id.is_some(),
+            "{cli}: no session id: {attempt:#?}"
+        );
+        // codex exec --json names no model in its events
+        assert_eq!(
+            attempt.model.is_some(),
+            *cli != "codex",
+            "{cli}: {attempt:#?}"
+        );
+        let reported = &json["agents"][i]["attempts"][0]["usage"];
+        assert_eq!(reported["input_tokens"], input, "{cli}: {reported}");
+        assert_eq!(reported["cached_tokens"], 30, "{cli}: {reported}");
+        let row = stored
+            .iter()
+            .find(|o| o.agent == *cli)
+            .unwrap_or_else(|| panic!("{cli}: no stored output"));
+        assert_eq!(row.usage, Some(usage.tokens()), "{cli}: {row:#?}");
+        assert_eq!(row.cost_usd, usage.cost_usd, "{cli}");
+        assert_eq!(row.session_id, attempt.session_id, "{cli}");
+    }
     for cli in CLIS {
         let requests = standin().requests_of(&sandbox.tag, api_of(cli));
         assert!(
@@ -129,7 +190,6 @@ async fn three_real_clis_that_agree_give_an_ok_verdict_with_their_answers_unwrap
             "{cli}: {requests:?}"
         );
     }
-    let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["status"], "ok");
     assert_stayed_local(&sandbox);
 }
