@@ -217,8 +217,16 @@ pub struct AgentStats {
     pub success_rate: f64,
     /// Mean attempt duration.
     pub mean_duration_ms: f64,
+    /// Median attempt duration (nearest rank: the smallest duration with at least half of
+    /// the attempts at or below it).
+    pub p50_duration_ms: u64,
     /// 95th percentile attempt duration (nearest rank).
     pub p95_duration_ms: u64,
+    /// Tokens summed over the attempts whose CLI reported them (zero when none did).
+    pub usage: Usage,
+    /// Cost in USD summed over the attempts whose CLI reported one; `None` when none did
+    /// (gemini and codex report no cost).
+    pub cost_usd: Option<f64>,
 }
 
 /// An agent execution: a process spawned for an agent, tracked from spawn to completion so

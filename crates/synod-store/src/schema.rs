@@ -97,7 +97,9 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 3: what the agent's CLI reported about each attempt (NULL where it reported nothing,
     // and in rows recorded before). The per-agent index grows the token and cost columns so
-    // agent_stats still reads only the index, never the (large) raw outputs.
+    // agent_stats reads only the index, never the (large) raw outputs. It holds exit_code and
+    // `error IS NULL` rather than the virtual `succeeded` column: SQLite computes a virtual
+    // column from the table row, so an index holding it is never covering.
     "
     ALTER TABLE agent_outputs ADD COLUMN session_id TEXT;
     ALTER TABLE agent_outputs ADD COLUMN model TEXT;
@@ -107,7 +109,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE agent_outputs ADD COLUMN cost_usd REAL;
     DROP INDEX agent_outputs_by_agent;
     CREATE INDEX agent_outputs_by_agent ON agent_outputs
-        (agent, run_id, duration_ms, succeeded, input_tokens, output_tokens, cached_tokens, cost_usd);
+        (agent, run_id, duration_ms, exit_code, (error IS NULL),
+         input_tokens, output_tokens, cached_tokens, cost_usd);
     ",
     // 4: the job queue (jobs.rs, docs/adr/0019-job-queue.md). `lease_token` is the fencing
     // token (one more at every claim); a pruned run leaves its job with no run_id.

@@ -70,7 +70,10 @@ pub(crate) const SQL_OUTPUTS_FOR_RUN: &str = "SELECT id, run_id, agent, attempt,
 pub(crate) const SQL_OUTPUTS_FOR_AGENT: &str = "SELECT id, run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error, \
      session_id, model, input_tokens, output_tokens, cached_tokens, cost_usd \
      FROM agent_outputs WHERE agent = ?1 ORDER BY run_id DESC, id DESC LIMIT ?2 OFFSET ?3";
-pub(crate) const SQL_AGENT_STATS: &str = "SELECT agent, duration_ms, succeeded, run_id FROM agent_outputs INDEXED BY agent_outputs_by_agent ORDER BY agent, run_id";
+/// `succeeded` spelled out (`exit_code IS 0 AND error IS NULL`), as the index holds it.
+pub(crate) const SQL_AGENT_STATS: &str = "SELECT agent, duration_ms, exit_code IS 0 AND (error IS NULL), run_id, \
+     input_tokens, output_tokens, cached_tokens, cost_usd \
+     FROM agent_outputs INDEXED BY agent_outputs_by_agent ORDER BY agent, run_id";
 pub(crate) const SQL_SPEC: &str = "SELECT spec_id, stage, updated_at FROM specs WHERE spec_id = ?1";
 pub(crate) const SQL_UNFINISHED: &str = "SELECT id, agent, run_id, spawned_at, completed_at, outcome \
      FROM agent_executions WHERE completed_at IS NULL ORDER BY spawned_at";
@@ -818,8 +821,10 @@ impl Store {
         })
     }
 
-    /// Per-agent figures over every recorded attempt, sorted by agent name. Reads one covering
-    /// index in (agent, run) order; each agent's durations are sorted in memory for the p95.
+    /// Per-agent figures over every recorded attempt, sorted by agent name: attempts,
+    /// successes, mean, p50 and p95 duration, summed tokens and cost. Reads one covering
+    /// index in (agent, run) order (never the raw outputs); each agent's durations are sorted
+    /// in memory for the percentiles.
     pub fn agent_stats(&self) -> Result<Vec<AgentStats>> {
         let _span = tracing::debug_span!("store.agent_stats").entered();
         struct Acc {
@@ -828,13 +833,18 @@ impl Store {
             successes: u64,
             runs: u64,
             last_run: i64,
+            usage: Usage,
+            cost_usd: Option<f64>,
         }
         fn finish(mut acc: Acc) -> AgentStats {
             acc.durations.sort_unstable();
             let attempts = acc.durations.len() as u64;
             let sum: u128 = acc.durations.iter().map(|&d| u128::from(d)).sum();
-            // Nearest rank: the smallest value with at least 95 % of values at or below it.
-            let rank = (attempts * 95).div_ceil(100).max(1) as usize;
+            // Nearest rank: the smallest value with at least p % of values at or below it.
+            let nearest = |p: u64| {
+                let rank = (attempts * p).div_ceil(100).max(1) as usize;
+                acc.durations.get(rank - 1).copied().unwrap_or(0)
+            };
             AgentStats {
                 agent: acc.agent,
                 runs: acc.runs,
@@ -850,7 +860,10 @@ impl Store {
                 } else {
                     sum as f64 / attempts as f64
                 },
-                p95_duration_ms: acc.durations.get(rank - 1).copied().unwrap_or(0),
+                p50_duration_ms: nearest(50),
+                p95_duration_ms: nearest(95),
+                usage: acc.usage,
+                cost_usd: acc.cost_usd,
             }
         }
         self.read(|c| {
@@ -864,6 +877,9 @@ impl Store {
                 let (agent, duration, succeeded, run_id): (String, i64, bool, i64) =
                     (|| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))()
                         .map_err(self.map("agent_stats"))?;
+                let (usage, cost): (Option<Usage>, Option<f64>) =
+                    (|| Ok((read_usage(row, 4)?, row.get(7)?)))()
+                        .map_err(self.map("agent_stats"))?;
                 if acc.as_ref().is_none_or(|a| a.agent != agent) {
                     if let Some(done) = acc.take() {
                         out.push(finish(done));
@@ -874,11 +890,19 @@ impl Store {
                         successes: 0,
                         runs: 0,
                         last_run: i64::MIN,
+                        usage: Usage::default(),
+                        cost_usd: None,
                     });
                 }
                 if let Some(a) = acc.as_mut() {
                     a.durations.push(u64::try_from(duration).unwrap_or(0));
                     a.successes += u64::from(succeeded);
+                    if let Some(usage) = usage {
+                        a.usage.add(usage);
+                    }
+                    if let Some(cost) = cost {
+                        a.cost_usd = Some(a.cost_usd.unwrap_or(0.0) + cost);
+                    }
                     // Rows come in run order within an agent, so distinct runs are counted
                     // by change.
                     if a.last_run != run_id {

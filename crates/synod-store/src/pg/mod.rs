@@ -197,7 +197,10 @@ ORDER BY o.n";
 const SQL_AGENT_STATS: &str = "\
 SELECT agent, count(DISTINCT run_id), count(*), count(*) FILTER (WHERE succeeded),
     coalesce(avg(duration_ms), 0)::float8,
-    percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms)
+    percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms),
+    percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms),
+    coalesce(sum(input_tokens), 0)::int8, coalesce(sum(output_tokens), 0)::int8,
+    coalesce(sum(cached_tokens), 0)::int8, sum(cost_usd)
 FROM agent_outputs GROUP BY agent ORDER BY agent";
 
 /// Every query the read API runs, for the query-plan test.
@@ -782,6 +785,11 @@ impl PgStore {
                     p95_duration_ms: r
                         .get::<_, Option<i64>>(5)
                         .map_or(0, |p| u64::try_from(p).unwrap_or(0)),
+                    p50_duration_ms: r
+                        .get::<_, Option<i64>>(6)
+                        .map_or(0, |p| u64::try_from(p).unwrap_or(0)),
+                    usage: Usage::new(count(7), count(8), count(9)),
+                    cost_usd: r.get(10),
                 }
             })
             .collect())
