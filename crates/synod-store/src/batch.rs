@@ -131,7 +131,8 @@ mod tests {
             store.executions_finished(&done, 9, Some(run_id)).unwrap(),
             2
         );
-        let rows: Vec<(ExecutionId, Option<RunId>, Option<i64>, Option<String>)> = store
+        type Row = (ExecutionId, Option<RunId>, Option<i64>, Option<String>);
+        let rows: Vec<Row> = store
             .executions_for_run(run_id)
             .unwrap()
             .into_iter()
