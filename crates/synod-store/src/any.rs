@@ -33,8 +33,8 @@ use crate::AsyncStore;
 use crate::error::{Error, Result};
 use crate::evidence::{EvidenceStore, StageRecord, StoreFuture};
 use crate::model::{
-    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, Spec,
-    StoredOutput, UnixMillis,
+    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, RunUsage,
+    Spec, StoredOutput, UnixMillis,
 };
 use crate::options::Options;
 #[cfg(feature = "postgres")]
@@ -236,6 +236,15 @@ impl AnyStore {
     /// Per-agent figures, sorted by agent name.
     pub async fn agent_stats(&self) -> Result<Vec<AgentStats>> {
         both!(self, s => s.agent_stats().await)
+    }
+
+    /// Tokens and cost of each run on a [`AnyStore::history`] page.
+    pub async fn history_usage(
+        &self,
+        spec_id: impl Into<String>,
+        page: Page,
+    ) -> Result<Vec<RunUsage>> {
+        both!(self, s => s.history_usage(spec_id, page).await)
     }
 
     /// Executions spawned but never finished, oldest first.

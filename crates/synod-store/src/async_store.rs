@@ -29,8 +29,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, Spec,
-    StoredOutput, UnixMillis,
+    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, RunUsage,
+    Spec, StoredOutput, UnixMillis,
 };
 use crate::options::Options;
 use crate::store::Store;
@@ -190,6 +190,17 @@ impl AsyncStore {
     /// [`Store::agent_stats`].
     pub async fn agent_stats(&self) -> Result<Vec<AgentStats>> {
         self.call("agent_stats", Store::agent_stats).await
+    }
+
+    /// [`Store::history_usage`].
+    pub async fn history_usage(
+        &self,
+        spec_id: impl Into<String>,
+        page: Page,
+    ) -> Result<Vec<RunUsage>> {
+        let spec_id = spec_id.into();
+        self.call("history_usage", move |s| s.history_usage(&spec_id, page))
+            .await
     }
 
     /// [`Store::unfinished_executions`].

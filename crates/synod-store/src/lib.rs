@@ -106,8 +106,8 @@ pub use evidence::{EvidenceStore, StageRecord, StoreFuture};
 pub use holds::{Hold, HoldKind, SharedHolds};
 pub use jobs::{ClaimedJob, Job, JobId, JobQueue, JobState, NewJob};
 pub use model::{
-    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, Spec,
-    StoredOutput, UnixMillis, now_millis,
+    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, RunUsage,
+    Spec, StoredOutput, UnixMillis, now_millis,
 };
 pub use options::{Durability, Options};
 #[cfg(feature = "postgres")]

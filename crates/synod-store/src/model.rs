@@ -201,6 +201,21 @@ pub struct Spec {
     pub updated_at: UnixMillis,
 }
 
+/// Tokens and cost of one run, summed over its attempts (see
+/// [`Store::history_usage`](crate::Store::history_usage)).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RunUsage {
+    /// The run.
+    pub run_id: RunId,
+    /// Its recorded attempts.
+    pub attempts: u64,
+    /// Tokens summed over the attempts whose CLI reported them; `None` when none did.
+    pub usage: Option<Usage>,
+    /// Cost in USD summed over the attempts whose CLI reported one; `None` when none did.
+    pub cost_usd: Option<f64>,
+}
+
 /// Per-agent figures over every recorded attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]

@@ -99,7 +99,9 @@ const MIGRATIONS: &[&str] = &[
     // and in rows recorded before). The per-agent index grows the token and cost columns so
     // agent_stats reads only the index, never the (large) raw outputs. It holds exit_code and
     // `error IS NULL` rather than the virtual `succeeded` column: SQLite computes a virtual
-    // column from the table row, so an index holding it is never covering.
+    // column from the table row, so an index holding it is never covering. The per-run index
+    // grows them too, for history_usage (the new columns sit after the raw output in each
+    // row, so reading them from the table would read every output).
     "
     ALTER TABLE agent_outputs ADD COLUMN session_id TEXT;
     ALTER TABLE agent_outputs ADD COLUMN model TEXT;
@@ -111,6 +113,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX agent_outputs_by_agent ON agent_outputs
         (agent, run_id, duration_ms, exit_code, (error IS NULL),
          input_tokens, output_tokens, cached_tokens, cost_usd);
+    DROP INDEX agent_outputs_by_run;
+    CREATE INDEX agent_outputs_by_run ON agent_outputs
+        (run_id, input_tokens, output_tokens, cached_tokens, cost_usd);
     ",
     // 4: the job queue (jobs.rs, docs/adr/0019-job-queue.md). `lease_token` is the fencing
     // token (one more at every claim); a pruned run leaves its job with no run_id.

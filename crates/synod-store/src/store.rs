@@ -52,8 +52,8 @@ use synod_core::Usage;
 use crate::conn::{self, FileMode, Readers, Target};
 use crate::error::{Error, Result};
 use crate::model::{
-    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, Spec,
-    StoredOutput, UnixMillis, now_millis,
+    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, RunUsage,
+    Spec, StoredOutput, UnixMillis, now_millis,
 };
 use crate::options::Options;
 use crate::schema;
@@ -74,6 +74,12 @@ pub(crate) const SQL_OUTPUTS_FOR_AGENT: &str = "SELECT id, run_id, agent, attemp
 pub(crate) const SQL_AGENT_STATS: &str = "SELECT agent, duration_ms, exit_code IS 0 AND (error IS NULL), run_id, \
      input_tokens, output_tokens, cached_tokens, cost_usd \
      FROM agent_outputs INDEXED BY agent_outputs_by_agent ORDER BY agent, run_id";
+/// Tokens and cost of each run of a `history` page (same page: the same runs).
+pub(crate) const SQL_HISTORY_USAGE: &str = "SELECT run_id, count(*), count(input_tokens), \
+     sum(input_tokens), sum(output_tokens), sum(cached_tokens), sum(cost_usd) \
+     FROM agent_outputs INDEXED BY agent_outputs_by_run WHERE run_id IN \
+     (SELECT id FROM consensus_runs WHERE spec_id = ?1 ORDER BY started_at DESC, id DESC LIMIT ?2 OFFSET ?3) \
+     GROUP BY run_id";
 pub(crate) const SQL_SPEC: &str = "SELECT spec_id, stage, updated_at FROM specs WHERE spec_id = ?1";
 pub(crate) const SQL_UNFINISHED: &str = "SELECT id, agent, run_id, spawned_at, completed_at, outcome \
      FROM agent_executions WHERE completed_at IS NULL ORDER BY spawned_at";
@@ -98,6 +104,7 @@ pub const PUBLIC_QUERIES: &[(&str, &str)] = &[
     ("outputs_for_run", SQL_OUTPUTS_FOR_RUN),
     ("outputs_for_agent", SQL_OUTPUTS_FOR_AGENT),
     ("agent_stats", SQL_AGENT_STATS),
+    ("history_usage", SQL_HISTORY_USAGE),
     ("spec", SQL_SPEC),
     ("unfinished_executions", SQL_UNFINISHED),
     ("executions_for_run", SQL_EXECUTIONS_FOR_RUN),
@@ -236,6 +243,25 @@ pub(crate) fn read_usage(row: &Row<'_>, first: usize) -> rusqlite::Result<Option
     }
     let [input, output, cached] = counts.map(|c| u64::try_from(c.unwrap_or(0)).unwrap_or(0));
     Ok(Some(Usage::new(input, output, cached)))
+}
+
+/// A row of [`SQL_HISTORY_USAGE`].
+fn read_run_usage(row: &Row<'_>) -> rusqlite::Result<RunUsage> {
+    let count = |i: usize| -> rusqlite::Result<u64> {
+        let n: Option<i64> = row.get(i)?;
+        Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+    };
+    let usage = if count(2)? > 0 {
+        Some(Usage::new(count(3)?, count(4)?, count(5)?))
+    } else {
+        None
+    };
+    Ok(RunUsage {
+        run_id: RunId(row.get(0)?),
+        attempts: count(1)?,
+        usage,
+        cost_usd: row.get(6)?,
+    })
 }
 
 /// A token count as SQLite's signed integer (saturating; no CLI reports 2^63 tokens).
@@ -915,6 +941,22 @@ impl Store {
                 out.push(finish(done));
             }
             Ok(out)
+        })
+    }
+
+    /// Tokens and cost of each run on a [`Store::history`] page (same `spec_id` and `page`),
+    /// in no particular order; a run without outputs is absent. Reads the per-run covering
+    /// index, never the outputs themselves.
+    pub fn history_usage(&self, spec_id: &str, page: Page) -> Result<Vec<RunUsage>> {
+        let _span = tracing::debug_span!("store.history_usage", spec_id).entered();
+        let (limit, offset) = limit_offset(page);
+        self.read(|c| {
+            c.prepare_cached(SQL_HISTORY_USAGE)
+                .and_then(|mut s| {
+                    s.query_map(params![spec_id, limit, offset], read_run_usage)?
+                        .collect()
+                })
+                .map_err(self.map("history_usage"))
         })
     }
 

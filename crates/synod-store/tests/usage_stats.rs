@@ -9,7 +9,7 @@ mod backend;
 
 use common::{output, run, verdict};
 use rusqlite::Connection;
-use synod_store::{NewOutput, Options, Store, Usage};
+use synod_store::{NewOutput, Options, Page, RunUsage, Store, Usage};
 
 /// An attempt of `agent` lasting `duration_ms` that reported `usage` and `cost`.
 fn reported(agent: &str, duration_ms: u64, usage: Option<Usage>, cost: Option<f64>) -> NewOutput {
@@ -76,6 +76,108 @@ suite!(
     }
 );
 
+suite!(
+    history_usage_sums_each_run_of_the_page,
+    |fresh| async move {
+        let store = fresh.store;
+        let first = store
+            .record_stage(run("H", "plan", 1), outputs(), verdict(1))
+            .await
+            .unwrap();
+        let plain = store
+            .record_stage(
+                run("H", "plan", 2),
+                vec![output("plain", 1, true, 5)],
+                verdict(2),
+            )
+            .await
+            .unwrap();
+        let empty = store
+            .record_stage(run("H", "plan", 3), vec![], verdict(3))
+            .await
+            .unwrap();
+        let other_spec = store
+            .record_stage(run("OTHER", "plan", 4), outputs(), verdict(4))
+            .await
+            .unwrap();
+        let mut usage = store.history_usage("H", Page::first(10)).await.unwrap();
+        usage.sort_by_key(|u| u.run_id);
+        let ids: Vec<_> = usage.iter().map(|u| u.run_id).collect();
+        assert_eq!(
+            ids,
+            [first, plain],
+            "no row for {empty} (no outputs) or {other_spec}"
+        );
+        let RunUsage {
+            attempts,
+            usage: tokens,
+            cost_usd,
+            ..
+        } = usage[0];
+        assert_eq!(attempts, 13);
+        // claude's nine reporting attempts and codex's two.
+        assert_eq!(tokens, Some(Usage::new(5_340, 528, 111)));
+        assert!((cost_usd.unwrap() - 2.25).abs() < 1e-9);
+        assert_eq!(
+            (usage[1].attempts, usage[1].usage, usage[1].cost_usd),
+            (1, None, None)
+        );
+        // The page is history's page: the newest run only.
+        let newest = store.history_usage("H", Page::first(1)).await.unwrap();
+        assert!(
+            newest.is_empty(),
+            "the newest run has no outputs: {newest:?}"
+        );
+        let second = store
+            .history_usage(
+                "H",
+                Page {
+                    offset: 1,
+                    limit: 1,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(second.iter().map(|u| u.run_id).collect::<Vec<_>>(), [plain]);
+    }
+);
+
+/// The EXPLAIN QUERY PLAN lines of the public query `name`, its parameters bound to 1.
+fn plan(conn: &Connection, name: &str) -> Vec<String> {
+    let (_, sql) = synod_store::store::PUBLIC_QUERIES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap();
+    let params = vec![1; sql.matches('?').count()];
+    conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap()
+        .query_map(rusqlite::params_from_iter(params), |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn history_usage_reads_only_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("synod.db");
+    let store = Store::open(&path, Options::default()).unwrap();
+    store
+        .record_stage(&run("U", "plan", 1), &outputs(), &verdict(1))
+        .unwrap();
+    let plan = plan(&Connection::open(&path).unwrap(), "history_usage");
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("COVERING INDEX agent_outputs_by_run")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter()
+            .all(|l| !l.starts_with("SCAN ") || l.contains(" USING ")),
+        "{plan:?}"
+    );
+}
+
 #[test]
 fn agent_stats_read_only_the_covering_index() {
     let dir = tempfile::tempdir().unwrap();
@@ -102,4 +204,3 @@ fn agent_stats_read_only_the_covering_index() {
         "{sql}"
     );
 }
-

@@ -42,8 +42,8 @@ use tokio_postgres::types::Json;
 use crate::error::{Error, Result};
 use crate::evidence::{EvidenceStore, StageRecord, StoreFuture};
 use crate::model::{
-    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, Spec,
-    StoredOutput, UnixMillis, now_millis,
+    AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, RunUsage,
+    Spec, StoredOutput, UnixMillis, now_millis,
 };
 use crate::schema::SCHEMA_VERSION;
 use synod_core::Usage;
@@ -231,6 +231,13 @@ pub const PG_PUBLIC_QUERIES: &[(&str, &str)] = &[
         "SELECT id, run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error, \
          session_id, model, input_tokens, output_tokens, cached_tokens, cost_usd \
          FROM agent_outputs WHERE agent = $1 ORDER BY run_id DESC, id DESC LIMIT $2 OFFSET $3",
+    ),
+    (
+        "history_usage",
+        "SELECT run_id, count(*), count(input_tokens), coalesce(sum(input_tokens), 0)::int8, \
+         coalesce(sum(output_tokens), 0)::int8, coalesce(sum(cached_tokens), 0)::int8, sum(cost_usd) \
+         FROM agent_outputs WHERE run_id IN (SELECT id FROM consensus_runs WHERE spec_id = $1 \
+         ORDER BY started_at DESC, id DESC LIMIT $2 OFFSET $3) GROUP BY run_id",
     ),
     (
         "spec",
@@ -749,6 +756,35 @@ impl PgStore {
             )
             .await?;
         Ok(rows.iter().map(read_output).collect())
+    }
+
+    /// Tokens and cost of each run on a [`PgStore::history`] page.
+    pub async fn history_usage(
+        &self,
+        spec_id: impl Into<String>,
+        page: Page,
+    ) -> Result<Vec<RunUsage>> {
+        let spec_id = spec_id.into();
+        let (limit, offset) = limit_offset(page);
+        let rows = self
+            .query_all(
+                "history_usage",
+                query("history_usage"),
+                &[&spec_id, &limit, &offset],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let count = |i: usize| u64::try_from(r.get::<_, i64>(i)).unwrap_or(0);
+                RunUsage {
+                    run_id: RunId(r.get(0)),
+                    attempts: count(1),
+                    usage: (count(2) > 0).then(|| Usage::new(count(3), count(4), count(5))),
+                    cost_usd: r.get(6),
+                }
+            })
+            .collect())
     }
 
     /// A spec's current stage.
