@@ -13,7 +13,8 @@ use synod::orchestrator::{
 };
 use synod::store::Store;
 
-const SCHEMA: &str = r#"{"type": "object", "required": ["verdict", "score"],
+/// In OpenAI's strict subset (what codex accepts): every property required, no others.
+const SCHEMA: &str = r#"{"type": "object", "required": ["verdict", "score"], "additionalProperties": false,
   "properties": {"verdict": {"enum": ["approve", "reject"]}, "score": {"type": "integer"}}}"#;
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
@@ -196,7 +197,8 @@ async fn claude_and_codex_are_given_the_schema_and_their_answers_are_validated()
         dir.path(),
         &format!(
             "[[agents]]\nname = \"claude\"\ncommand = \"{}\"\n\n[[agents]]\nname = \"codex\"\ncommand = \"{}\"\n\n\
-             [[stages]]\nname = \"s\"\nprompt = \"go\"\nschema = \"answer.json\"\n",
+             [[stages]]\nname = \"s\"\nprompt = \"go\"\nschema = \"answer.json\"\n\n\
+             [[stages]]\nname = \"loose\"\nprompt = \"go\"\nrequired = [\"verdict\"]\n",
             claude.display(),
             codex.display()
         ),
@@ -227,6 +229,16 @@ async fn claude_and_codex_are_given_the_schema_and_their_answers_are_validated()
         std::fs::read_to_string(dir.path().join("codex.schema")).unwrap(),
         compact
     );
+
+    // A schema outside OpenAI's strict subset (derived from `required`: other fields
+    // allowed) would fail every codex call: codex is not given it, claude is, and both
+    // answers are still validated.
+    let report = orch.run_stage("S-5", "loose").await.unwrap();
+    assert_eq!(report.status, StageStatus::Ok, "{report:?}");
+    let codex_args = std::fs::read_to_string(dir.path().join("codex.args")).unwrap();
+    assert_eq!(codex_args, "exec\n--json\n--skip-git-repo-check\n-\n");
+    let claude_args = std::fs::read_to_string(dir.path().join("claude.args")).unwrap();
+    assert!(claude_args.contains("--json-schema\n{"), "{claude_args}");
 }
 
 #[test]

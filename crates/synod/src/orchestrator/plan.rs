@@ -329,7 +329,10 @@ impl AgentPlan {
         let mut args: Vec<String> = self.args.iter().map(|a| vars.render(a)).collect();
         if let Some(schema) = schema.filter(|_| self.invocation.takes_schema()) {
             let file = match self.preset {
-                Preset::Codex => schema.file(&user_cache_dir()),
+                // codex sends the schema as an OpenAI strict structured output: any other
+                // schema fails every attempt, so codex gets only a strict one.
+                Preset::Codex if schema.strict() => schema.file(&user_cache_dir()),
+                Preset::Codex => None,
                 _ => Some(Path::new("")),
             };
             if let Some(file) = file {

@@ -44,6 +44,8 @@ pub struct AnswerSchema {
     text: String,
     validator: jsonschema::Validator,
     repair: bool,
+    /// Whether the schema is in the strict subset OpenAI's structured outputs accept.
+    strict: bool,
     /// The schema written to a private file for CLIs that read it from one (codex).
     file: OnceLock<Option<PathBuf>>,
 }
@@ -73,6 +75,7 @@ impl AnswerSchema {
             .map_err(|e| format!("not a valid JSON Schema: {}", one_line(&e.to_string())))?;
         Ok(Self {
             text: schema.to_string(),
+            strict: is_strict(&schema),
             schema,
             validator,
             repair,
@@ -90,6 +93,16 @@ impl AnswerSchema {
     #[must_use]
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Whether the schema is in the strict subset of OpenAI's structured outputs (what codex
+    /// `--output-schema` sends): every object lists all its properties in `required` and has
+    /// `additionalProperties: false`, and every property has a schema of its own. codex is
+    /// given only such a schema (the API refuses any other, failing every attempt); answers
+    /// are validated either way.
+    #[must_use]
+    pub fn strict(&self) -> bool {
+        self.strict
     }
 
     /// Whether an invalid answer is sent back once with its validation errors.
@@ -210,6 +223,45 @@ fn write_private(dir: &Path, path: &Path, text: &str) -> std::io::Result<()> {
     })
 }
 
+/// Whether `schema` is in OpenAI's strict structured-output subset (see
+/// [`AnswerSchema::strict`]).
+fn is_strict(schema: &Value) -> bool {
+    let Value::Object(map) = schema else {
+        return false;
+    };
+    if map.is_empty() {
+        return false;
+    }
+    if let Some(properties) = map.get("properties") {
+        let Value::Object(properties) = properties else {
+            return false;
+        };
+        let required: Vec<&str> = map
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if map.get("additionalProperties") != Some(&Value::Bool(false))
+            || !properties.keys().all(|k| required.contains(&k.as_str()))
+            || !properties.values().all(is_strict)
+        {
+            return false;
+        }
+    } else if map.get("type").and_then(Value::as_str) == Some("object") {
+        return false;
+    }
+    let nested_ok = |key: &str| match map.get(key) {
+        None => true,
+        Some(Value::Array(list)) => list.iter().all(is_strict),
+        Some(one) => is_strict(one),
+    };
+    ["items", "anyOf"].into_iter().all(nested_ok)
+        && map.get("$defs").is_none_or(|defs| {
+            defs.as_object()
+                .is_some_and(|defs| defs.values().all(is_strict))
+        })
+}
+
 /// FNV-1a: a stable file name for a schema's text (the same on every run and version).
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
@@ -251,6 +303,32 @@ mod tests {
         let checked = AnswerSchema::compile(json!({ "const": long }), false).unwrap();
         let errors = checked.check(&json!("y")).unwrap_err();
         assert_eq!(errors[0].chars().count(), MAX_ERROR_CHARS);
+    }
+
+    #[test]
+    fn only_schemas_in_the_strict_subset_are_strict() {
+        let strict = |v: Value| AnswerSchema::compile(v, false).unwrap().strict();
+        assert!(strict(json!({
+            "type": "object", "additionalProperties": false, "required": ["a", "b"],
+            "properties": {
+                "a": { "type": "string" },
+                "b": { "type": "array", "items": {
+                    "type": "object", "additionalProperties": false, "required": ["id"],
+                    "properties": { "id": { "anyOf": [{ "type": "string" }, { "type": "null" }] } }
+                } }
+            }
+        })));
+        // Derived from `required`: properties without schemas, extra keys allowed.
+        assert!(!strict(AnswerSchema::from_required(&["a".into()])));
+        assert!(!strict(json!({ "type": "object" })));
+        assert!(!strict(json!({
+            "type": "object", "additionalProperties": false, "required": ["a"],
+            "properties": { "a": { "type": "string" }, "b": { "type": "string" } }
+        })));
+        assert!(!strict(json!({
+            "type": "object", "additionalProperties": false, "required": ["a"],
+            "properties": { "a": { "type": "array", "items": { "type": "object" } } }
+        })));
     }
 
     #[test]
