@@ -19,7 +19,8 @@ Usage:
                                      port is printed as the first line of stdout, the
                                      server exits when its stdin closes (its parent died),
                                      and every model request is appended to LOG as a JSON
-                                     line {"t", "api", "scenario", "tag", "path", "status"}
+                                     line {"t", "api", "scenario", "tag", "path", "status",
+                                     "schema"} (schema: the request carried an answer schema)
   standin.py record BIN_DIR OUT_DIR [NAME_PREFIX [SCENARIO,...]]
                                      start it on a free port and record every CLI x scenario
 """
@@ -202,7 +203,11 @@ class Handler(BaseHTTPRequestHandler):
         self.wait = wait
         status = {"ok": 200, "reject": 200, "hang": "hang", "e429wait": 429, "e429": 429,
                   "e503": 503, "e529": 529 if api == "anthropic" else 503, "e401": 401}[scenario]
-        self.log(api, first, tag, status)
+        # whether the request carried the stage's answer schema (claude: its StructuredOutput
+        # tool; codex: the Responses API's text.format json_schema)
+        schema = (any(t.get("name") == "StructuredOutput" for t in req.get("tools") or [])
+                  or (req.get("text") or {}).get("format", {}).get("type") == "json_schema")
+        self.log(api, first, tag, status, schema)
         if scenario == "hang":
             HANG.wait(600)
             self.close_connection = True
@@ -210,9 +215,9 @@ class Handler(BaseHTTPRequestHandler):
         return {"anthropic": self.anthropic, "gemini": self.gemini,
                 "openai": self.openai}[api](scenario, req)
 
-    def log(self, api, scenario, tag, status):
+    def log(self, api, scenario, tag, status, schema=False):
         line = json.dumps({"t": time.time(), "api": api, "scenario": scenario.partition("~")[0],
-                           "tag": tag, "path": self.path, "status": status})
+                           "tag": tag, "path": self.path, "status": status, "schema": schema})
         with LOG["lock"]:
             if LOG["file"]:
                 with open(LOG["file"], "a") as fh:

@@ -576,6 +576,37 @@ async fn every_output_mode_of_the_real_clis_gives_the_models_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_schema_reaches_the_apis_of_claude_and_codex_and_every_answer_matches_it() {
+    let sandbox = Sandbox::new("schema");
+    let orch = orchestrator(
+        &sandbox,
+        &three(&sandbox, |_| "ok", "timeout = \"90s\"\n"),
+        r#"schema = { type = "object", required = ["verdict", "score"], properties = { verdict = { type = "string", enum = ["approve", "reject"] }, score = { type = "integer" } }, additionalProperties = false }"#,
+    );
+    let report = orch.run_stage("E2E-12", "review").await.unwrap();
+    assert_eq!(report.status, StageStatus::Ok, "{report:#?}");
+    for cli in CLIS {
+        let run = agent(&report, cli);
+        assert_eq!(run.outcome, AgentOutcome::Answered, "{cli}: {run:#?}");
+        assert_eq!(
+            run.extracted,
+            Some(serde_json::json!({"verdict": "approve", "score": 7})),
+            "{cli}"
+        );
+        // claude (--json-schema: its StructuredOutput tool) and codex (--output-schema, given
+        // a strict schema only: the Responses API's json_schema format) send the schema on;
+        // gemini has no such option.
+        let requests = standin().requests_of(&sandbox.tag, api_of(cli));
+        assert_eq!(
+            requests.iter().any(|r| r.schema),
+            cli != "gemini",
+            "{cli}: {requests:?}"
+        );
+    }
+    assert_stayed_local(&sandbox);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preset_alone_runs_the_cli_found_on_path_headless() {
     let sandbox = Sandbox::new("preset");
     let agents: String = CLIS

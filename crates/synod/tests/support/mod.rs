@@ -181,6 +181,9 @@ pub struct Request {
     pub tag: String,
     /// HTTP status answered, or `"hang"`.
     pub status: String,
+    /// Whether it carried an answer schema (claude's StructuredOutput tool, the Responses
+    /// API's `json_schema` format).
+    pub schema: bool,
 }
 
 /// The stand-in API server of this test binary.
@@ -255,6 +258,7 @@ impl StandIn {
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 },
+                schema: v["schema"] == true,
             })
             .collect()
     }
