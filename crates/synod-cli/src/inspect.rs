@@ -1,8 +1,13 @@
-//! `synod history ID` and `synod show RUN`: read the evidence back.
+//! `synod history ID`, `synod show RUN` and `synod stats`: read the evidence back, with the
+//! tokens and cost the agents' CLIs reported.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 
-use synod::store::{Run, RunId, StoredOutput};
+use serde_json::{Value, json};
+use synod::core::Usage;
+use synod::orchestrator::AttemptUsage;
+use synod::store::{AgentStats, Run, RunId, RunUsage, StoredOutput};
 
 use crate::common::{ConfigArgs, Failure, finish, outln, print_json};
 
@@ -36,6 +41,16 @@ pub(crate) struct ShowArgs {
     config: ConfigArgs,
 }
 
+/// Arguments of `synod stats`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
 pub(crate) async fn history(args: HistoryArgs, verbose: bool) -> ExitCode {
     finish(history_inner(&args).await, verbose)
 }
@@ -44,13 +59,72 @@ pub(crate) async fn show(args: ShowArgs, verbose: bool) -> ExitCode {
     finish(show_inner(&args).await, verbose)
 }
 
+pub(crate) async fn stats(args: StatsArgs, verbose: bool) -> ExitCode {
+    finish(stats_inner(&args).await, verbose)
+}
+
+/// `"usage": {"input_tokens", "output_tokens", "cached_tokens", "cost_usd"}` as in
+/// `synod run --json` (null when the CLI reported neither tokens nor cost).
+fn usage_json(tokens: Option<Usage>, cost_usd: Option<f64>) -> Value {
+    AttemptUsage::new(tokens, cost_usd).map_or(Value::Null, |u| json!(u))
+}
+
+/// `1.2k in / 85 out` (and `, 1.0k cached`), or `-` when nothing was reported.
+fn tokens_text(tokens: Option<Usage>) -> String {
+    let Some(u) = tokens else {
+        return "-".to_owned();
+    };
+    let mut text = format!(
+        "{} in / {} out",
+        count(u.input_tokens),
+        count(u.output_tokens)
+    );
+    if u.cached_tokens > 0 {
+        text.push_str(&format!(" ({} cached)", count(u.cached_tokens)));
+    }
+    text
+}
+
+/// A token count, short: `950`, `12.3k`, `4.5M`.
+fn count(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
+/// `$0.0042`, or `-` when no cost was reported.
+fn cost_text(cost_usd: Option<f64>) -> String {
+    cost_usd.map_or_else(|| "-".to_owned(), |c| format!("${c:.4}"))
+}
+
 async fn history_inner(args: &HistoryArgs) -> Result<ExitCode, Failure> {
     let (_, store) = args.config.open_any_read_only().await?;
-    let runs: Vec<Run> = store
-        .history(&args.spec, synod::store::Page::first(args.limit))
+    let page = synod::store::Page::first(args.limit);
+    let read_failed = |e| Failure::new(format!("cannot read the history of {}", args.spec), e);
+    let runs: Vec<Run> = store.history(&args.spec, page).await.map_err(read_failed)?;
+    let usage: HashMap<RunId, RunUsage> = store
+        .history_usage(&args.spec, page)
         .await
-        .map_err(|e| Failure::new(format!("cannot read the history of {}", args.spec), e))?;
+        .map_err(read_failed)?
+        .into_iter()
+        .map(|u| (u.run_id, u))
+        .collect();
+    let of = |run: &Run| {
+        let u = usage.get(&run.id);
+        (u.and_then(|u| u.usage), u.and_then(|u| u.cost_usd))
+    };
     if args.json {
+        let runs: Vec<Value> = runs
+            .iter()
+            .map(|run| {
+                let mut value = json!(run);
+                let (tokens, cost) = of(run);
+                value["usage"] = usage_json(tokens, cost);
+                value
+            })
+            .collect();
         print_json(&runs)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -59,11 +133,14 @@ async fn history_inner(args: &HistoryArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
-        "{:>6}  {:<12} {:<10} {:>9}  agreements/conflicts",
+        "{:>6}  {:<12} {:<10} {:>9}  {:<20}  {:<26} {:>9}",
         "run",
         "stage",
         "status",
-        "seconds"
+        "seconds",
+        "agreements/conflicts",
+        "tokens",
+        "cost"
     );
     for run in &runs {
         let count = |field: &str| {
@@ -72,14 +149,16 @@ async fn history_inner(args: &HistoryArgs) -> Result<ExitCode, Failure> {
                 .and_then(|v| v.as_array())
                 .map_or(0, Vec::len)
         };
+        let (tokens, cost) = of(run);
         outln!(
-            "{:>6}  {:<12} {:<10} {:>9.1}  {}/{}",
+            "{:>6}  {:<12} {:<10} {:>9.1}  {:<20}  {:<26} {:>9}",
             run.id.0,
             run.stage,
             run.status,
             (run.finished_at - run.started_at) as f64 / 1000.0,
-            count("agreements"),
-            count("conflicts"),
+            format!("{}/{}", count("agreements"), count("conflicts")),
+            tokens_text(tokens),
+            cost_text(cost),
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -103,7 +182,18 @@ async fn show_inner(args: &ShowArgs) -> Result<ExitCode, Failure> {
         .await
         .map_err(|e| Failure::new(format!("cannot read the outputs of run {}", args.run), e))?;
     if args.json {
-        print_json(&serde_json::json!({ "run": run, "outputs": outputs }))?;
+        let outputs: Vec<Value> = outputs
+            .iter()
+            .map(|out| {
+                let mut value = json!(out);
+                value["usage"] = usage_json(out.usage, out.cost_usd);
+                if let Some(fields) = value.as_object_mut() {
+                    fields.remove("cost_usd");
+                }
+                value
+            })
+            .collect();
+        print_json(&json!({ "run": run, "outputs": outputs }))?;
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
@@ -137,11 +227,108 @@ async fn show_inner(args: &ShowArgs) -> Result<ExitCode, Failure> {
                 .map(|e| format!("  {e}"))
                 .unwrap_or_default()
         );
+        if out.usage.is_some()
+            || out.cost_usd.is_some()
+            || out.model.is_some()
+            || out.session_id.is_some()
+        {
+            outln!(
+                "      tokens {}  cost {}{}{}",
+                tokens_text(out.usage),
+                cost_text(out.cost_usd),
+                out.model
+                    .as_deref()
+                    .map(|m| format!("  model {m}"))
+                    .unwrap_or_default(),
+                out.session_id
+                    .as_deref()
+                    .map(|s| format!("  session {s}"))
+                    .unwrap_or_default()
+            );
+        }
         if args.raw {
             for line in out.raw_output.lines() {
                 outln!("      | {line}");
             }
         }
+    }
+    let mut total: Option<Usage> = None;
+    let mut cost: Option<f64> = None;
+    for out in &outputs {
+        if let Some(u) = out.usage {
+            total.get_or_insert_default().add(u);
+        }
+        if let Some(c) = out.cost_usd {
+            cost = Some(cost.unwrap_or(0.0) + c);
+        }
+    }
+    outln!(
+        "total: {} attempts, tokens {}, cost {}",
+        outputs.len(),
+        tokens_text(total),
+        cost_text(cost)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn stats_inner(args: &StatsArgs) -> Result<ExitCode, Failure> {
+    let (_, store) = args.config.open_any_read_only().await?;
+    let stats: Vec<AgentStats> = store
+        .agent_stats()
+        .await
+        .map_err(|e| Failure::new("cannot read the agents' figures", e))?;
+    if args.json {
+        let agents: Vec<Value> = stats
+            .iter()
+            .map(|s| {
+                json!({
+                    "agent": s.agent,
+                    "runs": s.runs,
+                    "attempts": s.attempts,
+                    "successes": s.successes,
+                    "success_rate": s.success_rate,
+                    "mean_duration_ms": s.mean_duration_ms,
+                    "p50_duration_ms": s.p50_duration_ms,
+                    "p95_duration_ms": s.p95_duration_ms,
+                    "usage": {
+                        "input_tokens": s.usage.input_tokens,
+                        "output_tokens": s.usage.output_tokens,
+                        "cached_tokens": s.usage.cached_tokens,
+                        "cost_usd": s.cost_usd,
+                    },
+                })
+            })
+            .collect();
+        print_json(&json!({ "agents": agents }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if stats.is_empty() {
+        outln!("no attempts recorded in {}", store.describe());
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!(
+        "{:<14} {:>8} {:>8} {:>9} {:>9}  {:<26} {:>9}",
+        "agent",
+        "attempts",
+        "success",
+        "p50 ms",
+        "p95 ms",
+        "tokens",
+        "cost"
+    );
+    for s in &stats {
+        // Zero tokens with a cost (a refused claude run) still counts as reported.
+        let reported = s.usage != Usage::default() || s.cost_usd.is_some();
+        outln!(
+            "{:<14} {:>8} {:>7.1}% {:>9} {:>9}  {:<26} {:>9}",
+            s.agent,
+            s.attempts,
+            s.success_rate * 100.0,
+            s.p50_duration_ms,
+            s.p95_duration_ms,
+            tokens_text(reported.then_some(s.usage)),
+            cost_text(s.cost_usd),
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

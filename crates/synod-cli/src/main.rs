@@ -52,6 +52,8 @@ enum Command {
     History(inspect::HistoryArgs),
     /// Show one stored run: verdict, agents, attempts and outputs.
     Show(inspect::ShowArgs),
+    /// Per agent: attempts, success rate, p50/p95 duration, tokens and cost.
+    Stats(inspect::StatsArgs),
     /// Check, explain or describe the configuration (`synod.toml`).
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -102,6 +104,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args, verbose).await,
             Command::History(args) => inspect::history(args, verbose).await,
             Command::Show(args) => inspect::show(args, verbose).await,
+            Command::Stats(args) => inspect::stats(args, verbose).await,
             Command::Config(cmd) => config_cmd::run(cmd, verbose),
             Command::Store(cmd) => store_cmd::run(cmd, verbose).await,
             Command::Submit(args) => jobs_cmd::submit(args, verbose).await,
