@@ -377,7 +377,9 @@ impl Orchestrator {
         };
         if answer.is_ok() {
             record.report.status = AttemptStatus::Repaired;
-            AttemptStatus::Repaired.as_str().clone_into(&mut record.output.status);
+            AttemptStatus::Repaired
+                .as_str()
+                .clone_into(&mut record.output.status);
         }
         let report = &record.report;
         self.emit(StageEvent::AttemptFinished {

@@ -98,10 +98,10 @@ pub use hooks::{AgentHooks, AttemptMeta, Classified, GenericCli, Parsed, PresetH
 pub use load::LoadedConfig;
 pub use plan::Plan;
 pub use redact::{MIN_SECRET_VALUE_LEN, REDACTED, Redactor, RedactorBuilder, is_secret_env_name};
-pub use schema::AnswerSchema;
 pub use report::{
     AgentOutcome, AgentRun, AttemptReport, AttemptStatus, AttemptUsage, StageReport, StageStatus,
 };
+pub use schema::AnswerSchema;
 pub use switch::Switch;
 pub use synod_agents::Preset;
 pub use synod_core::HumanDuration;
@@ -302,12 +302,14 @@ impl Orchestrator {
             agents: names.clone(),
         });
 
+        let started = self.start_executions(mode, stage, &names, cancel).await;
         let ctx = StageCtx {
             spec_id,
             stage: stage_name,
             template: prompt.unwrap_or(&stage.prompt),
             schema: stage.schema.as_ref(),
             cancel,
+            started: &started,
         };
         let results: Vec<AgentResult> = match mode {
             Mode::Parallel => {
@@ -317,14 +319,12 @@ impl Orchestrator {
                     let ctx = &ctx;
                     async move {
                         let _slot = limit.acquire_owned().await.ok();
-        let started = self.start_executions(mode, stage, &names, cancel).await;
                         self.run_agent(index, ctx, "[]").await
                     }
                 });
                 futures::future::join_all(runs).await
             }
             Mode::Sequential => {
-            started: &started,
                 let mut results = Vec::with_capacity(stage.agents.len());
                 let mut previous: Vec<Value> = Vec::new();
                 for &index in &stage.agents {
@@ -359,6 +359,12 @@ impl Orchestrator {
             executions.extend(result.executions);
             agent_runs.push(result.run);
         }
+        executions.extend(
+            started
+                .into_rest()
+                .into_iter()
+                .map(|id| (id, "not_started".to_owned())),
+        );
         let verdict_json = serde_json::to_value(&verdict)
             .map_err(|e| Error::Internal(format!("cannot serialize the verdict: {e}")))?;
         let run = NewRun {
@@ -374,12 +380,6 @@ impl Orchestrator {
         self.emit(StageEvent::VerdictReady {
             status,
             run_id: Some(run_id),
-        executions.extend(
-            started
-                .into_rest()
-                .into_iter()
-                .map(|id| (id, "not_started".to_owned())),
-        );
         });
         tracing::info!(%status, run_id = run_id.0, "stage finished");
         Ok(StageReport {
@@ -437,7 +437,6 @@ impl Orchestrator {
             }
         }
     }
-
 }
 
 impl From<synod_consensus::Status> for StageStatus {
