@@ -12,7 +12,7 @@ use serde_json::json;
 use synod::core::Usage;
 use synod::orchestrator::{
     AgentHooks, AgentOutcome, AttemptMeta, AttemptStatus, AttemptUsage, GenericCli, Orchestrator,
-    Parsed, Plan, SynodConfig,
+    Parsed, Plan, StageEvent, SynodConfig,
 };
 use synod::store::{Options, Store};
 
@@ -68,7 +68,33 @@ async fn each_clis_session_model_tokens_and_cost_reach_the_report_and_the_store(
     )
     .unwrap();
     let orch = Orchestrator::with_plan(plan, store.clone().into_async());
+    let mut events = orch.subscribe();
     let report = orch.run_stage("U-1", "s").await.unwrap();
+    let mut finished = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let StageEvent::AttemptFinished { agent, usage, .. } = event {
+            finished.push((agent, usage));
+        }
+    }
+    finished.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        finished,
+        [
+            (
+                "claude".to_owned(),
+                AttemptUsage::new(Some(Usage::new(150, 9, 30)), Some(0.000666))
+            ),
+            (
+                "codex".to_owned(),
+                AttemptUsage::new(Some(Usage::new(120, 9, 30)), None)
+            ),
+            (
+                "gemini".to_owned(),
+                AttemptUsage::new(Some(Usage::new(240, 18, 60)), None)
+            ),
+        ],
+        "AttemptFinished carries each attempt's usage"
+    );
 
     let expected = [
         // Anthropic counts cached tokens apart from input_tokens; they are added back.

@@ -170,6 +170,7 @@ impl Orchestrator {
                     exit_code: report.exit_code,
                     class: report.class,
                     elapsed: Duration::from_millis(report.duration_ms),
+                    usage: report.usage,
                 });
                 log.lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -389,6 +390,7 @@ impl Orchestrator {
             exit_code: report.exit_code,
             class: report.class,
             elapsed: Duration::from_millis(report.duration_ms),
+            usage: report.usage,
         });
         log.lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -17,7 +17,7 @@ use serde::Serialize;
 use synod_core::ErrorClass;
 use synod_store::RunId;
 
-use super::report::{AgentOutcome, AttemptStatus, StageStatus};
+use super::report::{AgentOutcome, AttemptStatus, AttemptUsage, StageStatus};
 
 /// One thing that happened while a stage ran, in the order it happened for each agent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,6 +56,8 @@ pub enum StageEvent {
         /// How long it ran.
         #[serde(with = "millis")]
         elapsed: Duration,
+        /// Tokens and cost the CLI reported for it, if any (as in its report).
+        usage: Option<AttemptUsage>,
     },
     /// An attempt failed and another will start after `delay`.
     AgentRetrying {
