@@ -137,6 +137,7 @@ impl Orchestrator {
                 if stage.cancel.is_cancelled() {
                     return Err(AttemptError::Cancelled);
                 }
+                self.respect_holds(agent).await?;
                 let _running = InFlight::enter(in_flight);
                 self.emit(StageEvent::AgentStarted {
                     agent: name.to_owned(),
@@ -160,7 +161,10 @@ impl Orchestrator {
                 };
                 let (record, answer) = match result {
                     Ok((record, answer)) => (record, Ok(answer)),
-                    Err(Failed { record, error }) => (record, Err(error)),
+                    Err(Failed { record, error }) => {
+                        self.share_failure(agent, plan.breaker.as_ref(), &error).await;
+                        (record, Err(error))
+                    }
                 };
                 let report = &record.report;
                 self.emit(StageEvent::AttemptFinished {
@@ -400,7 +404,7 @@ impl Orchestrator {
 
     /// The first line of an attempt's error, redacted (the whole text first: cutting the line
     /// could leave a partial credential too short for its pattern).
-    fn redacted_line(&self, error: &AttemptError) -> String {
+    pub(crate) fn redacted_line(&self, error: &AttemptError) -> String {
         match error {
             AttemptError::Exec { cause, .. } => cause.clone(),
             other => self.redactor.redact(&other.one_line()).into_owned(),

@@ -71,6 +71,7 @@ mod record;
 mod redact;
 mod report;
 mod schema;
+mod shared;
 mod switch;
 mod template;
 mod worker;
@@ -83,7 +84,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use synod_consensus::AgentReport;
 use synod_resilience::{BreakerState, RetryBudget};
-use synod_store::{EvidenceStore, NewRun, StageRecord, now_millis};
+use synod_store::{EvidenceStore, NewRun, SharedHolds, StageRecord, now_millis};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
@@ -121,6 +122,7 @@ pub const EVENT_CAPACITY: usize = 1024;
 pub struct Orchestrator {
     plan: Plan,
     store: Arc<dyn EvidenceStore>,
+    shared_holds: Option<Arc<dyn SharedHolds>>,
     store_path: Option<PathBuf>,
     events: broadcast::Sender<StageEvent>,
     agent_env: Vec<(String, String)>,
@@ -157,12 +159,25 @@ impl Orchestrator {
             store_path: store.location().map(PathBuf::from),
             plan,
             store,
+            shared_holds: None,
             events,
             agent_env: Vec::new(),
             hooks: HashMap::new(),
             default_hooks: None,
             track_executions: true,
         }
+    }
+
+    /// Shares rate limits and open breakers with every other process using `holds` (usually
+    /// the same store as the evidence: `synod worker`s on one file or one PostgreSQL
+    /// database). Before each attempt an agent waits until no rate limit of its
+    /// `rate_limit_group` is in force and is refused while another process's breaker of it
+    /// is open; a rate-limited attempt with a retry time, and a failure that opens the
+    /// agent's breaker, are told to the others.
+    #[must_use]
+    pub fn shared_holds(mut self, holds: Arc<dyn SharedHolds>) -> Self {
+        self.shared_holds = Some(holds);
+        self
     }
 
     /// The store path shown in reports (default: the store's own file, if it has one).
@@ -395,21 +410,6 @@ impl Orchestrator {
         })
     }
 
-    /// The hooks of the plan's agent `index`: its own, else the default ones, else its
-    /// preset's.
-    fn hooks_for(&self, index: usize) -> &dyn AgentHooks {
-        let (plan, agent) = self.plan.agent_at(index);
-        self.hooks
-            .get(&agent.name)
-            .or(self.default_hooks.as_ref())
-            .unwrap_or(&plan.hooks)
-            .as_ref()
-    }
-
-    fn emit(&self, event: StageEvent) {
-        // No receivers is fine: nobody is watching.
-        let _ = self.events.send(event);
-    }
     /// The execution rows of a parallel stage's agents, written in one transaction before
     /// they all start (instead of one transaction per agent while it starts). Nothing for a
     /// sequential stage, one whose agents do not all start at once, or with tracking off;
@@ -436,6 +436,22 @@ impl Orchestrator {
                 StartedRows::default()
             }
         }
+    }
+
+    /// The hooks of the plan's agent `index`: its own, else the default ones, else its
+    /// preset's.
+    fn hooks_for(&self, index: usize) -> &dyn AgentHooks {
+        let (plan, agent) = self.plan.agent_at(index);
+        self.hooks
+            .get(&agent.name)
+            .or(self.default_hooks.as_ref())
+            .unwrap_or(&plan.hooks)
+            .as_ref()
+    }
+
+    fn emit(&self, event: StageEvent) {
+        // No receivers is fine: nobody is watching.
+        let _ = self.events.send(event);
     }
 }
 
