@@ -26,6 +26,11 @@
 //!
 //! Timestamps are `i64` Unix milliseconds ([`UnixMillis`]).
 //!
+//! Each attempt keeps what its agent's CLI reported, where it did: session id, model, token
+//! [`Usage`] and cost in USD ([`NewOutput`], [`StoredOutput`]). [`Store::agent_stats`] sums
+//! them per agent (with p50/p95 duration) and [`Store::history_usage`] per run of a history
+//! page, both from covering indexes.
+//!
 //! # PostgreSQL
 //!
 //! With the feature `postgres`, [`PgStore`] keeps the same records on a PostgreSQL server

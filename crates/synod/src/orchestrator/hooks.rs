@@ -9,6 +9,12 @@
 //! failure is classified by synod-exec (exit codes, "429", "retry after 30s", ...).
 //! `Orchestrator::hooks` and `Orchestrator::default_hooks` put your own in their place.
 //!
+//! Hooks may also report what the CLI said about an attempt ([`AttemptMeta`]: session id,
+//! model, tokens, cost) by overriding [`AgentHooks::parse_with_meta`] and
+//! [`AgentHooks::failure_meta`]; the Orchestrator stores it with the attempt and puts it in the
+//! attempt's report. [`PresetHooks`] report it for claude, gemini and codex, for failed
+//! attempts too (a claude API error still reports its session and cost).
+//!
 //! ```
 //! use std::sync::Arc;
 //! use serde_json::json;
