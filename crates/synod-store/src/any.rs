@@ -32,6 +32,7 @@ use serde_json::Value;
 use crate::AsyncStore;
 use crate::error::{Error, Result};
 use crate::evidence::{EvidenceStore, StageRecord, StoreFuture};
+use crate::holds::{Hold, HoldKind, SharedHolds};
 use crate::model::{
     AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, RunUsage,
     Spec, StoredOutput, UnixMillis,
@@ -308,12 +309,39 @@ impl EvidenceStore for AnyStore {
         both!(self, s => EvidenceStore::execution_started(s, agent, spawned_at))
     }
 
+    fn executions_started<'a>(
+        &'a self,
+        agents: &'a [&'a str],
+        spawned_at: UnixMillis,
+    ) -> StoreFuture<'a, Vec<ExecutionId>> {
+        both!(self, s => EvidenceStore::executions_started(s, agents, spawned_at))
+    }
+
     fn record_stage(&self, record: Arc<StageRecord>) -> StoreFuture<'_, RunId> {
         both!(self, s => EvidenceStore::record_stage(s, record))
     }
 
     fn location(&self) -> Option<&Path> {
         both!(self, s => EvidenceStore::location(s))
+    }
+}
+
+impl SharedHolds for AnyStore {
+    fn hold(&self, hold: Hold) -> StoreFuture<'_, UnixMillis> {
+        both!(self, s => SharedHolds::hold(s, hold))
+    }
+
+    fn active_hold<'a>(
+        &'a self,
+        kind: HoldKind,
+        key: &'a str,
+        now: UnixMillis,
+    ) -> StoreFuture<'a, Option<Hold>> {
+        both!(self, s => SharedHolds::active_hold(s, kind, key, now))
+    }
+
+    fn active_holds(&self, now: UnixMillis) -> StoreFuture<'_, Vec<Hold>> {
+        both!(self, s => SharedHolds::active_holds(s, now))
     }
 }
 

@@ -26,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+mod holds;
 mod schema;
 
 use std::fmt;
