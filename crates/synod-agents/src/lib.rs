@@ -76,9 +76,9 @@ mod gemini;
 mod generic;
 mod text;
 
-pub use text::one_line;
 /// Token counts of one run; defined in synod-core so the store and reports share it.
 pub use synod_core::Usage;
+pub use text::one_line;
 
 /// Which agent CLI a command runs, and so how it is invoked and its output read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

@@ -224,9 +224,8 @@ impl AttemptCtx<'_> {
     fn record(&self, seen: Observed) -> AttemptRecord {
         let duration_ms = millis(seen.elapsed);
         // Session ids and model names are the CLI's own words: redacted like its output.
-        let redact = |s: Option<String>| {
-            s.map(|s| self.orchestrator.redactor.redact(&s).into_owned())
-        };
+        let redact =
+            |s: Option<String>| s.map(|s| self.orchestrator.redactor.redact(&s).into_owned());
         let meta = seen.meta;
         let (session_id, model) = (redact(meta.session_id), redact(meta.model));
         AttemptRecord {
