@@ -511,9 +511,12 @@ impl Preset {
     /// ```
     /// use synod_agents::Preset;
     ///
-    /// let failed = r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":401,
-    ///   "result":"Invalid API key","session_id":"s-1","total_cost_usd":0,
-    ///   "usage":{"input_tokens":0,"output_tokens":0}}"#;
+    /// // One line, as claude prints it.
+    /// let failed = concat!(
+    ///     r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":401,"#,
+    ///     r#""result":"Invalid API key","session_id":"s-1","total_cost_usd":0,"#,
+    ///     r#""usage":{"input_tokens":0,"output_tokens":0}}"#
+    /// );
     /// assert!(Preset::Claude.parse_success(failed, "").is_err());
     /// let reported = Preset::Claude.reported(failed, "");
     /// assert_eq!(reported.session_id.as_deref(), Some("s-1"));
