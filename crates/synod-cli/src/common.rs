@@ -92,16 +92,11 @@ impl ConfigArgs {
         }
         Ok(loaded)
     }
-
-    /// Loads the config and opens its existing store read-only (reading commands never
-    /// create, migrate or write one; they work on a read-only file or directory and on a
-    /// store marked damaged).
-    pub(crate) fn open_store_read_only(&self) -> Result<(LoadedConfig, Store), Failure> {
-        read_only_store(self.load()?)
-    }
 }
 
-/// [`ConfigArgs::open_store_read_only`] of a config already loaded.
+/// Opens the existing SQLite store of a loaded config read-only (reading commands never
+/// create, migrate or write one; they work on a read-only file or directory and on a store
+/// marked damaged).
 pub(crate) fn read_only_store(loaded: LoadedConfig) -> Result<(LoadedConfig, Store), Failure> {
     let path = existing_store(&loaded)?;
     let store = Store::open_read_only(&path, store_options(&loaded))

@@ -13,7 +13,9 @@ use synod::orchestrator::{JobOutcome, Worker, WorkerOptions};
 use synod::store::{ClaimedJob, Job, JobId, JobQueue, JobState, NewJob, Page, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{ConfigArgs, Failure, errln, finish, open_store, outln, print_json};
+use crate::common::{
+    ConfigArgs, Failure, Location, errln, finish, open_store, outln, print_json, read_only_store,
+};
 use crate::signals::StopSignals;
 use crate::watchdog;
 
@@ -87,8 +89,22 @@ pub(crate) async fn jobs(args: JobsArgs, verbose: bool) -> ExitCode {
     finish(jobs_inner(&args), verbose)
 }
 
+/// The queue lives in a SQLite store for now: a PostgreSQL store is refused with a clear
+/// error instead of silently using the local file.
+fn sqlite_only(loaded: &synod::orchestrator::LoadedConfig) -> Result<(), Failure> {
+    match Location::of(loaded) {
+        Location::File(_) => Ok(()),
+        server @ Location::Server(_) => Err(Failure::msg(format!(
+            "the job queue runs on a SQLite store (store.path) for now, not on the PostgreSQL store {}; \
+             unset store.url / SYNOD_STORE__URL or pass --store PATH (docs/adr/0019-job-queue.md has the PostgreSQL design)",
+            server.shown()
+        ))),
+    }
+}
+
 async fn submit_inner(args: SubmitArgs) -> Result<ExitCode, Failure> {
     let loaded = args.config.load()?;
+    sqlite_only(&loaded)?;
     loaded
         .config
         .require_stage(&args.stage)
@@ -179,10 +195,11 @@ async fn wait_for(store: &synod::store::AsyncStore, id: JobId) -> Result<Job, Fa
 
 async fn worker_inner(args: WorkerArgs) -> Result<ExitCode, Failure> {
     let loaded = args.config.load()?;
+    sqlite_only(&loaded)?;
     let plan = loaded
         .plan()
         .map_err(|e| Failure::new("invalid config", e))?;
-    let store: Arc<dyn JobQueue> = Arc::new(open_store(&loaded)?.into_async());
+    let store = open_store(&loaded)?.into_async();
     let jobs = &loaded.config.jobs;
     let name = args.name.unwrap_or_else(default_name);
     let mut options = WorkerOptions::new(&name).lease(jobs.lease.get());
@@ -197,7 +214,10 @@ async fn worker_inner(args: WorkerArgs) -> Result<ExitCode, Failure> {
     // Should the worker be SIGKILLed, its agents die with it and its jobs wait for their
     // leases to expire.
     let guard = watchdog::Guard::start();
-    let mut worker = Worker::new(plan, store, options).on_job(Arc::new(print_outcome));
+    // Every worker on this store sees the rate limits and open breakers the others met.
+    let mut worker = Worker::new(plan, Arc::new(store.clone()), options)
+        .shared_holds(Arc::new(store))
+        .on_job(Arc::new(print_outcome));
     if let Some(guard) = &guard {
         worker = worker.agent_env(watchdog::MARKER_VAR, guard.marker());
     }
@@ -262,7 +282,9 @@ fn default_name() -> String {
 }
 
 fn jobs_inner(args: &JobsArgs) -> Result<ExitCode, Failure> {
-    let (_, store): (_, Store) = args.config.open_store_read_only()?;
+    let loaded = args.config.load()?;
+    sqlite_only(&loaded)?;
+    let (_, store): (_, Store) = read_only_store(loaded)?;
     let state = args
         .state
         .as_deref()

@@ -58,8 +58,8 @@ use std::time::Duration;
 use futures::future::{Either, select};
 use synod_core::Classify;
 use synod_store::{
-    ClaimedJob, EvidenceStore, ExecutionId, JobQueue, JobState, RunId, StageRecord, StoreFuture,
-    UnixMillis,
+    ClaimedJob, EvidenceStore, ExecutionId, JobQueue, JobState, RunId, SharedHolds, StageRecord,
+    StoreFuture, UnixMillis,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -191,6 +191,7 @@ pub struct Worker {
     options: WorkerOptions,
     agent_env: Vec<(String, String)>,
     listener: Option<JobListener>,
+    shared_holds: Option<Arc<dyn SharedHolds>>,
 }
 
 impl fmt::Debug for Worker {
@@ -212,6 +213,7 @@ impl Worker {
             options,
             agent_env: Vec::new(),
             listener: None,
+            shared_holds: None,
         }
     }
 
@@ -219,6 +221,14 @@ impl Worker {
     #[must_use]
     pub fn agent_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.agent_env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Shares rate limits and open breakers with every other worker through `holds`
+    /// (usually the queue's own store): see [`Orchestrator::shared_holds`].
+    #[must_use]
+    pub fn shared_holds(mut self, holds: Arc<dyn SharedHolds>) -> Self {
+        self.shared_holds = Some(holds);
         self
     }
 
@@ -333,6 +343,9 @@ impl Worker {
         );
         for (key, value) in &self.agent_env {
             orchestrator = orchestrator.agent_env(key.clone(), value.clone());
+        }
+        if let Some(holds) = &self.shared_holds {
+            orchestrator = orchestrator.shared_holds(Arc::clone(holds));
         }
         let run = orchestrator.run_stage_with(
             &job.job.spec_id,
