@@ -81,6 +81,18 @@ async fn bars(mut events: Receiver<StageEvent>) {
                     ));
                 }
             }
+            StageEvent::AgentWaiting {
+                agent,
+                delay,
+                reason,
+            } => {
+                if let Some(bar) = bars.get(agent) {
+                    bar.set_message(format!(
+                        "waits {} for a shared rate limit: {reason}",
+                        synod::core::duration::format_duration(*delay)
+                    ));
+                }
+            }
             StageEvent::AgentFinished {
                 agent,
                 outcome,

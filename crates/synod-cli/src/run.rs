@@ -2,6 +2,7 @@
 //! evidence.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use synod::orchestrator::{Orchestrator, StageStatus};
 use tokio_util::sync::CancellationToken;
@@ -11,7 +12,7 @@ use crate::common::{
 };
 use crate::signals::StopSignals;
 use crate::{progress, watchdog};
-use synod::store::AnyStore;
+use synod::store::{AnyStore, SharedHolds};
 
 /// Arguments of `synod run`.
 #[derive(Debug, clap::Args)]
@@ -64,7 +65,9 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     // A helper process that kills this run's agents should `synod run` itself be killed
     // (SIGKILL cannot be caught, so nothing in this process could clean up).
     let guard = watchdog::Guard::start();
-    let mut orchestrator = Orchestrator::with_plan(plan, store);
+    // Rate limits and open breakers are shared with every other process on this store.
+    let holds: Arc<dyn SharedHolds> = Arc::new(store.clone());
+    let mut orchestrator = Orchestrator::with_plan(plan, store).shared_holds(holds);
     let events = orchestrator.subscribe();
     if let Some(guard) = &guard {
         orchestrator = orchestrator.agent_env(watchdog::MARKER_VAR, guard.marker());
