@@ -40,7 +40,7 @@
 //! for spec in ["S-1", "S-2"] {
 //!     store.submit(NewJob::new(spec, "ask")).await?;
 //! }
-//! let options = WorkerOptions { concurrency: 2, once: true, ..WorkerOptions::new("docs") };
+//! let options = WorkerOptions::new("docs").concurrency(2).once(true);
 //! let worker = Worker::new(Plan::new(config, ".")?, Arc::new(store.clone()), options);
 //! let report = worker.run(&CancellationToken::new()).await?;
 //! assert_eq!(report.completed, 2);
@@ -102,6 +102,34 @@ impl WorkerOptions {
             once: false,
             grace: Duration::from_secs(30),
         }
+    }
+
+    /// Runs `concurrency` jobs at once.
+    #[must_use]
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency;
+        self
+    }
+
+    /// Stops each slot when it finds the queue empty.
+    #[must_use]
+    pub fn once(mut self, once: bool) -> Self {
+        self.once = once;
+        self
+    }
+
+    /// Lets running jobs finish this long after a stop before handing them back.
+    #[must_use]
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Looks at the queue this often while idle.
+    #[must_use]
+    pub fn poll(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
     }
 
     /// Sets the lease and the heartbeat to a third of it.
