@@ -9,7 +9,12 @@
 //! - `synod_untracked`: the same with `track_executions(false)` (1 write transaction);
 //! - `raw`: three `tokio::process::Command::output()` joined, nothing else.
 //!
-//! Target: synod ≤ 1.3× raw and under 20 ms absolute.
+//! Target: synod ≤ 1.1× raw (issue 16) and under 20 ms absolute.
+//!
+//! Instruction counts (load-independent): with `SYNOD_BENCH_ONCE=stage/synod` (or
+//! `stage/synod_untracked`, `stage/raw`, `none`) the binary runs that contender
+//! `SYNOD_BENCH_N` times (default 20) instead of criterion, for `valgrind --tool=callgrind`
+//! (the agents run natively; only this process is counted). See docs/PERFORMANCE.md.
 //!
 //! Group `orchestrator/redact_16mib`: the cost of redacting 16 MiB of agent output against
 //! storing the same output with `record_stage` (one run, one 16 MiB attempt, WAL file).
@@ -23,7 +28,7 @@ use std::hint::black_box;
 use std::process::Stdio;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use synod::orchestrator::{AgentConfig, Orchestrator, Redactor, StageConfig, SynodConfig};
 use synod::store::{NewOutput, NewRun, Options, Store};
 use tokio::runtime::Runtime;
@@ -233,5 +238,51 @@ fn redact_16mib(c: &mut Criterion) {
     g.finish();
 }
 
+/// Runs one contender `SYNOD_BENCH_N` times (for instruction counts; see the module docs).
+fn once(what: &str) {
+    let n: usize = std::env::var("SYNOD_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let orchestrator = |tracked: bool| {
+        let store =
+            Store::open(dir.path().join("once.db"), Options::default()).expect("store opens");
+        Orchestrator::new(config(), store.into_async())
+            .expect("valid config")
+            .track_executions(tracked)
+    };
+    rt.block_on(async {
+        match what {
+            "none" => {}
+            "stage/raw" => {
+                for _ in 0..n {
+                    black_box(raw_stage().await);
+                }
+            }
+            "stage/synod" | "stage/synod_untracked" => {
+                let orchestrator = orchestrator(what == "stage/synod");
+                for _ in 0..n {
+                    let report = orchestrator
+                        .run_stage("BENCH-1", "plan")
+                        .await
+                        .expect("stage runs");
+                    assert_eq!(report.status.exit_code(), 0);
+                }
+            }
+            other => panic!("SYNOD_BENCH_ONCE: unknown contender {other:?}"),
+        }
+    });
+}
+
 criterion_group!(benches, stage_3_agents, redact_16mib);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(what) = std::env::var("SYNOD_BENCH_ONCE") {
+        once(&what);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
