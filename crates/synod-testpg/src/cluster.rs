@@ -89,8 +89,8 @@ impl Running {
         )
     }
 
-    pub(crate) fn start() -> Result<Running, Error> {
-        let bin = binaries()?;
+    pub(crate) fn start(npm: bool) -> Result<Running, Error> {
+        let bin = if npm { npm_binaries()? } else { binaries()? };
         let owner = Owner::find()?;
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -262,9 +262,28 @@ fn tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(5)..].join(" | ")
 }
 
-/// The directory holding `initdb` and `postgres`.
+/// The directory holding `initdb` and `postgres`: `SYNOD_TEST_POSTGRES_BIN` (a directory, or
+/// `npm` to take the npm package even where Debian's is installed), else the first found.
 fn binaries() -> Result<PathBuf, Error> {
     let has = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
+    match std::env::var_os(crate::BIN_VAR) {
+        Some(choice) if choice == "npm" => return npm_binaries(),
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            return if has(&dir) {
+                Ok(dir)
+            } else {
+                Err(Error::NoBinaries {
+                    detail: format!(
+                        "{} has no initdb and postgres ({})",
+                        dir.display(),
+                        crate::BIN_VAR
+                    ),
+                })
+            };
+        }
+        _ => {}
+    }
     let mut debian: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()

