@@ -1,0 +1,279 @@
+//! Edge cases of the output parsers and invocations that the recorded transcripts do not
+//! reach: claude's and gemini's error envelopes by API status / error type, gemini's exit
+//! code as an HTTP status, RetryInfo delays, the model that did the most work, schemas and
+//! settings files, and the one-line `Display` forms users see in logs.
+
+use std::time::Duration;
+
+use synod_agents::{Failure, Preset, codex_retry_overrides};
+use synod_core::ErrorClass;
+
+fn claude_result(fields: &str) -> String {
+    format!("{{\"type\":\"result\",\"is_error\":true,\"duration_ms\":10,{fields}}}\n")
+}
+
+fn claude_failure(fields: &str) -> Failure {
+    Preset::Claude.parse_failure(&claude_result(fields), "", Some(1))
+}
+
+#[test]
+fn claude_api_status_decides_over_the_error_type() {
+    let f = claude_failure(
+        r#""subtype":"success","api_error_status":503,"api_error_type":"invalid_request_error","result":"upstream hiccup""#,
+    );
+    assert_eq!(f.class, ErrorClass::Transient, "{f}");
+    assert_eq!(f.cause, "claude: API error 503: upstream hiccup");
+}
+
+#[test]
+fn claude_error_types_without_a_status_classify() {
+    let cases = [
+        (
+            "rate_limit_error",
+            "request refused",
+            ErrorClass::RateLimited { retry_after: None },
+        ),
+        ("overloaded_error", "invalid api key", ErrorClass::Transient),
+        ("api_error", "invalid api key", ErrorClass::Transient),
+        (
+            "authentication_error",
+            "server overloaded",
+            ErrorClass::Permanent,
+        ),
+        (
+            "invalid_request_error",
+            "server overloaded",
+            ErrorClass::Permanent,
+        ),
+    ];
+    for (kind, message, class) in cases {
+        let f = claude_failure(&format!(
+            r#""subtype":"success","api_error_type":"{kind}","result":"{message}""#
+        ));
+        assert_eq!(f.class, class, "{kind}: {f}");
+        assert_eq!(f.cause, format!("claude: {message}"));
+    }
+}
+
+#[test]
+fn claude_max_turns_is_permanent_and_names_the_errors() {
+    let f = claude_failure(
+        r#""subtype":"error_max_turns","errors":["server overloaded",{"message":"turn 8 of 8"}]"#,
+    );
+    assert_eq!(f.class, ErrorClass::Permanent, "{f}");
+    assert_eq!(
+        f.cause,
+        "claude: error_max_turns: server overloaded; turn 8 of 8"
+    );
+    let f = claude_failure(r#""subtype":"error_max_budget_usd","errors":["server overloaded"]"#);
+    assert_eq!(f.class, ErrorClass::Permanent, "{f}");
+    assert_eq!(f.cause, "claude: error_max_budget_usd: server overloaded");
+}
+
+#[test]
+fn claude_other_error_subtypes_classify_by_text() {
+    let f = claude_failure(r#""subtype":"error_during_execution","errors":["invalid api key"]"#);
+    assert_eq!(f.class, ErrorClass::Permanent, "{f}");
+    assert_eq!(f.cause, "claude: error_during_execution: invalid api key");
+    // No errors at all: the subtype is the message.
+    let f = claude_failure(r#""subtype":"error_during_execution","errors":[]"#);
+    assert_eq!(
+        f.cause,
+        "claude: error_during_execution: error_during_execution"
+    );
+}
+
+#[test]
+fn claude_model_is_the_one_with_most_output() {
+    let stdout = r#"{"type":"result","subtype":"success","is_error":false,"result":"hi","usage":{"input_tokens":1,"output_tokens":2},"modelUsage":{"a-small":{"outputTokens":5},"b-big":{"outputTokens":90},"c-mid":{"outputTokens":40},"d-tie":{"outputTokens":90}}}"#;
+    let reply = Preset::Claude.parse_success(stdout, "").expect("success");
+    assert_eq!(reply.model.as_deref(), Some("b-big"));
+}
+
+fn gemini_json_failure(error: &str, exit: Option<i32>) -> Failure {
+    // gemini --output-format json prints its envelope pretty-printed.
+    let error: serde_json::Value = serde_json::from_str(error).expect("error JSON");
+    let doc = serde_json::json!({ "session_id": "s", "error": error });
+    let stdout = format!("{}\n", serde_json::to_string_pretty(&doc).expect("print"));
+    Preset::Gemini.parse_failure(&stdout, "", exit)
+}
+
+#[test]
+fn gemini_api_status_words_classify_without_a_code() {
+    let cases = [
+        (
+            "RESOURCE_EXHAUSTED",
+            ErrorClass::RateLimited { retry_after: None },
+        ),
+        ("UNAVAILABLE", ErrorClass::Transient),
+        ("DEADLINE_EXCEEDED", ErrorClass::Transient),
+        ("UNAUTHENTICATED", ErrorClass::Permanent),
+        ("INVALID_ARGUMENT", ErrorClass::Permanent),
+    ];
+    for (status, class) in cases {
+        let f = gemini_json_failure(
+            &format!(r#"{{"message":"request failed","status":"{status}"}}"#),
+            None,
+        );
+        assert_eq!(f.class, class, "{status}: {f}");
+        assert_eq!(f.cause, format!("gemini: {status}: request failed"));
+    }
+}
+
+#[test]
+fn gemini_retry_info_delay_is_the_stated_wait() {
+    let f = gemini_json_failure(
+        r#"{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo"},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"17s"}]}"#,
+        None,
+    );
+    assert_eq!(
+        f.class,
+        ErrorClass::RateLimited {
+            retry_after: Some(Duration::from_secs(17))
+        },
+        "{f}"
+    );
+    assert_eq!(f.cause, "gemini: API error 429 RESOURCE_EXHAUSTED: quota");
+}
+
+#[test]
+fn gemini_exit_code_is_the_http_status_mod_256() {
+    // 429 % 256 = 173, 503 % 256 = 247, 401 % 256 = 145.
+    for (exit, status, class) in [
+        (173, 429, ErrorClass::RateLimited { retry_after: None }),
+        (247, 503, ErrorClass::Transient),
+        (145, 401, ErrorClass::Permanent),
+    ] {
+        let f = gemini_json_failure(r#"{"type":"Error","message":"request failed"}"#, Some(exit));
+        assert_eq!(f.class, class, "exit {exit}: {f}");
+        assert_eq!(
+            f.cause,
+            format!("gemini: API error {status}: request failed")
+        );
+    }
+    // An ordinary exit code is no status.
+    let f = gemini_json_failure(r#"{"type":"Error","message":"request failed"}"#, Some(1));
+    assert_eq!(f.cause, "gemini: request failed");
+}
+
+#[test]
+fn gemini_status_from_a_node_error_dump() {
+    // Text mode: the status and the retry delay come from the Node error dump on stderr.
+    let stderr = "Error when talking to Gemini API\n    at foo (file.js:1:2)\n  status: 503,\n  retryDelayMs: 4000\n";
+    let f = Preset::Gemini.parse_failure("", stderr, Some(1));
+    assert_eq!(f.class, ErrorClass::Transient, "{f}");
+    assert_eq!(
+        f.cause,
+        "gemini: API error 503: Error when talking to Gemini API"
+    );
+}
+
+#[test]
+fn gemini_text_mode_generic_cause_line() {
+    let stderr = "Loaded cached credentials.\nFailed to connect: the sandbox is gone\n";
+    let f = Preset::Gemini.parse_failure("", stderr, Some(1));
+    assert!(f.cause.contains("the sandbox is gone"), "{f}");
+}
+
+#[test]
+fn schema_goes_to_claude_and_codex_only() {
+    let file = std::path::Path::new("/data/schema.json");
+    let claude = Preset::Claude.invocation();
+    assert!(claude.takes_schema());
+    let with = claude.clone().with_schema("{\"type\":\"object\"}", file);
+    assert_eq!(
+        &with.args[claude.args.len()..],
+        ["--json-schema", "{\"type\":\"object\"}"]
+    );
+    let codex = Preset::Codex.invocation();
+    assert!(codex.takes_schema());
+    let with = codex.clone().with_schema("{}", file);
+    let at = with
+        .args
+        .iter()
+        .position(|a| a == "--output-schema")
+        .expect("flag");
+    assert_eq!(with.args[at + 1], "/data/schema.json");
+    assert_eq!(with.args.len(), codex.args.len() + 2);
+    if codex.args.last().map(String::as_str) == Some("-") {
+        assert_eq!(
+            with.args.last().map(String::as_str),
+            Some("-"),
+            "stdin stays last"
+        );
+        assert_eq!(at, codex.args.len() - 1);
+    } else {
+        assert_eq!(at, codex.args.len());
+    }
+    for preset in [Preset::Gemini, Preset::Generic] {
+        let inv = preset.invocation();
+        assert!(!inv.takes_schema(), "{preset}");
+        assert_eq!(inv.clone().with_schema("{}", file).args, inv.args);
+    }
+}
+
+#[test]
+fn write_settings_names_the_written_file() {
+    let dir = std::env::temp_dir().join(format!("synod-agents-edges-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let inv = Preset::Gemini.invocation();
+    let file = inv
+        .settings_file
+        .clone()
+        .expect("gemini has a settings file");
+    let env = inv.write_settings(&dir).expect("written");
+    let (name, path) = env
+        .iter()
+        .find(|(n, _)| n == file.env)
+        .expect("names the file");
+    assert_eq!(name, "GEMINI_CLI_SYSTEM_SETTINGS_PATH");
+    assert_eq!(std::path::Path::new(path), dir.join(file.file_name));
+    assert_eq!(std::fs::read_to_string(path).expect("read"), file.contents);
+    for (k, v) in &inv.env {
+        assert!(env.contains(&(k.clone(), v.clone())), "{k} kept");
+    }
+    assert_eq!(env.len(), inv.env.len() + 1);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+    // No settings file: only the preset's environment.
+    let generic = Preset::Generic.invocation();
+    assert_eq!(
+        generic.write_settings(&dir).expect("nothing written"),
+        generic.env
+    );
+}
+
+#[test]
+fn codex_retry_overrides_turn_off_the_providers_retries() {
+    assert_eq!(
+        codex_retry_overrides("local"),
+        [
+            "-c",
+            "model_providers.local.request_max_retries=0",
+            "-c",
+            "model_providers.local.stream_max_retries=0"
+        ]
+    );
+}
+
+#[test]
+fn display_forms() {
+    assert_eq!(Preset::Claude.to_string(), "claude");
+    assert_eq!(Preset::Codex.to_string(), "codex");
+    let f = Failure::new(ErrorClass::Permanent, "claude: bad key");
+    assert_eq!(
+        f.to_string(),
+        format!("claude: bad key ({})", ErrorClass::Permanent)
+    );
+}
+
+#[test]
+fn version_needs_two_numeric_parts() {
+    assert_eq!(Preset::version("2.1.332 (Claude Code)\n"), Some("2.1.332"));
+    assert_eq!(Preset::version("codex-cli 0.171.0"), Some("0.171.0"));
+    assert_eq!(Preset::version("v0.61.0-nightly"), Some("0.61.0-nightly"));
+    assert_eq!(
+        Preset::version("tool .5 1. 3 x.2 2.x 4.-1 7.8"),
+        Some("7.8")
+    );
+    assert_eq!(Preset::version("unknown 3"), None);
+}
