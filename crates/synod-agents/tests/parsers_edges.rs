@@ -277,3 +277,143 @@ fn version_needs_two_numeric_parts() {
     );
     assert_eq!(Preset::version("unknown 3"), None);
 }
+
+fn codex_events(lines: &[&str]) -> String {
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn codex_answer_is_the_last_turns() {
+    // A later turn with no agent message: its answer is missing, not the earlier turn's.
+    let stdout = codex_events(&[
+        r#"{"type":"thread.started","thread_id":"t1"}"#,
+        r#"{"type":"turn.started"}"#,
+        r#"{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"first"}}"#,
+        r#"{"type":"turn.completed","usage":{"input_tokens":10,"cached_input_tokens":0,"output_tokens":2}}"#,
+        r#"{"type":"turn.started"}"#,
+        r#"{"type":"turn.completed","usage":{"input_tokens":10,"cached_input_tokens":0,"output_tokens":0}}"#,
+    ]);
+    let err = Preset::Codex
+        .parse_success(&stdout, "")
+        .expect_err("no answer in the last turn");
+    assert!(err.cause.contains("ended without an answer"), "{err}");
+}
+
+#[test]
+fn codex_item_events_after_a_preamble_are_a_cut_short_run() {
+    let stdout = codex_events(&[
+        "Reading prompt from stdin...",
+        r#"{"type":"item.started","item":{"id":"item_0","type":"command_execution","command":"ls"}}"#,
+    ]);
+    assert!(Preset::Codex.parse_success(&stdout, "").is_err());
+}
+
+#[test]
+fn codex_failed_turn_fails_even_after_an_answer() {
+    let stdout = codex_events(&[
+        r#"{"type":"thread.started","thread_id":"t1"}"#,
+        r#"{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"partial"}}"#,
+        r#"{"type":"error","message":"stream disconnected before completion: connection reset"}"#,
+        r#"{"type":"turn.failed","error":{}}"#,
+    ]);
+    let err = Preset::Codex
+        .parse_success(&stdout, "")
+        .expect_err("failed turn");
+    assert_eq!(err.class, ErrorClass::Transient, "{err}");
+    assert_eq!(
+        err.cause,
+        "codex: stream disconnected before completion: connection reset"
+    );
+    let f = Preset::Codex.parse_failure(&stdout, "", Some(1));
+    assert_eq!(f, err);
+}
+
+#[test]
+fn codex_answer_stands_despite_a_reconnect_notice() {
+    let stdout = codex_events(&[
+        r#"{"type":"thread.started","thread_id":"t1"}"#,
+        r#"{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"done"}}"#,
+        r#"{"type":"error","message":"Reconnecting... 1/5"}"#,
+    ]);
+    let reply = Preset::Codex.parse_success(&stdout, "").expect("answer");
+    assert_eq!(reply.answer, "done");
+}
+
+#[test]
+fn codex_messages_classify() {
+    let cases = [
+        (
+            "You've hit your usage limit. Try again later.",
+            ErrorClass::RateLimited { retry_after: None },
+        ),
+        (
+            "Quota exceeded. Check your plan and billing details.",
+            ErrorClass::RateLimited { retry_after: None },
+        ),
+        (
+            "stream disconnected before completion: invalid api key",
+            ErrorClass::Transient,
+        ),
+        ("request timed out: invalid api key", ErrorClass::Transient),
+        (
+            "exceeded retry limit, last status: 409 Conflict",
+            ErrorClass::Transient,
+        ),
+        (
+            "exceeded retry limit, last status: 408 Request Timeout",
+            ErrorClass::Transient,
+        ),
+    ];
+    for (message, class) in cases {
+        let f = Preset::Codex.parse_failure("", &format!("ERROR: {message}\n"), Some(1));
+        assert_eq!(f.class, class, "{message}: {f}");
+        assert_eq!(f.cause, format!("codex: {message}"));
+    }
+}
+
+#[test]
+fn causes_drop_terminal_hyperlinks() {
+    let f = Failure::new(
+        ErrorClass::Permanent,
+        "see \u{1b}]8;;https://x.test/a\u{7}the docs\u{1b}]8;;\u{7} and \u{1b}]8;;https://x.test/b\u{1b}\\the faq\u{1b}]8;;\u{1b}\\ now",
+    );
+    assert_eq!(f.cause, "see the docs and the faq now");
+}
+
+#[test]
+fn gemini_text_cause_skips_noise_lines() {
+    let noise = "\nLoaded cached credentials.\nwarning: slow disk\n    at Foo (file:///b/gemini-X.js:12198:26)\n\
+                 /b/bundle/chunk-AB12.js:12198:26\n(file:///b/x.mjs:1:2)\n}\n";
+    let f =
+        Preset::Gemini.parse_failure("", &format!("Error: the sandbox is gone{noise}"), Some(1));
+    assert!(f.cause.ends_with("the sandbox is gone"), "{f}");
+    // Lines that only look like source locations are causes.
+    for line in [
+        "Error: failed to load plugin.js:main:3",
+        "Error: failed to load plugin.js:3:main",
+        "Error: failed to load plugin.js::",
+        "Error: failed to load plugin.js:3:",
+        "Error: failed to load plugin.txt:3:4",
+    ] {
+        let f = Preset::Gemini.parse_failure("", &format!("{line}\n"), Some(1));
+        assert!(
+            f.cause.ends_with(line.trim_start_matches("Error: ")),
+            "{line}: {f}"
+        );
+    }
+}
+
+#[test]
+fn long_multibyte_stderr_is_cut_at_a_character_boundary() {
+    let stderr = format!("{}\nError: quota gone\n", "é".repeat(20_000));
+    let f = Preset::Gemini.parse_failure("", &stderr, Some(1));
+    assert!(f.cause.ends_with("quota gone"), "{f}");
+}
+
+#[test]
+fn fractional_token_counts_are_truncated() {
+    let stdout = r#"{"type":"result","subtype":"success","is_error":false,"result":"hi","usage":{"input_tokens":12.0,"output_tokens":7.9}}"#;
+    let reply = Preset::Claude.parse_success(stdout, "").expect("success");
+    let usage = reply.usage.expect("usage");
+    assert_eq!((usage.input_tokens, usage.output_tokens), (12, 7));
+}
