@@ -23,6 +23,17 @@ fn claude_api_status_decides_over_the_error_type() {
     );
     assert_eq!(f.class, ErrorClass::Transient, "{f}");
     assert_eq!(f.cause, "claude: API error 503: upstream hiccup");
+    // The status, not the wording of the message, decides.
+    let f =
+        claude_failure(r#""subtype":"success","api_error_status":401,"result":"upstream hiccup""#);
+    assert_eq!(f.class, ErrorClass::Permanent, "{f}");
+    let f =
+        claude_failure(r#""subtype":"success","api_error_status":429,"result":"invalid api key""#);
+    assert_eq!(
+        f.class,
+        ErrorClass::RateLimited { retry_after: None },
+        "{f}"
+    );
 }
 
 #[test]
@@ -416,4 +427,107 @@ fn fractional_token_counts_are_truncated() {
     let reply = Preset::Claude.parse_success(stdout, "").expect("success");
     let usage = reply.usage.expect("usage");
     assert_eq!((usage.input_tokens, usage.output_tokens), (12, 7));
+}
+
+#[test]
+fn claude_rejected_rate_limit_states_the_wait_until_the_reset() {
+    let now = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let event = |resets_at: u64| {
+        format!(
+            "{{\"type\":\"rate_limit_event\",\"rate_limit_info\":{{\"status\":\"rejected\",\"resetsAt\":{resets_at},\"rateLimitType\":\"five_hour\"}}}}\n"
+        )
+    };
+    // Cut short after the event: no result.
+    let f = Preset::Claude.parse_failure_at(&event(1_800_000_030), "", Some(1), now);
+    assert_eq!(
+        f.class,
+        ErrorClass::RateLimited {
+            retry_after: Some(Duration::from_secs(30))
+        },
+        "{f}"
+    );
+    // A reset that is now states no wait.
+    let f = Preset::Claude.parse_failure_at(&event(1_800_000_000), "", Some(1), now);
+    assert_eq!(
+        f.class,
+        ErrorClass::RateLimited { retry_after: None },
+        "{f}"
+    );
+    // With an error result that says nothing more, the rejection decides.
+    let stdout =
+        event(1_800_000_030) + &claude_result(r#""subtype":"success","result":"request ended""#);
+    let f = Preset::Claude.parse_failure_at(&stdout, "", Some(1), now);
+    assert_eq!(
+        f.class,
+        ErrorClass::RateLimited {
+            retry_after: Some(Duration::from_secs(30))
+        },
+        "{f}"
+    );
+}
+
+#[test]
+fn claude_reports_the_init_events_model_and_session() {
+    let stdout = concat!(
+        r#"{"type":"system","subtype":"init","session_id":"s-init","model":"claude-sonnet-9"}"#,
+        "\n",
+        r#"{"type":"system","subtype":"status","session_id":"s-other","model":"other"}"#,
+        "\n",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"hal"}]}}"#,
+        "\n",
+    );
+    let reply = Preset::Claude.reported(stdout, "");
+    assert_eq!(reply.model.as_deref(), Some("claude-sonnet-9"));
+    assert_eq!(reply.session_id.as_deref(), Some("s-init"));
+}
+
+#[test]
+fn claude_null_structured_output_falls_back_to_the_text() {
+    let stdout = r#"{"type":"result","subtype":"success","is_error":false,"result":"plain answer","structured_output":null}"#;
+    let reply = Preset::Claude.parse_success(stdout, "").expect("success");
+    assert_eq!(reply.answer, "plain answer");
+}
+
+#[test]
+fn gemini_text_answer_that_is_json_is_an_answer() {
+    let stdout = "{\n  \"verdict\": \"approve\",\n  \"score\": 7\n}\n";
+    let reply = Preset::Gemini
+        .parse_success(stdout, "")
+        .expect("text answer");
+    assert_eq!(reply.answer, stdout);
+}
+
+#[test]
+fn gemini_stream_joins_deltas_and_replaces_on_a_full_message() {
+    let stdout = concat!(
+        r#"{"type":"init","session_id":"s1","model":"gemini-3.1-pro-preview"}"#,
+        "\n",
+        r#"{"type":"message","role":"assistant","content":"draft","delta":false}"#,
+        "\n",
+        r#"{"type":"message","role":"assistant","content":"Hel"}"#,
+        "\n",
+        r#"{"type":"message","role":"assistant","content":"lo","delta":true}"#,
+        "\n",
+        r#"{"type":"message","role":"assistant","content":", world","delta":true}"#,
+        "\n",
+        r#"{"type":"result","status":"success","stats":{"total_tokens":3,"input_tokens":2,"output_tokens":1}}"#,
+        "\n",
+    );
+    let reply = Preset::Gemini.parse_success(stdout, "").expect("success");
+    assert_eq!(reply.answer, "Hello, world");
+}
+
+#[test]
+fn gemini_model_without_a_main_role_is_the_one_with_most_output() {
+    let model = |candidates: u64| serde_json::json!({ "tokens": { "prompt": 10, "candidates": candidates, "cached": 0, "thoughts": 0 } });
+    let doc = serde_json::json!({
+        "session_id": "s",
+        "response": "ok",
+        "stats": { "models": {
+            "a-small": model(3), "b-big": model(50), "c-mid": model(20), "d-tie": model(50)
+        } }
+    });
+    let stdout = serde_json::to_string_pretty(&doc).expect("print") + "\n";
+    let reply = Preset::Gemini.parse_success(&stdout, "").expect("success");
+    assert_eq!(reply.model.as_deref(), Some("b-big"));
 }
