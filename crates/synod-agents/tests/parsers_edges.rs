@@ -86,6 +86,8 @@ fn claude_other_error_subtypes_classify_by_text() {
     let f = claude_failure(r#""subtype":"error_during_execution","errors":["invalid api key"]"#);
     assert_eq!(f.class, ErrorClass::Permanent, "{f}");
     assert_eq!(f.cause, "claude: error_during_execution: invalid api key");
+    let f = claude_failure(r#""subtype":"error_during_execution","errors":["server overloaded"]"#);
+    assert_eq!(f.class, ErrorClass::Transient, "{f}");
     // No errors at all: the subtype is the message.
     let f = claude_failure(r#""subtype":"error_during_execution","errors":[]"#);
     assert_eq!(
