@@ -113,23 +113,34 @@ fn gemini_json_failure(error: &str, exit: Option<i32>) -> Failure {
 
 #[test]
 fn gemini_api_status_words_classify_without_a_code() {
+    // The status word decides, whatever the message's wording suggests.
     let cases = [
         (
             "RESOURCE_EXHAUSTED",
+            "unauthorized",
             ErrorClass::RateLimited { retry_after: None },
         ),
-        ("UNAVAILABLE", ErrorClass::Transient),
-        ("DEADLINE_EXCEEDED", ErrorClass::Transient),
-        ("UNAUTHENTICATED", ErrorClass::Permanent),
-        ("INVALID_ARGUMENT", ErrorClass::Permanent),
+        ("UNAVAILABLE", "unauthorized", ErrorClass::Transient),
+        ("INTERNAL", "unauthorized", ErrorClass::Transient),
+        ("DEADLINE_EXCEEDED", "unauthorized", ErrorClass::Transient),
+        (
+            "UNAUTHENTICATED",
+            "server overloaded",
+            ErrorClass::Permanent,
+        ),
+        (
+            "INVALID_ARGUMENT",
+            "server overloaded",
+            ErrorClass::Permanent,
+        ),
     ];
-    for (status, class) in cases {
+    for (status, message, class) in cases {
         let f = gemini_json_failure(
-            &format!(r#"{{"message":"request failed","status":"{status}"}}"#),
+            &format!(r#"{{"message":"{message}","status":"{status}"}}"#),
             None,
         );
         assert_eq!(f.class, class, "{status}: {f}");
-        assert_eq!(f.cause, format!("gemini: {status}: request failed"));
+        assert_eq!(f.cause, format!("gemini: {status}: {message}"));
     }
 }
 
