@@ -406,11 +406,15 @@ fn causes_drop_terminal_hyperlinks() {
 
 #[test]
 fn gemini_text_cause_skips_noise_lines() {
-    let noise = "\nLoaded cached credentials.\nwarning: slow disk\n    at Foo (file:///b/gemini-X.js:12198:26)\n\
-                 /b/bundle/chunk-AB12.js:12198:26\n(file:///b/x.mjs:1:2)\n}\n";
-    let f =
-        Preset::Gemini.parse_failure("", &format!("Error: the sandbox is gone{noise}"), Some(1));
-    assert!(f.cause.ends_with("the sandbox is gone"), "{f}");
+    // With no line naming an error, the cause is the last line that is not noise: banners,
+    // warnings, stack frames with or without "at", punctuation.
+    let stderr = "the sandbox is gone\nLoaded cached credentials.\nwarning: slow disk\n\
+                  Security warning: sandbox disabled\nRipgrep is not available, falling back\n\
+                  \x20   at Foo (file:///b/gemini-X.js:12198:26)\n    at Bar.baz\n\
+                  /b/bundle/chunk-AB12.js:12198:26\n(file:///b/x.mjs:1:2)\n\
+                  OpenAI Codex v0.171.0\n}\n\n";
+    let f = Preset::Gemini.parse_failure("", stderr, Some(1));
+    assert_eq!(f.cause, "gemini: the sandbox is gone", "{f}");
     // Lines that only look like source locations are causes.
     for line in [
         "Error: failed to load plugin.js:main:3",
