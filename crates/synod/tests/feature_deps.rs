@@ -26,6 +26,13 @@ const EXPECTATIONS: &[(&str, &[&str], &[&str])] = &[
     ),
     ("resilience", &["synod-resilience"], &["rusqlite"]),
     ("exec", &["synod-exec", "tokio"], &["rusqlite", "reqwest"]),
+    // The PostgreSQL store: the raw client and its pool (ADR 0016), no TLS stack yet, no
+    // second SQL toolkit.
+    (
+        "postgres",
+        &["synod-store", "tokio-postgres", "deadpool-postgres"],
+        &["sqlx", "openssl", "native-tls", "rustls", "reqwest"],
+    ),
     // Parsing the CLIs' envelopes needs no store, no HTTP client and no retry engines.
     (
         "agents",
