@@ -162,7 +162,8 @@ impl Orchestrator {
                 let (record, answer) = match result {
                     Ok((record, answer)) => (record, Ok(answer)),
                     Err(Failed { record, error }) => {
-                        self.share_failure(agent, plan.breaker.as_ref(), &error).await;
+                        self.share_failure(agent, plan.breaker.as_ref(), &error)
+                            .await;
                         (record, Err(error))
                     }
                 };
