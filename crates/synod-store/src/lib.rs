@@ -119,5 +119,5 @@ pub use options::{Durability, Options};
 pub use pg::{PgOptions, PgStore, is_postgres_url, redact_url};
 pub use schema::SCHEMA_VERSION;
 pub use store::Store;
-/// Token counts of an attempt (synod-core's [`Usage`](synod_core::Usage)).
+/// Token counts of an attempt (synod-core's `Usage`).
 pub use synod_core::Usage;

@@ -212,7 +212,8 @@ impl WorkerReport {
 /// Called after each job with the job and what became of it.
 pub type JobListener = Arc<dyn Fn(&ClaimedJob, &JobOutcome) + Send + Sync>;
 
-/// Claims jobs from a [`JobQueue`] and runs them; see the [module docs](self).
+/// Claims jobs from a [`JobQueue`] and runs them, each under a lease renewed by heartbeats
+/// and completed by one fenced transaction (docs/adr/0019-job-queue.md).
 pub struct Worker {
     plan: Plan,
     queue: Arc<dyn JobQueue>,
