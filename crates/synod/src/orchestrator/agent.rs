@@ -167,19 +167,7 @@ impl Orchestrator {
                         (record, Err(error))
                     }
                 };
-                let report = &record.report;
-                self.emit(StageEvent::AttemptFinished {
-                    agent: name.to_owned(),
-                    attempt,
-                    status: report.status,
-                    exit_code: report.exit_code,
-                    class: report.class,
-                    elapsed: Duration::from_millis(report.duration_ms),
-                    usage: report.usage,
-                });
-                log.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(record);
+                self.log_attempt(name, attempt, record, &log);
                 answer
             }
         };
@@ -387,6 +375,18 @@ impl Orchestrator {
                 .as_str()
                 .clone_into(&mut record.output.status);
         }
+        self.log_attempt(name, attempt, record, log);
+        answer
+    }
+
+    /// Announces a finished attempt and keeps its record for the stage's evidence.
+    fn log_attempt(
+        &self,
+        name: &str,
+        attempt: u32,
+        record: AttemptRecord,
+        log: &Mutex<Vec<AttemptRecord>>,
+    ) {
         let report = &record.report;
         self.emit(StageEvent::AttemptFinished {
             agent: name.to_owned(),
@@ -400,7 +400,6 @@ impl Orchestrator {
         log.lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(record);
-        answer
     }
 
     /// The first line of an attempt's error, redacted (the whole text first: cutting the line
