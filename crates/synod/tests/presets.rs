@@ -4,8 +4,11 @@
 //! rate-limit floor when a CLI states no retry time.
 #![cfg(all(feature = "orchestrator", unix))]
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+mod replay;
+
+use replay::replay;
+
+use std::path::Path;
 use std::time::Duration;
 
 use synod::core::ErrorClass;
@@ -13,31 +16,6 @@ use synod::orchestrator::{
     AgentOutcome, AttemptStatus, Orchestrator, Plan, Preset, StageEvent, SynodConfig,
 };
 use synod::store::Store;
-
-fn transcripts() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../synod-agents/tests/transcripts")
-}
-
-/// An executable named `name` in `dir` that prints the recorded `transcript` (stdout and
-/// stderr) and exits with its recorded code, as the real CLI did.
-fn replay(dir: &Path, name: &str, transcript: &str) -> PathBuf {
-    let file = |ext: &str| transcripts().join(format!("{transcript}.{ext}"));
-    let exit = std::fs::read_to_string(file("exit"))
-        .map_or_else(|_| "0".to_owned(), |s| s.trim().to_owned());
-    let bin = dir.join(name);
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(
-        &bin,
-        format!(
-            "#!/bin/sh\ncat >/dev/null\ncat '{}'\ncat '{}' >&2\nexit {exit}\n",
-            file("stdout").display(),
-            file("stderr").display(),
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    bin
-}
 
 fn orchestrator(dir: &Path, toml_text: &str) -> Orchestrator {
     let config: SynodConfig = toml::from_str(toml_text).unwrap();
