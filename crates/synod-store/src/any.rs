@@ -33,6 +33,7 @@ use crate::AsyncStore;
 use crate::error::{Error, Result};
 use crate::evidence::{EvidenceStore, StageRecord, StoreFuture};
 use crate::holds::{Hold, HoldKind, SharedHolds};
+use crate::jobs::{ClaimedJob, Job, JobId, JobQueue, JobState, NewJob};
 use crate::model::{
     AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, RunUsage,
     Spec, StoredOutput, UnixMillis,
@@ -294,6 +295,45 @@ impl AnyStore {
         sqlite_only!(self, "backup", "back a PostgreSQL store up with pg_dump", s => s.backup_to(dest).await)
     }
 
+    /// [`JobQueue::claim`] at the time `now` (leases expiring before `now` are expired), for
+    /// tools and tests that decide the time themselves.
+    pub async fn claim_job_at(
+        &self,
+        worker: &str,
+        lease: Duration,
+        now: UnixMillis,
+    ) -> Result<Option<ClaimedJob>> {
+        match self {
+            AnyStore::Sqlite(s) => {
+                let worker = worker.to_owned();
+                s.call("claim_job", move |s| s.claim_job_at(&worker, lease, now))
+                    .await
+            }
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(s) => s.claim_job_at(worker, lease, now).await,
+        }
+    }
+
+    /// [`JobQueue::heartbeat`] at the time `now`.
+    pub async fn heartbeat_job_at(
+        &self,
+        job: &ClaimedJob,
+        lease: Duration,
+        now: UnixMillis,
+    ) -> Result<bool> {
+        match self {
+            AnyStore::Sqlite(s) => {
+                let job = job.clone();
+                s.call("heartbeat_job", move |s| {
+                    s.heartbeat_job_at(&job, lease, now)
+                })
+                .await
+            }
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(s) => s.heartbeat_job_at(job, lease, now).await,
+        }
+    }
+
     /// SQLite's incremental vacuum; on PostgreSQL, [`Error::Unsupported`] (autovacuum's job).
     pub async fn incremental_vacuum(&self, pages: u32) -> Result<u64> {
         sqlite_only!(self, "vacuum", "PostgreSQL's autovacuum reclaims space (or run VACUUM)", s => s.incremental_vacuum(pages).await)
@@ -342,6 +382,48 @@ impl SharedHolds for AnyStore {
 
     fn active_holds(&self, now: UnixMillis) -> StoreFuture<'_, Vec<Hold>> {
         both!(self, s => SharedHolds::active_holds(s, now))
+    }
+}
+
+impl JobQueue for AnyStore {
+    fn submit(&self, job: NewJob) -> StoreFuture<'_, JobId> {
+        both!(self, s => JobQueue::submit(s, job))
+    }
+
+    fn claim<'a>(
+        &'a self,
+        worker: &'a str,
+        lease: Duration,
+    ) -> StoreFuture<'a, Option<ClaimedJob>> {
+        both!(self, s => JobQueue::claim(s, worker, lease))
+    }
+
+    fn heartbeat<'a>(&'a self, job: &'a ClaimedJob, lease: Duration) -> StoreFuture<'a, bool> {
+        both!(self, s => JobQueue::heartbeat(s, job, lease))
+    }
+
+    fn complete<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        record: Arc<StageRecord>,
+    ) -> StoreFuture<'a, RunId> {
+        both!(self, s => JobQueue::complete(s, job, record))
+    }
+
+    fn fail<'a>(&'a self, job: &'a ClaimedJob, error: &'a str) -> StoreFuture<'a, JobState> {
+        both!(self, s => JobQueue::fail(s, job, error))
+    }
+
+    fn release<'a>(&'a self, job: &'a ClaimedJob) -> StoreFuture<'a, bool> {
+        both!(self, s => JobQueue::release(s, job))
+    }
+
+    fn jobs(&self, state: Option<JobState>, page: Page) -> StoreFuture<'_, Vec<Job>> {
+        both!(self, s => JobQueue::jobs(s, state, page))
+    }
+
+    fn job(&self, id: JobId) -> StoreFuture<'_, Option<Job>> {
+        both!(self, s => JobQueue::job(s, id))
     }
 }
 

@@ -12,11 +12,13 @@
 //! recorded exactly once. Every claim counts a try; a job whose tries are used up goes to
 //! `dead` with its last error, [`fail`](JobQueue::fail) puts a job back (or to `dead`), and
 //! [`release`](JobQueue::release) hands a job back without using a try (a worker asked to
-//! stop). See docs/adr/0019-job-queue.md, which also gives the PostgreSQL claim
-//! (`FOR UPDATE SKIP LOCKED`).
+//! stop). See docs/adr/0019-job-queue.md.
 //!
 //! On SQLite every operation is one `BEGIN IMMEDIATE` transaction, so claims of processes
-//! sharing the file are serialised; the lease deadline is this machine's clock.
+//! sharing the file are serialised. On PostgreSQL (`PgStore`, feature `postgres`) every
+//! operation is one statement and claims pick rows `FOR UPDATE SKIP LOCKED`, so workers on
+//! many machines claim side by side; leases are measured on the server's clock there, so
+//! workers whose clocks disagree still agree on when a lease expires.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -227,8 +229,8 @@ impl ClaimedJob {
 }
 
 /// A queue of stage runs that workers claim under leases. Implemented by [`AsyncStore`]
-/// (SQLite: processes on one machine); a server backend implements it for many machines
-/// (docs/adr/0019-job-queue.md gives the PostgreSQL statements). It extends
+/// (SQLite: processes on one machine), by `PgStore` (feature `postgres`: many machines,
+/// claims `FOR UPDATE SKIP LOCKED`) and by [`AnyStore`](crate::AnyStore). It extends
 /// [`EvidenceStore`] because completing a job records its stage.
 pub trait JobQueue: EvidenceStore {
     /// Queues a job. Fails with [`Error::OutOfRange`] when `max_tries` is 0.
@@ -343,7 +345,7 @@ fn read_job(row: &Row<'_>) -> rusqlite::Result<(Job, String)> {
     ))
 }
 
-fn finish_job((mut job, state): (Job, String)) -> Result<Job> {
+pub(crate) fn finish_job((mut job, state): (Job, String)) -> Result<Job> {
     job.state = state.parse().map_err(|_| Error::OutOfRange {
         what: "job state",
         detail: format!(
@@ -354,7 +356,7 @@ fn finish_job((mut job, state): (Job, String)) -> Result<Job> {
     Ok(job)
 }
 
-fn lease_millis(lease: Duration) -> Result<i64> {
+pub(crate) fn lease_millis(lease: Duration) -> Result<i64> {
     if lease.is_zero() {
         return Err(Error::OutOfRange {
             what: "lease",
@@ -362,6 +364,28 @@ fn lease_millis(lease: Duration) -> Result<i64> {
         });
     }
     Ok(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Refuses a job with no try.
+pub(crate) fn check_tries(job: &NewJob) -> Result<()> {
+    if job.max_tries == 0 {
+        return Err(Error::OutOfRange {
+            what: "max_tries",
+            detail: format!(
+                "job {} / {} has max_tries = 0; a job needs at least 1 try ([jobs] max_tries)",
+                job.spec_id, job.stage
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// What the claim of a job whose lease expired writes as its last error.
+pub(crate) fn expired_note(tries: i64, max_tries: i64, owner: Option<&str>) -> String {
+    format!(
+        "try {tries} of {max_tries}: the lease of worker {} expired (the worker died or stopped heartbeating)",
+        owner.unwrap_or("?")
+    )
 }
 
 /// Whether `job`'s claim still holds the job (running, same token), inside `tx`.
@@ -373,7 +397,7 @@ fn holds(tx: &Transaction<'_>, job: &ClaimedJob) -> rusqlite::Result<bool> {
     Ok(matches!(row, Some((state, token)) if state == "running" && token == job.token))
 }
 
-fn lease_lost(job: &ClaimedJob, reason: &str) -> Error {
+pub(crate) fn lease_lost(job: &ClaimedJob, reason: &str) -> Error {
     Error::LeaseLost {
         job: job.job.id.0,
         worker: job.worker.clone(),
@@ -382,22 +406,15 @@ fn lease_lost(job: &ClaimedJob, reason: &str) -> Error {
     }
 }
 
-const LOST: &str = "its lease expired and another worker claimed it, or it was handed back";
+pub(crate) const LOST: &str =
+    "its lease expired and another worker claimed it, or it was handed back";
 
 // ------------------------------------------------------------------------------ blocking
 
 impl Store {
     /// [`JobQueue::submit`] (blocking).
     pub fn submit_job(&self, job: &NewJob) -> Result<JobId> {
-        if job.max_tries == 0 {
-            return Err(Error::OutOfRange {
-                what: "max_tries",
-                detail: format!(
-                    "job {} / {} has max_tries = 0; a job needs at least 1 try ([jobs] max_tries)",
-                    job.spec_id, job.stage
-                ),
-            });
-        }
+        check_tries(job)?;
         let now = now_millis();
         self.write("submit_job", |tx| {
             tx.prepare_cached(SQL_INSERT_JOB)?
@@ -434,10 +451,7 @@ impl Store {
                     .optional()?;
                 let (id, note) = match expired {
                     Some((id, tries, max_tries, owner)) => {
-                        let owner = owner.unwrap_or_else(|| "?".into());
-                        let note = format!(
-                            "try {tries} of {max_tries}: the lease of worker {owner} expired (the worker died or stopped heartbeating)"
-                        );
+                        let note = expired_note(tries, max_tries, owner.as_deref());
                         if tries >= max_tries {
                             tx.prepare_cached(SQL_BURY)?
                                 .execute(params![id, note, now])?;

@@ -185,7 +185,10 @@ async fn every_read_path_has_an_index() {
         .batch_execute("SET enable_seqscan = off")
         .await
         .unwrap();
-    for (index, (name, sql)) in synod_store::pg::PG_PUBLIC_QUERIES.iter().enumerate() {
+    let queries = synod_store::pg::PG_PUBLIC_QUERIES
+        .iter()
+        .chain(synod_store::pg::PG_JOB_QUERIES);
+    for (index, (name, sql)) in queries.enumerate() {
         let params = (1..=3).filter(|n| sql.contains(&format!("${n}"))).count();
         let args = vec!["'1'"; params].join(", ");
         let execute = if params == 0 {

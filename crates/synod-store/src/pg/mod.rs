@@ -27,7 +27,11 @@
 //! ```
 
 mod holds;
+mod jobs;
 mod schema;
+
+#[doc(hidden)]
+pub use jobs::PG_JOB_QUERIES;
 
 use std::fmt;
 use std::path::Path;
@@ -149,13 +153,12 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}://{authority}{tail}")
 }
 
-/// The whole stage in one statement: the run, its outputs (in order), the spec's stage
-/// (moved only forward in time), and the executions it completes.
-const SQL_RECORD_STAGE: &str = "\
-WITH run AS (
-    INSERT INTO consensus_runs (spec_id, stage, started_at, finished_at, status, verdict_json)
-    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
-), outputs AS (
+/// What follows the `run` CTE of a stage record: the run's outputs (in order), the spec's
+/// stage (moved only forward in time), and the executions it completes. Every part reads the
+/// `run` CTE, so with no run row nothing is written.
+macro_rules! stage_parts {
+    () => {
+        "outputs AS (
     INSERT INTO agent_outputs (run_id, agent, attempt, exit_code, duration_ms, status, raw_output,
         parsed_json, error, session_id, model, input_tokens, output_tokens, cached_tokens, cost_usd)
     SELECT run.id, o.agent, o.attempt, o.exit_code, o.duration_ms, o.status, o.raw_output,
@@ -169,15 +172,28 @@ WITH run AS (
             cost_usd, n)
     ORDER BY o.n
 ), spec AS (
-    INSERT INTO specs (spec_id, stage, updated_at) VALUES ($1, $2, $4)
+    INSERT INTO specs (spec_id, stage, updated_at) SELECT $1, $2, $4 FROM run
     ON CONFLICT (spec_id) DO UPDATE SET stage = excluded.stage, updated_at = excluded.updated_at
     WHERE excluded.updated_at >= specs.updated_at
 ), executions AS (
     UPDATE agent_executions e SET completed_at = $4, outcome = x.outcome, run_id = run.id
     FROM run, unnest($21::int8[], $22::text[]) AS x(id, outcome)
     WHERE e.id = x.id
-)
-SELECT id FROM run";
+)"
+    };
+}
+pub(crate) use stage_parts;
+
+/// The whole stage in one statement: the run, then [`stage_parts`].
+const SQL_RECORD_STAGE: &str = concat!(
+    "WITH run AS (
+    INSERT INTO consensus_runs (spec_id, stage, started_at, finished_at, status, verdict_json)
+    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+), ",
+    stage_parts!(),
+    "
+SELECT id FROM run"
+);
 
 /// [`SQL_RECORD_STAGE`] without the run: outputs appended to an existing run.
 const SQL_RECORD_OUTPUTS: &str = "\
@@ -565,49 +581,58 @@ impl PgStore {
             .map_err(|e| db_error(self, operation, &e))
     }
 
-    async fn record(
+    /// Runs a stage-record statement (`sql`: [`SQL_RECORD_STAGE`] or the job queue's fenced
+    /// completion) with the stage's 22 parameters, then `extra` ones. `None` when the
+    /// statement wrote no run.
+    pub(crate) async fn record_with(
         &self,
-        run: &NewRun,
-        outputs: &[NewOutput],
-        verdict: &Value,
-        executions: &[(ExecutionId, String)],
-    ) -> Result<RunId> {
+        operation: &'static str,
+        sql: &'static str,
+        record: &StageRecord,
+        extra: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<RunId>> {
+        let StageRecord {
+            run,
+            outputs,
+            verdict,
+            executions,
+        } = record;
         let c = Columns::of(outputs)?;
         let execution_ids: Vec<i64> = executions.iter().map(|(id, _)| id.0).collect();
         let outcomes: Vec<&str> = executions.iter().map(|(_, o)| o.as_str()).collect();
         let verdict = Json(verdict);
-        let rows = self
-            .query_all(
-                "record_stage",
-                SQL_RECORD_STAGE,
-                &[
-                    &run.spec_id,
-                    &run.stage,
-                    &run.started_at,
-                    &run.finished_at,
-                    &run.status,
-                    &verdict,
-                    &c.agent,
-                    &c.attempt,
-                    &c.exit_code,
-                    &c.duration_ms,
-                    &c.status,
-                    &c.raw_output,
-                    &c.parsed_json,
-                    &c.error,
-                    &c.session_id,
-                    &c.model,
-                    &c.input_tokens,
-                    &c.output_tokens,
-                    &c.cached_tokens,
-                    &c.cost_usd,
-                    &execution_ids,
-                    &outcomes,
-                ],
-            )
-            .await?;
-        rows.first()
-            .map(|row| RunId(row.get(0)))
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
+            &run.spec_id,
+            &run.stage,
+            &run.started_at,
+            &run.finished_at,
+            &run.status,
+            &verdict,
+            &c.agent,
+            &c.attempt,
+            &c.exit_code,
+            &c.duration_ms,
+            &c.status,
+            &c.raw_output,
+            &c.parsed_json,
+            &c.error,
+            &c.session_id,
+            &c.model,
+            &c.input_tokens,
+            &c.output_tokens,
+            &c.cached_tokens,
+            &c.cost_usd,
+            &execution_ids,
+            &outcomes,
+        ];
+        params.extend_from_slice(extra);
+        let rows = self.query_all(operation, sql, &params).await?;
+        Ok(rows.first().map(|row| RunId(row.get(0))))
+    }
+
+    async fn record(&self, record: &StageRecord) -> Result<RunId> {
+        self.record_with("record_stage", SQL_RECORD_STAGE, record, &[])
+            .await?
             .ok_or_else(|| Error::Postgres {
                 url: self.inner.url.clone(),
                 operation: "record_stage",
@@ -625,7 +650,7 @@ impl PgStore {
         outputs: Vec<NewOutput>,
         verdict: Value,
     ) -> Result<RunId> {
-        self.record(&run, &outputs, &verdict, &[]).await
+        self.record(&StageRecord::new(run, outputs, verdict)).await
     }
 
     /// Appends outputs to an existing run (one statement). An unknown run fails with
@@ -936,15 +961,7 @@ impl EvidenceStore for PgStore {
     }
 
     fn record_stage(&self, record: Arc<StageRecord>) -> StoreFuture<'_, RunId> {
-        Box::pin(async move {
-            let StageRecord {
-                run,
-                outputs,
-                verdict,
-                executions,
-            } = &*record;
-            self.record(run, outputs, verdict, executions).await
-        })
+        Box::pin(async move { self.record(&record).await })
     }
 
     fn location(&self) -> Option<&Path> {
