@@ -1,4 +1,6 @@
-//! `synod submit`, `synod worker` and `synod jobs`: the job queue (docs/adr/0019-job-queue.md).
+//! `synod submit`, `synod worker` and `synod jobs`: the job queue (docs/adr/0019-job-queue.md),
+//! in the configured store: a SQLite file (workers on one machine) or a PostgreSQL server
+//! (workers on many).
 //!
 //! `submit` queues a stage run and prints its job id (`--wait`: waits for the verdict and
 //! exits like `synod run`); `worker` claims and runs jobs (`--concurrency N`, `--once`);
@@ -10,12 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use synod::orchestrator::{JobOutcome, Worker, WorkerOptions};
-use synod::store::{ClaimedJob, Job, JobId, JobQueue, JobState, NewJob, Page, Store};
+use synod::store::{AnyStore, ClaimedJob, Job, JobId, JobQueue, JobState, NewJob, Page};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{
-    ConfigArgs, Failure, Location, errln, finish, open_store, outln, print_json, read_only_store,
-};
+use crate::common::{ConfigArgs, Failure, errln, finish, open_any, outln, print_json};
 use crate::signals::StopSignals;
 use crate::watchdog;
 
@@ -86,30 +86,16 @@ pub(crate) async fn worker(args: WorkerArgs, verbose: bool) -> ExitCode {
 }
 
 pub(crate) async fn jobs(args: JobsArgs, verbose: bool) -> ExitCode {
-    finish(jobs_inner(&args), verbose)
-}
-
-/// The queue lives in a SQLite store for now: a PostgreSQL store is refused with a clear
-/// error instead of silently using the local file.
-fn sqlite_only(loaded: &synod::orchestrator::LoadedConfig) -> Result<(), Failure> {
-    match Location::of(loaded) {
-        Location::File(_) => Ok(()),
-        server @ Location::Server(_) => Err(Failure::msg(format!(
-            "the job queue runs on a SQLite store (store.path) for now, not on the PostgreSQL store {}; \
-             unset store.url / SYNOD_STORE__URL or pass --store PATH (docs/adr/0019-job-queue.md has the PostgreSQL design)",
-            server.shown()
-        ))),
-    }
+    finish(jobs_inner(&args).await, verbose)
 }
 
 async fn submit_inner(args: SubmitArgs) -> Result<ExitCode, Failure> {
     let loaded = args.config.load()?;
-    sqlite_only(&loaded)?;
     loaded
         .config
         .require_stage(&args.stage)
         .map_err(|e| Failure::new(format!("cannot submit {}", args.spec), e))?;
-    let store = open_store(&loaded)?.into_async();
+    let store = open_any(&loaded).await?;
     let mut job = NewJob::new(&args.spec, &args.stage)
         .max_tries(args.max_tries.unwrap_or(loaded.config.jobs.max_tries));
     if let Some(prompt) = &args.prompt {
@@ -177,7 +163,7 @@ fn status_exit_code(status: &str) -> u8 {
 }
 
 /// Polls the job until it is done or dead.
-async fn wait_for(store: &synod::store::AsyncStore, id: JobId) -> Result<Job, Failure> {
+async fn wait_for(store: &AnyStore, id: JobId) -> Result<Job, Failure> {
     let mut delay = Duration::from_millis(20);
     loop {
         let job = store
@@ -195,11 +181,10 @@ async fn wait_for(store: &synod::store::AsyncStore, id: JobId) -> Result<Job, Fa
 
 async fn worker_inner(args: WorkerArgs) -> Result<ExitCode, Failure> {
     let loaded = args.config.load()?;
-    sqlite_only(&loaded)?;
     let plan = loaded
         .plan()
         .map_err(|e| Failure::new("invalid config", e))?;
-    let store = open_store(&loaded)?.into_async();
+    let store = open_any(&loaded).await?;
     let jobs = &loaded.config.jobs;
     let name = args.name.unwrap_or_else(default_name);
     let mut options = WorkerOptions::new(&name).lease(jobs.lease.get());
@@ -281,10 +266,8 @@ fn default_name() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-fn jobs_inner(args: &JobsArgs) -> Result<ExitCode, Failure> {
-    let loaded = args.config.load()?;
-    sqlite_only(&loaded)?;
-    let (_, store): (_, Store) = read_only_store(loaded)?;
+async fn jobs_inner(args: &JobsArgs) -> Result<ExitCode, Failure> {
+    let (_, store) = args.config.open_any_read_only().await?;
     let state = args
         .state
         .as_deref()
@@ -293,6 +276,7 @@ fn jobs_inner(args: &JobsArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::new("--state", e))?;
     let jobs = store
         .jobs(state, Page::first(args.limit))
+        .await
         .map_err(|e| Failure::new("cannot list the jobs", e))?;
     if args.json {
         print_json(&jobs)?;

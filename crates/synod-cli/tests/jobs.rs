@@ -348,22 +348,24 @@ fn submit_wait_prints_the_verdict_and_exits_like_run() {
     let out = project.synod(&["submit", "--spec", "W-2", "--stage", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown stage \"nope\""));
-    // A PostgreSQL store is refused (the queue runs on SQLite for now), before connecting.
+    // An unreachable PostgreSQL store is one clear line naming it, exit 2, nothing queued.
     for args in [
         &["submit", "--spec", "W-3", "--stage", "ask"][..],
         &["worker", "--once"][..],
         &["jobs"][..],
     ] {
         let mut args = args.to_vec();
-        args.extend(["--store", "postgres://synod@127.0.0.1:9/synod"]);
+        args.extend(["--store", "postgres://synod:secret@127.0.0.1:9/synod"]);
         let out = project.synod(&args);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(
-            stderr.contains("the job queue runs on a SQLite store"),
+            stderr.contains("cannot open the store postgres://synod:***@127.0.0.1:9/synod"),
             "{args:?}: {stderr}"
         );
+        assert!(!stderr.contains("secret"), "{args:?}: {stderr}");
     }
+    assert_eq!(runs_of(&project, "W-3"), 0);
 }
 
 #[test]

@@ -1,0 +1,271 @@
+//! The job queue on a PostgreSQL store (the synod-testpg fixture's server), as processes:
+//! `synod submit` queues, two `synod worker --once` processes drain the queue side by side,
+//! every job is recorded once, `synod jobs` and `synod history` read it back, and
+//! `submit --wait` gives the verdict; a SIGKILLed worker's job is finished by another worker
+//! once its lease expires, and recorded once. No SQLite file is created.
+#![cfg(unix)]
+
+mod run_support;
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use run_support::Project;
+use serde_json::Value;
+
+const CONFIG: &str = r#"
+[jobs]
+lease = "5s"
+poll = "50ms"
+
+[[agents]]
+name = "quick"
+command = "sh"
+args = ["-c", "cat >/dev/null; echo '{\"answer\": 42}'"]
+timeout = "20s"
+
+[[stages]]
+name = "ask"
+agents = ["quick"]
+prompt = "Answer for {spec_id}."
+"#;
+
+/// [`CONFIG`] with a 1 s lease and a stage `slow` whose agent blocks while `DIR/hold`
+/// exists (after leaving `DIR/started-SPEC-PID`).
+fn held_config(dir: &std::path::Path) -> String {
+    let dir = dir.display();
+    CONFIG.replace("lease = \"5s\"", "lease = \"1s\"")
+        + &format!(
+            r#"
+[[agents]]
+name = "held"
+command = "sh"
+args = ["-c", '''cat >/dev/null; touch "{dir}/started-$SYNOD_SPEC_ID-$$"; while [ -e "{dir}/hold" ]; do sleep 0.02; done; echo '{{"answer": 42}}' ''']
+timeout = "20s"
+kill_grace = "100ms"
+
+[[stages]]
+name = "slow"
+agents = ["held"]
+prompt = "Answer for {{spec_id}}."
+"#
+        )
+}
+
+/// Polls `check` until it holds, failing after 60 s.
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The job `id` as `synod jobs --json` lists it.
+fn job(project: &Project, url: &str, id: i64) -> Value {
+    let jobs = json_of(project, url, &["jobs", "--json"]);
+    jobs.as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("job {id} is not listed: {jobs}"))
+}
+
+fn database() -> synod_testpg::Database {
+    synod_testpg::PgCluster::shared()
+        .and_then(synod_testpg::PgCluster::database_blocking)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `synod ARGS` in the project, on the PostgreSQL store `url` (`SYNOD_STORE__URL`).
+fn synod(project: &Project, url: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("synod"));
+    cmd.current_dir(project.path())
+        .env_remove("RUST_LOG")
+        .env("SYNOD_STORE__URL", url)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn finished(child: Child, limit: Duration) -> Output {
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("synod process {id} did not exit within {limit:?}"))
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn json_of(project: &Project, url: &str, args: &[&str]) -> Value {
+    let out = synod(project, url, args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn two_workers_on_postgres_record_each_job_once() {
+    const JOBS: usize = 10;
+    let db = database();
+    let url = db.url();
+    let project = Project::new(CONFIG);
+    let mut ids = HashSet::new();
+    for i in 0..JOBS {
+        let spec = format!("PGJ-{i}");
+        let out = synod(
+            &project,
+            url,
+            &["submit", "--spec", &spec, "--stage", "ask"],
+        )
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let id: i64 = text(&out.stdout).trim().parse().expect("a job id");
+        assert!(ids.insert(id), "job id {id} given twice");
+    }
+    let queued = json_of(&project, url, &["jobs", "--state", "queued", "--json"]);
+    assert_eq!(queued.as_array().unwrap().len(), JOBS);
+
+    let workers: Vec<Child> = ["pg-a", "pg-b"]
+        .iter()
+        .map(|name| {
+            synod(
+                &project,
+                url,
+                &["worker", "--once", "--concurrency", "2", "--name", name],
+            )
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut ran = Vec::new();
+    for worker in workers {
+        let out = finished(worker, Duration::from_secs(120));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        ran.extend(text(&out.stdout).lines().filter_map(|l| {
+            l.strip_prefix("job ")?
+                .split(' ')
+                .next()?
+                .parse::<i64>()
+                .ok()
+        }));
+    }
+    let distinct: HashSet<i64> = ran.iter().copied().collect();
+    assert_eq!(ran.len(), JOBS, "each job ran once: {ran:?}");
+    assert_eq!(distinct, ids);
+
+    let jobs = json_of(&project, url, &["jobs", "--json"]);
+    let jobs = jobs.as_array().unwrap();
+    assert_eq!(jobs.len(), JOBS);
+    let mut runs = HashSet::new();
+    for job in jobs {
+        assert_eq!(job["state"], "done", "{job}");
+        assert_eq!(job["tries"], 1, "{job}");
+        assert!(
+            runs.insert(job["run_id"].as_i64().expect("a run id")),
+            "{job}"
+        );
+    }
+    for i in 0..JOBS {
+        let spec = format!("PGJ-{i}");
+        let history = json_of(&project, url, &["history", &spec, "--json"]);
+        assert_eq!(history.as_array().unwrap().len(), 1, "{spec}: {history}");
+        assert_eq!(history[0]["status"], "ok");
+    }
+
+    // `submit --wait` waits for a worker and exits like `synod run`.
+    let waiting = synod(
+        &project,
+        url,
+        &["submit", "--spec", "PGW-1", "--stage", "ask", "--wait"],
+    )
+    .spawn()
+    .unwrap();
+    // A worker started before the job is queued would find the queue empty and leave.
+    wait_until("submit --wait to queue its job", || {
+        json_of(&project, url, &["jobs", "--state", "queued", "--json"])
+            .as_array()
+            .is_some_and(|jobs| !jobs.is_empty())
+    });
+    let worker = synod(&project, url, &["worker", "--once"]).spawn().unwrap();
+    let waited = finished(waiting, Duration::from_secs(120));
+    let worker = finished(worker, Duration::from_secs(120));
+    assert!(worker.status.success(), "{}", text(&worker.stderr));
+    assert_eq!(waited.status.code(), Some(0), "{}", text(&waited.stderr));
+    assert!(
+        text(&waited.stdout).contains("Verdict: ok. Evidence: run"),
+        "{}",
+        text(&waited.stdout)
+    );
+    assert!(!project.store().exists(), "no SQLite file was created");
+}
+
+#[test]
+fn a_sigkilled_workers_job_is_finished_by_another_worker_on_postgres() {
+    let db = database();
+    let url = db.url();
+    let project = Project::new("");
+    let dir = project.path();
+    std::fs::write(dir.join("synod.toml"), held_config(dir)).unwrap();
+    std::fs::write(dir.join("hold"), "").unwrap();
+    let out = synod(
+        &project,
+        url,
+        &["submit", "--spec", "PGK-1", "--stage", "slow"],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id: i64 = text(&out.stdout).trim().parse().unwrap();
+    let victim = synod(&project, url, &["worker", "--name", "victim"])
+        .spawn()
+        .unwrap();
+    wait_until("the agent to start", || {
+        std::fs::read_dir(dir).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("started-PGK-1-")
+        })
+    });
+    assert_eq!(job(&project, url, id)["state"], "running");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(victim.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    let _ = finished(victim, Duration::from_secs(10));
+    // The agent may finish now; the dead worker cannot record it.
+    std::fs::remove_file(dir.join("hold")).unwrap();
+    let rescuer = synod(&project, url, &["worker", "--name", "rescuer"])
+        .spawn()
+        .unwrap();
+    wait_until("the job to be done", || {
+        job(&project, url, id)["state"] == "done"
+    });
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(rescuer.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = finished(rescuer, Duration::from_secs(30));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let done = job(&project, url, id);
+    assert_eq!(done["tries"], 2, "{done}");
+    assert_eq!(done["lease_owner"], "rescuer#1", "{done}");
+    let last_error = done["last_error"].as_str().unwrap();
+    assert!(
+        last_error.contains("lease of worker victim#1 expired"),
+        "{last_error}"
+    );
+    let history = json_of(&project, url, &["history", "PGK-1", "--json"]);
+    assert_eq!(
+        history.as_array().unwrap().len(),
+        1,
+        "recorded exactly once"
+    );
+    assert_eq!(history[0]["id"], done["run_id"]);
+}
