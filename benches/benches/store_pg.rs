@@ -12,6 +12,11 @@
 //! - `raw_one_statement`: synod's own statement sent through the raw client on a dedicated
 //!   connection (what synod's pool and encoding cost over the wire protocol alone).
 //!
+//! `store_pg/growth/{latest_verdict,history_20,record_stage}/N` measure the same calls in one
+//! store holding N = 1k, 10k, 100k and 1M runs (1,000 specs, one 256-byte output per run,
+//! bulk-loaded with `generate_series`): the point read and the page should stay flat (index
+//! seeks), and so should a write (index inserts are logarithmic).
+//!
 //! After the criterion groups a paired run alternates the contenders call by call and prints
 //! throughput ratios (the figures to trust on a loaded machine).
 //!
@@ -22,9 +27,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use synod::store::{NewOutput, NewRun, PgOptions, PgStore};
+use synod::store::{NewOutput, NewRun, Page, PgOptions, PgStore};
 use tokio::runtime::Runtime;
 use tokio_postgres::types::Json;
 use tokio_postgres::{Client, NoTls, Statement};
@@ -343,9 +348,83 @@ fn config() -> Criterion {
         .warm_up_time(Duration::from_secs(1))
 }
 
+/// Loads runs `from..to` (spec `G-{n % 1000}`, stage `plan`, started at `n`), one output each.
+async fn load_runs(admin: &Client, from: i64, to: i64) {
+    admin
+        .batch_execute(&format!(
+            "INSERT INTO consensus_runs (spec_id, stage, started_at, finished_at, status, verdict_json) \
+             SELECT 'G-' || (g % 1000), 'plan', g, g + 10, 'ok', '{{\"status\": \"ok\"}}'::jsonb \
+             FROM generate_series({from}, {to} - 1) g; \
+             INSERT INTO agent_outputs (run_id, agent, attempt, exit_code, duration_ms, status, raw_output) \
+             SELECT id, 'agent' || (id % 3), 1, 0, 1000, 'ok', repeat('x', 256) \
+             FROM consensus_runs WHERE started_at >= {from} AND started_at < {to}; \
+             ANALYZE consensus_runs; ANALYZE agent_outputs;"
+        ))
+        .await
+        .expect("bulk load");
+}
+
+fn growth(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cluster = synod_testpg::PgCluster::shared().expect("a PostgreSQL server");
+    let (db, store, admin) = rt.block_on(async {
+        let db = cluster.database().await.expect("database");
+        let store = PgStore::connect(db.url(), PgOptions::default())
+            .await
+            .expect("connect");
+        let (admin, connection) = tokio_postgres::connect(db.url(), NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        (db, store, admin)
+    });
+    let outs = outputs();
+    let verdict = verdict(1);
+    let mut group = c.benchmark_group("store_pg/growth");
+    let mut loaded = 0_i64;
+    // Writes measured here start past every loaded run.
+    let mut n = 10_000_000_i64;
+    for size in [1_000_i64, 10_000, 100_000, 1_000_000] {
+        rt.block_on(load_runs(&admin, loaded, size));
+        loaded = size;
+        group.bench_with_input(BenchmarkId::new("latest_verdict", size), &size, |b, _| {
+            b.to_async(&rt).iter(|| async {
+                black_box(store.latest_verdict("G-7", "plan").await.expect("read"))
+            });
+        });
+        group.bench_with_input(BenchmarkId::new("history_20", size), &size, |b, _| {
+            b.to_async(&rt).iter(|| async {
+                black_box(store.history("G-7", Page::first(20)).await.expect("read"))
+            });
+        });
+        group.bench_with_input(BenchmarkId::new("record_stage", size), &size, |b, _| {
+            b.to_async(&rt).iter(|| {
+                n += 1;
+                let run = new_run(n);
+                let (outs, verdict, store) = (outs.clone(), verdict.clone(), &store);
+                async move {
+                    black_box(
+                        store
+                            .record_stage(run, outs, verdict)
+                            .await
+                            .expect("record"),
+                    )
+                }
+            });
+        });
+    }
+    group.finish();
+    drop((store, admin));
+    drop(db);
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = record_stage
+    targets = record_stage, growth
 }
 criterion_main!(benches);
