@@ -1,5 +1,5 @@
 //! The CLI on a PostgreSQL store (the synod-testpg fixture's server): `synod run` records a
-//! stage there (`--store URL`), `history`, `show` and `store check` read it back (the URL from
+//! stage there (`--store URL`), `history`, `show`, `stats` and `store check` read it back (the URL from
 //! `SYNOD_STORE__URL` and `--set store.url=`), and a wrong password or an unreachable server is
 //! one line, exit 2, with the password hidden and nothing written.
 #![cfg(unix)]
@@ -88,6 +88,21 @@ fn a_stage_runs_and_reads_back_on_postgres() {
         4,
         "every attempt is kept"
     );
+
+    let stats = synod_with_env(&project, db.url(), &["stats", "--json", "--config", config]);
+    assert!(
+        stats.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stats.stderr)
+    );
+    let stats: Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let attempts: u64 = stats["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|agent| agent["attempts"].as_u64().expect("attempts"))
+        .sum();
+    assert_eq!(attempts, 4, "every stored attempt counts: {stats}");
 
     let check = synod_with_env(&project, db.url(), &["store", "check", "--config", config]);
     let out = String::from_utf8_lossy(&check.stdout);
