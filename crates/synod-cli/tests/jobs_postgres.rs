@@ -269,3 +269,83 @@ fn a_sigkilled_workers_job_is_finished_by_another_worker_on_postgres() {
     );
     assert_eq!(history[0]["id"], done["run_id"]);
 }
+
+/// Two `synod worker` processes on one PostgreSQL store: the first call of the shared agent
+/// answers 429 with a 5 s retry time; the other worker, whose job needs the same agent, waits
+/// for those 5 s before calling it (the agent logs its call times).
+#[test]
+fn a_rate_limit_met_by_one_worker_makes_the_other_worker_wait_on_postgres() {
+    let db = database();
+    let url = db.url();
+    let project = Project::new("");
+    let dir = project.path();
+    let config = format!(
+        r#"
+[jobs]
+lease = "30s"
+poll = "50ms"
+
+[[agents]]
+name = "limited"
+command = "sh"
+args = ["-c", '''cat >/dev/null; date +%s%3N >> "{dir}/calls"; if mkdir "{dir}/limited.once" 2>/dev/null; then echo '429 Too Many Requests: retry after 5s' >&2; exit 1; fi; echo '{{"answer": 42}}' ''']
+timeout = "20s"
+retry = {{ max_attempts = 2, max_delay = "10s" }}
+
+[[stages]]
+name = "ask"
+agents = ["limited"]
+prompt = "Answer for {{spec_id}}."
+"#,
+        dir = dir.display()
+    );
+    std::fs::write(dir.join("synod.toml"), config).unwrap();
+    for spec in ["RL-1", "RL-2"] {
+        let out = synod(&project, url, &["submit", "--spec", spec, "--stage", "ask"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let calls = || -> Vec<i64> {
+        std::fs::read_to_string(dir.join("calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.trim().parse().unwrap())
+            .collect()
+    };
+    let first = synod(&project, url, &["worker", "--once", "--name", "first"])
+        .spawn()
+        .unwrap();
+    wait_until("the first call (answered 429)", || !calls().is_empty());
+    let second = synod(&project, url, &["worker", "--once", "--name", "second"])
+        .spawn()
+        .unwrap();
+    let (first, second) = (
+        finished(first, Duration::from_secs(120)),
+        finished(second, Duration::from_secs(120)),
+    );
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    let ran = |out: &Output| {
+        text(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("job "))
+            .count()
+    };
+    assert_eq!((ran(&first), ran(&second)), (1, 1), "one job each");
+    let calls = calls();
+    assert_eq!(
+        calls.len(),
+        3,
+        "the 429, its retry, the other job: {calls:?}"
+    );
+    for later in &calls[1..] {
+        assert!(
+            *later >= calls[0] + 5_000,
+            "an agent call {} ms after the 429, inside its 5 s: {calls:?}",
+            later - calls[0]
+        );
+    }
+    let jobs = json_of(&project, url, &["jobs", "--state", "done", "--json"]);
+    assert_eq!(jobs.as_array().unwrap().len(), 2, "{jobs}");
+}
