@@ -2,7 +2,8 @@
 //! `synod submit` queues, two `synod worker --once` processes drain the queue side by side,
 //! every job is recorded once, `synod jobs` and `synod history` read it back, and
 //! `submit --wait` gives the verdict; a SIGKILLed worker's job is finished by another worker
-//! once its lease expires, and recorded once. No SQLite file is created.
+//! once its lease expires, and recorded once; a rate limit or an open breaker met by one
+//! worker holds the other workers back. No SQLite file is created.
 #![cfg(unix)]
 
 mod run_support;
@@ -348,4 +349,74 @@ prompt = "Answer for {{spec_id}}."
     }
     let jobs = json_of(&project, url, &["jobs", "--state", "done", "--json"]);
     assert_eq!(jobs.as_array().unwrap().len(), 2, "{jobs}");
+}
+
+/// A breaker opened by one `synod worker` (its agent's 503) is open for a worker started
+/// afterwards on the same PostgreSQL store: that worker's job records the agent as skipped
+/// without calling it.
+#[test]
+fn a_breaker_opened_by_one_worker_is_open_for_the_next_on_postgres() {
+    let db = database();
+    let url = db.url();
+    let project = Project::new("");
+    let dir = project.path();
+    let config = format!(
+        r#"
+[breaker]
+window_size = 1
+minimum_calls = 1
+failure_rate_threshold = 50
+wait_in_open = "10m"
+max_wait_in_open = "10m"
+
+[[agents]]
+name = "codex"
+command = "sh"
+args = ["-c", '''cat >/dev/null; date +%s%3N >> "{dir}/calls"; if [ -e "{dir}/down" ]; then echo 'HTTP 503 service unavailable' >&2; exit 1; fi; echo '{{"answer": 42}}' ''']
+retry = {{ max_attempts = 1 }}
+
+[[stages]]
+name = "ask"
+agents = ["codex"]
+prompt = "Answer for {{spec_id}}."
+"#,
+        dir = dir.display()
+    );
+    std::fs::write(dir.join("synod.toml"), config).unwrap();
+    std::fs::write(dir.join("down"), "").unwrap();
+    let calls = || {
+        std::fs::read_to_string(dir.join("calls"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let run_one = |spec: &str, name: &str| {
+        let out = synod(&project, url, &["submit", "--spec", spec, "--stage", "ask"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let worker = synod(&project, url, &["worker", "--once", "--name", name])
+            .spawn()
+            .unwrap();
+        let out = finished(worker, Duration::from_secs(120));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        json_of(&project, url, &["history", spec, "--json"])
+    };
+    run_one("BR-1", "first");
+    assert_eq!(calls(), 1, "the first worker called the failing agent");
+
+    // The agent is healthy again, but its breaker, opened by the first worker, is open.
+    std::fs::remove_file(dir.join("down")).unwrap();
+    let history = run_one("BR-2", "second");
+    assert_eq!(
+        calls(),
+        1,
+        "the second worker called the agent through an open breaker"
+    );
+    let run_id = history[0]["id"].as_i64().unwrap();
+    let out = synod(&project, url, &["show", &run_id.to_string(), "--json"])
+        .output()
+        .unwrap();
+    let shown = text(&out.stdout);
+    assert!(shown.contains("open in another process"), "{shown}");
 }
