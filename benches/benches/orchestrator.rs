@@ -15,6 +15,11 @@
 //! `stage/synod_untracked`, `stage/raw`, `none`) the binary runs that contender
 //! `SYNOD_BENCH_N` times (default 20) instead of criterion, for `valgrind --tool=callgrind`
 //! (the agents run natively; only this process is counted). See docs/PERFORMANCE.md.
+//! The same switch runs the parts of a stage on their own, for timing under `time` (the
+//! decomposition in docs/PERFORMANCE.md): `stage/raw_stdin` (raw, the prompt written to each
+//! agent's stdin), `exec/3` and `exec/3untracked` (synod-exec's `run_all` of the three agents,
+//! with and without descendant tracking), `stage/synod_null` (the Orchestrator with a store
+//! that keeps nothing).
 //!
 //! Group `orchestrator/redact_16mib`: the cost of redacting 16 MiB of agent output against
 //! storing the same output with `record_stage` (one run, one 16 MiB attempt, WAL file).
@@ -72,6 +77,25 @@ async fn raw_stage() -> Vec<std::process::Output> {
             .output()
             .await
             .expect("sh runs")
+    };
+    let (a, b, c) = tokio::join!(spawn(), spawn(), spawn());
+    vec![a, b, c]
+}
+
+async fn raw_stage_stdin() -> Vec<std::process::Output> {
+    use tokio::io::AsyncWriteExt;
+    let spawn = || async {
+        let mut child = tokio::process::Command::new("sh")
+            .args(["-c", ANSWER])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sh runs");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"Plan BENCH-1.").await.expect("prompt");
+        drop(stdin);
+        child.wait_with_output().await.expect("sh runs")
     };
     let (a, b, c) = tokio::join!(spawn(), spawn(), spawn());
     vec![a, b, c]
@@ -238,6 +262,29 @@ fn redact_16mib(c: &mut Criterion) {
     g.finish();
 }
 
+/// An evidence store that keeps nothing: `stage/synod_null` measures the Orchestrator without
+/// any store work.
+#[derive(Debug)]
+struct NullStore;
+impl synod::store::EvidenceStore for NullStore {
+    fn execution_started<'a>(
+        &'a self,
+        _agent: &'a str,
+        _at: i64,
+    ) -> synod::store::StoreFuture<'a, synod::store::ExecutionId> {
+        Box::pin(async { Ok(synod::store::ExecutionId(1)) })
+    }
+    fn record_stage(
+        &self,
+        _r: std::sync::Arc<synod::store::StageRecord>,
+    ) -> synod::store::StoreFuture<'_, synod::store::RunId> {
+        Box::pin(async { Ok(synod::store::RunId(1)) })
+    }
+    fn location(&self) -> Option<&std::path::Path> {
+        None
+    }
+}
+
 /// Runs one contender `SYNOD_BENCH_N` times (for instruction counts; see the module docs).
 fn once(what: &str) {
     let n: usize = std::env::var("SYNOD_BENCH_N")
@@ -269,6 +316,50 @@ fn once(what: &str) {
                         .await
                         .expect("stage runs");
                     assert_eq!(report.status.exit_code(), 0);
+                }
+            }
+            "stage/synod_null" => {
+                let orchestrator = Orchestrator::new(config(), NullStore)
+                    .expect("valid")
+                    .track_executions(false);
+                for _ in 0..n {
+                    let report = orchestrator
+                        .run_stage("BENCH-1", "plan")
+                        .await
+                        .expect("stage runs");
+                    assert_eq!(report.status.exit_code(), 0);
+                }
+            }
+            "exec/3" => {
+                let cmds: Vec<synod::exec::AgentCommand> = (0..3)
+                    .map(|_| {
+                        synod::exec::AgentCommand::new("sh")
+                            .args(["-c", ANSWER])
+                            .stdin(b"Plan BENCH-1.".to_vec())
+                    })
+                    .collect();
+                let token = synod::exec::CancellationToken::new();
+                for _ in 0..n {
+                    black_box(synod::exec::run_all(&cmds, 3, &token).await);
+                }
+            }
+            "exec/3untracked" => {
+                let cmds: Vec<synod::exec::AgentCommand> = (0..3)
+                    .map(|_| {
+                        synod::exec::AgentCommand::new("sh")
+                            .args(["-c", ANSWER])
+                            .stdin(b"Plan BENCH-1.".to_vec())
+                            .track_descendants(false)
+                    })
+                    .collect();
+                let token = synod::exec::CancellationToken::new();
+                for _ in 0..n {
+                    black_box(synod::exec::run_all(&cmds, 3, &token).await);
+                }
+            }
+            "stage/raw_stdin" => {
+                for _ in 0..n {
+                    black_box(raw_stage_stdin().await);
                 }
             }
             other => panic!("SYNOD_BENCH_ONCE: unknown contender {other:?}"),
