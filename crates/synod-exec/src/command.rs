@@ -237,8 +237,10 @@ impl AgentCommand {
     /// Linux, from `/proc`). On, the whole tree is stopped when the run ends, times out, is
     /// cancelled or dropped: also descendants that left the process group or session
     /// (`setsid`) or cleared their environment, and (with [`crate::become_subreaper`]) orphans
-    /// reparented to this process. The cost is one `/proc` scan when the run ends plus polls
-    /// while it runs (every 10 ms at first, backing off to every 250 ms). Off, only the
+    /// reparented to this process. The cost is polls of `/proc` while it runs (every 10 ms at
+    /// first, backing off to every 250 ms) and one scan when the run ends, skipped when a few
+    /// syscalls show it could find nothing (nothing recorded, the group empty, and for a
+    /// subreaper no child that synod-exec did not spawn). Off, only the
     /// process group is stopped: for trusted commands that start nothing, or whose
     /// detached helpers must outlive them. Without effect on Windows, where the job object
     /// always holds (and stops) the whole tree.

@@ -141,6 +141,54 @@ impl Tracker {
         Some(table)
     }
 
+    /// After the child was reaped: whether a scan of `/proc` is sure to find nothing to stop,
+    /// known from a few syscalls instead of reading the process table (the common case of an
+    /// agent that leaves nothing behind). `false` whenever a scan could find something:
+    ///
+    /// - a descendant was recorded while the child ran (its group, session or children may
+    ///   remain);
+    /// - the child's process group still has a member (`kill(-pgid, 0)`, zombies included);
+    /// - this process is a subreaper and has a child that synod-exec did not spawn (an orphan
+    ///   the scan may claim), or its children cannot be listed.
+    ///
+    /// Otherwise a scan has no seed: the child is gone, so no parent chain leads to it; no
+    /// process is in its group; no process is in a session it led (a group leader cannot
+    /// call `setsid`); nothing was recorded; and no orphan is ours to claim (every live
+    /// descendant of a reaped child is below one of its reparented children, which went to
+    /// init, not to us, or are listed among our children).
+    pub(crate) fn nothing_left(&self) -> bool {
+        self.nothing_left_as(subreaper_active())
+    }
+
+    /// [`nothing_left`](Self::nothing_left), as if this process were a subreaper or not.
+    fn nothing_left_as(&self, subreaper: bool) -> bool {
+        if !self.enabled || !self.known.is_empty() {
+            return false;
+        }
+        let Ok(pgid) = i32::try_from(self.root) else {
+            return false;
+        };
+        if nix::sys::signal::killpg(Pid::from_raw(pgid), None) != Err(nix::errno::Errno::ESRCH) {
+            return false;
+        }
+        if !subreaper {
+            return true;
+        }
+        self.only_registered_children(crate::process_tree::my_children().as_deref())
+    }
+
+    /// Whether every one of `children` (this process's; `None`: unknown) was spawned by
+    /// synod-exec, so that none can be an orphan to claim.
+    fn only_registered_children(&self, children: Option<&[u32]>) -> bool {
+        let Some(children) = children else {
+            return false;
+        };
+        let roots = roots();
+        children
+            .iter()
+            .all(|child| roots.values().any(|r| r.pid == *child))
+    }
+
     /// Whether every pid allocated since the spawn is still above the child's (no wrap).
     fn pids_in_order(&mut self) -> bool {
         if self.wrapped {
@@ -453,6 +501,76 @@ mod tests {
         in_order.last_pid = u32::MAX;
         assert!(!in_order.pids_in_order());
         assert!(!in_order.pids_in_order());
+    }
+
+    /// Spawns `sh -c script` as the leader of its own group, registered like a run's child.
+    #[cfg(target_os = "linux")]
+    fn spawn_sh(script: &str) -> (std::process::Child, Tracker) {
+        use std::os::unix::process::CommandExt;
+        spawn_registered(
+            true,
+            || {
+                std::process::Command::new("sh")
+                    .args(["-c", script])
+                    .stdin(std::process::Stdio::null())
+                    .process_group(0)
+                    .spawn()
+            },
+            |child| Some(child.id()),
+        )
+        .unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_final_scan_is_skipped_only_when_it_could_find_nothing() {
+        // A child that leaves nothing: no scan needed, subreaper or not (registered spawns
+        // are never taken for orphans).
+        let (mut child, tracker) = spawn_sh("exit 0");
+        child.wait().unwrap();
+        assert!(tracker.nothing_left_as(false));
+        assert!(tracker.only_registered_children(Some(&[child.id()])));
+
+        // A child that leaves a member in its group: the scan runs (and finds it).
+        let (mut child, mut tracker) = spawn_sh("sleep 30 & exit 0");
+        child.wait().unwrap();
+        assert!(!tracker.nothing_left_as(false));
+        let table = tracker.scan_now().unwrap();
+        assert!(table.iter().any(|p| p.pgid == tracker.root && !p.is_dead()));
+        tracker.kill_now();
+        send_group(tracker.root);
+
+        // A descendant recorded while the child ran: the scan runs (its group, session or
+        // children may remain).
+        let (mut child, mut tracker) = spawn_sh("exit 0");
+        child.wait().unwrap();
+        tracker.known.insert(u32::MAX - 5, 1);
+        assert!(!tracker.nothing_left_as(false));
+        assert!(!tracker.nothing_left_as(true));
+
+        // As a subreaper, a child of ours that synod-exec did not spawn may be an orphan to
+        // claim; unlistable children count as such.
+        let mut stranger = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let (mut child, tracker) = spawn_sh("exit 0");
+        child.wait().unwrap();
+        let mine = crate::process_tree::my_children().unwrap();
+        assert!(mine.contains(&stranger.id()), "{mine:?}");
+        assert!(!tracker.only_registered_children(Some(&mine)));
+        assert!(!tracker.nothing_left_as(true));
+        assert!(!tracker.only_registered_children(None));
+        // Not a subreaper: orphans go to init, which no scan could link to the child.
+        assert!(tracker.nothing_left_as(false));
+        stranger.kill().unwrap();
+        stranger.wait().unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    fn send_group(pgid: u32) {
+        let pgid = i32::try_from(pgid).unwrap();
+        let _ = nix::sys::signal::killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     }
 
     #[test]

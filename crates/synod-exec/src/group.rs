@@ -85,8 +85,12 @@ fn group_alive_in(table: &ProcessTable, pgid: Pid) -> bool {
 }
 
 /// Whether the group or a tracked descendant is left to stop (from a fresh snapshot when
-/// tracking is on).
+/// tracking is on, unless a few syscalls show that a snapshot would find nothing:
+/// [`Tracker::nothing_left`]).
 pub(crate) fn leftovers(pgid: Pid, tracker: &mut Tracker) -> bool {
+    if tracker.nothing_left() {
+        return false;
+    }
     match tracker.scan_now() {
         Some(table) => group_alive_in(&table, pgid) || tracker.needs_stopping(&table),
         None => group_alive(pgid),

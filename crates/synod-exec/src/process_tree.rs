@@ -91,6 +91,38 @@ pub(crate) fn last_pid() -> Option<u32> {
         .ok()
 }
 
+/// The pids of this process's children (those of every thread), from
+/// `/proc/self/task/TID/children`; `None` when they cannot be listed for sure (no `/proc`, a
+/// kernel without `CONFIG_PROC_CHILDREN`, or a thread exited while they were read, which
+/// may have moved its children to a thread already read).
+#[cfg(unix)]
+pub(crate) fn my_children() -> Option<Vec<u32>> {
+    let tasks = || -> Option<Vec<std::ffi::OsString>> {
+        let mut tids: Vec<_> = std::fs::read_dir("/proc/self/task")
+            .ok()?
+            .map(|entry| entry.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .ok()?;
+        tids.sort_unstable();
+        Some(tids)
+    };
+    let before = tasks()?;
+    let mut children = Vec::new();
+    let mut path = std::path::PathBuf::from("/proc/self/task");
+    for tid in &before {
+        path.push(tid);
+        path.push("children");
+        let list = std::fs::read_to_string(&path).ok()?;
+        children.extend(
+            list.split_ascii_whitespace()
+                .filter_map(|s| s.parse::<u32>().ok()),
+        );
+        path.pop();
+        path.pop();
+    }
+    (tasks()? == before).then_some(children)
+}
+
 /// Every process visible in `/proc` at one moment (each read separately, so a process may
 /// start or exit while the snapshot is taken).
 #[derive(Debug, Clone, Default)]

@@ -79,6 +79,30 @@ async fn orphans_of_an_agent_that_exits_are_stopped_and_reaped() {
     assert_all_gone_and_reaped(dir.path(), &marker).await;
 }
 
+/// An agent that starts a `setsid` child and exits as soon as the child has left its group
+/// and session, usually before any poll could record it: the quick check after its exit (no
+/// `/proc` table read when nothing is left) must see the orphan reparented to us, so the full
+/// scan still runs, claims and stops it.
+#[tokio::test]
+async fn an_orphan_of_an_agent_that_exits_at_once_is_stopped_and_reaped() {
+    const QUICK: &str = r#"pipe R, W; if (!fork) { close R; POSIX::setsid(); close W; exec "perl", "-e", "sleep 300", $ARGV[0]; exit 1 } close W; <R>; exit 0"#;
+    let _serial = exclusive().await;
+    for round in 0..10 {
+        let marker = unique_marker(&format!("quick{round}"));
+        let cmd = AgentCommand::new("perl")
+            .args(["-MPOSIX", "-e", QUICK, &marker])
+            .kill_grace(Duration::from_millis(150))
+            .timeout(Duration::from_secs(30));
+        run(&cmd).await.unwrap();
+        assert!(
+            marker_free_now(&marker),
+            "round {round}: {:?}",
+            common::marked_alive(&marker)
+        );
+        assert!(my_children().is_empty(), "{:?}", my_children());
+    }
+}
+
 fn marker_free_now(marker: &str) -> bool {
     common::marked_alive(marker).is_empty()
 }
