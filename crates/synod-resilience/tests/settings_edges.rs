@@ -220,3 +220,99 @@ async fn a_failed_pipeline_error_exposes_its_last_cause() {
     assert!(!err.is_timeout(), "a missing file is no timeout");
     assert!(!err.is_rejected());
 }
+
+/// A stated retry time exactly at `max_delay`, and exactly what `max_elapsed` leaves, is
+/// honoured: only a longer one ends the loop.
+#[tokio::test(start_paused = true)]
+async fn a_retry_time_at_the_limits_is_waited_for() {
+    let policy = RetryPolicy::builder()
+        .max_attempts(3)
+        .initial_delay(Duration::from_millis(100))
+        .max_delay(Duration::from_secs(10))
+        .max_elapsed(Some(Duration::from_secs(10)))
+        .jitter(Jitter::None)
+        .build()
+        .unwrap();
+    let calls = std::sync::atomic::AtomicU32::new(0);
+    let start = tokio::time::Instant::now();
+    let answer = policy
+        .retry(|| {
+            let first = calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
+            async move {
+                if first {
+                    Err(ErrorClass::RateLimited {
+                        retry_after: Some(Duration::from_secs(10)),
+                    })
+                } else {
+                    Ok(42)
+                }
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(answer, 42);
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
+    let err = policy
+        .retry(|| async {
+            Err::<(), _>(ErrorClass::RateLimited {
+                retry_after: Some(Duration::from_millis(10_001)),
+            })
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts(), 1, "a longer stated time fails fast");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_error_exposes_its_last_cause_and_whether_it_was_a_timeout() {
+    let policy = RetryPolicy::never();
+    let err = policy
+        .retry(|| async { Err::<(), _>(std::io::Error::from(std::io::ErrorKind::TimedOut)) })
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout());
+    let source = std::error::Error::source(&err).expect("the last error is the source");
+    assert!(source.to_string().contains("timed out"), "{source}");
+    let err = policy
+        .retry(|| async { Err::<(), _>(std::io::Error::from(std::io::ErrorKind::NotFound)) })
+        .await
+        .unwrap_err();
+    assert!(!err.is_timeout());
+}
+
+/// Without a seed every run draws its own jitter, so processes retrying together spread out
+/// instead of retrying in step.
+#[test]
+fn unseeded_runs_draw_different_jitter() {
+    let policy = RetryPolicy::builder()
+        .max_attempts(6)
+        .jitter(Jitter::Full)
+        .build()
+        .unwrap();
+    let runs: Vec<Vec<Duration>> = (0..4).map(|_| policy.delays().collect()).collect();
+    assert!(
+        runs.windows(2).all(|pair| pair[0] != pair[1]),
+        "two runs drew the same delays: {runs:?}"
+    );
+    let seeded = base().jitter(Jitter::Full).build().unwrap();
+    assert_eq!(
+        seeded.delays().collect::<Vec<_>>(),
+        seeded.delays().collect::<Vec<_>>()
+    );
+}
+
+#[cfg(feature = "schemars")]
+#[test]
+fn the_json_schema_describes_the_serde_form() {
+    let schema = schemars::schema_for!(RetryPolicy);
+    let text = serde_json::to_string(&schema).unwrap();
+    for key in [
+        "max_attempts",
+        "initial_delay",
+        "max_delay",
+        "multiplier",
+        "jitter",
+    ] {
+        assert!(text.contains(key), "{key} missing from {text}");
+    }
+}
