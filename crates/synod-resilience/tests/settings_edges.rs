@@ -151,9 +151,9 @@ fn budgets_are_equal_when_they_share_a_bucket_and_report_their_config() {
         timeout_retry_cost: 6,
         success_reward: 2,
     };
-    let budget = RetryBudget::new(config.clone()).unwrap();
+    let budget = RetryBudget::new(config).unwrap();
     assert_eq!(budget, budget.clone());
-    assert_ne!(budget, RetryBudget::new(config.clone()).unwrap());
+    assert_ne!(budget, RetryBudget::new(config).unwrap());
     assert_eq!(budget.config(), &config);
     assert!(budget.try_withdraw(5));
     budget.deposit(2);
