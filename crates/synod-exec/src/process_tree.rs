@@ -58,26 +58,53 @@ impl ProcessInfo {
         let open = stat.find('(')?;
         let pid = stat.get(..open)?.trim().parse().ok()?;
         let rest = stat.get(stat.rfind(')')? + 1..)?;
-        let fields: Vec<&str> = rest.split_whitespace().take(20).collect();
-        if fields.len() < 20 {
-            return None;
-        }
+        let mut fields = rest.split_ascii_whitespace();
+        let state = fields.next()?.chars().next()?;
+        let ppid = fields.next()?.parse().ok()?;
+        let pgid = fields.next()?.parse().ok()?;
+        let sid = fields.next()?.parse().ok()?;
+        // Field 22 of the line; the 20th after the name (16 more after the session).
+        let start_ticks = fields.nth(15)?.parse().ok()?;
         Some(Self {
             pid,
-            state: fields[0].chars().next()?,
-            ppid: fields[1].parse().ok()?,
-            pgid: fields[2].parse().ok()?,
-            sid: fields[3].parse().ok()?,
-            // Field 22 of the line; the 20th after the name.
-            start_ticks: fields[19].parse().ok()?,
+            state,
+            ppid,
+            pgid,
+            sid,
+            start_ticks,
         })
     }
 
     /// Reads one process from `/proc`; `None` when it does not exist (or `/proc` is missing).
     pub fn read(pid: u32) -> Option<Self> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        Self::parse_stat(&stat)
+        let mut buf = Vec::new();
+        let stat = read_small(Path::new(&format!("/proc/{pid}/stat")), &mut buf)?;
+        Self::parse_stat(stat)
     }
+}
+
+/// Reads a small text file (a `/proc/PID/stat` line) into `buf`, reused between calls: no
+/// size probe and no allocation once `buf` is large enough. `None` when it cannot be read or
+/// is not UTF-8.
+fn read_small<'b>(path: &Path, buf: &'b mut Vec<u8>) -> Option<&'b str> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    if buf.len() < 512 {
+        buf.resize(512, 0);
+    }
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    std::str::from_utf8(&buf[..len]).ok()
 }
 
 /// The pid the kernel allocated last in this pid namespace (`/proc/sys/kernel/ns_last_pid`);
@@ -123,6 +150,52 @@ pub(crate) fn my_children() -> Option<Vec<u32>> {
     (tasks()? == before).then_some(children)
 }
 
+/// Calls `f` with every numeric entry of `root` (the pids of a `/proc`-like directory);
+/// `None` when `root` cannot be read. On Unix the listing allocates nothing per entry (a scan
+/// lists every process on the machine, and reads only the few it wants).
+#[cfg(unix)]
+fn for_each_pid(root: &Path, mut f: impl FnMut(u32)) -> Option<()> {
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::Mode;
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let mut dir = nix::dir::Dir::open(root, flags, Mode::empty()).ok()?;
+    // An entry that cannot be read is skipped, as one that vanished would be.
+    for entry in dir.iter().flatten() {
+        if let Some(pid) = parse_pid(entry.file_name().to_bytes()) {
+            f(pid);
+        }
+    }
+    Some(())
+}
+
+/// [`for_each_pid`] where `nix` is not available.
+#[cfg(not(unix))]
+fn for_each_pid(root: &Path, mut f: impl FnMut(u32)) -> Option<()> {
+    for entry in std::fs::read_dir(root).ok()?.flatten() {
+        if let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| parse_pid(s.as_bytes()))
+        {
+            f(pid);
+        }
+    }
+    Some(())
+}
+
+/// The pid a directory entry names: ASCII digits only, fitting a `u32`.
+fn parse_pid(name: &[u8]) -> Option<u32> {
+    if name.is_empty() {
+        return None;
+    }
+    name.iter().try_fold(0u32, |pid, &b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        pid.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+    })
+}
+
 /// Every process visible in `/proc` at one moment (each read separately, so a process may
 /// start or exit while the snapshot is taken).
 #[derive(Debug, Clone, Default)]
@@ -150,31 +223,25 @@ impl ProcessTable {
     }
 
     fn snapshot_where(root: &Path, wanted: impl Fn(u32) -> bool) -> Option<Self> {
-        let dir = std::fs::read_dir(root).ok()?;
         let mut by_pid = HashMap::new();
         let mut path = root.to_path_buf();
-        for entry in dir.flatten() {
-            let name = entry.file_name();
-            let Some(pid) = name
-                .to_str()
-                .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|s| s.parse::<u32>().ok())
-                .filter(|pid| wanted(*pid))
-            else {
-                continue;
-            };
-            path.push(&name);
+        let mut buf = Vec::new();
+        for_each_pid(root, |pid| {
+            if !wanted(pid) {
+                return;
+            }
+            path.push(pid.to_string());
             path.push("stat");
             // A process that exited since the listing simply has no stat any more.
-            if let Ok(stat) = std::fs::read_to_string(&path)
-                && let Some(info) = ProcessInfo::parse_stat(&stat)
+            if let Some(stat) = read_small(&path, &mut buf)
+                && let Some(info) = ProcessInfo::parse_stat(stat)
                 && info.pid == pid
             {
                 by_pid.insert(pid, info);
             }
             path.pop();
             path.pop();
-        }
+        })?;
         (!by_pid.is_empty()).then_some(Self { by_pid })
     }
 
@@ -260,6 +327,41 @@ mod tests {
         format!(
             "{pid} ({comm}) {state} {ppid} {pgid} {sid} 0 -1 4194304 99 0 0 0 0 0 0 0 20 0 1 0 {start} 3133440 379"
         )
+    }
+
+    #[test]
+    fn small_files_are_read_whole_into_a_reused_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "x".repeat(1500);
+        std::fs::write(dir.path().join("long"), &long).unwrap();
+        std::fs::write(dir.path().join("short"), "1 (a) S").unwrap();
+        std::fs::write(dir.path().join("binary"), [0xff, 0xfe]).unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(read_small(&dir.path().join("long"), &mut buf), Some(&*long));
+        assert_eq!(
+            read_small(&dir.path().join("short"), &mut buf),
+            Some("1 (a) S")
+        );
+        assert_eq!(read_small(&dir.path().join("binary"), &mut buf), None);
+        assert_eq!(read_small(&dir.path().join("missing"), &mut buf), None);
+    }
+
+    #[test]
+    fn only_numeric_entries_are_pids() {
+        assert_eq!(parse_pid(b"4242"), Some(4242));
+        assert_eq!(parse_pid(b"0"), Some(0));
+        assert_eq!(parse_pid(b"4294967295"), Some(u32::MAX));
+        for name in [
+            &b""[..],
+            b"self",
+            b"12a",
+            b"-1",
+            b" 1",
+            b"4294967296",
+            b"1.5",
+        ] {
+            assert_eq!(parse_pid(name), None, "{:?}", String::from_utf8_lossy(name));
+        }
     }
 
     #[test]
