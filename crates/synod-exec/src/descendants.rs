@@ -3,7 +3,10 @@
 //!
 //! A [`Tracker`] per spawned child records `(pid, start time)` of its descendants from
 //! `/proc` snapshots: while the child runs (polled by `supervise`) and once more before it is
-//! stopped. A process is a descendant when
+//! stopped. After a child exits, that last snapshot is skipped when a few syscalls show it
+//! could find nothing ([`Tracker::nothing_left`]: nothing recorded, the child's group empty,
+//! and for a subreaper no child of ours that synod-exec did not spawn). A process is a
+//! descendant when
 //!
 //! - its parent chain leads to the child or to a recorded descendant,
 //! - it is in the child's process group, or in a group or session led by a recorded

@@ -52,7 +52,8 @@
 //!   on Linux each run records its descendants from `/proc` ([`process_tree`]; pid plus start
 //!   time, so a reused pid is never signalled) while it runs and before it is stopped, and
 //!   signals them with the group, when the child exits, times out, is cancelled or dropped
-//!   ([`AgentCommand::track_descendants`], on by default). Call [`become_subreaper`] once
+//!   ([`AgentCommand::track_descendants`], on by default; a child that exits leaving nothing
+//!   behind costs no final `/proc` scan, a few syscalls show it). Call [`become_subreaper`] once
 //!   (opt-in, process-wide; the `synod` CLI does) so that orphans of a child (a
 //!   double-forking daemon) are reparented to this process instead of init: they are then
 //!   found even when their parent chain was never seen, stopped, and reaped by exact pid
