@@ -2,6 +2,7 @@
 //! `BreakerError` accessors on real errors, and config validation at its exact boundaries.
 //! Each test fails if the rule it names is broken (see docs/TESTING.md).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use failsafe::clock;
@@ -363,4 +364,116 @@ fn a_rejection_says_when_to_come_back() {
         ..open
     };
     assert_eq!(unknown.to_string(), "circuit breaker \"claude\" is open");
+}
+
+#[test]
+fn debug_output_names_the_breaker_and_its_figures() {
+    clock::freeze(|_| {
+        rt().block_on(async {
+            let b = CircuitBreaker::new("codex", small_window()).unwrap();
+            let _ = fail(&b).await;
+            let text = format!("{b:?}");
+            for part in [
+                "CircuitBreaker",
+                "name: \"codex\"",
+                "state: Closed",
+                "calls_in_window: 1",
+                "failed_calls: 1",
+            ] {
+                assert!(text.contains(part), "{part} missing from {text}");
+            }
+            let ticket = b.try_acquire().unwrap();
+            let text = format!("{ticket:?}");
+            assert!(
+                text.contains("Ticket")
+                    && text.contains("\"codex\"")
+                    && text.contains("probe: false"),
+                "{text}"
+            );
+            ticket.success();
+        });
+    });
+}
+
+/// The level and fields of every event logged while it is the thread's subscriber.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<(tracing::Level, String)>>>);
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for Logs {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() != "synod_resilience::breaker" {
+            return;
+        }
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        self.0
+            .lock()
+            .unwrap()
+            .push((*event.metadata().level(), fields.0));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn opening_is_logged_as_a_warning_and_other_changes_as_info() {
+    let logs = Logs::default();
+    tracing::subscriber::with_default(logs.clone(), || {
+        clock::freeze(|clock| {
+            let rt = rt();
+            let b = CircuitBreaker::new("gemini", small_window()).unwrap();
+            rt.block_on(async {
+                for _ in 0..4 {
+                    let _ = fail(&b).await;
+                }
+            });
+            assert_eq!(b.state(), BreakerState::Open);
+            clock.advance(Duration::from_secs(11));
+            rt.block_on(ok(&b));
+            assert_eq!(b.state(), BreakerState::Closed);
+        });
+    });
+    let logs = logs.0.lock().unwrap();
+    let changes: Vec<_> = logs
+        .iter()
+        .filter(|(_, f)| f.contains("from="))
+        .map(|(level, fields)| (*level, fields.as_str()))
+        .collect();
+    assert_eq!(changes.len(), 3, "{logs:?}");
+    let (level, fields) = changes[0];
+    assert_eq!(level, tracing::Level::WARN, "{fields}");
+    for part in [
+        "message=circuit breaker opened",
+        "breaker=gemini",
+        "from=closed",
+        "to=open",
+        "failure_rate=100.0",
+    ] {
+        assert!(fields.contains(part), "{part} missing from {fields}");
+    }
+    for (level, fields) in &changes[1..] {
+        assert_eq!(*level, tracing::Level::INFO, "{fields}");
+        assert!(
+            fields.contains("message=circuit breaker state changed"),
+            "{fields}"
+        );
+    }
+    assert!(changes[1].1.contains("to=half-open"), "{changes:?}");
+    assert!(changes[2].1.contains("to=closed"), "{changes:?}");
 }
