@@ -477,3 +477,45 @@ fn opening_is_logged_as_a_warning_and_other_changes_as_info() {
     assert!(changes[1].1.contains("to=half-open"), "{changes:?}");
     assert!(changes[2].1.contains("to=closed"), "{changes:?}");
 }
+
+#[test]
+fn call_blocking_ignores_permanent_errors_unless_told_to_count_them() {
+    let cfg = BreakerConfig {
+        slow_call_duration: None,
+        ..small_window()
+    };
+    let permanent = || Err::<(), _>(ErrorClass::Permanent);
+    let transient = || Err::<(), _>(ErrorClass::Transient);
+
+    let b = CircuitBreaker::new("blocking", cfg.clone()).unwrap();
+    for _ in 0..4 {
+        let err = b.call_blocking(permanent).unwrap_err();
+        assert_eq!(err.inner(), Some(&ErrorClass::Permanent));
+    }
+    assert_eq!(b.state(), BreakerState::Closed);
+    assert_eq!(b.metrics().failed_calls, 0, "{:?}", b.metrics());
+    for _ in 0..4 {
+        let _ = b.call_blocking(transient);
+    }
+    assert_eq!(b.state(), BreakerState::Open, "{:?}", b.metrics());
+
+    let counting = CircuitBreaker::new(
+        "blocking-counting",
+        BreakerConfig {
+            count_permanent: true,
+            ..cfg
+        },
+    )
+    .unwrap();
+    for _ in 0..3 {
+        let _ = counting.call_blocking(permanent);
+    }
+    assert_eq!(
+        counting.metrics().failed_calls,
+        3,
+        "{:?}",
+        counting.metrics()
+    );
+    let _ = counting.call_blocking(permanent);
+    assert_eq!(counting.state(), BreakerState::Open);
+}
