@@ -436,7 +436,8 @@ pub(crate) fn from_config(v: config::Value) -> Value {
     }
 }
 
-/// yaml-rust2 messages end in `at byte B line L column C`; pick L and C out (C is 0-based).
+/// yaml-rust2 messages end in `at byte B line L column C`; pick L and C out (both 1-based:
+/// yaml-rust2 prints its 0-based column plus one).
 fn yaml_error_position(message: &str) -> (u32, u32) {
     let num_after = |word: &str| -> Option<u32> {
         let at = message.rfind(word)? + word.len();
@@ -448,7 +449,7 @@ fn yaml_error_position(message: &str) -> (u32, u32) {
         digits.parse().ok()
     };
     match (num_after(" line "), num_after(" column ")) {
-        (Some(l), Some(c)) => (l, c + 1),
+        (Some(l), Some(c)) => (l, c),
         (Some(l), None) => (l, 0),
         _ => (0, 0),
     }
