@@ -112,3 +112,30 @@ fn yaml_positions_skip_directives_comments_and_block_scalars() {
     assert_eq!(at(&loaded, "labels.k"), (16, 3));
     assert_eq!(at(&loaded, "labels.q"), (17, 3));
 }
+
+#[test]
+fn a_yaml_flow_mapping_over_several_lines_points_at_the_line_of_the_bad_value() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let yaml = write(
+        dir.path(),
+        "flow.yaml",
+        "log_level: info\nagents:\n  - {name: a,\n     timeout: soon}\n",
+    );
+    let err = Loader::<Config>::new()
+        .file(&yaml)
+        .env_source(no_env())
+        .load();
+    let Err(Error::Invalid { violations }) = err else {
+        panic!("expected a violation, got {err:?}");
+    };
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0].key, "agents.0.timeout");
+    assert_eq!(
+        violations[0].layer,
+        Some(Layer::File {
+            path: yaml.clone(),
+            line: Some(4),
+            column: Some(6),
+        })
+    );
+}
