@@ -133,7 +133,7 @@ fn a_yaml_flow_mapping_over_several_lines_points_at_the_line_of_the_bad_value() 
     assert_eq!(
         violations[0].layer,
         Some(Layer::File {
-            path: yaml.clone(),
+            path: yaml,
             line: Some(4),
             column: Some(6),
         })
