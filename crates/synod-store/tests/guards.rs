@@ -294,7 +294,22 @@ fn damage_middle(path: &Path) {
     for p in pages / 2..pages / 2 + 4 {
         bytes[p * page..(p + 1) * page].fill(0x5a);
     }
-    fs::write(path, &bytes).unwrap();
+    overwrite(path, &bytes);
+}
+
+/// Writes `bytes` over the store file. On Windows a closed store's memory map can outlive its
+/// connections for a moment ("File has a user-mapped section", error 1224): wait for it, a
+/// bounded while.
+fn overwrite(path: &Path, bytes: &[u8]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match fs::write(path, bytes) {
+            Err(e) if e.raw_os_error() == Some(1224) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
+    }
 }
 
 #[test]
@@ -396,7 +411,7 @@ fn damage_found_by_a_backup_or_a_read_leaves_the_mark() {
     let mut bytes = fs::read(&path).unwrap();
     let page = usize::try_from(root - 1).unwrap() * 4096;
     bytes[page..page + 4096].fill(0x5a);
-    fs::write(&path, &bytes).unwrap();
+    overwrite(&path, &bytes);
     let reader = Store::open_read_only(&path, Options::default()).unwrap();
     let corrupt = (0..80)
         .map(|id| reader.outputs_for_run(synod_store::RunId(id)))
