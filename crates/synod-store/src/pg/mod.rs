@@ -42,7 +42,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use serde_json::Value;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::Json;
+use tokio_postgres::types::{Json, ToSql};
 
 use crate::error::{Error, Result};
 use crate::evidence::{EvidenceStore, StageRecord, StoreFuture};
@@ -302,6 +302,26 @@ fn tokens(count: u64) -> i64 {
 }
 
 impl<'a> Columns<'a> {
+    /// The 14 output arrays as statement parameters, in the order of the `unnest` lists.
+    fn params(&self) -> [&(dyn ToSql + Sync); 14] {
+        [
+            &self.agent,
+            &self.attempt,
+            &self.exit_code,
+            &self.duration_ms,
+            &self.status,
+            &self.raw_output,
+            &self.parsed_json,
+            &self.error,
+            &self.session_id,
+            &self.model,
+            &self.input_tokens,
+            &self.output_tokens,
+            &self.cached_tokens,
+            &self.cost_usd,
+        ]
+    }
+
     fn of(outputs: &'a [NewOutput]) -> Result<Columns<'a>> {
         let n = outputs.len();
         let mut c = Columns {
@@ -608,23 +628,9 @@ impl PgStore {
             &run.finished_at,
             &run.status,
             &verdict,
-            &c.agent,
-            &c.attempt,
-            &c.exit_code,
-            &c.duration_ms,
-            &c.status,
-            &c.raw_output,
-            &c.parsed_json,
-            &c.error,
-            &c.session_id,
-            &c.model,
-            &c.input_tokens,
-            &c.output_tokens,
-            &c.cached_tokens,
-            &c.cost_usd,
-            &execution_ids,
-            &outcomes,
         ];
+        params.extend_from_slice(&c.params());
+        params.extend_from_slice(&[&execution_ids, &outcomes]);
         params.extend_from_slice(extra);
         let rows = self.query_all(operation, sql, &params).await?;
         Ok(rows.first().map(|row| RunId(row.get(0))))
@@ -665,23 +671,7 @@ impl PgStore {
         let n = client
             .execute(
                 &stmt,
-                &[
-                    &run_id.0,
-                    &c.agent,
-                    &c.attempt,
-                    &c.exit_code,
-                    &c.duration_ms,
-                    &c.status,
-                    &c.raw_output,
-                    &c.parsed_json,
-                    &c.error,
-                    &c.session_id,
-                    &c.model,
-                    &c.input_tokens,
-                    &c.output_tokens,
-                    &c.cached_tokens,
-                    &c.cost_usd,
-                ],
+                &[&[&run_id.0 as &(dyn ToSql + Sync)], &c.params()[..]].concat(),
             )
             .await
             .map_err(|e| db_error(self, "record_outputs", &e))?;
