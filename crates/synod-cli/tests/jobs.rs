@@ -6,10 +6,10 @@ mod run_support;
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use run_support::Project;
+use run_support::{Project, finished, text, wait_until};
 
 /// An agent that answers at once, and one that blocks while `DIR/hold` exists (after
 /// leaving `DIR/started-SPEC-PID`).
@@ -116,15 +116,6 @@ fn runs_of(project: &Project, spec: &str) -> i64 {
         .unwrap()
 }
 
-/// Polls `check` until it holds, failing after `limit`.
-fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn started(dir: &Path, spec: &str) -> Vec<u32> {
     let prefix = format!("started-{spec}-");
     std::fs::read_dir(dir)
@@ -139,21 +130,6 @@ fn started(dir: &Path, spec: &str) -> Vec<u32> {
 fn signal(child: &Child, sig: nix::sys::signal::Signal) {
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, sig).unwrap();
-}
-
-fn finished(child: Child, limit: Duration) -> Output {
-    let id = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    rx.recv_timeout(limit)
-        .unwrap_or_else(|_| panic!("worker {id} did not exit within {limit:?}"))
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

@@ -10,9 +10,9 @@ mod run_support;
 
 use std::collections::HashSet;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use run_support::Project;
+use run_support::{Project, finished, text, wait_until};
 use serde_json::Value;
 
 const CONFIG: &str = r#"
@@ -54,15 +54,6 @@ prompt = "Answer for {{spec_id}}."
         )
 }
 
-/// Polls `check` until it holds, failing after 60 s.
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The job `id` as `synod jobs --json` lists it.
 fn job(project: &Project, url: &str, id: i64) -> Value {
     let jobs = json_of(project, url, &["jobs", "--json"]);
@@ -90,21 +81,6 @@ fn synod(project: &Project, url: &str, args: &[&str]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
-}
-
-fn finished(child: Child, limit: Duration) -> Output {
-    let id = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    rx.recv_timeout(limit)
-        .unwrap_or_else(|_| panic!("synod process {id} did not exit within {limit:?}"))
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn json_of(project: &Project, url: &str, args: &[&str]) -> Value {
@@ -192,11 +168,15 @@ fn two_workers_on_postgres_record_each_job_once() {
     .spawn()
     .unwrap();
     // A worker started before the job is queued would find the queue empty and leave.
-    wait_until("submit --wait to queue its job", || {
-        json_of(&project, url, &["jobs", "--state", "queued", "--json"])
-            .as_array()
-            .is_some_and(|jobs| !jobs.is_empty())
-    });
+    wait_until(
+        Duration::from_secs(60),
+        "submit --wait to queue its job",
+        || {
+            json_of(&project, url, &["jobs", "--state", "queued", "--json"])
+                .as_array()
+                .is_some_and(|jobs| !jobs.is_empty())
+        },
+    );
     let worker = synod(&project, url, &["worker", "--once"]).spawn().unwrap();
     let waited = finished(waiting, Duration::from_secs(120));
     let worker = finished(worker, Duration::from_secs(120));
@@ -230,7 +210,7 @@ fn a_sigkilled_workers_job_is_finished_by_another_worker_on_postgres() {
     let victim = synod(&project, url, &["worker", "--name", "victim"])
         .spawn()
         .unwrap();
-    wait_until("the agent to start", || {
+    wait_until(Duration::from_secs(60), "the agent to start", || {
         std::fs::read_dir(dir).unwrap().any(|e| {
             e.unwrap()
                 .file_name()
@@ -247,7 +227,7 @@ fn a_sigkilled_workers_job_is_finished_by_another_worker_on_postgres() {
     let rescuer = synod(&project, url, &["worker", "--name", "rescuer"])
         .spawn()
         .unwrap();
-    wait_until("the job to be done", || {
+    wait_until(Duration::from_secs(60), "the job to be done", || {
         job(&project, url, id)["state"] == "done"
     });
     let pid = nix::unistd::Pid::from_raw(i32::try_from(rescuer.id()).unwrap());
@@ -317,7 +297,11 @@ prompt = "Answer for {{spec_id}}."
     let first = synod(&project, url, &["worker", "--once", "--name", "first"])
         .spawn()
         .unwrap();
-    wait_until("the first call (answered 429)", || !calls().is_empty());
+    wait_until(
+        Duration::from_secs(60),
+        "the first call (answered 429)",
+        || !calls().is_empty(),
+    );
     let second = synod(&project, url, &["worker", "--once", "--name", "second"])
         .spawn()
         .unwrap();

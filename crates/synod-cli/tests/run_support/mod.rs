@@ -136,3 +136,32 @@ pub fn config(agents: &[(&str, &str, &str)], stage_extra: &str) -> String {
 pub fn answers(json: &str) -> String {
     format!("cat >/dev/null; echo 'Here is my answer.'; printf '%s\\n' '```json' '{json}' '```'")
 }
+
+/// Waits for `child` (a `synod` process with piped output), failing after `limit`.
+pub fn finished(child: std::process::Child, limit: std::time::Duration) -> Output {
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("synod process {id} did not exit within {limit:?}"))
+        .unwrap()
+}
+
+/// Process output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Polls `check` until it holds, failing after `limit`.
+pub fn wait_until(limit: std::time::Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
