@@ -601,6 +601,9 @@ pub(crate) fn set(root: &mut Value, path: &[String], value: Value) -> Result<(),
     for seg in parents {
         cur = step(cur, seg)?;
     }
+    if cur.is_null() {
+        *cur = Value::Object(Map::new());
+    }
     match cur {
         Value::Object(m) => {
             m.insert(last.clone(), value);
