@@ -1115,7 +1115,8 @@ impl Store {
     /// A damaged store is never copied (a damaged copy renamed over `dest` would destroy a
     /// good older backup): a store with a damage mark gives [`Error::Damaged`], and
     /// [`Store::quick_check`] runs first, turning damage it finds into [`Error::Damaged`].
-    /// Works on a store opened read-only.
+    /// Works on a store opened read-only. A lock held elsewhere is waited for up to
+    /// [`Options::busy_timeout`], then the backup fails with [`Error::Busy`].
     pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {
         let dest = dest.as_ref();
         let _span = tracing::info_span!("store.backup", dest = %dest.display()).entered();
@@ -1144,17 +1145,17 @@ impl Store {
             {
                 use rusqlite::backup::{Backup, StepResult};
                 let backup = Backup::new(&conn, &mut target).map_err(dest_err)?;
-                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                // One step copies every page. A lock it cannot get has already been waited
+                // for by SQLite's busy handler, for `busy_timeout` (set on every connection).
                 loop {
                     match backup.step(-1).map_err(dest_err)? {
                         StepResult::Done => break,
                         StepResult::More => {}
-                        _ if std::time::Instant::now() > deadline => {
+                        _ => {
                             return Err(Error::Busy {
                                 operation: "backup",
                             });
                         }
-                        _ => std::thread::sleep(Duration::from_millis(10)),
                     }
                 }
             }
