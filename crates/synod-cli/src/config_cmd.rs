@@ -57,9 +57,9 @@ fn run_inner(cmd: ConfigCommand) -> Result<ExitCode, Failure> {
             for stage in &loaded.config.stages {
                 let agents = plan.stage_agents(&stage.name).unwrap_or_default();
                 outln!(
-                    "  stage {} ({:?}): {}",
+                    "  stage {} ({}): {}",
                     stage.name,
-                    stage.mode,
+                    stage.mode.as_str(),
                     agents.join(", ")
                 );
             }

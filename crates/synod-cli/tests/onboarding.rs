@@ -86,7 +86,7 @@ fn init_writes_presets_only_for_the_clis_on_path() {
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
-        stdout.contains("stage plan (Parallel): claude, codex"),
+        stdout.contains("stage plan (parallel): claude, codex"),
         "{stdout}"
     );
 }

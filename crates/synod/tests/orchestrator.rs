@@ -342,3 +342,13 @@ async fn configuration_mistakes_are_found_when_the_plan_is_built_not_by_a_run() 
         toml::from_str("[[stages]]\nname = \"s\"\nagents = [\"ghost\"]\n").unwrap();
     assert!(Orchestrator::new(bad, fx.store().into_async()).is_err());
 }
+
+#[test]
+fn a_mode_prints_as_synod_toml_spells_it() {
+    use synod::orchestrator::Mode;
+    for mode in [Mode::Parallel, Mode::Sequential] {
+        let spelled = serde_json::to_value(mode).unwrap();
+        assert_eq!(spelled, mode.as_str(), "{mode:?}");
+    }
+    assert_eq!(Mode::Sequential.as_str(), "sequential");
+}

@@ -497,6 +497,16 @@ pub enum Mode {
     Sequential,
 }
 
+impl Mode {
+    /// The name `synod.toml` uses: `"parallel"` or `"sequential"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Parallel => "parallel",
+            Mode::Sequential => "sequential",
+        }
+    }
+}
+
 /// One `[[stages]]` entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
