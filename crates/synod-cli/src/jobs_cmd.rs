@@ -91,6 +91,8 @@ pub(crate) async fn jobs(args: JobsArgs, verbose: bool) -> ExitCode {
 
 async fn submit_inner(args: SubmitArgs) -> Result<ExitCode, Failure> {
     let loaded = args.config.load()?;
+    synod::orchestrator::check_spec_id(&args.spec)
+        .map_err(|e| Failure::new("cannot submit".to_owned(), e))?;
     loaded
         .config
         .require_stage(&args.stage)

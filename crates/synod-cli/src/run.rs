@@ -45,7 +45,8 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     let plan = loaded
         .plan()
         .map_err(|e| Failure::new("invalid config", e))?;
-    // Fail on a wrong stage before creating anything.
+    // Fail on a wrong spec id or stage before creating anything.
+    synod::orchestrator::check_spec_id(&args.spec).map_err(|e| Failure::new("cannot run", e))?;
     loaded
         .config
         .require_stage(&args.stage)

@@ -324,6 +324,20 @@ fn submit_wait_prints_the_verdict_and_exits_like_run() {
     let out = project.synod(&["submit", "--spec", "W-2", "--stage", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown stage \"nope\""));
+    // So is a spec id that cannot name a run.
+    let out = project.synod(&["submit", "--spec", " ", "--stage", "ask"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot submit: invalid spec id \" \": it is empty"),
+        "{}",
+        text(&out.stderr)
+    );
+    let listing = project.synod(&["jobs"]);
+    assert!(
+        !text(&listing.stdout).contains("W-2"),
+        "{}",
+        text(&listing.stdout)
+    );
     // An unreachable PostgreSQL store is one clear line naming it, exit 2, nothing queued.
     for args in [
         &["submit", "--spec", "W-3", "--stage", "ask"][..],

@@ -198,6 +198,31 @@ fn a_conflict_exits_1() {
     assert_eq!(report["status"], "no_quorum");
 }
 
+#[test]
+fn a_spec_id_that_cannot_name_a_run_is_refused_before_anything_starts() {
+    let project = Project::new(&config(
+        &[("a", &answers(PLAN), "")],
+        "consensus = { decision_fields = [\"/approach\"] }",
+    ));
+    for (spec, why) in [
+        ("", "it is empty"),
+        ("A-1\nB-2", "it contains a control character"),
+    ] {
+        let out = project.synod(&["run", "--spec", spec, "--stage", "s"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{spec:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("cannot run: invalid spec id {spec:?}: {why}")),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    assert!(
+        !project.store().exists(),
+        "nothing is created for a refused run"
+    );
+}
+
 /// Agents that record their pid, then sleep (as `exec`, so the pid is the sleeper).
 fn sleepers(project_dir: &Path) -> String {
     let body = |name: &str| {

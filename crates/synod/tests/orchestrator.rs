@@ -352,3 +352,61 @@ fn a_mode_prints_as_synod_toml_spells_it() {
     }
     assert_eq!(Mode::Sequential.as_str(), "sequential");
 }
+
+#[test]
+fn a_spec_id_must_be_a_printable_name_of_at_most_200_bytes() {
+    use synod::orchestrator::{Error, MAX_SPEC_ID_LEN, check_spec_id};
+    let reason = |id: &str| match check_spec_id(id) {
+        Err(Error::InvalidSpecId { spec_id, reason }) => {
+            assert_eq!(spec_id, id);
+            Some(reason)
+        }
+        Err(other) => panic!("{other:?}"),
+        Ok(()) => None,
+    };
+    assert_eq!(reason("PROJ-123"), None);
+    assert_eq!(reason("spec ü 7"), None);
+    assert_eq!(reason(&"x".repeat(MAX_SPEC_ID_LEN)), None);
+    assert_eq!(reason(""), Some("it is empty"));
+    assert_eq!(reason(" \t"), Some("it is empty"));
+    assert_eq!(
+        reason(&"x".repeat(MAX_SPEC_ID_LEN + 1)),
+        Some("it is longer than 200 bytes")
+    );
+    assert_eq!(reason("A\tB"), Some("it contains a control character"));
+    assert_eq!(reason("A\u{7f}"), Some("it contains a control character"));
+    let err = check_spec_id("").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid spec id \"\": it is empty; name the spec like PROJ-123"
+    );
+}
+
+#[tokio::test]
+async fn a_stage_with_an_empty_spec_id_is_refused_before_any_agent_runs() {
+    let fx = Fixture::new();
+    fx.script("answer.sh", &format!("touch ran; {ANSWER}"));
+    let orch = fx.orchestrator(&format!(
+        "{}[[stages]]\nname = \"plan\"\n",
+        agent("a", "answer.sh", "")
+    ));
+    let rx = orch.subscribe();
+    let err = orch.run_stage("", "plan").await.unwrap_err();
+    assert!(matches!(err, Error::InvalidSpecId { .. }), "{err:?}");
+    assert!(!fx.dir.path().join("ran").exists());
+    // The same stage with a valid id runs the agent (which leaves `ran`).
+    orch.run_stage("S-9", "plan").await.unwrap();
+    assert!(fx.dir.path().join("ran").exists());
+    drop(orch);
+    let events = drain(rx).await;
+    assert!(
+        matches!(&events[0], StageEvent::StageStarted { spec_id, .. } if spec_id == "S-9"),
+        "no event for the refused stage: {events:?}"
+    );
+    assert!(
+        fx.store()
+            .history("", synod::store::Page::first(10))
+            .unwrap()
+            .is_empty()
+    );
+}

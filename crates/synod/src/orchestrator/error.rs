@@ -25,6 +25,14 @@ pub enum Error {
         /// The stages the config defines.
         known: String,
     },
+    /// A spec id that cannot name a run: empty, too long, or with control characters.
+    #[error("invalid spec id {spec_id:?}: {reason}; name the spec like PROJ-123")]
+    InvalidSpecId {
+        /// The id as given.
+        spec_id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// Loading `synod.toml` failed.
     #[error("cannot load the config")]
     Config(#[from] synod_config::Error),

@@ -72,6 +72,7 @@ mod redact;
 mod report;
 mod schema;
 mod shared;
+mod spec_id;
 mod switch;
 mod template;
 mod worker;
@@ -103,6 +104,7 @@ pub use report::{
     AgentOutcome, AgentRun, AttemptReport, AttemptStatus, AttemptUsage, StageReport, StageStatus,
 };
 pub use schema::AnswerSchema;
+pub use spec_id::{MAX_SPEC_ID_LEN, check_spec_id};
 pub use switch::Switch;
 pub use synod_agents::Preset;
 pub use synod_core::HumanDuration;
@@ -304,6 +306,7 @@ impl Orchestrator {
     ) -> Result<StageReport> {
         let clock = Instant::now();
         let started_at = now_millis();
+        check_spec_id(spec_id)?;
         let stage = self.plan.require_stage(stage_name)?;
         let mode = self.plan.mode(stage);
         let names: Vec<String> = stage
