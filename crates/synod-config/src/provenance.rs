@@ -254,19 +254,31 @@ impl Provenance {
     }
 
     /// The layer most responsible for `key`: its winner, else the highest layer below it,
-    /// else the winner of its nearest recorded ancestor.
+    /// else the nearest ancestor's. A key no file or variable set (only the defaults, or
+    /// nothing: a missing `command` in an `[[agents]]` entry) is located at the first key
+    /// a file or variable set in its nearest enclosing table, since that is where the user
+    /// can fix it.
     pub(crate) fn locate(&self, key: &str) -> Option<Layer> {
-        if let Some(layer) = self.layers(key).pop() {
-            return Some(layer);
+        let own = self.layers(key).pop();
+        if own.as_ref().is_some_and(|layer| *layer != Layer::Default) {
+            return own;
         }
+        let mut fallback = own;
         let mut k = key;
         while let Some(i) = k.rfind('.') {
             k = &k[..i];
-            if let Some(rec) = self.range(k, true).last() {
-                return self.layer(rec);
+            let mut recs: Vec<Rec> = self.range(k, true).collect();
+            recs.extend(self.range(&format!("{k}."), false));
+            recs.sort_by_key(|r| (self.ordinal(*r), r.line, r.column, r.source));
+            let layers: Vec<Layer> = recs.into_iter().filter_map(|r| self.layer(r)).collect();
+            if let Some(set) = layers.iter().find(|layer| **layer != Layer::Default) {
+                return Some(set.clone());
+            }
+            if fallback.is_none() {
+                fallback = layers.last().cloned();
             }
         }
-        None
+        fallback
     }
 }
 

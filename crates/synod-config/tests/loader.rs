@@ -365,6 +365,55 @@ fn semantic_validators_run_after_the_schema_and_point_at_the_layer() {
     assert_eq!(violations[1].key, "");
 }
 
+#[test]
+fn a_key_missing_from_an_array_entry_points_at_that_entry_in_the_file() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(
+        dir.path(),
+        "c.toml",
+        "[[agents]]\nname = \"a\"\ntimeout = 5\n\n[[agents]]\nname = \"b\"\nenabled = true\n",
+    );
+    let unset_timeout = |c: &Config| match c.agents.iter().position(|a| a.timeout == 0) {
+        Some(i) => Err(Issue::at(format!("agents.{i}.timeout"), "set a timeout")),
+        None => Ok(()),
+    };
+    let err = Loader::<Config>::new()
+        .file(&file)
+        .env_source(no_env())
+        .validator(unset_timeout)
+        .load();
+    let Err(Error::Invalid { violations }) = err else {
+        panic!("expected violations, got {err:?}");
+    };
+    // Only the defaults gave `agents.1.timeout` a value: the entry's first line is named,
+    // not "default".
+    assert_eq!(violations[0].key, "agents.1.timeout");
+    assert_eq!(violations[0].layer, Some(file_at(&file, 6, 1)));
+
+    // A variable that set the entry is named when no file did.
+    let err = Loader::<Config>::new()
+        .env_source(env(&[("SYNOD_AGENTS__0__NAME", "c")]))
+        .validator(unset_timeout)
+        .load();
+    let Err(Error::Invalid { violations }) = err else {
+        panic!("expected violations, got {err:?}");
+    };
+    assert_eq!(
+        violations[0].layer,
+        Some(env_layer("SYNOD_AGENTS__0__NAME"))
+    );
+
+    // A key set by nobody, at the top level, has no better place than the defaults.
+    let err = Loader::<Config>::new()
+        .env_source(no_env())
+        .validator(|_| Err(Issue::at("max_tokens", "too few")))
+        .load();
+    let Err(Error::Invalid { violations }) = err else {
+        panic!("expected violations, got {err:?}");
+    };
+    assert_eq!(violations[0].layer, Some(Layer::Default));
+}
+
 fn migrating_loader() -> Loader<Config> {
     // v1 had a top-level `timeout_secs`; v2 moved it to `server.request_timeout_ms`.
     Loader::<Config>::new()
