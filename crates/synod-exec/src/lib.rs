@@ -113,7 +113,7 @@ use job as platform;
 #[cfg(not(any(unix, windows)))]
 compile_error!("synod-exec runs child processes on Unix and Windows only");
 
-pub use classify::{Classifier, ClassifyPatterns, Rule};
+pub use classify::{CLASSIFY_TAIL_BYTES, Classifier, ClassifyPatterns, Rule};
 pub use command::{
     AgentCommand, DEFAULT_KILL_GRACE, DEFAULT_MAX_LINE, DEFAULT_OUTPUT_CAP, EnvMode,
 };
