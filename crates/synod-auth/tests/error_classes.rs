@@ -1,0 +1,106 @@
+//! What a failed device-flow request is worth retrying, against a plain HTTP server on
+//! 127.0.0.1 that gives one canned answer (or against a closed port).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+
+use synod_auth::http::http_client;
+use synod_auth::{DeviceFlow, Endpoints, Error, Provider};
+use synod_core::{Classify, ErrorClass};
+
+/// Serves `response` (status line, headers and body) to one request; returns the base URL.
+fn answer_once(response: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        std::io::Read::read_exact(&mut reader, &mut body).unwrap();
+        (&stream).write_all(response.as_bytes()).unwrap();
+    });
+    url
+}
+
+fn http(status: &str, content_type: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+async fn start_against(base: &str) -> Error {
+    let endpoints = Endpoints {
+        device_authorization: format!("{base}/device"),
+        token: format!("{base}/token"),
+        revocation: None,
+    };
+    let provider = Provider::new(base, "client", endpoints).unwrap();
+    let flow = DeviceFlow::with_http(provider, http_client().unwrap());
+    flow.start().await.unwrap_err()
+}
+
+#[tokio::test]
+async fn a_server_that_cannot_be_reached_is_a_transient_network_error() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = start_against(&format!("http://127.0.0.1:{port}")).await;
+    assert!(matches!(err, Error::Network { .. }), "{err:?}");
+    assert_eq!(err.class(), ErrorClass::Transient);
+}
+
+#[tokio::test]
+async fn an_error_page_is_the_http_status_and_a_bad_200_is_a_protocol_error() {
+    let err = start_against(&answer_once(http(
+        "503 Service Unavailable",
+        "text/html",
+        "<html>down</html>",
+    )))
+    .await;
+    assert!(matches!(err, Error::Http { status: 503, .. }), "{err:?}");
+    assert_eq!(err.class(), ErrorClass::Transient);
+
+    let err = start_against(&answer_once(http(
+        "200 OK",
+        "application/json",
+        "{\"nope\": 1}",
+    )))
+    .await;
+    assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+    assert_eq!(err.class(), ErrorClass::Permanent);
+}
+
+#[tokio::test]
+async fn an_oauth_error_is_retried_only_when_the_server_says_it_is_temporary() {
+    let oauth = |code: &str| {
+        http(
+            "400 Bad Request",
+            "application/json",
+            &format!("{{\"error\": \"{code}\", \"error_description\": \"try later\"}}"),
+        )
+    };
+    let err = start_against(&answer_once(oauth("temporarily_unavailable"))).await;
+    assert!(
+        matches!(&err, Error::OAuth { error, .. } if error == "temporarily_unavailable"),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), ErrorClass::Transient);
+
+    let err = start_against(&answer_once(oauth("invalid_client"))).await;
+    assert!(matches!(err, Error::OAuth { .. }), "{err:?}");
+    assert_eq!(err.class(), ErrorClass::Permanent);
+}
