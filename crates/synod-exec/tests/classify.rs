@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use synod_core::ErrorClass;
-use synod_exec::{CLASSIFY_TAIL_BYTES, Classifier};
+use synod_exec::Classifier;
 
 const LIMITED: ErrorClass = ErrorClass::RateLimited { retry_after: None };
 
@@ -56,7 +56,7 @@ fn the_fallback_is_the_one_set_and_the_rules_stay() {
 #[tokio::test]
 async fn a_failed_run_is_judged_by_the_last_8_kib_of_its_output() {
     use synod_core::Classify;
-    use synod_exec::{AgentCommand, run};
+    use synod_exec::{AgentCommand, CLASSIFY_TAIL_BYTES, run};
 
     assert_eq!(CLASSIFY_TAIL_BYTES, 8 * 1024);
     // "429" then `filler` bytes of other text on stderr, exit 1.
