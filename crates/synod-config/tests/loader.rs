@@ -188,9 +188,7 @@ fn env_type_error_names_the_variable_and_custom_prefix_works() {
     let err = Loader::<Config>::new()
         .env_source(env(&[("SYNOD_SERVER__PORT", "http")]))
         .load();
-    let Err(Error::Invalid { violations }) = err else {
-        panic!("expected a violation, got {err:?}");
-    };
+    let violations = common::violations(err);
     assert_eq!(violations.len(), 1);
     assert_eq!(violations[0].key, "server.port");
     assert_eq!(violations[0].layer, Some(env_layer("SYNOD_SERVER__PORT")));
@@ -228,9 +226,7 @@ fn twenty_violations_in_one_file_are_all_reported_with_lines() {
         .file(&file)
         .env_source(no_env())
         .load();
-    let Err(Error::Invalid { violations }) = err else {
-        panic!("expected violations, got {err:?}");
-    };
+    let violations = common::violations(err);
     assert_eq!(violations.len(), 20, "{violations:#?}");
     for (key, line) in expected {
         let v = violations
@@ -272,9 +268,7 @@ fn violations_in_json_and_yaml_name_their_lines() {
         .file(&yaml)
         .env_source(no_env())
         .load();
-    let Err(Error::Invalid { violations }) = err else {
-        panic!("expected violations, got {err:?}");
-    };
+    let violations = common::violations(err);
     let layers: Vec<_> = violations
         .iter()
         .map(|v| (v.key.clone(), v.layer.clone()))
@@ -357,9 +351,7 @@ fn semantic_validators_run_after_the_schema_and_point_at_the_layer() {
         })
         .validator(|_| Err("always".into()))
         .load();
-    let Err(Error::Invalid { violations }) = err else {
-        panic!("expected violations, got {err:?}");
-    };
+    let violations = common::violations(err);
     assert_eq!(violations.len(), 2);
     assert_eq!(violations[0].layer, Some(file_at(&file, 3, 1)));
     assert_eq!(violations[1].key, "");
@@ -382,9 +374,7 @@ fn a_key_missing_from_an_array_entry_points_at_that_entry_in_the_file() {
         .env_source(no_env())
         .validator(unset_timeout)
         .load();
-    let Err(Error::Invalid { violations }) = err else {
-        panic!("expected violations, got {err:?}");
-    };
+    let violations = common::violations(err);
     // Only the defaults gave `agents.1.timeout` a value: the entry's first line is named,
     // not "default".
     assert_eq!(violations[0].key, "agents.1.timeout");
@@ -395,9 +385,7 @@ fn a_key_missing_from_an_array_entry_points_at_that_entry_in_the_file() {
         .env_source(env(&[("SYNOD_AGENTS__0__NAME", "c")]))
         .validator(unset_timeout)
         .load();
-    let Err(Error::Invalid { violations }) = err else {
-        panic!("expected violations, got {err:?}");
-    };
+    let violations = common::violations(err);
     assert_eq!(
         violations[0].layer,
         Some(env_layer("SYNOD_AGENTS__0__NAME"))
@@ -408,9 +396,7 @@ fn a_key_missing_from_an_array_entry_points_at_that_entry_in_the_file() {
         .env_source(no_env())
         .validator(|_| Err(Issue::at("max_tokens", "too few")))
         .load();
-    let Err(Error::Invalid { violations }) = err else {
-        panic!("expected violations, got {err:?}");
-    };
+    let violations = common::violations(err);
     assert_eq!(violations[0].layer, Some(Layer::Default));
 }
 
@@ -488,7 +474,7 @@ fn secrets_are_never_printed() {
         "secret.toml",
         &format!("api_token = \"{SECRET}\"\nmax_tokens = 1\n"),
     );
-    set_mode(&file, 0o644);
+    common::set_mode(&file, 0o644);
     let loaded = ok(Loader::<Config>::new()
         .file(&file)
         .env_source(no_env())
@@ -520,7 +506,7 @@ fn secrets_are_never_printed() {
     );
 
     // Private file: no warning. A schema violation on a secret does not echo it either.
-    set_mode(&file, 0o600);
+    common::set_mode(&file, 0o600);
     let loaded = ok(Loader::<Config>::new()
         .file(&file)
         .env_source(no_env())
@@ -565,17 +551,6 @@ fn secrets_are_never_printed() {
     assert!(!text.contains("123456789"), "{text}");
 }
 
-#[cfg(unix)]
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
-        panic!("chmod {}: {e}", path.display());
-    }
-}
-
-#[cfg(not(unix))]
-fn set_mode(_path: &Path, _mode: u32) {}
-
 #[test]
 fn schema_is_strict_and_exported() {
     let schema = synod_config::schema::<Config>();
@@ -603,9 +578,7 @@ fn yaml_flow_values_fall_back_to_their_key_and_env_takes_json_for_arrays() {
         .file(&yaml)
         .env_source(no_env())
         .load();
-    let Err(Error::Invalid { violations }) = err else {
-        panic!("expected a violation, got {err:?}");
-    };
+    let violations = common::violations(err);
     assert_eq!(violations.len(), 1);
     assert_eq!(violations[0].key, "agents.0.timeout");
     assert_eq!(violations[0].layer, Some(file_at(&yaml, 2, 1)));

@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use common::{env, no_env, write};
 use serde::{Deserialize, Serialize};
@@ -418,17 +417,6 @@ struct Vault {
     workers: u32,
 }
 
-#[cfg(unix)]
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
-        panic!("chmod {}: {e}", path.display());
-    }
-}
-
-#[cfg(not(unix))]
-fn set_mode(_path: &Path, _mode: u32) {}
-
 /// Whether loading `text` from a file others can read warns about its secrets (always false
 /// on Windows, which has no mode bits).
 fn warns_of_secrets<T>(loader: Loader<T>, name: &str, text: &str) -> bool
@@ -437,7 +425,7 @@ where
 {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let file = write(dir.path(), name, text);
-    set_mode(&file, 0o644);
+    common::set_mode(&file, 0o644);
     let loaded = ok(loader.file(&file).env_source(no_env()).load());
     loaded
         .warnings()

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use synod_config::{JsonSchema, Secret};
+use synod_config::{Error, JsonSchema, Secret, Violation};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
@@ -76,3 +76,25 @@ pub fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
 }
+
+/// The violations of a load that must fail validation; panics (naming what came instead)
+/// on success or on another error.
+pub fn violations<T: std::fmt::Debug>(loaded: Result<T, Error>) -> Vec<Violation> {
+    match loaded {
+        Err(Error::Invalid { violations }) => violations,
+        other => panic!("expected violations, got {other:?}"),
+    }
+}
+
+/// Sets a file's Unix permission bits (nothing elsewhere).
+#[cfg(unix)]
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        panic!("chmod {}: {e}", path.display());
+    }
+}
+
+/// Sets a file's Unix permission bits (nothing elsewhere).
+#[cfg(not(unix))]
+pub fn set_mode(_path: &Path, _mode: u32) {}
