@@ -104,3 +104,83 @@ async fn an_oauth_error_is_retried_only_when_the_server_says_it_is_temporary() {
     assert!(matches!(err, Error::OAuth { .. }), "{err:?}");
     assert_eq!(err.class(), ErrorClass::Permanent);
 }
+
+#[test]
+fn server_errors_and_request_timeouts_are_transient_other_statuses_are_not() {
+    let http = |status| Error::Http {
+        endpoint: "https://issuer.example/token".into(),
+        status,
+        retry_after: None,
+    };
+    for status in [408, 500, 502, 599] {
+        assert_eq!(
+            http(status).class(),
+            ErrorClass::Transient,
+            "status {status}"
+        );
+    }
+    for status in [400, 401, 404, 407, 409, 499] {
+        assert_eq!(
+            http(status).class(),
+            ErrorClass::Permanent,
+            "status {status}"
+        );
+    }
+    assert_eq!(
+        http(429).class(),
+        ErrorClass::RateLimited { retry_after: None }
+    );
+}
+
+#[test]
+fn slow_down_is_a_rate_limit() {
+    let err = Error::OAuth {
+        endpoint: "https://issuer.example/token".into(),
+        error: "slow_down".into(),
+        description: None,
+    };
+    assert_eq!(err.class(), ErrorClass::RateLimited { retry_after: None });
+}
+
+#[test]
+fn a_token_file_error_is_as_retryable_as_the_io_error_behind_it() {
+    let io = |kind| Error::Io {
+        op: "read",
+        path: "/tokens/login.json".into(),
+        source: std::io::Error::from(kind),
+    };
+    assert_eq!(
+        io(std::io::ErrorKind::Interrupted).class(),
+        ErrorClass::Transient
+    );
+    assert_eq!(
+        io(std::io::ErrorKind::PermissionDenied).class(),
+        ErrorClass::Permanent
+    );
+}
+
+#[tokio::test]
+async fn the_flow_keeps_the_client_it_was_given_which_never_follows_redirects() {
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = answer_once(format!(
+        "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{closed}/elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    ));
+    let endpoints = Endpoints {
+        device_authorization: format!("{base}/device"),
+        token: format!("{base}/token"),
+        revocation: None,
+    };
+    let provider = Provider::new(&base, "client", endpoints).unwrap();
+    let flow = DeviceFlow::with_http(provider, http_client().unwrap());
+    let answer = flow
+        .http()
+        .get(format!("{base}/device"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 302);
+}

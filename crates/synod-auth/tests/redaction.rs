@@ -90,6 +90,12 @@ async fn no_secret_in_logs_debug_or_errors() {
     assert!(logs.contains("device authorization started"), "{logs}");
     assert!(logs.contains("access token refreshed"), "{logs}");
     assert!(logs.contains("token revoked"), "{logs}");
+    let shown = format!("{auth:?}");
+    assert!(
+        shown.contains(&auth.user_code) && shown.contains(&auth.verification_uri),
+        "the debug output of an authorization shows what the user types and where: {shown}"
+    );
+    assert!(shown.contains("device_code: \"[redacted]\""), "{shown}");
     let rendered = [
         logs,
         format!("{auth:?}"),
