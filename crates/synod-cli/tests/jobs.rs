@@ -265,6 +265,14 @@ fn a_job_that_keeps_failing_ends_dead_with_its_last_error() {
         listing.contains("dead") && listing.contains("D-1") && listing.contains("unknown stage"),
         "{listing}"
     );
+    let header = listing.lines().next().unwrap();
+    let row = listing.lines().find(|l| l.contains("D-1")).unwrap();
+    let tries_end = header.find("tries").unwrap() + "tries".len();
+    assert_eq!(
+        row.get(tries_end - 3..tries_end),
+        Some("2/2"),
+        "the state column is padded, so the columns line up:\n{listing}"
+    );
     assert!(text(&project.synod(&["jobs", "--state", "done"]).stdout).contains("no done jobs"));
 
     // `submit --wait` on a job that dies: exit 2 with the last error.

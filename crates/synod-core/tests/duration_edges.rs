@@ -156,6 +156,15 @@ fn a_duration_displays_as_it_would_be_written() {
     assert_eq!(HumanDuration::from_millis(250).to_string(), "250ms");
     assert_eq!(HumanDuration::MAX.to_string(), "3650d");
     assert_eq!(HumanDuration::ZERO.to_string(), "0s");
+    assert_eq!(
+        format!(
+            "[{:>6}|{:<6}]",
+            HumanDuration::from_secs(90),
+            HumanDuration::ZERO
+        ),
+        "[   90s|0s    ]",
+        "a duration lines up in a table column"
+    );
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]

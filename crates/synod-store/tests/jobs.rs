@@ -467,3 +467,12 @@ suite!(the_queue_survives_reopening, |fresh| async move {
     assert_eq!(job.job.prompt.as_deref(), Some("again"));
     assert_eq!(job.job.max_tries, 5);
 });
+
+#[test]
+fn a_job_state_prints_as_its_name_and_fills_a_table_column() {
+    assert_eq!(JobState::Queued.to_string(), "queued");
+    assert_eq!(
+        format!("[{:<8}|{:>8}]", JobState::Done, JobState::Dead),
+        "[done    |    dead]"
+    );
+}

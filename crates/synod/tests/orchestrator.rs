@@ -410,3 +410,16 @@ async fn a_stage_with_an_empty_spec_id_is_refused_before_any_agent_runs() {
             .is_empty()
     );
 }
+
+#[test]
+fn statuses_print_as_their_names_and_fill_a_table_column() {
+    assert_eq!(
+        format!(
+            "[{:<9}|{:>10}|{:<4}]",
+            StageStatus::Degraded,
+            AgentOutcome::TimedOut,
+            AttemptStatus::Ok
+        ),
+        "[degraded | timed out|ok  ]"
+    );
+}

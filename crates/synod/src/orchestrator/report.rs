@@ -61,7 +61,7 @@ impl StageStatus {
 
 impl fmt::Display for StageStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -86,7 +86,7 @@ pub enum AgentOutcome {
 
 impl fmt::Display for AgentOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             AgentOutcome::Answered => "answered",
             AgentOutcome::Invalid => "invalid",
             AgentOutcome::Failed => "failed",
@@ -143,7 +143,7 @@ impl AttemptStatus {
 
 impl fmt::Display for AttemptStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
