@@ -94,6 +94,15 @@ fn run_creates_a_private_store_and_backups_are_private() {
     let out = project.synod(&["store", "backup", backup.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(mode(&backup), 0o600);
+    // Backing the store up onto itself is refused in one line, exit 2, and harms nothing.
+    let out = project.synod(&["store", "backup", ".synod/./synod.db"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains("is the store") && message.lines().count() == 1,
+        "{message}"
+    );
+    assert!(project.synod(&["store", "check"]).status.success());
 }
 
 #[test]

@@ -130,6 +130,18 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A backup was asked to overwrite the store it copies (or its `-wal`/`-shm` file).
+    #[error(
+        "{} is the store {} itself or one of its files; choose another destination for the backup",
+        dest.display(),
+        store.display()
+    )]
+    BackupOntoItself {
+        /// The store being backed up.
+        store: PathBuf,
+        /// The destination given.
+        dest: PathBuf,
+    },
     /// No pooled connection became free within the pool's connection timeout.
     #[error(
         "no database connection became free in time ({detail}); raise Options::pool_size or Options::connection_timeout"
@@ -359,7 +371,8 @@ impl Classify for Error {
             | Error::PgNoDatabase { .. }
             | Error::PgSchemaTooNew { .. }
             | Error::PgNeedsMigration { .. }
-            | Error::Unsupported { .. } => ErrorClass::Permanent,
+            | Error::Unsupported { .. }
+            | Error::BackupOntoItself { .. } => ErrorClass::Permanent,
             Error::Io { source, .. } => source.class(),
             Error::Sqlite { source, .. } => match source.sqlite_error_code() {
                 Some(ErrorCode::SystemIoFailure | ErrorCode::OutOfMemory) => ErrorClass::Transient,

@@ -1115,11 +1115,19 @@ impl Store {
     /// A damaged store is never copied (a damaged copy renamed over `dest` would destroy a
     /// good older backup): a store with a damage mark gives [`Error::Damaged`], and
     /// [`Store::quick_check`] runs first, turning damage it finds into [`Error::Damaged`].
+    /// A `dest` that is the store itself or one of its files (`-wal`, `-shm`, ...), under any
+    /// spelling or link, gives [`Error::BackupOntoItself`] before anything is written.
     /// Works on a store opened read-only. A lock held elsewhere is waited for up to
     /// [`Options::busy_timeout`], then the backup fails with [`Error::Busy`].
     pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {
         let dest = dest.as_ref();
         let _span = tracing::info_span!("store.backup", dest = %dest.display()).entered();
+        if is_file_of_store(&self.inner.path, dest) {
+            return Err(Error::BackupOntoItself {
+                store: self.inner.path.clone(),
+                dest: dest.to_path_buf(),
+            });
+        }
         self.verify()?;
         let mut tmp_name = dest.as_os_str().to_owned();
         tmp_name.push(".synod-backup-tmp");
@@ -1198,6 +1206,54 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 /// A pause between `backoff / 2` and `backoff`, so waiting processes spread out.
+/// Whether `dest` names the store's own database file or one of the files SQLite and synod
+/// keep beside it (`-wal`, `-shm`, `-journal`, `.damaged`), however the path is spelled: a
+/// backup renamed over one of them would destroy the store it copies.
+fn is_file_of_store(store: &Path, dest: &Path) -> bool {
+    let Some(store) = resolved(store) else {
+        return false;
+    };
+    let Some(dest) = resolved(dest) else {
+        return false;
+    };
+    if ["", "-wal", "-shm", "-journal", ".damaged"]
+        .iter()
+        .any(|suffix| conn::sibling(&store, suffix) == dest)
+    {
+        return true;
+    }
+    same_file(&store, &dest)
+}
+
+/// `path` with its directory resolved (symbolic links, `..`), and the file itself resolved
+/// when it exists. `None` when the directory does not exist.
+fn resolved(path: &Path) -> Option<PathBuf> {
+    if let Ok(full) = fs::canonicalize(path) {
+        return Some(full);
+    }
+    let name = path.file_name()?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    Some(fs::canonicalize(dir).ok()?.join(name))
+}
+
+/// Two names of one file (a hard link).
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &Path, _: &Path) -> bool {
+    false
+}
+
 fn jittered(backoff: Duration) -> Duration {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();

@@ -534,3 +534,66 @@ fn a_too_short_busy_timeout_fails_naming_the_setting_and_writes_nothing() {
     holder.execute_batch("COMMIT").unwrap();
     assert!(store.history("S", Page::first(10)).unwrap().is_empty());
 }
+
+/// A backup onto the store itself, however spelled, is refused before anything is written:
+/// renamed over the live file it would cut every other process's writes off from it.
+#[test]
+fn a_backup_onto_the_store_or_its_files_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("sub")).unwrap();
+    let path = dir.path().join("synod.db");
+    let store = Store::open(&path, Options::default()).unwrap();
+    store
+        .record_stage(
+            &run("S", "plan", 1),
+            &[output("a", 1, true, 5)],
+            &verdict(1),
+        )
+        .unwrap();
+    let before = listing(dir.path());
+    let same_file_spellings = [
+        path.clone(),
+        dir.path().join("sub/../synod.db"),
+        sibling(&path, "-wal"),
+        sibling(&path, "-shm"),
+        sibling(&path, "-journal"),
+        sibling(&path, ".damaged"),
+    ];
+    for dest in same_file_spellings {
+        let err = store.backup_to(&dest).unwrap_err();
+        assert!(
+            matches!(&err, Error::BackupOntoItself { dest: d, .. } if *d == dest),
+            "{}: {err:?}",
+            dest.display()
+        );
+        assert_eq!(err.class(), ErrorClass::Permanent);
+        let message = err.to_string();
+        assert!(
+            message.contains(&path.display().to_string())
+                && message.contains("choose another destination for the backup"),
+            "{message}"
+        );
+    }
+    assert_eq!(listing(dir.path()), before, "nothing was written");
+    assert_eq!(store.history("S", Page::first(10)).unwrap().len(), 1);
+    store.integrity_check().unwrap();
+
+    // A file beside it with a similar name is a fine destination.
+    store.backup_to(sibling(&path, ".bak")).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_backup_onto_a_hard_link_or_symlink_of_the_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("synod.db");
+    let store = Store::open(&path, Options::default()).unwrap();
+    let link = dir.path().join("link.db");
+    fs::hard_link(&path, &link).unwrap();
+    let symlink = dir.path().join("symlink.db");
+    std::os::unix::fs::symlink(&path, &symlink).unwrap();
+    for dest in [link, symlink] {
+        let err = store.backup_to(&dest).unwrap_err();
+        assert!(matches!(err, Error::BackupOntoItself { .. }), "{err:?}");
+    }
+}
