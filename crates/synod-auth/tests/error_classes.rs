@@ -74,6 +74,16 @@ async fn an_error_page_is_the_http_status_and_a_bad_200_is_a_protocol_error() {
     assert!(matches!(err, Error::Http { status: 503, .. }), "{err:?}");
     assert_eq!(err.class(), ErrorClass::Transient);
 
+    // A page that is not an OAuth error keeps its status too (a wrong endpoint URL).
+    let err = start_against(&answer_once(http(
+        "404 Not Found",
+        "text/html",
+        "<html>no such page</html>",
+    )))
+    .await;
+    assert!(matches!(err, Error::Http { status: 404, .. }), "{err:?}");
+    assert_eq!(err.class(), ErrorClass::Permanent);
+
     let err = start_against(&answer_once(http(
         "200 OK",
         "application/json",
