@@ -84,3 +84,24 @@ fn settings_the_layers_refuse_are_refused_by_check_exactly_as_by_run() {
         }
     }
 }
+
+#[test]
+fn check_lists_every_mistake_of_a_config_at_once() {
+    let project = Project::new(&format!(
+        "{}{}[breaker]\nwait_multiplier = 0.5\n[[stages]]\nname = \"s\"\nagents = [\"ghost\"]\n",
+        agent_with(""),
+        agent_with("timeout = \"0s\"")
+    ));
+    let out = project.synod(&["config", "check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("(4 problems)"), "{stderr}");
+    for key in [
+        "agents.1.name",
+        "agents.1.timeout",
+        "stages.0.agents",
+        "breaker.wait_multiplier",
+    ] {
+        assert!(stderr.contains(key), "{key}: {stderr}");
+    }
+}

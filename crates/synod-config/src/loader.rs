@@ -46,7 +46,7 @@ use crate::format::{self, Format, Parsed, Pos, Spans};
 use crate::provenance::{Explanation, Layer, Provenance, Warning};
 use crate::schema::{self, Compiled};
 
-type ValidatorFn<T> = dyn Fn(&T) -> std::result::Result<(), Issue> + Send + Sync;
+type ValidatorFn<T> = dyn Fn(&T) -> std::result::Result<(), Vec<Issue>> + Send + Sync;
 type MigrationFn = dyn Fn(Value) -> std::result::Result<Value, String> + Send + Sync;
 
 /// A problem found by a semantic validator registered with [`Loader::validator`].
@@ -270,7 +270,27 @@ where
     where
         F: Fn(&T) -> std::result::Result<(), Issue> + Send + Sync + 'static,
     {
-        self.validators.push(Arc::new(check));
+        self.validators.push(Arc::new(move |value: &T| {
+            check(value).map_err(|issue| vec![issue])
+        }));
+        self
+    }
+
+    /// Adds a semantic check that reports every problem it finds (none: the value passes),
+    /// so a user fixes them all in one pass instead of one per load.
+    #[must_use]
+    pub fn validator_all<F>(mut self, check: F) -> Self
+    where
+        F: Fn(&T) -> Vec<Issue> + Send + Sync + 'static,
+    {
+        self.validators.push(Arc::new(move |value: &T| {
+            let issues = check(value);
+            if issues.is_empty() {
+                Ok(())
+            } else {
+                Err(issues)
+            }
+        }));
         self
     }
 
@@ -480,7 +500,7 @@ where
         // Semantic validators.
         let mut violations = Vec::new();
         for check in &self.validators {
-            if let Err(issue) = check(&value) {
+            for issue in check(&value).err().into_iter().flatten() {
                 let key = issue
                     .key
                     .map(|k| split_key(&k).join("."))

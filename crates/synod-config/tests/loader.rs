@@ -594,3 +594,38 @@ fn yaml_flow_values_fall_back_to_their_key_and_env_takes_json_for_arrays() {
     let why = loaded.explain("agents.1.name").map(|w| w.winner);
     assert_eq!(why, Some(env_layer("SYNOD_AGENTS")));
 }
+
+#[test]
+fn a_validator_can_report_every_problem_it_finds_at_once() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(
+        dir.path(),
+        "c.toml",
+        "[[agents]]\nname = \"a\"\n\n[[agents]]\nname = \"b\"\n",
+    );
+    let untimed = |c: &Config| -> Vec<Issue> {
+        c.agents
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.timeout == 0)
+            .map(|(i, _)| Issue::at(format!("agents.{i}.timeout"), "set a timeout"))
+            .collect()
+    };
+    let err = Loader::<Config>::new()
+        .file(&file)
+        .env_source(no_env())
+        .validator_all(untimed)
+        .load();
+    let violations = common::violations(err);
+    let keys: Vec<&str> = violations.iter().map(|v| v.key.as_str()).collect();
+    assert_eq!(keys, ["agents.0.timeout", "agents.1.timeout"]);
+    assert_eq!(violations[1].layer, Some(file_at(&file, 5, 1)));
+
+    // No issue is a pass.
+    let loaded = Loader::<Config>::new()
+        .file(&file)
+        .env_source(no_env())
+        .validator_all(|_| Vec::new())
+        .load();
+    assert!(loaded.is_ok(), "{:?}", loaded.err());
+}

@@ -133,139 +133,171 @@ impl SynodConfig {
     }
 
     /// Checks what the schema cannot: unique names, known agent references, sane numbers.
+    /// Fails with the first of [`problems`](Self::problems).
     pub fn validate(&self) -> Result<()> {
-        let invalid = |key: String, message: String| Err(Error::InvalidConfig { key, message });
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+
+    /// Every inconsistency [`validate`](Self::validate) checks for, in the order of the file
+    /// (version, store, jobs, redact, agents, stages, breaker, budget), so a config with
+    /// several mistakes is fixed in one pass. Empty when the config is valid.
+    #[must_use]
+    pub fn problems(&self) -> Vec<Error> {
+        let invalid = |key: String, message: String| Error::InvalidConfig { key, message };
+        let mut problems = Vec::new();
         if self.version != CONFIG_VERSION {
-            return invalid(
+            problems.push(invalid(
                 "version".into(),
                 format!(
                     "version {} is not supported; this synod reads version {CONFIG_VERSION}",
                     self.version
                 ),
-            );
+            ));
         }
         if self.store.path.as_os_str().is_empty() {
-            return invalid("store.path".into(), "must not be empty".into());
+            problems.push(invalid("store.path".into(), "must not be empty".into()));
         }
-        self.jobs.validate()?;
+        problems.extend(self.jobs.validate().err());
         for (i, pattern) in self.redact.patterns.iter().enumerate() {
-            super::redact::check_pattern(&format!("redact.patterns.{i}"), pattern)?;
+            problems.extend(
+                super::redact::check_pattern(&format!("redact.patterns.{i}"), pattern).err(),
+            );
         }
         let mut names = BTreeSet::new();
         for (i, agent) in self.agents.iter().enumerate() {
             let key = |field: &str| format!("agents.{i}.{field}");
             if agent.name.trim().is_empty() {
-                return invalid(key("name"), "every agent needs a name".into());
-            }
-            if !names.insert(agent.name.as_str()) {
-                return invalid(
+                problems.push(invalid(key("name"), "every agent needs a name".into()));
+            } else if !names.insert(agent.name.as_str()) {
+                problems.push(invalid(
                     key("name"),
                     format!("agent name {:?} is used twice", agent.name),
-                );
+                ));
             }
             if agent.command.trim().is_empty() && agent.preset.is_none() {
-                return invalid(
+                problems.push(invalid(
                     key("command"),
                     format!(
                         "agent {:?} has no command; set `command`, or `preset = \"claude\"` (or gemini, codex)",
                         agent.name
                     ),
-                );
+                ));
             }
             if agent.timeout.get().is_zero() {
-                return invalid(key("timeout"), "must be greater than zero".into());
+                problems.push(invalid(key("timeout"), "must be greater than zero".into()));
             }
         }
+        // A stage's agent checks would only repeat a duplicate agent name reported above.
+        let agents_unique = names.len() == self.agents.len();
         let mut stage_names = BTreeSet::new();
         for (i, stage) in self.stages.iter().enumerate() {
-            if stage.name.trim().is_empty() {
-                return invalid(
-                    format!("stages.{i}.name"),
-                    "every stage needs a name".into(),
-                );
-            }
-            if !stage_names.insert(stage.name.as_str()) {
-                return invalid(
-                    format!("stages.{i}.name"),
-                    format!("stage name {:?} is used twice", stage.name),
-                );
-            }
-            for name in &stage.agents {
-                if self.agent(name).is_none() {
-                    return invalid(
-                        format!("stages.{i}.agents"),
-                        format!(
-                            "agent {name:?} is not defined in [[agents]] (defined: {})",
-                            self.agent_names()
-                        ),
-                    );
-                }
-            }
-            if stage.prompt.is_some() && stage.prompt_file.is_some() {
-                return invalid(
-                    format!("stages.{i}.prompt_file"),
-                    "set either prompt or prompt_file, not both".into(),
-                );
-            }
-            if stage.max_concurrency == Some(0) {
-                return invalid(
-                    format!("stages.{i}.max_concurrency"),
-                    "must be at least 1".into(),
-                );
-            }
-            let names: Vec<&str> = self
-                .stage_agents(stage)?
-                .iter()
-                .map(|a| a.name.as_str())
-                .collect();
-            if names.is_empty() {
-                return invalid(
-                    format!("stages.{i}.agents"),
-                    format!(
-                        "stage {:?} has no enabled agents; enable one in [[agents]] or list some in the stage",
-                        stage.name
-                    ),
-                );
-            }
-            if stage.schema.is_some() && !stage.required.is_empty() {
-                return invalid(
-                    format!("stages.{i}.required"),
-                    "set either schema or required, not both (put the required fields in the schema)"
-                        .into(),
-                );
-            }
-            if let Some(field) = stage.required.iter().find(|f| f.trim().is_empty()) {
-                return invalid(
-                    format!("stages.{i}.required"),
-                    format!(
-                        "field name {field:?} is empty; list the answer's top-level field names"
-                    ),
-                );
-            }
-            if stage.repair && stage.schema.is_none() && stage.required.is_empty() {
-                return invalid(
-                    format!("stages.{i}.repair"),
-                    format!(
-                        "stage {:?} has nothing to repair against; set `schema` or `required`",
-                        stage.name
-                    ),
-                );
-            }
-            if let Err(e) = stage.consensus.validate(&names) {
-                return invalid(format!("stages.{i}.consensus"), e.to_string());
-            }
+            self.stage_problems(i, stage, agents_unique, &mut stage_names, &mut problems);
         }
         // The layers' own checks, so `[breaker]` and `[budget]` mean what they mean in
         // synod-resilience (agents' `retry` is checked by its serde form as it is read).
-        self.breaker
-            .settings
-            .validate()
-            .map_err(|e| resilience_error("breaker", &e))?;
-        self.budget
-            .settings
-            .validate()
-            .map_err(|e| resilience_error("budget", &e))?;
-        Ok(())
+        problems.extend(
+            self.breaker
+                .settings
+                .validate()
+                .err()
+                .map(|e| resilience_error("breaker", &e)),
+        );
+        problems.extend(
+            self.budget
+                .settings
+                .validate()
+                .err()
+                .map(|e| resilience_error("budget", &e)),
+        );
+        problems
+    }
+
+    /// The problems of `stages[i]` (see [`problems`](Self::problems)).
+    fn stage_problems<'a>(
+        &self,
+        i: usize,
+        stage: &'a StageConfig,
+        agents_unique: bool,
+        stage_names: &mut BTreeSet<&'a str>,
+        problems: &mut Vec<Error>,
+    ) {
+        let mut invalid = |field: &str, message: String| {
+            problems.push(Error::InvalidConfig {
+                key: format!("stages.{i}.{field}"),
+                message,
+            });
+        };
+        if stage.name.trim().is_empty() {
+            invalid("name", "every stage needs a name".into());
+        } else if !stage_names.insert(stage.name.as_str()) {
+            invalid("name", format!("stage name {:?} is used twice", stage.name));
+        }
+        let mut agents_known = true;
+        for name in &stage.agents {
+            if self.agent(name).is_none() {
+                agents_known = false;
+                invalid(
+                    "agents",
+                    format!(
+                        "agent {name:?} is not defined in [[agents]] (defined: {})",
+                        self.agent_names()
+                    ),
+                );
+            }
+        }
+        if stage.prompt.is_some() && stage.prompt_file.is_some() {
+            invalid(
+                "prompt_file",
+                "set either prompt or prompt_file, not both".into(),
+            );
+        }
+        if stage.max_concurrency == Some(0) {
+            invalid("max_concurrency", "must be at least 1".into());
+        }
+        if stage.schema.is_some() && !stage.required.is_empty() {
+            invalid(
+                "required",
+                "set either schema or required, not both (put the required fields in the schema)"
+                    .into(),
+            );
+        }
+        if let Some(field) = stage.required.iter().find(|f| f.trim().is_empty()) {
+            invalid(
+                "required",
+                format!("field name {field:?} is empty; list the answer's top-level field names"),
+            );
+        }
+        if stage.repair && stage.schema.is_none() && stage.required.is_empty() {
+            invalid(
+                "repair",
+                format!(
+                    "stage {:?} has nothing to repair against; set `schema` or `required`",
+                    stage.name
+                ),
+            );
+        }
+        // The agent checks below need every listed agent to exist, once.
+        if !agents_known || !agents_unique {
+            return;
+        }
+        let Ok(agents) = self.stage_agents(stage) else {
+            return;
+        };
+        let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
+        if names.is_empty() {
+            invalid(
+                "agents",
+                format!(
+                    "stage {:?} has no enabled agents; enable one in [[agents]] or list some in the stage",
+                    stage.name
+                ),
+            );
+        } else if let Err(e) = stage.consensus.validate(&names) {
+            invalid("consensus", e.to_string());
+        }
     }
 
     fn agent_names(&self) -> String {
@@ -642,6 +674,49 @@ mod tests {
     #[test]
     fn defaults_validate() {
         SynodConfig::default().validate().unwrap();
+        assert!(SynodConfig::default().problems().is_empty());
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_file_order_and_validate_fails_with_the_first() {
+        let c = parse(
+            r#"
+            [[agents]]
+            name = "a"
+            command = "true"
+            [[agents]]
+            name = "a"
+            command = ""
+            [[stages]]
+            name = "plan"
+            agents = ["ghost"]
+            max_concurrency = 0
+            [[stages]]
+            name = "plan"
+            agents = []
+        "#,
+        );
+        let keys: Vec<String> = c
+            .problems()
+            .into_iter()
+            .map(|p| match p {
+                Error::InvalidConfig { key, .. } => key,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "agents.1.name",
+                "agents.1.command",
+                "stages.0.agents",
+                "stages.0.max_concurrency",
+                "stages.1.name",
+            ],
+            "the duplicate agent is not reported again by the stage that runs every agent"
+        );
+        let first = c.validate().unwrap_err().to_string();
+        assert!(first.contains("used twice"), "{first}");
     }
 
     #[test]

@@ -44,10 +44,15 @@ impl LoadedConfig {
         let mut loader = Loader::<SynodConfig>::new()
             .env_prefix("SYNOD_")
             .current_version(u64::from(CONFIG_VERSION))
-            .validator(|config: &SynodConfig| match config.validate() {
-                Ok(()) => Ok(()),
-                Err(Error::InvalidConfig { key, message }) => Err(Issue::at(key, message)),
-                Err(other) => Err(Issue::new(other.to_string())),
+            .validator_all(|config: &SynodConfig| {
+                config
+                    .problems()
+                    .into_iter()
+                    .map(|problem| match problem {
+                        Error::InvalidConfig { key, message } => Issue::at(key, message),
+                        other => Issue::new(other.to_string()),
+                    })
+                    .collect()
             });
         if let Some(path) = path {
             loader = loader.file(path);
