@@ -172,7 +172,7 @@ fn existing_store(loaded: &LoadedConfig) -> Result<PathBuf, Failure> {
     let path = loaded.store_path();
     if !path.exists() {
         return Err(Failure::msg(format!(
-            "no evidence store at {}; `synod run` creates it (or pass --store PATH / --config FILE)",
+            "no evidence store at {}; `synod run` or `synod submit` creates it (or pass --store PATH / --config FILE)",
             path.display()
         )));
     }
