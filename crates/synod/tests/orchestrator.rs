@@ -213,6 +213,12 @@ async fn the_shared_retry_budget_limits_retries_across_agents() {
         agent("second", "flaky.sh", retry),
         agent("ok", "answer.sh", ""),
     ));
+    assert_eq!(orch.budget_available(), Some(5), "a full bucket before the run");
+    assert_eq!(
+        orch.config().budget.settings.capacity,
+        5,
+        "the orchestrator keeps the config it was built from"
+    );
     let report = orch.run_stage("S-3", "s").await.unwrap();
     // One retry fits in the bucket; after that nobody retries.
     assert_eq!(report.agent("first").unwrap().attempts.len(), 2);
