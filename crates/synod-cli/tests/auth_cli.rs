@@ -226,6 +226,39 @@ fn unreachable_issuer_exits_2_naming_it() {
     let _ = reqwest::Client::new(); // the shared harness's HTTP crate is in scope
 }
 
+#[test]
+fn explicit_endpoints_skip_discovery() {
+    let closed = || {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let issuer = format!("http://127.0.0.1:{}", closed());
+    let device = format!("http://127.0.0.1:{}/device", closed());
+    let token = format!("http://127.0.0.1:{}/token", closed());
+    let out = run(
+        tmp.path(),
+        &[
+            "auth",
+            "login",
+            "--issuer",
+            &issuer,
+            "--client-id",
+            "x",
+            "--device-endpoint",
+            &device,
+            "--token-endpoint",
+            &token,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&device) && !stderr.contains(".well-known"),
+        "the device endpoint given was asked, not the issuer's discovery document: {stderr}"
+    );
+}
+
 const REFRESH_GRANT: &str = "refresh_token";
 
 /// A logged-in `basic-client` (via `synod auth login`) in a fresh token directory.

@@ -213,7 +213,11 @@ async fn the_shared_retry_budget_limits_retries_across_agents() {
         agent("second", "flaky.sh", retry),
         agent("ok", "answer.sh", ""),
     ));
-    assert_eq!(orch.budget_available(), Some(5), "a full bucket before the run");
+    assert_eq!(
+        orch.budget_available(),
+        Some(5),
+        "a full bucket before the run"
+    );
     assert_eq!(
         orch.config().budget.settings.capacity,
         5,
