@@ -109,7 +109,20 @@ async fn login_status_logout() {
         "{stderr}"
     );
     assert_eq!(json["interval"], 1);
-    assert!(json["expires_in"].as_u64().unwrap() > 0);
+    let expires_in = json["expires_in"].as_u64().unwrap();
+    assert!(expires_in > 0);
+    // Said the way a person reads it: 45s, 9m59s, 1h05m.
+    let readable = match expires_in {
+        0..=59 => format!("{expires_in}s"),
+        60..=3599 => format!("{}m{:02}s", expires_in / 60, expires_in % 60),
+        _ => format!("{}h{:02}m", expires_in / 3600, expires_in % 3600 / 60),
+    };
+    assert!(
+        lines.contains(
+            &format!("waiting for approval (the code expires in {readable})...").as_str()
+        ),
+        "{stderr}"
+    );
     assert!(json["verification_uri_complete"].is_string());
     assert!(json.get("device_code").is_none(), "{json}");
 
