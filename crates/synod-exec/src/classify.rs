@@ -370,6 +370,7 @@ mod tests {
             ("429; retry in 500 microseconds", Duration::from_micros(500)),
             ("429; retry in 500 milliseconds", Duration::from_millis(500)),
             ("429; retry in 500ms", Duration::from_millis(500)),
+            ("429; retry in 2.5 minutes", Duration::from_secs(150)),
             ("429; retry after 1m30s", Duration::from_secs(90)),
             ("429; retry after 5 to 10 seconds", Duration::from_secs(5)),
             ("429; try again in 2 hours.", Duration::from_secs(7200)),
