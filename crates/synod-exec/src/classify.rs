@@ -225,7 +225,9 @@ fn parse_duration_prefix(rest: &str) -> Option<Duration> {
     let token_len = rest
         .find(|c: char| !(c.is_alphanumeric() || c == '.'))
         .unwrap_or(rest.len());
-    let token = &rest[..token_len];
+    // A point that ends the token ends the sentence ("retry after 30s."), not the number.
+    let token = rest[..token_len].trim_end_matches('.');
+    let token_len = token.len();
     let number_len = token
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(token.len());
@@ -371,6 +373,9 @@ mod tests {
             ("429; retry in 500 milliseconds", Duration::from_millis(500)),
             ("429; retry in 500ms", Duration::from_millis(500)),
             ("429; retry in 2.5 minutes", Duration::from_secs(150)),
+            ("429. Please retry after 30s.", Duration::from_secs(30)),
+            ("429: retry after 1.5s.", Duration::from_millis(1500)),
+            ("429; retry after 30segundos", Duration::from_secs(30)),
             ("429; retry after 1m30s", Duration::from_secs(90)),
             ("429; retry after 5 to 10 seconds", Duration::from_secs(5)),
             ("429; try again in 2 hours.", Duration::from_secs(7200)),
