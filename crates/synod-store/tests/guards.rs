@@ -41,6 +41,19 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// A new store at `path` holding one run of spec `S`, stage `plan`, with one output.
+fn store_with_one_run(path: &Path) -> Store {
+    let store = Store::open(path, Options::default()).unwrap();
+    store
+        .record_stage(
+            &run("S", "plan", 1),
+            &[output("a", 1, true, 5)],
+            &verdict(1),
+        )
+        .unwrap();
+    store
+}
+
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
@@ -88,14 +101,7 @@ fn filled_store(path: &Path, runs: i64) {
 fn new_store_files_and_directories_are_private() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a/b/synod.db");
-    let store = Store::open(&path, Options::default()).unwrap();
-    store
-        .record_stage(
-            &run("S", "plan", 1),
-            &[output("a", 1, true, 5)],
-            &verdict(1),
-        )
-        .unwrap();
+    let store = store_with_one_run(&path);
     assert_eq!(mode(&path), 0o600, "database file");
     assert_eq!(mode(&sibling(&path, "-wal")), 0o600, "WAL file");
     assert_eq!(mode(&sibling(&path, "-shm")), 0o600, "shared-memory file");
@@ -122,14 +128,7 @@ fn new_store_files_and_directories_are_private() {
 fn new_stores_and_backups_appear_whole_with_no_leftovers() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a/b/synod.db");
-    let store = Store::open(&path, Options::default()).unwrap();
-    store
-        .record_stage(
-            &run("S", "plan", 1),
-            &[output("a", 1, true, 5)],
-            &verdict(1),
-        )
-        .unwrap();
+    let store = store_with_one_run(&path);
     assert_eq!(
         listing(&dir.path().join("a/b")),
         ["synod.db", "synod.db-shm", "synod.db-wal"]
@@ -542,14 +541,7 @@ fn a_backup_onto_the_store_or_its_files_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir(dir.path().join("sub")).unwrap();
     let path = dir.path().join("synod.db");
-    let store = Store::open(&path, Options::default()).unwrap();
-    store
-        .record_stage(
-            &run("S", "plan", 1),
-            &[output("a", 1, true, 5)],
-            &verdict(1),
-        )
-        .unwrap();
+    let store = store_with_one_run(&path);
     let before = listing(dir.path());
     let same_file_spellings = [
         path.clone(),
