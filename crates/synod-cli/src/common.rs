@@ -265,6 +265,20 @@ pub(crate) fn finish(result: Result<ExitCode, Failure>, verbose: bool) -> ExitCo
     result.unwrap_or_else(|failure| failure.report(verbose))
 }
 
+/// The human report of a verdict (`Verdict::to_markdown`) for a run whose stored status is
+/// `run_status`. A cancelled run's verdict covers only the agents that finished before the
+/// interrupt, so its own status line (often `no_quorum`) is introduced as partial rather than
+/// read as the run's outcome.
+pub(crate) fn verdict_text(markdown: &str, run_status: &str) -> String {
+    if run_status == "cancelled" {
+        format!(
+            "**Run cancelled** before every agent finished. The partial verdict of those that did:\n\n{markdown}"
+        )
+    } else {
+        markdown.to_owned()
+    }
+}
+
 /// Prints `value` as pretty JSON on stdout.
 pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     let text =

@@ -9,7 +9,7 @@ use synod::core::Usage;
 use synod::orchestrator::AttemptUsage;
 use synod::store::{AgentStats, Run, RunId, RunUsage, StoredOutput};
 
-use crate::common::{ConfigArgs, Failure, finish, outln, print_json};
+use crate::common::{ConfigArgs, Failure, finish, outln, print_json, verdict_text};
 
 /// Arguments of `synod history`.
 #[derive(Debug, clap::Args)]
@@ -204,7 +204,7 @@ async fn show_inner(args: &ShowArgs) -> Result<ExitCode, Failure> {
         run.status
     );
     match serde_json::from_value::<synod::consensus::Verdict>(run.verdict.clone()) {
-        Ok(verdict) => outln!("\n{}", verdict.to_markdown()),
+        Ok(verdict) => outln!("\n{}", verdict_text(&verdict.to_markdown(), &run.status)),
         Err(_) => outln!(
             "\n{}",
             serde_json::to_string_pretty(&run.verdict).unwrap_or_default()

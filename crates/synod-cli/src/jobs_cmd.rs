@@ -15,7 +15,9 @@ use synod::orchestrator::{JobOutcome, Worker, WorkerOptions};
 use synod::store::{AnyStore, ClaimedJob, Job, JobId, JobQueue, JobState, NewJob, Page};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{ConfigArgs, Failure, errln, finish, open_any, outln, print_json};
+use crate::common::{
+    ConfigArgs, Failure, errln, finish, open_any, outln, print_json, verdict_text,
+};
 use crate::signals::StopSignals;
 use crate::watchdog;
 
@@ -140,7 +142,7 @@ async fn submit_inner(args: SubmitArgs) -> Result<ExitCode, Failure> {
         print_json(&run)?;
     } else {
         match serde_json::from_value::<synod::consensus::Verdict>(run.verdict.clone()) {
-            Ok(verdict) => outln!("{}", verdict.to_markdown()),
+            Ok(verdict) => outln!("{}", verdict_text(&verdict.to_markdown(), &run.status)),
             Err(_) => outln!(
                 "{}",
                 serde_json::to_string_pretty(&run.verdict).unwrap_or_default()

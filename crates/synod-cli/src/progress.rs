@@ -77,7 +77,7 @@ async fn bars(mut events: Receiver<StageEvent>) {
                 if let Some(bar) = bars.get(agent) {
                     bar.set_message(format!(
                         "retry {attempt} in {}: {error}",
-                        synod::core::duration::format_duration(*delay)
+                        synod::core::duration::format_duration_rounded(*delay)
                     ));
                 }
             }
@@ -89,7 +89,7 @@ async fn bars(mut events: Receiver<StageEvent>) {
                 if let Some(bar) = bars.get(agent) {
                     bar.set_message(format!(
                         "waits {} for a shared rate limit: {reason}",
-                        synod::core::duration::format_duration(*delay)
+                        synod::core::duration::format_duration_rounded(*delay)
                     ));
                 }
             }

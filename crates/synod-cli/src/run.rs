@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::{
     ConfigArgs, Failure, Location, errln, finish, open_any, open_store, outln, print_json,
+    verdict_text,
 };
 use crate::signals::StopSignals;
 use crate::{progress, watchdog};
@@ -111,7 +112,10 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     if args.json {
         print_json(&report)?;
     } else {
-        outln!("{}", report.verdict.to_markdown());
+        outln!(
+            "{}",
+            verdict_text(&report.verdict.to_markdown(), report.status.as_str())
+        );
         let store_path = report
             .store_path
             .as_ref()

@@ -281,9 +281,14 @@ fn wait_dead(pids: &[u32], within: Duration) -> bool {
 }
 
 fn spawn_run(project: &Project) -> std::process::Child {
+    spawn_run_with(project, &["--json"])
+}
+
+fn spawn_run_with(project: &Project, extra: &[&str]) -> std::process::Child {
     Command::new(assert_cmd::cargo::cargo_bin("synod"))
         .current_dir(project.path())
-        .args(["run", "--spec", "K-9", "--stage", "s", "--json"])
+        .args(["run", "--spec", "K-9", "--stage", "s"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -325,6 +330,31 @@ fn every_stop_signal_cancels_cleanly_and_records_the_run_as_cancelled() {
         let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
         assert_eq!(runs[0]["status"], "cancelled");
     }
+}
+
+#[test]
+fn a_cancelled_run_reads_as_cancelled_not_as_the_partial_verdict() {
+    let project = Project::new("");
+    std::fs::write(project.path().join("synod.toml"), sleepers(project.path())).unwrap();
+    let child = spawn_run_with(&project, &["--quiet"]);
+    wait_for_pids(project.path(), &["one", "two"]);
+    signal(child.id(), "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The partial consensus of no agent at all is `no_quorum`; the run itself was cancelled.
+    assert!(
+        stdout.starts_with("**Run cancelled** before every agent finished."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Run 1 was cancelled"), "{stdout}");
+    let show = project.synod(&["show", "1"]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(show.status.success(), "{text}");
+    assert!(
+        text.contains("· cancelled\n\n**Run cancelled** before"),
+        "{text}"
+    );
 }
 
 /// The watchdog that kills a SIGKILLed run's agents reads `/proc`: Linux only.

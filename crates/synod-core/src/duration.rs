@@ -162,6 +162,57 @@ pub fn format_duration(d: Duration) -> String {
     format!("{nanos}ns")
 }
 
+/// Formats a duration for people, rounded to what a reader can use: `"4.8s"` for a jittered
+/// 4.823458123 s retry delay where [`format_duration`] would print `"4823458123ns"`.
+///
+/// Under a second it keeps whole units (`"750us"`, `"250ms"`); from 1 s to 10 s one decimal
+/// (`"4.8s"`); from 10 s on at most two units, each rounded to the smaller one (`"1m23s"`,
+/// `"2h5m"`, `"3d4h"`). Rounding carries into the larger unit (59.6 s is `"1m"`). The text
+/// is in synod's grammar, so [`parse_duration`] reads it back (as the rounded value).
+///
+/// ```
+/// use std::time::Duration;
+/// use synod_core::duration::format_duration_rounded;
+///
+/// assert_eq!(format_duration_rounded(Duration::from_nanos(4_823_458_123)), "4.8s");
+/// assert_eq!(format_duration_rounded(Duration::from_millis(83_456)), "1m23s");
+/// ```
+#[must_use]
+pub fn format_duration_rounded(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    let step = match nanos {
+        0..1_000 => 1,
+        1_000..1_000_000 => 1_000,
+        1_000_000..NANOS_PER_SEC => 1_000_000,
+        n if n < 10 * NANOS_PER_SEC => NANOS_PER_SEC / 10,
+        n if n < HOUR => NANOS_PER_SEC,
+        n if n < DAY => MINUTE,
+        _ => HOUR,
+    };
+    let rounded = (nanos + step / 2) / step * step;
+    if rounded < NANOS_PER_SEC {
+        return format_duration(Duration::from_nanos(
+            u64::try_from(rounded).unwrap_or(u64::MAX),
+        ));
+    }
+    if rounded < 10 * NANOS_PER_SEC {
+        let tenths = rounded / (NANOS_PER_SEC / 10);
+        return match tenths % 10 {
+            0 => format!("{}s", tenths / 10),
+            frac => format!("{}.{frac}s", tenths / 10),
+        };
+    }
+    let mut text = String::new();
+    let mut rest = rounded;
+    for (name, scale) in [("d", DAY), ("h", HOUR), ("m", MINUTE), ("s", NANOS_PER_SEC)] {
+        if rest >= scale {
+            text.push_str(&format!("{}{name}", rest / scale));
+            rest %= scale;
+        }
+    }
+    text
+}
+
 /// A [`Duration`] read and written in synod's grammar: a string (`"1m30s"`) or a number of
 /// seconds, never more than [`HumanDuration::MAX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

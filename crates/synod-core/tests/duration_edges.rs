@@ -203,3 +203,71 @@ fn plain_duration_fields_read_and_write_the_grammar() {
     let err = serde_json::from_str::<Plain>(r#"{"every": "1s", "deadline": "3651d"}"#).unwrap_err();
     assert!(err.to_string().contains("maximum of 3650d"), "{err}");
 }
+
+#[test]
+fn rounded_durations_read_as_a_person_would_say_them() {
+    use synod_core::duration::format_duration_rounded as rounded;
+    let cases = [
+        (Duration::ZERO, "0s"),
+        (Duration::from_nanos(999), "999ns"),
+        (Duration::from_nanos(1_499), "1us"),
+        (Duration::from_nanos(1_500), "2us"),
+        (Duration::from_nanos(999_499), "999us"),
+        (Duration::from_nanos(999_500), "1ms"),
+        (Duration::from_nanos(5_572_441), "6ms"),
+        (Duration::from_micros(250_400), "250ms"),
+        (Duration::from_micros(999_499), "999ms"),
+        (Duration::from_micros(999_500), "1s"),
+        (Duration::from_millis(1_049), "1s"),
+        (Duration::from_millis(1_050), "1.1s"),
+        (Duration::from_nanos(4_823_458_123), "4.8s"),
+        (Duration::from_millis(9_949), "9.9s"),
+        (Duration::from_millis(9_950), "10s"),
+        (Duration::from_millis(10_499), "10s"),
+        (Duration::from_millis(10_500), "11s"),
+        (Duration::from_millis(59_499), "59s"),
+        (Duration::from_millis(59_600), "1m"),
+        (Duration::from_millis(83_456), "1m23s"),
+        (Duration::from_millis(3_599_499), "59m59s"),
+        (Duration::from_millis(3_599_500), "1h"),
+        (Duration::from_secs(3_600 + 29), "1h"),
+        (Duration::from_secs(3_600 + 30), "1h1m"),
+        (Duration::from_secs(2 * 3_600 + 5 * 60 + 10), "2h5m"),
+        (Duration::from_secs(86_400 - 30), "1d"),
+        (Duration::from_secs(86_400 - 31), "23h59m"),
+        (
+            Duration::from_secs(3 * 86_400 + 4 * 3_600 + 29 * 60),
+            "3d4h",
+        ),
+        (
+            Duration::from_secs(3 * 86_400 + 4 * 3_600 + 30 * 60),
+            "3d5h",
+        ),
+        (Duration::MAX, "213503982334601d7h"),
+    ];
+    for (d, want) in cases {
+        assert_eq!(rounded(d), want, "{d:?}");
+    }
+}
+
+#[test]
+fn rounded_durations_parse_back_within_their_rounding() {
+    use synod_core::duration::{format_duration_rounded, parse_duration};
+    // (duration, half the unit it is rounded to)
+    let cases: [(u64, u64); 6] = [
+        (1_234, 500),
+        (7_654_321, 500_000),
+        (4_823_458_123, 50_000_000),
+        (83_456_000_000, 500_000_000),
+        (7_530_000_000_000, 30_000_000_000),
+        (300_000_000_000_000, 1_800_000_000_000),
+    ];
+    for (nanos, half_unit) in cases {
+        let d = Duration::from_nanos(nanos);
+        let back = parse_duration(&format_duration_rounded(d)).unwrap();
+        assert!(
+            back.abs_diff(d) <= Duration::from_nanos(half_unit),
+            "{d:?} came back as {back:?}"
+        );
+    }
+}

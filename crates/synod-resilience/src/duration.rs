@@ -16,5 +16,6 @@
 //! `#[serde(with = "synod_resilience::duration::option")]` on an `Option<Duration>` field.
 
 pub use synod_core::duration::{
-    HumanDuration, MAX, deserialize, format_duration, option, parse_duration, serialize,
+    HumanDuration, MAX, deserialize, format_duration, format_duration_rounded, option,
+    parse_duration, serialize,
 };

@@ -154,7 +154,7 @@ impl fmt::Display for StageEvent {
                 write!(
                     f,
                     "{agent}: failed ({error}); retry {attempt} in {}",
-                    synod_core::duration::format_duration(*delay)
+                    synod_core::duration::format_duration_rounded(*delay)
                 )
             }
             StageEvent::AgentWaiting {
@@ -164,7 +164,7 @@ impl fmt::Display for StageEvent {
             } => write!(
                 f,
                 "{agent}: waits {} for a shared rate limit ({reason})",
-                synod_core::duration::format_duration(*delay)
+                synod_core::duration::format_duration_rounded(*delay)
             ),
             StageEvent::AgentFinished {
                 agent,
@@ -189,5 +189,33 @@ pub(crate) mod millis {
 
     pub(crate) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_lines_round_jittered_delays_as_a_person_reads_them() {
+        let retrying = StageEvent::AgentRetrying {
+            agent: "claude".to_owned(),
+            attempt: 2,
+            delay: Duration::from_nanos(4_823_458_123),
+            error: "agent: overloaded".to_owned(),
+        };
+        assert_eq!(
+            retrying.to_string(),
+            "claude: failed (agent: overloaded); retry 2 in 4.8s"
+        );
+        let waiting = StageEvent::AgentWaiting {
+            agent: "gemini".to_owned(),
+            delay: Duration::from_millis(83_456),
+            reason: "429 from the API".to_owned(),
+        };
+        assert_eq!(
+            waiting.to_string(),
+            "gemini: waits 1m23s for a shared rate limit (429 from the API)"
+        );
     }
 }
