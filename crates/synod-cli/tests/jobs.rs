@@ -406,3 +406,36 @@ fn sigterm_hands_a_running_job_back_or_lets_it_finish() {
     assert_eq!(owner.as_deref(), Some("staying#1"));
     assert_eq!(runs_of(&project, "T-1"), 1);
 }
+
+#[test]
+fn a_blank_prompt_is_refused_by_run_and_submit_before_anything_is_stored() {
+    let project = Project::new("");
+    std::fs::write(
+        project.path().join("synod.toml"),
+        config(project.path(), ""),
+    )
+    .unwrap();
+    let first = submit(&project, "E-1", "ask", &["--prompt", "Answer for E-1."]);
+    // `--prompt "$UNSET"`: the agents would get nothing to work on.
+    for command in ["run", "submit"] {
+        for blank in ["", "  \n"] {
+            let out = project.synod(&[
+                command, "--spec", "E-2", "--stage", "ask", "--prompt", blank,
+            ]);
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+            assert!(
+                stderr.contains("the prompt given for stage \"ask\" is empty"),
+                "{command}: {stderr}"
+            );
+        }
+    }
+    assert_eq!(runs_of(&project, "E-2"), 0);
+    let jobs: i64 = db(&project)
+        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(jobs, 1, "only job {first} is queued");
+    let out = project.synod(&["run", "--spec", "E-2", "--stage", "ask", "--prompt", "Go."]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(runs_of(&project, "E-2"), 1);
+}

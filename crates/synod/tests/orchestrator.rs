@@ -421,6 +421,49 @@ async fn a_stage_with_an_empty_spec_id_is_refused_before_any_agent_runs() {
     );
 }
 
+#[tokio::test]
+async fn a_blank_prompt_passed_in_is_refused_before_any_agent_runs() {
+    let fx = Fixture::new();
+    fx.script("answer.sh", &format!("cat > got; {ANSWER}"));
+    let orch = fx.orchestrator(&format!(
+        "{}[[stages]]\nname = \"plan\"\nprompt = \"Plan {{spec_id}}.\"\n",
+        agent("a", "answer.sh", "")
+    ));
+    let cancel = CancellationToken::new();
+    for blank in ["", " \n\t"] {
+        let err = orch
+            .run_stage_with("S-1", "plan", Some(blank), &cancel)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::EmptyPrompt { stage } if stage == "plan"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the prompt given for stage \"plan\" is empty; pass the prompt text, or leave the prompt out to use the stage's own"
+        );
+    }
+    assert!(!fx.dir.path().join("got").exists(), "an agent ran");
+    assert!(
+        fx.store()
+            .history("S-1", synod::store::Page::first(10))
+            .unwrap()
+            .is_empty()
+    );
+    // A prompt given replaces the stage's; none given uses it.
+    orch.run_stage_with("S-1", "plan", Some("Review S-1."), &cancel)
+        .await
+        .unwrap();
+    let got = std::fs::read_to_string(fx.dir.path().join("got")).unwrap();
+    assert_eq!(got, "Review S-1.");
+    orch.run_stage_with("S-1", "plan", None, &cancel)
+        .await
+        .unwrap();
+    let got = std::fs::read_to_string(fx.dir.path().join("got")).unwrap();
+    assert_eq!(got, "Plan S-1.");
+}
+
 #[test]
 fn statuses_print_as_their_names_and_fill_a_table_column() {
     assert_eq!(

@@ -25,6 +25,15 @@ pub enum Error {
         /// The stages the config defines.
         known: String,
     },
+    /// The prompt passed in to replace the stage's own is blank (an unset shell variable, an
+    /// empty file): the agents would get nothing to work on.
+    #[error(
+        "the prompt given for stage {stage:?} is empty; pass the prompt text, or leave the prompt out to use the stage's own"
+    )]
+    EmptyPrompt {
+        /// The stage.
+        stage: String,
+    },
     /// A spec id that cannot name a run: empty, too long, or with control characters.
     #[error("invalid spec id {spec_id:?}: {reason}; name the spec like PROJ-123")]
     InvalidSpecId {

@@ -308,6 +308,12 @@ impl Orchestrator {
         let started_at = now_millis();
         check_spec_id(spec_id)?;
         let stage = self.plan.require_stage(stage_name)?;
+        if prompt.is_some_and(|given| given.trim().is_empty()) {
+            return Err(Error::EmptyPrompt {
+                stage: stage_name.to_owned(),
+            });
+        }
+        let template = prompt.unwrap_or(&stage.prompt);
         let mode = self.plan.mode(stage);
         let names: Vec<String> = stage
             .agents
@@ -324,7 +330,7 @@ impl Orchestrator {
         let ctx = StageCtx {
             spec_id,
             stage: stage_name,
-            template: prompt.unwrap_or(&stage.prompt),
+            template,
             schema: stage.schema.as_ref(),
             cancel,
             started: &started,
