@@ -213,3 +213,17 @@ fn start_fails_on_invalid_config_or_missing_directory() {
     );
     assert!(matches!(err, Err(Error::Watch { .. })), "{err:?}");
 }
+
+#[test]
+fn watch_options_builders_set_what_they_name() {
+    let defaults = WatchOptions::default();
+    assert_eq!(defaults.debounce, Duration::from_millis(100));
+    assert_eq!(defaults.tick, None);
+    assert_eq!(defaults.event_capacity, 64);
+    let set = WatchOptions::default()
+        .debounce(Duration::from_millis(250))
+        .tick(Duration::from_millis(5));
+    assert_eq!(set.debounce, Duration::from_millis(250));
+    assert_eq!(set.tick, Some(Duration::from_millis(5)));
+    assert_eq!(set.event_capacity, 64);
+}
