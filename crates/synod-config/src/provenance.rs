@@ -228,24 +228,20 @@ impl Provenance {
             .map(move |i| self.records[*i as usize].1)
     }
 
-    /// Layers that set `key`, or any key below it, lowest precedence first.
+    /// Layers that set `key` or any key below it, lowest precedence first. Both count: a
+    /// list or table that one layer set whole (the defaults' empty `agents = []`) and another
+    /// filled in element by element was set by both.
     pub(crate) fn layers(&self, key: &str) -> Vec<Layer> {
-        let exact: Vec<Layer> = self
-            .range(key, true)
-            .filter_map(|r| self.layer(r))
-            .collect();
-        if !exact.is_empty() {
-            return exact;
-        }
-        let prefix = if key.is_empty() {
-            String::new()
+        let mut recs: Vec<Rec> = if key.is_empty() {
+            self.range("", false).collect()
         } else {
-            format!("{key}.")
+            let mut exact: Vec<Rec> = self.range(key, true).collect();
+            exact.extend(self.range(&format!("{key}."), false));
+            exact
         };
-        let mut below: Vec<Rec> = self.range(&prefix, false).collect();
-        below.sort_by_key(|r| (self.ordinal(*r), r.line, r.column, r.source));
+        recs.sort_by_key(|r| (self.ordinal(*r), r.line, r.column, r.source));
         let mut out: Vec<Layer> = Vec::new();
-        for layer in below.into_iter().filter_map(|r| self.layer(r)) {
+        for layer in recs.into_iter().filter_map(|r| self.layer(r)) {
             if !out.contains(&layer) {
                 out.push(layer);
             }

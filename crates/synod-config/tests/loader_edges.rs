@@ -294,3 +294,30 @@ fn a_value_the_type_refuses_names_its_key_and_where_it_was_set() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_list_the_defaults_leave_empty_is_explained_by_the_file_that_fills_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "a.toml",
+        "[[agents]]\nname = \"claude\"\ntimeout = 30\n",
+    );
+    let loaded = ok(Loader::<Config>::new()
+        .file(&file)
+        .env_source(no_env())
+        .load());
+    let why = loaded.explain("agents").unwrap();
+    assert_eq!(why.winner, file_at(&file, 3, 1));
+    assert_eq!(
+        why.layers,
+        vec![Layer::Default, file_at(&file, 2, 1), file_at(&file, 3, 1)]
+    );
+    // Without the file, the defaults' empty list is all there is.
+    let bare = ok(Loader::<Config>::new().env_source(no_env()).load());
+    let why = bare.explain("agents").unwrap();
+    assert_eq!(
+        (why.winner, why.layers),
+        (Layer::Default, vec![Layer::Default])
+    );
+}
