@@ -184,11 +184,15 @@ impl Provenance {
     fn layer(&self, rec: Rec) -> Option<Layer> {
         let (_, layer) = self.sources.get(rec.source as usize)?;
         Some(match layer {
-            Layer::File { path, .. } => Layer::File {
-                path: path.clone(),
-                line: (rec.line > 0).then_some(rec.line),
-                column: (rec.line > 0 && rec.column > 0).then_some(rec.column),
-            },
+            // Line 0 means the position is unknown; known positions are 1-based.
+            Layer::File { path, .. } => {
+                let known = rec.line > 0;
+                Layer::File {
+                    path: path.clone(),
+                    line: known.then_some(rec.line),
+                    column: known.then_some(rec.column),
+                }
+            }
             other => other.clone(),
         })
     }

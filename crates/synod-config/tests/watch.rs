@@ -169,12 +169,48 @@ async fn an_optional_file_that_appears_later_is_applied() {
 async fn unrelated_files_in_the_directory_are_ignored() {
     let dir = tempdir();
     let file = write(dir.path(), "synod.toml", "max_tokens = 1\n");
-    let watcher = start(Loader::<Config>::new().file(&file).env_source(no_env()));
+    let other = write(dir.path(), "other.toml", "max_tokens = 10\n");
+    // Every load of synod.toml passes its validator, which notes the value it saw.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let noted = Arc::clone(&seen);
+    let watcher = start(
+        Loader::<Config>::new()
+            .file(&file)
+            .env_source(no_env())
+            .validator(move |c: &Config| {
+                noted.lock().unwrap().push(c.max_tokens);
+                Ok(())
+            }),
+    );
     let mut events = watcher.events();
+    // A second watcher, of other.toml, tells when the events of its change have been
+    // delivered and debounced (the first watcher got the same events at the same time).
+    let neighbour = start(Loader::<Config>::new().file(&other).env_source(no_env()));
+    let mut neighbour_events = neighbour.events();
+    write(dir.path(), "other.toml", "max_tokens = 11\n");
+    assert_eq!(
+        applied(next(&mut neighbour_events).await),
+        vec!["max_tokens"]
+    );
     write(dir.path(), "other.toml", "this is = = not config");
-    // Then a real change: the first event seen must be about it.
+    assert!(
+        rejected(next(&mut neighbour_events).await)
+            .to_string()
+            .contains("other.toml")
+    );
+    // Then a real change: the first event seen must be about it, and synod.toml was loaded
+    // only at start and for this change.
     write(dir.path(), "synod.toml", "max_tokens = 2\n");
     assert_eq!(applied(next(&mut events).await), vec!["max_tokens"]);
+    assert_eq!(*seen.lock().unwrap(), vec![1, 2]);
+}
+
+#[test]
+fn a_watcher_prints_without_its_internals() {
+    let dir = tempdir();
+    let file = write(dir.path(), "synod.toml", "max_tokens = 1\n");
+    let watcher = start(Loader::<Config>::new().file(&file).env_source(no_env()));
+    assert_eq!(format!("{watcher:?}"), "Watcher { .. }");
 }
 
 #[tokio::test]
@@ -185,6 +221,8 @@ async fn dropping_the_watcher_stops_its_threads() {
     let mut events = watcher.events();
     let updates = watcher.subscribe();
     drop(watcher);
+    // `drop` returns once the reload thread has exited: its sender is already gone.
+    assert!(updates.has_changed().is_err(), "watch sender still alive");
     // Every sender clone lived in the watcher or its reload thread: the stream closes only
     // once that thread has exited.
     match tokio::time::timeout(PATIENCE, events.recv()).await {
