@@ -299,7 +299,11 @@ impl Verdict {
                     Source::Computed => "",
                     Source::Aggregator => " (reported by aggregator)",
                 };
-                let _ = writeln!(out, "- {}{by}", conflict.subject);
+                // A computed conflict without positions: no valid answer to decide it from.
+                let unanswered =
+                    conflict.positions.is_empty() && conflict.source == Source::Computed;
+                let note = if unanswered { ": no valid answer" } else { "" };
+                let _ = writeln!(out, "- {}{by}{note}", conflict.subject);
                 for position in &conflict.positions {
                     let _ = writeln!(
                         out,

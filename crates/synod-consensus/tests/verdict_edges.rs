@@ -70,3 +70,26 @@ fn markdown_lists_up_to_25_entries_and_counts_the_rest() {
     let md = agreeing(26).to_markdown();
     assert!(md.contains("- ... and 1 more"), "{md}");
 }
+
+#[test]
+fn a_subject_no_valid_answer_could_decide_says_so() {
+    let spec = StageSpec::new().decide("/verdict");
+    let reports = [
+        AgentReport::failed("claude", "timed out"),
+        AgentReport::failed("codex", "exit 1"),
+    ];
+    let v = verdict(&spec, &reports);
+    assert_eq!(v.status, synod_consensus::Status::NoQuorum);
+    // Still undecided (a conflict), but not a disagreement: nobody valid said anything.
+    assert_eq!(v.conflicts.len(), 1);
+    assert!(v.conflicts[0].positions.is_empty());
+    let text = v.to_markdown();
+    assert!(text.contains("\n- `/verdict`: no valid answer\n"), "{text}");
+    // With positions, the subject is listed as before.
+    let reports = [
+        AgentReport::ok("claude", json!({"verdict": "ok"})),
+        AgentReport::ok("codex", json!({"verdict": "blocked"})),
+    ];
+    let text = verdict(&spec, &reports).to_markdown();
+    assert!(text.contains("\n- `/verdict`\n"), "{text}");
+}
