@@ -85,8 +85,18 @@ impl ConfigArgs {
         if let Some(timeout) = self.busy_timeout {
             overrides.push(("store.busy_timeout".to_owned(), timeout.to_string()));
         }
-        let loaded = LoadedConfig::load(path.as_deref(), &overrides)
-            .map_err(|e| Failure::new("cannot load the config", e))?;
+        let loaded = LoadedConfig::load(path.as_deref(), &overrides).map_err(|e| {
+            let missing = matches!(
+                e,
+                synod::orchestrator::Error::Config(synod::config::Error::MissingFile { .. })
+            );
+            let context = if missing {
+                "cannot load the config (`synod init` writes a starter synod.toml)"
+            } else {
+                "cannot load the config"
+            };
+            Failure::new(context, e)
+        })?;
         for warning in loaded.warnings() {
             errln!("warning: {warning}");
         }

@@ -228,3 +228,29 @@ fn doctor_exits_2_for_a_bad_config() {
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert!(stderr.contains("comand"), "{stderr}");
 }
+
+#[test]
+fn a_config_file_that_is_not_there_points_at_synod_init() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["config", "check", "--config", "missing.toml"][..],
+        &[
+            "run",
+            "-c",
+            "missing.toml",
+            "--spec",
+            "X-1",
+            "--stage",
+            "plan",
+        ][..],
+    ] {
+        let (code, stdout, stderr) = synod(dir.path(), "/usr/bin:/bin", args);
+        assert_eq!(code, 2, "{stdout}{stderr}");
+        assert_eq!(
+            stderr.trim_end(),
+            "error: cannot load the config (`synod init` writes a starter synod.toml): config file missing.toml not found: check the path or create the file",
+            "{args:?}"
+        );
+    }
+    assert!(!dir.path().join("missing.toml").exists());
+}

@@ -29,8 +29,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A required file does not exist.
-    #[error("config file {} not found: check the path or create the file (in code, `Loader::optional_file` makes a file optional)", path.display())]
+    /// A required file does not exist. (A file that may be absent is added with
+    /// [`Loader::optional_file`](crate::Loader::optional_file) instead.)
+    #[error("config file {} not found: check the path or create the file", path.display())]
     MissingFile {
         /// The file that was expected.
         path: PathBuf,
