@@ -42,7 +42,11 @@ impl std::fmt::Display for ErrorClass {
             ErrorClass::Transient => f.write_str("transient failure"),
             ErrorClass::RateLimited {
                 retry_after: Some(after),
-            } => write!(f, "rate limited (retry after {after:?})"),
+            } => write!(
+                f,
+                "rate limited (retry after {})",
+                crate::duration::format_duration_rounded(*after)
+            ),
             ErrorClass::RateLimited { retry_after: None } => f.write_str("rate limited"),
             ErrorClass::Permanent => f.write_str("permanent failure"),
         }

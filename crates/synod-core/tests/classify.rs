@@ -55,6 +55,13 @@ fn each_class_prints_what_it_means() {
         .to_string(),
         "rate limited (retry after 2s)"
     );
+    assert_eq!(
+        ErrorClass::RateLimited {
+            retry_after: Some(Duration::from_millis(150_250))
+        }
+        .to_string(),
+        "rate limited (retry after 2m30s)"
+    );
     assert_eq!(ErrorClass::Permanent.to_string(), "permanent failure");
 }
 

@@ -257,7 +257,11 @@ impl fmt::Display for Rejected {
         write!(f, "circuit breaker {:?} is {}", self.breaker, self.state)?;
         match (self.state, self.retry_after) {
             (BreakerState::HalfOpen, _) => f.write_str(" and every probe slot is taken"),
-            (_, Some(after)) => write!(f, "; it probes again in {after:?}"),
+            (_, Some(after)) => write!(
+                f,
+                "; it probes again in {}",
+                crate::duration::format_duration_rounded(after)
+            ),
             _ => Ok(()),
         }
     }

@@ -350,6 +350,15 @@ fn a_rejection_says_when_to_come_back() {
         open.to_string(),
         "circuit breaker \"claude\" is open; it probes again in 10s"
     );
+    // What is left of the open period is measured, so it is rounded for the reader.
+    let measured = Rejected {
+        retry_after: Some(Duration::from_nanos(59_998_737_412)),
+        ..open.clone()
+    };
+    assert_eq!(
+        measured.to_string(),
+        "circuit breaker \"claude\" is open; it probes again in 1m"
+    );
     let full = Rejected {
         state: BreakerState::HalfOpen,
         retry_after: None,
