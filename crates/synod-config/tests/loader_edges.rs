@@ -320,4 +320,10 @@ fn a_list_the_defaults_leave_empty_is_explained_by_the_file_that_fills_it() {
         (why.winner, why.layers),
         (Layer::Default, vec![Layer::Default])
     );
+    // An empty table of the defaults is explained the same way.
+    let why = bare.explain("labels").unwrap();
+    assert_eq!(
+        (why.winner, why.layers),
+        (Layer::Default, vec![Layer::Default])
+    );
 }
