@@ -148,7 +148,7 @@ fn a_migrated_key_names_its_file_but_no_line_it_never_had() {
     assert_eq!(
         winner,
         Layer::File {
-            path: file.clone(),
+            path: file,
             line: None,
             column: None
         }
@@ -212,7 +212,7 @@ fn a_private_file_with_secrets_gives_no_warning() {
     assert_eq!(
         loaded.warnings(),
         &[Warning::ReadableSecrets {
-            path: file.clone(),
+            path: file,
             mode: 0o640
         }]
     );
@@ -252,7 +252,7 @@ struct Even(#[schemars(with = "u32")] u32);
 impl TryFrom<u32> for Even {
     type Error = String;
     fn try_from(n: u32) -> Result<Self, String> {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             Ok(Even(n))
         } else {
             Err(format!("{n} is odd"))
