@@ -274,6 +274,19 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_first_heading_is_reported_on_its_own_line() {
+        // Line 1 is prose, lines 2-4 a fence whose `#` is not a heading, line 5 the heading.
+        let text = "Draft.\n```\n# Not a heading\n```\n# Notes\n";
+        let v = check_file(text, &rule());
+        assert_eq!(v[0].rule, "doc-first-heading");
+        assert_eq!((v[0].line, v[0].column), (5, 1));
+        assert_eq!(
+            v[0].message,
+            "first heading is \"# Notes\", expected \"# Spec\""
+        );
+    }
+
+    #[test]
     fn missing_file_and_unmatched_folders() {
         let dir = tempfile::tempdir().expect("tempdir");
         for d in ["docs/SPEC-1", "docs/other", "target/docs/SPEC-2"] {
