@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::{Config, env, no_env, write};
 use serde::{Deserialize, Serialize};
-use synod_config::{Error, JsonSchema, Layer, Loader, Warning};
+use synod_config::{Error, JsonSchema, Layer, Loader};
 
 fn ok<T>(r: Result<T, Error>) -> T {
     r.unwrap_or_else(|e| panic!("unexpected error: {e}"))
@@ -211,7 +211,7 @@ fn a_private_file_with_secrets_gives_no_warning() {
         .load());
     assert_eq!(
         loaded.warnings(),
-        &[Warning::ReadableSecrets {
+        &[synod_config::Warning::ReadableSecrets {
             path: file,
             mode: 0o640
         }]
