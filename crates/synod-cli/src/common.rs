@@ -280,7 +280,7 @@ pub(crate) fn finish(result: Result<ExitCode, Failure>, verbose: bool) -> ExitCo
 /// interrupt, so its own status line (often `no_quorum`) is introduced as partial rather than
 /// read as the run's outcome.
 pub(crate) fn verdict_text(markdown: &str, run_status: &str) -> String {
-    if run_status == "cancelled" {
+    if run_status == synod::orchestrator::StageStatus::Cancelled.as_str() {
         format!(
             "**Run cancelled** before every agent finished. The partial verdict of those that did:\n\n{markdown}"
         )

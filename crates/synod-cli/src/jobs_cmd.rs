@@ -100,18 +100,8 @@ async fn submit_inner(args: SubmitArgs) -> Result<ExitCode, Failure> {
         .require_stage(&args.stage)
         .map_err(|e| Failure::new(format!("cannot submit {}", args.spec), e))?;
     // A worker would only find out when it claims the job.
-    if args
-        .prompt
-        .as_deref()
-        .is_some_and(|given| given.trim().is_empty())
-    {
-        return Err(Failure::new(
-            format!("cannot submit {}", args.spec),
-            synod::orchestrator::Error::EmptyPrompt {
-                stage: args.stage.clone(),
-            },
-        ));
-    }
+    synod::orchestrator::check_prompt(&args.stage, args.prompt.as_deref())
+        .map_err(|e| Failure::new(format!("cannot submit {}", args.spec), e))?;
     let store = open_any(&loaded).await?;
     let mut job = NewJob::new(&args.spec, &args.stage)
         .max_tries(args.max_tries.unwrap_or(loaded.config.jobs.max_tries));

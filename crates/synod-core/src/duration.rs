@@ -179,6 +179,7 @@ pub fn format_duration(d: Duration) -> String {
 /// ```
 #[must_use]
 pub fn format_duration_rounded(d: Duration) -> String {
+    use std::fmt::Write as _;
     let nanos = d.as_nanos();
     let step = match nanos {
         0..1_000 => 1,
@@ -206,7 +207,7 @@ pub fn format_duration_rounded(d: Duration) -> String {
     let mut rest = rounded;
     for (name, scale) in [("d", DAY), ("h", HOUR), ("m", MINUTE), ("s", NANOS_PER_SEC)] {
         if rest >= scale {
-            text.push_str(&format!("{}{name}", rest / scale));
+            let _ = write!(text, "{}{name}", rest / scale);
             rest %= scale;
         }
     }

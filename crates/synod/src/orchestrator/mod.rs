@@ -104,7 +104,7 @@ pub use report::{
     AgentOutcome, AgentRun, AttemptReport, AttemptStatus, AttemptUsage, StageReport, StageStatus,
 };
 pub use schema::AnswerSchema;
-pub use spec_id::{MAX_SPEC_ID_LEN, check_spec_id};
+pub use spec_id::{MAX_SPEC_ID_LEN, check_prompt, check_spec_id};
 pub use switch::Switch;
 pub use synod_agents::Preset;
 pub use synod_core::HumanDuration;
@@ -308,11 +308,7 @@ impl Orchestrator {
         let started_at = now_millis();
         check_spec_id(spec_id)?;
         let stage = self.plan.require_stage(stage_name)?;
-        if prompt.is_some_and(|given| given.trim().is_empty()) {
-            return Err(Error::EmptyPrompt {
-                stage: stage_name.to_owned(),
-            });
-        }
+        check_prompt(stage_name, prompt)?;
         let template = prompt.unwrap_or(&stage.prompt);
         let mode = self.plan.mode(stage);
         let names: Vec<String> = stage

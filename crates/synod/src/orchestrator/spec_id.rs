@@ -1,4 +1,5 @@
-//! What may name a spec: the key of every run, job and verdict in the store.
+//! What a caller passes in to start a stage: the spec id (the key of every run, job and
+//! verdict in the store) and a prompt to use instead of the stage's own.
 
 use super::error::{Error, Result};
 
@@ -30,4 +31,25 @@ pub fn check_spec_id(spec_id: &str) -> Result<()> {
         spec_id: spec_id.to_owned(),
         reason,
     })
+}
+
+/// Checks a prompt passed in to replace `stage`'s own: `None` (use the stage's) is fine, text
+/// that is empty or only whitespace (an unset shell variable, an empty file) is refused, since
+/// the agents would get nothing to work on. Every stage run checks it before anything starts;
+/// call it to refuse a prompt early, e.g. before queueing a job.
+///
+/// ```
+/// use synod::orchestrator::{Error, check_prompt};
+///
+/// assert!(check_prompt("plan", None).is_ok());
+/// assert!(check_prompt("plan", Some("Plan PROJ-1.")).is_ok());
+/// assert!(matches!(check_prompt("plan", Some(" \n")), Err(Error::EmptyPrompt { .. })));
+/// ```
+pub fn check_prompt(stage: &str, prompt: Option<&str>) -> Result<()> {
+    if prompt.is_some_and(|given| given.trim().is_empty()) {
+        return Err(Error::EmptyPrompt {
+            stage: stage.to_owned(),
+        });
+    }
+    Ok(())
 }
