@@ -62,6 +62,16 @@ impl Tally {
 }
 
 async fn run_inner(args: &DoctorArgs) -> Result<ExitCode, Failure> {
+    for (flag, limit) in [
+        ("--version-timeout", args.version_timeout),
+        ("--call-timeout", args.call_timeout),
+    ] {
+        if limit.get().is_zero() {
+            return Err(Failure::msg(format!(
+                "{flag} {limit} would stop every check before it starts; give a positive duration, e.g. 30s"
+            )));
+        }
+    }
     let loaded = args.config.load()?;
     let plan = loaded
         .plan()

@@ -16,8 +16,8 @@ use crate::common::{ConfigArgs, Failure, finish, outln, print_json, verdict_text
 pub(crate) struct HistoryArgs {
     /// Spec id, e.g. DEMO-1.
     spec: String,
-    /// Most runs to list.
-    #[arg(long, default_value_t = 20)]
+    /// Most runs to list (at least 1).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     limit: u32,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -69,7 +69,7 @@ fn usage_json(tokens: Option<Usage>, cost_usd: Option<f64>) -> Value {
     AttemptUsage::new(tokens, cost_usd).map_or(Value::Null, |u| json!(u))
 }
 
-/// `1.2k in / 85 out` (and `, 1.0k cached`), or `-` when nothing was reported.
+/// `1.2k in / 85 out` (and ` (1.0k cached)`), or `-` when nothing was reported.
 fn tokens_text(tokens: Option<Usage>) -> String {
     let Some(u) = tokens else {
         return "-".to_owned();
@@ -85,11 +85,12 @@ fn tokens_text(tokens: Option<Usage>) -> String {
     text
 }
 
-/// A token count, short: `950`, `12.3k`, `4.5M`.
+/// A token count, short: `950`, `12.3k`, `4.5M`. The unit is chosen after rounding, so
+/// 999 950 reads `1.0M`, not `1000.0k`.
 fn count(n: u64) -> String {
     match n {
         0..1_000 => n.to_string(),
-        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
+        1_000..999_950 => format!("{:.1}k", n as f64 / 1e3),
         _ => format!("{:.1}M", n as f64 / 1e6),
     }
 }
@@ -331,4 +332,39 @@ async fn stats_inner(args: &StatsArgs) -> Result<ExitCode, Failure> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_counts_read_short_with_the_unit_chosen_after_rounding() {
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1_000, "1.0k"),
+            (12_345, "12.3k"),
+            (999_949, "999.9k"),
+            (999_950, "1.0M"),
+            (1_000_000, "1.0M"),
+            (4_500_000, "4.5M"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(count(n), text, "{n}");
+        }
+    }
+
+    #[test]
+    fn token_text_shows_cached_tokens_only_when_there_are_some() {
+        let usage = |cached| Usage::new(1_200, 85, cached);
+        assert_eq!(tokens_text(None), "-");
+        assert_eq!(tokens_text(Some(usage(0))), "1.2k in / 85 out");
+        assert_eq!(
+            tokens_text(Some(usage(1_000))),
+            "1.2k in / 85 out (1.0k cached)"
+        );
+        assert_eq!(cost_text(None), "-");
+        assert_eq!(cost_text(Some(0.00421)), "$0.0042");
+    }
 }

@@ -33,8 +33,9 @@ pub(crate) struct SubmitArgs {
     /// Prompt text to use instead of the stage's configured prompt.
     #[arg(long, value_name = "TEXT")]
     prompt: Option<String>,
-    /// Claims the job gets before it is dead (overrides `jobs.max_tries`, default 3).
-    #[arg(long, value_name = "N")]
+    /// Claims the job gets before it is dead (overrides `jobs.max_tries`, default 3; at
+    /// least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_tries: Option<u32>,
     /// Wait for a worker to run the job, print the verdict and exit like `synod run`
     /// (0 ok/degraded, 1 conflict/no quorum, 2 dead job or error).
@@ -50,8 +51,13 @@ pub(crate) struct SubmitArgs {
 /// Arguments of `synod worker`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct WorkerArgs {
-    /// Jobs run at once.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    /// Jobs run at once (at least 1).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
     concurrency: usize,
     /// Run what is queued, then exit when the queue is empty.
     #[arg(long)]
@@ -69,8 +75,8 @@ pub(crate) struct JobsArgs {
     /// Only jobs in this state.
     #[arg(long, value_name = "STATE", value_parser = ["queued", "running", "done", "dead"])]
     state: Option<String>,
-    /// Most jobs to list, newest first.
-    #[arg(long, default_value_t = 50)]
+    /// Most jobs to list, newest first (at least 1).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     limit: u32,
     /// Print the jobs as JSON.
     #[arg(long)]

@@ -31,8 +31,8 @@ pub(crate) enum StoreCommand {
     },
     /// Give free pages back to the file system (incremental vacuum).
     Vacuum {
-        /// Most pages to free (default: all).
-        #[arg(long)]
+        /// Most pages to free (at least 1; default: all).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         pages: Option<u32>,
         #[command(flatten)]
         config: ConfigArgs,

@@ -223,6 +223,60 @@ fn a_spec_id_that_cannot_name_a_run_is_refused_before_anything_starts() {
     );
 }
 
+#[test]
+fn a_zero_count_or_limit_is_refused_by_its_flag_before_anything_starts() {
+    let project = Project::new(&config(
+        &[("a", &answers(PLAN), "")],
+        "consensus = { decision_fields = [\"/approach\"] }",
+    ));
+    for (args, flag) in [
+        (&["history", "DEMO-1", "--limit", "0"][..], "--limit"),
+        (&["jobs", "--limit", "0"][..], "--limit"),
+        (
+            &["worker", "--once", "--concurrency", "0"][..],
+            "--concurrency",
+        ),
+        (
+            &[
+                "submit",
+                "--spec",
+                "D-1",
+                "--stage",
+                "s",
+                "--max-tries",
+                "0",
+            ][..],
+            "--max-tries",
+        ),
+        (&["store", "vacuum", "--pages", "0"][..], "--pages"),
+        (
+            &["doctor", "--offline", "--version-timeout", "0s"][..],
+            "--version-timeout",
+        ),
+        (&["doctor", "--call-timeout", "0s"][..], "--call-timeout"),
+    ] {
+        let out = project.synod(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        assert!(stderr.contains('0'), "{args:?} names the value: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing is listed or run");
+    }
+    assert!(
+        !project.store().exists(),
+        "no command opened (or created) the store"
+    );
+    // 1 is the least, and is accepted: of two runs, the newest is listed.
+    for _ in 0..2 {
+        let (code, _, stderr) = project.run_json(&["--spec", "DEMO-1", "--stage", "s"]);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let out = project.synod(&["history", "DEMO-1", "--limit", "1", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+}
+
 /// Agents that record their pid, then sleep (as `exec`, so the pid is the sleeper).
 fn sleepers(project_dir: &Path) -> String {
     let body = |name: &str| {
