@@ -143,7 +143,11 @@ impl fmt::Display for StageEvent {
                 if let Some(code) = exit_code {
                     write!(f, " (exit {code})")?;
                 }
-                write!(f, ", {:.1}s", elapsed.as_secs_f64())
+                write!(
+                    f,
+                    ", {}",
+                    synod_core::duration::format_duration_rounded(*elapsed)
+                )
             }
             StageEvent::AgentRetrying {
                 agent,
@@ -173,8 +177,8 @@ impl fmt::Display for StageEvent {
                 elapsed,
             } => write!(
                 f,
-                "{agent}: {outcome} after {attempts} attempt(s), {:.1}s",
-                elapsed.as_secs_f64()
+                "{agent}: {outcome} after {attempts} attempt(s), {}",
+                synod_core::duration::format_duration_rounded(*elapsed)
             ),
             StageEvent::VerdictReady { status, run_id } => match run_id {
                 Some(id) => write!(f, "verdict: {status} (run {id})"),
@@ -216,6 +220,30 @@ mod tests {
         assert_eq!(
             waiting.to_string(),
             "gemini: waits 1m23s for a shared rate limit (429 from the API)"
+        );
+    }
+
+    #[test]
+    fn progress_lines_show_short_attempts_in_milliseconds_and_long_ones_in_minutes() {
+        let attempt = StageEvent::AttemptFinished {
+            agent: "codex".to_owned(),
+            attempt: 1,
+            status: AttemptStatus::Ok,
+            exit_code: Some(0),
+            elapsed: Duration::from_micros(22_418),
+            class: None,
+            usage: None,
+        };
+        assert_eq!(attempt.to_string(), "codex: attempt 1 ok (exit 0), 22ms");
+        let finished = StageEvent::AgentFinished {
+            agent: "claude".to_owned(),
+            outcome: AgentOutcome::Answered,
+            attempts: 2,
+            elapsed: Duration::from_millis(312_400),
+        };
+        assert_eq!(
+            finished.to_string(),
+            "claude: answered after 2 attempt(s), 5m12s"
         );
     }
 }
