@@ -105,3 +105,42 @@ fn check_lists_every_mistake_of_a_config_at_once() {
         assert!(stderr.contains(key), "{key}: {stderr}");
     }
 }
+
+#[test]
+fn a_misspelt_choice_is_told_the_accepted_values_with_its_line() {
+    let stage = |extra: &str| {
+        format!(
+            "{}[[stages]]\nname = \"s\"\nagents = [\"a\"]\n{extra}\n",
+            agent_with("")
+        )
+    };
+    for (config, line) in [
+        (
+            stage("mode = \"paralel\""),
+            r#"synod.toml:9:1: stages.0.mode: "paralel" is not one of: "parallel", "sequential"; did you mean "parallel"?"#,
+        ),
+        (
+            agent_with("prompt_via = \"carrier\""),
+            r#"synod.toml:5:1: agents.0.prompt_via: "carrier" is not one of: "stdin", "arg""#,
+        ),
+        (
+            agent_with("retry = { jitter = \"ful\" }"),
+            r#"agents.0.retry.jitter: "ful" is not one of: "none", "full", "equal", "decorrelated"; did you mean "full"?"#,
+        ),
+        (
+            stage("consensus = { quorum = \"most\" }"),
+            r#"stages.0.consensus.quorum: "most" is not one of: "all", "majority", a table with `at_least`"#,
+        ),
+        (
+            stage("consensus = { quorum = { at_least = 0 } }"),
+            "stages.0.consensus.quorum.at_least: 0 is less than the minimum of 1",
+        ),
+    ] {
+        let project = Project::new(&config);
+        let out = project.synod(&["config", "check"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{config}: {stderr}");
+        assert!(stderr.contains(line), "{config}: {stderr}");
+        assert!(!stderr.contains("schemas listed"), "{stderr}");
+    }
+}

@@ -196,49 +196,156 @@ impl Compiled {
         }
         let mut out = Vec::new();
         for error in self.validator.iter_errors(value) {
-            let path: Vec<String> = error
-                .instance_path()
-                .iter()
-                .map(|segment| match segment {
-                    jsonschema::paths::LocationSegment::Property(p) => p.to_string(),
-                    jsonschema::paths::LocationSegment::Index(i) => i.to_string(),
-                })
-                .collect();
-            if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
-                error.kind()
-            {
-                let known = self.node(&path).map(|n| property_names(&self.schema, n));
-                for name in unexpected {
-                    let mut p = path.clone();
-                    p.push(name.clone());
-                    let key = p.join(".");
-                    let hint = known
-                        .as_ref()
-                        .and_then(|k| closest(name, k))
-                        .map(|c| format!("; did you mean `{c}`?"))
-                        .unwrap_or_default();
-                    out.push(Violation {
-                        layer: provenance.locate(&key),
-                        key,
-                        message: format!("unknown key `{name}`{hint}"),
-                    });
-                }
-                continue;
-            }
-            let key = path.join(".");
-            let message = if self.is_secret_path(&path) {
-                error.masked_with("the secret value").to_string()
-            } else {
-                error.to_string()
-            };
+            self.describe(&error, provenance, &mut out, 0);
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
+    }
+
+    /// Adds the violations `error` stands for: one per unknown key (with a "did you mean"),
+    /// the reasons of the one alternative a value fits when it matches none of a key's
+    /// `anyOf`/`oneOf` alternatives, the accepted values when it fits none, else the
+    /// validator's own message.
+    fn describe(
+        &self,
+        error: &jsonschema::ValidationError<'_>,
+        provenance: &Provenance,
+        out: &mut Vec<Violation>,
+        depth: usize,
+    ) {
+        use jsonschema::error::ValidationErrorKind as Kind;
+        let path: Vec<String> = error
+            .instance_path()
+            .iter()
+            .map(|segment| match segment {
+                jsonschema::paths::LocationSegment::Property(p) => p.to_string(),
+                jsonschema::paths::LocationSegment::Index(i) => i.to_string(),
+            })
+            .collect();
+        let mut push = |key: String, message: String| {
             out.push(Violation {
                 layer: provenance.locate(&key),
                 key,
                 message,
             });
+        };
+        let secret = self.is_secret_path(&path);
+        match error.kind() {
+            Kind::AdditionalProperties { unexpected } => {
+                let known = self.node(&path).map(|n| property_names(&self.schema, n));
+                for name in unexpected {
+                    let mut p = path.clone();
+                    p.push(name.clone());
+                    let hint = known
+                        .as_ref()
+                        .and_then(|k| closest(name, k))
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default();
+                    push(p.join("."), format!("unknown key `{name}`{hint}"));
+                }
+                return;
+            }
+            Kind::Enum { options } if !secret => {
+                if let Some(options) = options.as_array() {
+                    push(path.join("."), not_listed(error.instance(), options));
+                    return;
+                }
+            }
+            Kind::AnyOf { context } | Kind::OneOfNotValid { context } if !secret => {
+                let fitting = only_fitting(context, path.len()).filter(|_| depth < MAX_DEPTH);
+                if let Some(reasons) = fitting {
+                    for reason in reasons {
+                        self.describe(reason, provenance, out, depth + 1);
+                    }
+                    return;
+                }
+                if let Some((tag, message)) = self.unknown_tag(&path, error.instance()) {
+                    let mut p = path.clone();
+                    p.push(tag);
+                    push(p.join("."), message);
+                    return;
+                }
+                if let Some(message) = self.not_one_of(&path, error.instance()) {
+                    push(path.join("."), message);
+                    return;
+                }
+            }
+            _ => {}
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        out
+        let message = if secret {
+            error.masked_with("the secret value").to_string()
+        } else {
+            error.to_string()
+        };
+        push(path.join("."), message);
+    }
+
+    /// For a table of an internally tagged enum whose tag names no variant: the tag's key and
+    /// `"fxed" is not one of: "fixed", "auto"; did you mean "fixed"?` (or that it is missing).
+    fn unknown_tag(&self, path: &[String], given: &Value) -> Option<(String, String)> {
+        let given = given.as_object()?;
+        let node = deref(&self.schema, self.node(path)?);
+        let variants: Vec<&Value> = ["anyOf", "oneOf"]
+            .into_iter()
+            .filter_map(|k| node.get(k).and_then(Value::as_array))
+            .flatten()
+            .map(|v| deref(&self.schema, v))
+            .collect();
+        let tag_value = |variant: &Value, tag: &str| {
+            variant
+                .get("properties")?
+                .get(tag)?
+                .get("const")?
+                .as_str()
+                .map(str::to_owned)
+        };
+        let first = variants.first()?.get("properties")?.as_object()?;
+        let (tag, words) = first.keys().find_map(|tag| {
+            let words: Option<Vec<String>> = variants.iter().map(|v| tag_value(v, tag)).collect();
+            words.map(|w| (tag.clone(), w))
+        })?;
+        let listed: Vec<String> = words.iter().map(|w| format!("{w:?}")).collect();
+        let named = given.get(&tag).and_then(Value::as_str);
+        if named.is_some_and(|n| words.iter().any(|w| w == n)) {
+            return None;
+        }
+        let message = match given.get(&tag) {
+            None => format!("missing; write one of: {}", listed.join(", ")),
+            Some(value) => {
+                let hint = value
+                    .as_str()
+                    .and_then(|g| closest(g, &words))
+                    .map(|w| format!("; did you mean {w:?}?"))
+                    .unwrap_or_default();
+                format!("{value} is not one of: {}{hint}", listed.join(", "))
+            }
+        };
+        Some((tag, message))
+    }
+
+    /// `"paralel" is not one of: "parallel", "sequential"; did you mean "parallel"?`, from
+    /// the values and shapes the schema at `path` accepts (None when it lists none).
+    fn not_one_of(&self, path: &[String], given: &Value) -> Option<String> {
+        let mut accepted = Accepted::default();
+        accepted.collect(&self.schema, self.node(path)?, 0);
+        if accepted.words.is_empty() && accepted.shapes.is_empty() {
+            return None;
+        }
+        let listed: Vec<String> = accepted
+            .words
+            .iter()
+            .map(|w| format!("{w:?}"))
+            .chain(accepted.shapes.iter().cloned())
+            .collect();
+        let hint = given
+            .as_str()
+            .and_then(|g| closest(g, &accepted.words))
+            .map(|w| format!("; did you mean {w:?}?"))
+            .unwrap_or_default();
+        Some(format!(
+            "{given} is not one of: {}{hint}",
+            listed.join(", ")
+        ))
     }
 
     /// The schema node for a key path, if the schema describes it.
@@ -414,12 +521,153 @@ fn child<'a>(root: &'a Value, node: &'a Value, seg: &str, ci: bool) -> Option<(&
     branches(node).find_map(|b| child(root, b, seg, ci))
 }
 
+/// The keys a table declares, its alternatives' included (a tagged enum's variants, the table
+/// form of `"majority" | { at_least = n }`).
 fn property_names(root: &Value, node: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    collect_property_names(root, node, &mut names, 0);
+    names
+}
+
+fn collect_property_names(root: &Value, node: &Value, names: &mut Vec<String>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
     let node = deref(root, node);
-    node.get("properties")
-        .and_then(Value::as_object)
-        .map(|p| p.keys().cloned().collect())
-        .unwrap_or_default()
+    let declared = node.get("properties").and_then(Value::as_object);
+    for name in declared.into_iter().flat_map(Map::keys) {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    for branch in branches(node) {
+        collect_property_names(root, branch, names, depth + 1);
+    }
+}
+
+/// How deep `$ref`s and nested alternatives are followed when explaining a violation.
+const MAX_DEPTH: usize = 16;
+
+/// The errors of the one alternative whose type (and tag, for a tagged enum) the value at
+/// depth `depth` has, when exactly one has them: what is wrong with the value is said there.
+fn only_fitting<'e, 'v>(
+    alternatives: &'e [Vec<jsonschema::ValidationError<'v>>],
+    depth: usize,
+) -> Option<&'e [jsonschema::ValidationError<'v>]> {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    // The value itself has another type or value, or its tag (a key of it) names another
+    // variant; a wrong value deeper inside does not make the alternative a mismatch.
+    let mismatch = |e: &jsonschema::ValidationError<'_>| {
+        let at = e.instance_path().iter().count();
+        match e.kind() {
+            Kind::Type { .. } | Kind::Enum { .. } => at == depth,
+            Kind::Constant { .. } => at <= depth + 1,
+            _ => false,
+        }
+    };
+    let mut fitting = alternatives
+        .iter()
+        .filter(|errors| !errors.is_empty() && !errors.iter().any(mismatch));
+    match (fitting.next(), fitting.next()) {
+        (Some(errors), None) => Some(errors),
+        _ => None,
+    }
+}
+
+/// What a schema node accepts, for "is not one of" messages: its string constants, and the
+/// other shapes it takes ("a table with `at_least`", "a number").
+#[derive(Default)]
+struct Accepted {
+    words: Vec<String>,
+    shapes: Vec<String>,
+}
+
+impl Accepted {
+    fn collect(&mut self, root: &Value, node: &Value, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let node = deref(root, node);
+        let mut constants: Vec<&Value> = node.get("const").into_iter().collect();
+        if let Some(values) = node.get("enum").and_then(Value::as_array) {
+            constants.extend(values);
+        }
+        if constants.is_empty() {
+            let shapes = match node.get("type") {
+                Some(Value::String(t)) => vec![t.as_str()],
+                Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            for shape in shapes {
+                let described = match shape {
+                    "object" => Some(table_shape(node)),
+                    "array" => Some("a list".to_owned()),
+                    "string" => Some("a string".to_owned()),
+                    "integer" => Some("a whole number".to_owned()),
+                    "number" => Some("a number".to_owned()),
+                    "boolean" => Some("true or false".to_owned()),
+                    _ => None,
+                };
+                self.shapes
+                    .extend(described.filter(|d| !self.shapes.contains(d)));
+            }
+        }
+        for constant in constants {
+            if let Some(word) = constant.as_str() {
+                if !self.words.iter().any(|w| w == word) {
+                    self.words.push(word.to_owned());
+                }
+            } else if !constant.is_null() {
+                let shown = constant.to_string();
+                if !self.shapes.contains(&shown) {
+                    self.shapes.push(shown);
+                }
+            }
+        }
+        for key in ["anyOf", "oneOf"] {
+            for branch in node
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                self.collect(root, branch, depth + 1);
+            }
+        }
+    }
+}
+
+/// `"fsat" is not one of: "slow", "fast"; did you mean "fast"?` for a value outside an `enum`.
+fn not_listed(given: &Value, options: &[Value]) -> String {
+    let words: Vec<String> = options
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    let listed: Vec<String> = options.iter().map(Value::to_string).collect();
+    let hint = given
+        .as_str()
+        .and_then(|g| closest(g, &words))
+        .map(|w| format!("; did you mean {w:?}?"))
+        .unwrap_or_default();
+    format!("{given} is not one of: {}{hint}", listed.join(", "))
+}
+
+/// `a table`, or `a table with `at_least`` naming the keys it requires.
+fn table_shape(node: &Value) -> String {
+    let required: Vec<String> = node
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|k| format!("`{k}`"))
+        .collect();
+    if required.is_empty() {
+        "a table".to_owned()
+    } else {
+        format!("a table with {}", required.join(", "))
+    }
 }
 
 /// The closest known key within edit distance 2, for "did you mean" hints.

@@ -88,16 +88,13 @@ fn the_generated_schema_rejects_unknown_keys_in_every_nested_shape() {
         .map(|(k, m)| (k.as_str(), m.as_str()))
         .collect();
     // A struct in `$defs`, the top level, a tuple member (`prefixItems`), an element of a list
-    // (`items`) and a variant of a tagged enum (`oneOf`, which then matches no variant) each
+    // (`items`) and a variant of a tagged enum (`oneOf`: the variant its tag names) each
     // reject a misspelt key, listed by key; the flattened map takes `gpu` as one of its own.
     assert_eq!(
         pairs,
         [
             ("limits.sise", "unknown key `sise`; did you mean `size`?"),
-            (
-                "mode",
-                r#"{"kind":"fixed","size":2,"szie":3} is not valid under any of the schemas listed in the 'oneOf' keyword"#
-            ),
+            ("mode.szie", "unknown key `szie`; did you mean `size`?"),
             ("pair.0.extra", "unknown key `extra`"),
             ("retires", "unknown key `retires`; did you mean `retries`?"),
             ("steps.1.nmae", "unknown key `nmae`; did you mean `name`?"),
@@ -109,6 +106,126 @@ fn the_generated_schema_rejects_unknown_keys_in_every_nested_shape() {
     assert!(schema.validate(&valid).is_ok());
     assert!(!schema.is_valid(&document));
     assert!(!schema.is_valid(&json!({"weights": {"gpu": "x"}})));
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum Speed {
+    #[default]
+    Slow,
+    Fast,
+    Faster,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum Named {
+    All,
+    Majority,
+}
+
+/// `"all" | "majority" | { at_least = n }`, as synod's quorum.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum Quorum {
+    Named(Named),
+    AtLeast {
+        #[schemars(range(min = 1))]
+        at_least: u32,
+    },
+}
+
+impl Default for Quorum {
+    fn default() -> Self {
+        Quorum::Named(Named::Majority)
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+struct Choices {
+    speed: Speed,
+    optional_speed: Option<Speed>,
+    quorum: Quorum,
+    mode: Mode,
+}
+
+#[test]
+fn a_value_that_matches_none_of_the_alternatives_is_told_what_they_are() {
+    let schema = ok(CompiledSchema::for_type::<Choices>());
+    let cases: [(Value, &[(&str, &str)]); 9] = [
+        (
+            json!({"speed": "fsat"}),
+            &[(
+                "speed",
+                r#""fsat" is not one of: "slow", "fast", "faster"; did you mean "fast"?"#,
+            )],
+        ),
+        // An optional value: `null` is no word anyone writes in TOML, so it is not listed.
+        (
+            json!({"optional_speed": "turbo"}),
+            &[(
+                "optional_speed",
+                r#""turbo" is not one of: "slow", "fast", "faster""#,
+            )],
+        ),
+        (
+            json!({"quorum": "most"}),
+            &[(
+                "quorum",
+                r#""most" is not one of: "all", "majority", a table with `at_least`"#,
+            )],
+        ),
+        (
+            json!({"quorum": 5}),
+            &[(
+                "quorum",
+                r#"5 is not one of: "all", "majority", a table with `at_least`"#,
+            )],
+        ),
+        // A table is the one alternative of its type: its own reason is given, at its key.
+        (
+            json!({"quorum": {"at_least": 0}}),
+            &[("quorum.at_least", "0 is less than the minimum of 1")],
+        ),
+        (
+            json!({"quorum": {"at_leest": 2}}),
+            &[
+                ("quorum", r#""at_least" is a required property"#),
+                (
+                    "quorum.at_leest",
+                    "unknown key `at_leest`; did you mean `at_least`?",
+                ),
+            ],
+        ),
+        // An internally tagged enum: the tag names no variant, or is missing.
+        (
+            json!({"mode": {"kind": "fxed", "size": 1}}),
+            &[(
+                "mode.kind",
+                r#""fxed" is not one of: "fixed", "auto"; did you mean "fixed"?"#,
+            )],
+        ),
+        (
+            json!({"mode": {"size": 1}}),
+            &[("mode.kind", r#"missing; write one of: "fixed", "auto""#)],
+        ),
+        // The tag names a variant: that variant says what is wrong.
+        (
+            json!({"mode": {"kind": "fixed", "size": "big"}}),
+            &[("mode.size", r#""big" is not of type "integer""#)],
+        ),
+    ];
+    for (document, expected) in cases {
+        let found = violations(schema.validate(&document));
+        let pairs: Vec<(&str, &str)> = found
+            .iter()
+            .map(|(k, m)| (k.as_str(), m.as_str()))
+            .collect();
+        assert_eq!(pairs, expected, "{document}");
+    }
+    let valid = json!({"speed": "fast", "optional_speed": "faster", "quorum": {"at_least": 2}, "mode": {"kind": "auto"}});
+    assert!(schema.validate(&valid).is_ok());
 }
 
 #[test]
