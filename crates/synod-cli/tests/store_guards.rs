@@ -102,6 +102,18 @@ fn run_creates_a_private_store_and_backups_are_private() {
         message.contains("is the store") && message.lines().count() == 1,
         "{message}"
     );
+    // So is a backup over the config file (a slip of the tab key), which is kept as it was.
+    let config = fs::read(project.path().join("synod.toml")).unwrap();
+    let out = project.synod(&["store", "backup", "synod.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains("refusing to back up over synod.toml")
+            && message.contains("not a SQLite database")
+            && message.lines().count() == 1,
+        "{message}"
+    );
+    assert_eq!(fs::read(project.path().join("synod.toml")).unwrap(), config);
     assert!(project.synod(&["store", "check"]).status.success());
 }
 

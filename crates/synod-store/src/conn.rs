@@ -307,6 +307,40 @@ pub(crate) fn create_private_file(path: &Path) -> Result<()> {
         })
 }
 
+/// Refuses a backup destination that holds anything but a SQLite database: a backup
+/// replaces an older backup, never a config file or a directory named by mistake. No file,
+/// or an empty one (from `mktemp`), is a fine destination.
+pub(crate) fn check_backup_destination(dest: &Path) -> Result<()> {
+    let refuse = |what: String| Error::BackupWouldReplace {
+        dest: dest.to_path_buf(),
+        what,
+    };
+    let io_err = |source| Error::Io {
+        path: dest.to_path_buf(),
+        source,
+    };
+    let meta = match fs::metadata(dest) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(e)),
+    };
+    if meta.is_dir() {
+        return Err(refuse("a directory".to_owned()));
+    }
+    if meta.len() == 0 {
+        return Ok(());
+    }
+    let mut magic = [0u8; 16];
+    match fs::File::open(dest).and_then(|mut f| f.read_exact(&mut magic)) {
+        Ok(()) if &magic == b"SQLite format 3\0" => Ok(()),
+        Err(e) if e.kind() != io::ErrorKind::UnexpectedEof => Err(io_err(e)),
+        _ => Err(refuse(format!(
+            "a {}-byte file that is not a SQLite database",
+            meta.len()
+        ))),
+    }
+}
+
 /// Removes `path`, ignoring a file that is already gone.
 pub(crate) fn remove_if_present(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {

@@ -142,6 +142,18 @@ pub enum Error {
         /// The destination given.
         dest: PathBuf,
     },
+    /// A backup would replace something that is not an older backup: a file that is not a
+    /// SQLite database (a config file named by mistake), or a directory.
+    #[error(
+        "refusing to back up over {}: it is {what}, not an older backup; remove it or choose another destination",
+        dest.display()
+    )]
+    BackupWouldReplace {
+        /// The destination given.
+        dest: PathBuf,
+        /// What is there, e.g. `a directory`, `a 2113-byte file that is not a SQLite database`.
+        what: String,
+    },
     /// No pooled connection became free within the pool's connection timeout.
     #[error(
         "no database connection became free in time ({detail}); raise Options::pool_size or Options::connection_timeout"
@@ -372,7 +384,8 @@ impl Classify for Error {
             | Error::PgSchemaTooNew { .. }
             | Error::PgNeedsMigration { .. }
             | Error::Unsupported { .. }
-            | Error::BackupOntoItself { .. } => ErrorClass::Permanent,
+            | Error::BackupOntoItself { .. }
+            | Error::BackupWouldReplace { .. } => ErrorClass::Permanent,
             Error::Io { source, .. } => source.class(),
             Error::Sqlite { source, .. } => match source.sqlite_error_code() {
                 Some(ErrorCode::SystemIoFailure | ErrorCode::OutOfMemory) => ErrorClass::Transient,

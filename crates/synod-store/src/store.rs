@@ -1116,7 +1116,9 @@ impl Store {
     /// good older backup): a store with a damage mark gives [`Error::Damaged`], and
     /// [`Store::quick_check`] runs first, turning damage it finds into [`Error::Damaged`].
     /// A `dest` that is the store itself or one of its files (`-wal`, `-shm`, ...), under any
-    /// spelling or link, gives [`Error::BackupOntoItself`] before anything is written.
+    /// spelling or link, gives [`Error::BackupOntoItself`] before anything is written; a `dest`
+    /// that holds anything but a SQLite database (an older backup) gives
+    /// [`Error::BackupWouldReplace`].
     /// Works on a store opened read-only. A lock held elsewhere is waited for up to
     /// [`Options::busy_timeout`], then the backup fails with [`Error::Busy`].
     pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {
@@ -1128,6 +1130,7 @@ impl Store {
                 dest: dest.to_path_buf(),
             });
         }
+        conn::check_backup_destination(dest)?;
         self.verify()?;
         let mut tmp_name = dest.as_os_str().to_owned();
         tmp_name.push(".synod-backup-tmp");

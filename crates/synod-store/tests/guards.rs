@@ -134,7 +134,8 @@ fn new_stores_and_backups_appear_whole_with_no_leftovers() {
         ["synod.db", "synod.db-shm", "synod.db-wal"]
     );
     let backup = dir.path().join("backup.db");
-    fs::write(&backup, b"previous backup").unwrap();
+    // The second backup replaces the first.
+    store.backup_to(&backup).unwrap();
     store.backup_to(&backup).unwrap();
     drop(store);
     assert_eq!(listing(dir.path()), ["a", "backup.db"]);
@@ -335,10 +336,14 @@ fn a_damaged_store_is_marked_and_never_written_or_backed_up() {
 
     // Nothing copies it: the old backup at the destination survives.
     let dest = dir.path().join("backup.db");
-    fs::write(&dest, b"previous backup").unwrap();
+    Connection::open(&dest)
+        .unwrap()
+        .execute_batch("CREATE TABLE older (x); INSERT INTO older VALUES (1);")
+        .unwrap();
+    let previous = fs::read(&dest).unwrap();
     let err = reader.backup_to(&dest).unwrap_err();
     assert!(matches!(err, Error::Damaged { .. }), "{err:?}");
-    assert_eq!(fs::read(&dest).unwrap(), b"previous backup");
+    assert_eq!(fs::read(&dest).unwrap(), previous);
     drop(reader);
 
     // Nothing writes it.
@@ -587,5 +592,54 @@ fn a_backup_onto_a_hard_link_or_symlink_of_the_store_is_refused() {
     for dest in [link, symlink] {
         let err = store.backup_to(&dest).unwrap_err();
         assert!(matches!(err, Error::BackupOntoItself { .. }), "{err:?}");
+    }
+}
+
+/// A backup replaces an older backup, but never a file that is not one: a config file or a
+/// document named by mistake, or a directory, is refused and left as it was.
+#[test]
+fn a_backup_over_a_file_that_is_not_a_database_is_refused_and_the_file_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("synod.db");
+    let store = store_with_one_run(&path);
+    let config = dir.path().join("synod.toml");
+    fs::write(&config, "version = 1\n").unwrap();
+    let short = dir.path().join("short.db");
+    fs::write(&short, "SQLite").unwrap();
+    let folder = dir.path().join("backups");
+    fs::create_dir(&folder).unwrap();
+    for (dest, what) in [
+        (&config, "a 12-byte file that is not a SQLite database"),
+        (&short, "a 6-byte file that is not a SQLite database"),
+        (&folder, "a directory"),
+    ] {
+        let err = store.backup_to(dest).unwrap_err();
+        assert!(
+            matches!(&err, Error::BackupWouldReplace { dest: d, .. } if d == dest),
+            "{err:?}"
+        );
+        assert_eq!(err.class(), ErrorClass::Permanent);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "refusing to back up over {}: it is {what}, not an older backup; remove it or choose another destination",
+                dest.display()
+            )
+        );
+    }
+    assert_eq!(fs::read_to_string(&config).unwrap(), "version = 1\n");
+    assert_eq!(fs::read(&short).unwrap(), b"SQLite");
+    assert!(folder.is_dir());
+
+    // An older backup is replaced, and so is an empty file (as `mktemp` leaves).
+    let older = dir.path().join("older.db");
+    store.backup_to(&older).unwrap();
+    store.backup_to(&older).unwrap();
+    let empty = dir.path().join("empty.db");
+    fs::write(&empty, "").unwrap();
+    store.backup_to(&empty).unwrap();
+    for copy in [older, empty] {
+        let copy = Store::open_read_only(&copy, Options::default()).unwrap();
+        assert_eq!(copy.history("S", Page::first(10)).unwrap().len(), 1);
     }
 }
