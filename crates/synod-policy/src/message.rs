@@ -32,6 +32,10 @@ use serde::Serialize;
 /// The scissors marker git writes below `# ` in verbose commits; everything from it is dropped.
 pub const SCISSORS: &str = "------------------------ >8 ------------------------";
 
+/// The byte-order mark (U+FEFF) some Windows editors put at the start of a UTF-8 file; git
+/// keeps it as the first character of the commit message.
+pub const BOM: char = '\u{feff}';
+
 /// How to clean the raw text before parsing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cleanup {
@@ -266,7 +270,11 @@ pub fn parse(raw: &str, cleanup: &Cleanup) -> Commit {
 /// Parses already cleaned lines.
 #[must_use]
 pub fn parse_lines(lines: Vec<Line>) -> Commit {
-    let header = lines.first().and_then(|l| parse_header(&l.text));
+    // A byte-order mark some Windows editors write is not part of the type (`header-trim`
+    // reports it).
+    let header = lines
+        .first()
+        .and_then(|l| parse_header(l.text.strip_prefix(BOM).unwrap_or(&l.text)));
     let footer_start = find_footer_start(&lines);
     let footers = footer_start
         .map(|start| collect_footers(&lines, start))

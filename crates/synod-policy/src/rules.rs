@@ -418,8 +418,19 @@ impl CommitRules {
         let hl = header_line.number;
         let parts = commit.header();
 
-        // header-trim (trailing whitespace never survives cleanup)
-        if header.trim_start().len() != header.len() {
+        // header-trim (trailing whitespace never survives cleanup); JavaScript's `trim`, which
+        // commitlint uses, also removes a byte-order mark.
+        if header.starts_with(message::BOM) {
+            self.add(
+                &mut report,
+                "header-trim",
+                hl,
+                1,
+                "header starts with a byte-order mark (U+FEFF), which git would keep in the commit"
+                    .into(),
+                "save the message as UTF-8 without a BOM (the editor's encoding setting)".into(),
+            );
+        } else if header.trim_start().len() != header.len() {
             self.add(
                 &mut report,
                 "header-trim",
@@ -864,6 +875,33 @@ mod tests {
         assert_eq!(
             rules.check_text(&glued).rules(Severity::Error),
             ["body-max-line-length"]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_one_header_trim_error_that_names_it() {
+        let rules = CommitRules::default();
+        let report = rules.check_text("\u{feff}feat(cli): add x\r\n\r\nbody\r\n");
+        assert_eq!(report.rules(Severity::Error), ["header-trim"]);
+        assert_eq!(
+            report.violations[0].message,
+            "header starts with a byte-order mark (U+FEFF), which git would keep in the commit"
+        );
+        assert_eq!(
+            placed(&rules, "\u{feff}feat: x"),
+            [
+                "header-trim@1:1 save the message as UTF-8 without a BOM (the editor's encoding setting)"
+            ]
+        );
+        // The header behind it is judged as written.
+        assert_eq!(
+            errors("\u{feff}Feat: x"),
+            ["header-trim", "type-enum", "type-case"]
+        );
+        // Leading spaces keep their own message.
+        assert_eq!(
+            rules.check_text(" feat: x").violations[0].message,
+            "header must not start with whitespace"
         );
     }
 
