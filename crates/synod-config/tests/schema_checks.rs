@@ -229,6 +229,29 @@ fn a_value_that_matches_none_of_the_alternatives_is_told_what_they_are() {
 }
 
 #[test]
+fn a_secret_outside_its_choices_is_reported_without_its_value() {
+    let schema = ok(CompiledSchema::new(json!({
+        "type": "object",
+        "properties": {
+            "pin": {"type": "string", "enum": ["1111", "2222"], "x-synod-secret": true},
+            "token": {
+                "anyOf": [{"type": "string"}, {"type": "null"}],
+                "x-synod-secret": true
+            },
+        },
+    })));
+    let found = violations(schema.validate(&json!({"pin": "hunter2", "token": 31337})));
+    assert_eq!(found.len(), 2, "{found:?}");
+    for (key, message) in &found {
+        assert!(
+            !message.contains("hunter2") && !message.contains("31337"),
+            "{key}: {message}"
+        );
+        assert!(message.contains("the secret value"), "{key}: {message}");
+    }
+}
+
+#[test]
 fn the_generated_schema_marks_only_tables_with_declared_keys_as_closed() {
     let schema = synod_config::schema::<Shapes>();
     assert_eq!(schema["additionalProperties"], false);
