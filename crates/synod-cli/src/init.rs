@@ -31,6 +31,13 @@ pub(crate) fn run(args: &InitArgs, verbose: bool) -> ExitCode {
 }
 
 fn run_inner(args: &InitArgs) -> Result<ExitCode, Failure> {
+    if args.path.is_dir() {
+        return Err(Failure::msg(format!(
+            "{} is a directory; give the file to write, e.g. --path {}",
+            args.path.display(),
+            args.path.join("synod.toml").display()
+        )));
+    }
     if args.path.exists() && !args.force {
         return Err(Failure::msg(format!(
             "{} already exists; pass --force to overwrite it",

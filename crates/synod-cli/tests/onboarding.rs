@@ -114,6 +114,22 @@ fn init_with_no_cli_on_path_writes_all_three_as_examples_and_says_so() {
     let (code, _, stderr) = synod(dir.path(), empty.to_str().unwrap(), &["init"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--force"), "{stderr}");
+    // A directory is no file to write, even with --force.
+    std::fs::create_dir(dir.path().join("conf")).unwrap();
+    let (code, _, stderr) = synod(
+        dir.path(),
+        empty.to_str().unwrap(),
+        &["init", "--force", "--path", "conf"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: conf is a directory; give the file to write, e.g. --path {}",
+            Path::new("conf").join("synod.toml").display()
+        )
+    );
+    assert!(dir.path().join("conf").is_dir());
 }
 
 /// A stand-in `claude` in `dir`: `--version` prints the real CLI's version line; otherwise
