@@ -196,7 +196,7 @@ impl Compiled {
         }
         let mut out = Vec::new();
         for error in self.validator.iter_errors(value) {
-            self.describe(&error, provenance, &mut out, 0);
+            self.describe(&error, provenance, &mut out);
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out
@@ -211,7 +211,6 @@ impl Compiled {
         error: &jsonschema::ValidationError<'_>,
         provenance: &Provenance,
         out: &mut Vec<Violation>,
-        depth: usize,
     ) {
         use jsonschema::error::ValidationErrorKind as Kind;
         let path: Vec<String> = error
@@ -252,10 +251,10 @@ impl Compiled {
                 }
             }
             Kind::AnyOf { context } | Kind::OneOfNotValid { context } if !secret => {
-                let fitting = only_fitting(context, path.len()).filter(|_| depth < MAX_DEPTH);
-                if let Some(reasons) = fitting {
+                // The validator's error tree is finite, so this recursion ends.
+                if let Some(reasons) = only_fitting(context, path.len()) {
                     for reason in reasons {
-                        self.describe(reason, provenance, out, depth + 1);
+                        self.describe(reason, provenance, out);
                     }
                     return;
                 }
