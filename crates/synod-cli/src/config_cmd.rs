@@ -67,6 +67,12 @@ fn run_inner(cmd: ConfigCommand) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         ConfigCommand::Explain { key, config } => {
+            if key.trim().is_empty() {
+                return Err(Failure::msg(
+                    "an empty key names no value; give a dotted key, e.g. `agents.0.timeout` \
+                     (`synod config check` summarises the whole config)",
+                ));
+            }
             let loaded = config.load()?;
             let text = loaded
                 .explain(&key)

@@ -144,3 +144,37 @@ fn a_misspelt_choice_is_told_the_accepted_values_with_its_line() {
         assert!(!stderr.contains("schemas listed"), "{stderr}");
     }
 }
+
+#[test]
+fn explain_groups_a_tables_keys_per_file_and_refuses_an_empty_key() {
+    let project = Project::new(&agent_with(
+        "retry = { max_attempts = 5, initial_delay = \"1s\" }",
+    ));
+    let out = project.synod(&[
+        "config",
+        "explain",
+        "agents.0.retry",
+        "--set",
+        "agents.0.retry.max_delay=9s",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.ends_with("\n  set by: synod.toml:5 (2 keys); override\n"),
+        "{text}"
+    );
+    for key in ["", "  "] {
+        let out = project.synod(&["config", "explain", key]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.starts_with("error: an empty key names no value"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}

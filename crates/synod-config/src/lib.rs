@@ -57,7 +57,7 @@
 //! assert_eq!(loaded.value.agents[0].timeout_secs, 60);
 //! let why = loaded.explain("agents.0.timeout_secs").expect("known key");
 //! assert_eq!(why.to_string(),
-//!     format!("agents.0.timeout_secs = 60  (env SYNOD_AGENTS__0__TIMEOUT_SECS)\n  set by: {}:3:1; env SYNOD_AGENTS__0__TIMEOUT_SECS;", file.display()));
+//!     format!("agents.0.timeout_secs = 60  (env SYNOD_AGENTS__0__TIMEOUT_SECS)\n  set by: {}:3:1; env SYNOD_AGENTS__0__TIMEOUT_SECS", file.display()));
 //!
 //! // A typo is reported with its file, line and column.
 //! std::fs::write(&file, "[[agents]]\nname = \"claude\"\ntimeout_sec = 30\n")?;

@@ -77,14 +77,39 @@ pub struct Explanation {
     pub secret: bool,
 }
 
+/// `key = value  (winner)`, then, when more than one layer set it, `set by:` each layer
+/// lowest precedence first, the keys of a table one file set counted as one entry
+/// (`synod.toml:25-28 (4 keys)`).
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} = {}  ({})", self.key, self.value, self.winner)?;
-        if self.layers.len() > 1 {
-            f.write_str("\n  set by:")?;
-            for layer in &self.layers {
-                write!(f, " {layer};")?;
+        if self.layers.len() < 2 {
+            return Ok(());
+        }
+        f.write_str("\n  set by: ")?;
+        let mut rest = self.layers.as_slice();
+        let mut separator = "";
+        while let Some(first) = rest.first() {
+            let same_file = |layer: &Layer| match (first, layer) {
+                (Layer::File { path: a, .. }, Layer::File { path: b, .. }) => a == b,
+                _ => false,
+            };
+            let run = rest.iter().take_while(|l| same_file(l)).count().max(1);
+            f.write_str(separator)?;
+            match (first, &rest[run - 1]) {
+                (Layer::File { path, line, .. }, Layer::File { line: last, .. }) if run > 1 => {
+                    write!(f, "{}", path.display())?;
+                    match (line, last) {
+                        (Some(a), Some(b)) if a == b => write!(f, ":{a}")?,
+                        (Some(a), Some(b)) => write!(f, ":{a}-{b}")?,
+                        _ => {}
+                    }
+                    write!(f, " ({run} keys)")?;
+                }
+                _ => write!(f, "{first}")?,
             }
+            separator = "; ";
+            rest = &rest[run..];
         }
         Ok(())
     }
@@ -292,6 +317,51 @@ mod tests {
             line: Some(line),
             column: Some(1),
         }
+    }
+
+    #[test]
+    fn set_by_counts_the_keys_of_a_table_one_file_set_as_one_entry() {
+        let explained = |layers: Vec<Layer>| {
+            Explanation {
+                key: "retry".into(),
+                value: Value::Null,
+                winner: Layer::Override,
+                layers,
+                secret: false,
+            }
+            .to_string()
+        };
+        let other = |line: u32| Layer::File {
+            path: "b.toml".into(),
+            line: Some(line),
+            column: Some(9),
+        };
+        let unplaced = Layer::File {
+            path: "c.yaml".into(),
+            line: None,
+            column: None,
+        };
+        assert_eq!(
+            explained(vec![
+                Layer::Default,
+                file(45),
+                file(45),
+                file(45),
+                other(2),
+                other(7),
+                unplaced.clone(),
+                unplaced,
+                Layer::Env { var: "X".into() },
+                Layer::Override,
+            ]),
+            "retry = null  (override)\n  set by: default; a.toml:45 (3 keys); b.toml:2-7 (2 keys); \
+             c.yaml (2 keys); env X; override"
+        );
+        assert_eq!(
+            explained(vec![file(3), other(4)]),
+            "retry = null  (override)\n  set by: a.toml:3:1; b.toml:4:9"
+        );
+        assert_eq!(explained(vec![file(3)]), "retry = null  (override)");
     }
 
     #[test]

@@ -114,10 +114,16 @@ fn explain_names_line_for_array_elements_and_tables() {
     // Bracket syntax works too, and a table explains with the layers below it.
     let same = loaded.explain("agents[1].timeout");
     assert_eq!(same.map(|w| w.winner), Some(file_at(&file, 9, 3)));
-    let agents = loaded.explain("agents.0").map(|w| w.layers);
+    let agents = loaded.explain("agents.0");
     assert_eq!(
-        agents,
+        agents.as_ref().map(|w| w.layers.clone()),
         Some(vec![file_at(&file, 4, 1), file_at(&file, 5, 1)])
+    );
+    // The keys of a table one file set are one entry of `set by`.
+    let text = agents.map(|w| w.to_string()).unwrap_or_default();
+    assert!(
+        text.ends_with(&format!("\n  set by: {}:4-5 (2 keys)", file.display())),
+        "{text}"
     );
     let text = loaded
         .explain("log_level")
@@ -126,7 +132,7 @@ fn explain_names_line_for_array_elements_and_tables() {
     assert_eq!(
         text,
         format!(
-            "log_level = \"info\"  ({}:1:1)\n  set by: default; {}:1:1;",
+            "log_level = \"info\"  ({}:1:1)\n  set by: default; {}:1:1",
             file.display(),
             file.display()
         )
