@@ -229,6 +229,39 @@ fn a_value_that_matches_none_of_the_alternatives_is_told_what_they_are() {
 }
 
 #[test]
+fn the_accepted_values_and_shapes_are_each_listed_once() {
+    let schema = ok(CompiledSchema::new(json!({
+        "type": "object",
+        "properties": {
+            "level": {"anyOf": [
+                {"enum": ["low", "high", null]},
+                {"const": "low"},
+                {"enum": [1, 2]},
+                {"type": "array"},
+                {"type": ["boolean", "integer"]},
+                {"type": "array", "minItems": 1},
+            ]},
+            "size": {"anyOf": [{"const": "auto"}, {"type": "number"}, {"type": "string", "pattern": "^[0-9]+%$"}]},
+        },
+    })));
+    let found = violations(schema.validate(&json!({"level": "hgh", "size": true})));
+    assert_eq!(
+        found,
+        [
+            (
+                "level".to_owned(),
+                r#""hgh" is not one of: "low", "high", 1, 2, a list, true or false, a whole number; did you mean "high"?"#
+                    .to_owned()
+            ),
+            (
+                "size".to_owned(),
+                r#"true is not one of: "auto", a number, a string"#.to_owned()
+            ),
+        ]
+    );
+}
+
+#[test]
 fn a_secret_outside_its_choices_is_reported_without_its_value() {
     let schema = ok(CompiledSchema::new(json!({
         "type": "object",
