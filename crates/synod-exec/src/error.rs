@@ -129,6 +129,18 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The arguments are more than the operating system lets one command line carry (E2BIG
+    /// on Unix, where the environment counts too; 32 767 characters on Windows).
+    #[error(
+        "the command line of `{program}` is too long for the operating system ({bytes} bytes of \
+         arguments): pass large input, such as a prompt, on standard input instead"
+    )]
+    CommandLineTooLong {
+        /// The program as given.
+        program: String,
+        /// The bytes of the program and its arguments.
+        bytes: usize,
+    },
     /// An I/O error while spawning, feeding, reading or reaping the child.
     #[error("I/O error while {action} `{program}`: {source}")]
     Io {
@@ -183,6 +195,7 @@ impl Classify for Error {
             | Error::PermissionDenied { .. }
             | Error::InvalidCommand { .. }
             | Error::UnsafeArgument { .. }
+            | Error::CommandLineTooLong { .. }
             | Error::Cancelled
             | Error::Subreaper { .. } => ErrorClass::Permanent,
             Error::Timeout { .. } | Error::Signaled { .. } => ErrorClass::Transient,

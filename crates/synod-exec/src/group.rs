@@ -196,7 +196,7 @@ impl ChildGuard {
             || command.spawn(),
             tokio::process::Child::id,
         )
-        .map_err(|e| spawn_error(program, e))?;
+        .map_err(|e| spawn_error(cmd, program, e))?;
         let Some(pid) = child.id() else {
             return Err(Error::io(
                 program,

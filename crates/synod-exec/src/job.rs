@@ -248,7 +248,7 @@ impl ChildGuard {
         let mut command = cmd.to_tokio(launch.as_ref());
         command.creation_flags(CREATE_SUSPENDED | CREATE_NEW_PROCESS_GROUP);
         let job = Job::new().map_err(|e| Error::io(program, "creating a job object for", e))?;
-        let mut child = command.spawn().map_err(|e| spawn_error(program, e))?;
+        let mut child = command.spawn().map_err(|e| spawn_error(cmd, program, e))?;
         let Some(pid) = child.id() else {
             return Err(Error::io(
                 program,

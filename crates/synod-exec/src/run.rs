@@ -148,14 +148,22 @@ pub(crate) fn spawn_guarded(cmd: &AgentCommand, program: &str) -> Result<ChildGu
     Ok(guard)
 }
 
-/// The error for a failed spawn of `program`.
-pub(crate) fn spawn_error(program: &str, e: io::Error) -> Error {
+/// The error for a failed spawn of `cmd` (shown as `program`).
+pub(crate) fn spawn_error(cmd: &AgentCommand, program: &str, e: io::Error) -> Error {
+    // Windows: CreateProcess refuses a command line past 32 767 characters with
+    // ERROR_FILENAME_EXCED_RANGE.
+    let too_long = e.kind() == io::ErrorKind::ArgumentListTooLong
+        || (cfg!(windows) && e.raw_os_error() == Some(206));
     match e.kind() {
         io::ErrorKind::NotFound => Error::NotFound {
             program: program.to_owned(),
         },
         io::ErrorKind::PermissionDenied => Error::PermissionDenied {
             program: program.to_owned(),
+        },
+        _ if too_long => Error::CommandLineTooLong {
+            program: program.to_owned(),
+            bytes: cmd.program.len() + cmd.args.iter().map(|a| a.len() + 1).sum::<usize>(),
         },
         _ => Error::io(program, "spawning", e),
     }

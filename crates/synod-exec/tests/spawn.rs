@@ -132,6 +132,29 @@ async fn spawn_errors() {
 }
 
 #[tokio::test]
+async fn a_command_line_past_the_os_limit_is_refused_with_advice_not_retried() {
+    use synod_core::{Classify, ErrorClass};
+    // One argument past Linux's 128 KiB per-argument limit; past the 2 MiB total elsewhere.
+    let prompt = "a".repeat(3_000_000);
+    let cmd = AgentCommand::new("sh").args(["-c", "true", prompt.as_str()]);
+    let err = spawn(&cmd).expect_err("refused");
+    assert!(
+        matches!(&err, Error::CommandLineTooLong { program, bytes }
+            if program == "sh" && *bytes == 2 + 3 + 5 + 3_000_001),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), ErrorClass::Permanent);
+    assert_eq!(
+        err.to_string(),
+        "the command line of `sh` is too long for the operating system (3000011 bytes of \
+         arguments): pass large input, such as a prompt, on standard input instead"
+    );
+    // `run` says the same.
+    let err = synod_exec::run(&cmd).await.unwrap_err();
+    assert!(matches!(err, Error::CommandLineTooLong { .. }), "{err:?}");
+}
+
+#[tokio::test]
 async fn wait_without_events_keeps_bytes_exact() {
     let out = spawn(&sh("printf 'a\\r\\nb\\377'; printf 'no newline' >&2"))
         .unwrap()

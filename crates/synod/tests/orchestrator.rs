@@ -280,6 +280,30 @@ async fn prompt_as_argument_placeholders_and_agent_environment() {
 }
 
 #[tokio::test]
+async fn a_prompt_too_long_for_the_command_line_is_not_started_and_not_retried() {
+    let fx = Fixture::new();
+    fx.script("args.sh", "echo '{\"approach\": \"incremental\"}'");
+    let orch = fx.orchestrator(
+        "[[agents]]\nname = \"x\"\ncommand = \"sh\"\nargs = [\"args.sh\", \"{prompt}\"]\nprompt_via = \"arg\"\nretry = { max_attempts = 3, initial_delay = \"5ms\" }\n\n[[stages]]\nname = \"st\"\n",
+    );
+    let prompt = "p".repeat(3_000_000);
+    let report = orch
+        .run_stage_with("S-9", "st", Some(&prompt), &CancellationToken::new())
+        .await
+        .unwrap();
+    let x = report.agent("x").unwrap();
+    assert_eq!(x.outcome, AgentOutcome::Failed);
+    assert_eq!(x.attempts.len(), 1, "a permanent error is not retried");
+    assert_eq!(x.attempts[0].status, AttemptStatus::NotStarted);
+    let error = x.error.as_deref().unwrap();
+    assert!(
+        error.contains("too long for the operating system")
+            && error.contains("on standard input instead"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn cancellation_stops_every_agent_and_records_the_run_as_cancelled() {
     let fx = Fixture::new();
     fx.script("sleep.sh", "exec sleep 30");

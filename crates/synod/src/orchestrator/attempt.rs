@@ -183,7 +183,8 @@ impl AttemptCtx<'_> {
                     synod_exec::Error::Timeout { .. } => AttemptStatus::Timeout,
                     synod_exec::Error::Cancelled => AttemptStatus::Cancelled,
                     synod_exec::Error::NotFound { .. }
-                    | synod_exec::Error::PermissionDenied { .. } => AttemptStatus::NotStarted,
+                    | synod_exec::Error::PermissionDenied { .. }
+                    | synod_exec::Error::CommandLineTooLong { .. } => AttemptStatus::NotStarted,
                     _ => AttemptStatus::Failed,
                 };
                 if let Some(out) = error.output() {
