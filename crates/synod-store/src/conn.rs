@@ -315,14 +315,9 @@ pub(crate) fn check_backup_destination(dest: &Path) -> Result<()> {
         dest: dest.to_path_buf(),
         what,
     };
-    let io_err = |source| Error::Io {
-        path: dest.to_path_buf(),
-        source,
-    };
-    let meta = match fs::metadata(dest) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err(e)),
+    // Nothing there (or nothing this process can look at, which the copy then reports).
+    let Ok(meta) = fs::metadata(dest) else {
+        return Ok(());
     };
     if meta.is_dir() {
         return Err(refuse("a directory".to_owned()));
@@ -333,7 +328,10 @@ pub(crate) fn check_backup_destination(dest: &Path) -> Result<()> {
     let mut magic = [0u8; 16];
     match fs::File::open(dest).and_then(|mut f| f.read_exact(&mut magic)) {
         Ok(()) if &magic == b"SQLite format 3\0" => Ok(()),
-        Err(e) if e.kind() != io::ErrorKind::UnexpectedEof => Err(io_err(e)),
+        Err(source) if source.kind() != io::ErrorKind::UnexpectedEof => Err(Error::Io {
+            path: dest.to_path_buf(),
+            source,
+        }),
         _ => Err(refuse(format!(
             "a {}-byte file that is not a SQLite database",
             meta.len()

@@ -603,13 +603,13 @@ fn a_backup_over_a_file_that_is_not_a_database_is_refused_and_the_file_kept() {
     let path = dir.path().join("synod.db");
     let store = store_with_one_run(&path);
     let config = dir.path().join("synod.toml");
-    fs::write(&config, "version = 1\n").unwrap();
+    fs::write(&config, "version = 1\n[store]\npath = \"synod.db\"\n").unwrap();
     let short = dir.path().join("short.db");
     fs::write(&short, "SQLite").unwrap();
     let folder = dir.path().join("backups");
     fs::create_dir(&folder).unwrap();
     for (dest, what) in [
-        (&config, "a 12-byte file that is not a SQLite database"),
+        (&config, "a 38-byte file that is not a SQLite database"),
         (&short, "a 6-byte file that is not a SQLite database"),
         (&folder, "a directory"),
     ] {
@@ -627,7 +627,10 @@ fn a_backup_over_a_file_that_is_not_a_database_is_refused_and_the_file_kept() {
             )
         );
     }
-    assert_eq!(fs::read_to_string(&config).unwrap(), "version = 1\n");
+    assert_eq!(
+        fs::read_to_string(&config).unwrap(),
+        "version = 1\n[store]\npath = \"synod.db\"\n"
+    );
     assert_eq!(fs::read(&short).unwrap(), b"SQLite");
     assert!(folder.is_dir());
 
