@@ -152,6 +152,19 @@ async fn a_command_line_past_the_os_limit_is_refused_with_advice_not_retried() {
     // `run` says the same.
     let err = synod_exec::run(&cmd).await.unwrap_err();
     assert!(matches!(err, Error::CommandLineTooLong { .. }), "{err:?}");
+
+    // Another failure to start stays what it is: a file the kernel cannot execute.
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk");
+    std::fs::write(&junk, [0u8, 1, 2, 3, 0xff]).unwrap();
+    let executable: std::fs::Permissions = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&junk, executable).unwrap();
+    let err = spawn(&AgentCommand::new(&junk)).expect_err("not executable");
+    assert!(
+        matches!(&err, Error::Io { action: "spawning", source, .. }
+            if source.raw_os_error() == Some(8)),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
