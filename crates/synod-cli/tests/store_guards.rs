@@ -102,6 +102,19 @@ fn run_creates_a_private_store_and_backups_are_private() {
         message.contains("is the store") && message.lines().count() == 1,
         "{message}"
     );
+    // So is one onto a side file of a store in the current directory, named bare: a backup
+    // written as `synod.db-journal` would be taken for the store's hot journal.
+    fs::copy(project.store(), project.path().join("here.db")).unwrap();
+    for dest in ["here.db-journal", "here.db-wal", "here.db"] {
+        let out = project.synod(&["store", "backup", "--store", "here.db", dest]);
+        assert_eq!(out.status.code(), Some(2), "{dest}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("is the store"),
+            "{dest}: {}",
+            stderr(&out)
+        );
+    }
+    assert!(!project.path().join("here.db-journal").exists());
     // So is a backup over the config file (a slip of the tab key), which is kept as it was.
     let config = fs::read(project.path().join("synod.toml")).unwrap();
     let out = project.synod(&["store", "backup", "synod.toml"]);

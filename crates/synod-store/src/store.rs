@@ -1234,26 +1234,26 @@ fn resolved(path: &Path) -> Option<PathBuf> {
     if let Ok(full) = fs::canonicalize(path) {
         return Some(full);
     }
-    let name = path.file_name()?;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    Some(fs::canonicalize(dir).ok()?.join(name))
+    // Relative to the current directory, so a bare name has a directory too.
+    let path = std::path::absolute(path).ok()?;
+    Some(
+        fs::canonicalize(path.parent()?)
+            .ok()?
+            .join(path.file_name()?),
+    )
 }
 
-/// Two names of one file (a hard link).
-#[cfg(unix)]
+/// Two names of one file (a hard link; compared on Unix only).
 fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (fs::metadata(a), fs::metadata(b)) {
-        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
-        _ => false,
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(a), Ok(b)) = (fs::metadata(a), fs::metadata(b)) {
+            return (a.dev(), a.ino()) == (b.dev(), b.ino());
+        }
     }
-}
-
-#[cfg(not(unix))]
-fn same_file(_: &Path, _: &Path) -> bool {
+    #[cfg(not(unix))]
+    let _ = (a, b);
     false
 }
 
