@@ -310,14 +310,7 @@ impl Compiled {
         }
         let message = match given.get(&tag) {
             None => format!("missing; write one of: {}", listed.join(", ")),
-            Some(value) => {
-                let hint = value
-                    .as_str()
-                    .and_then(|g| closest(g, &words))
-                    .map(|w| format!("; did you mean {w:?}?"))
-                    .unwrap_or_default();
-                format!("{value} is not one of: {}{hint}", listed.join(", "))
-            }
+            Some(value) => one_of_message(value, &listed, &words),
         };
         Some((tag, message))
     }
@@ -336,15 +329,7 @@ impl Compiled {
             .map(|w| format!("{w:?}"))
             .chain(accepted.shapes.iter().cloned())
             .collect();
-        let hint = given
-            .as_str()
-            .and_then(|g| closest(g, &accepted.words))
-            .map(|w| format!("; did you mean {w:?}?"))
-            .unwrap_or_default();
-        Some(format!(
-            "{given} is not one of: {}{hint}",
-            listed.join(", ")
-        ))
+        Some(one_of_message(given, &listed, &accepted.words))
     }
 
     /// The schema node for a key path, if the schema describes it.
@@ -644,9 +629,14 @@ fn not_listed(given: &Value, options: &[Value]) -> String {
         .map(str::to_owned)
         .collect();
     let listed: Vec<String> = options.iter().map(Value::to_string).collect();
+    one_of_message(given, &listed, &words)
+}
+
+/// `GIVEN is not one of: LISTED`, with "did you mean" the closest of `words` to a string.
+fn one_of_message(given: &Value, listed: &[String], words: &[String]) -> String {
     let hint = given
         .as_str()
-        .and_then(|g| closest(g, &words))
+        .and_then(|g| closest(g, words))
         .map(|w| format!("; did you mean {w:?}?"))
         .unwrap_or_default();
     format!("{given} is not one of: {}{hint}", listed.join(", "))
