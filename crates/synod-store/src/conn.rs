@@ -403,8 +403,8 @@ fn check_header(path: &Path, header: &[u8], len: u64, wal: &Path, journal: &Path
 /// Idle read connections, reused without going through the pool.
 ///
 /// A point read pays one uncontended mutex lock to take a connection and one to give it back,
-/// instead of an r2d2 checkout (which also takes the pool lock, reads the clock and runs a
-/// validity check). Connections are `query_only`.
+/// instead of a checkout from the bounded write pool (which also reads the clock for its
+/// deadline). Connections are `query_only`.
 pub(crate) struct Readers {
     idle: Mutex<Vec<Connection>>,
     max_idle: usize,

@@ -6,7 +6,8 @@
 //! Every consensus run is kept with all of its agents' outputs (every attempt), its verdict
 //! (as JSON) and the spec's current stage, committed together in one transaction, so a crash
 //! never leaves half a run. The database runs in WAL mode with tuned pragmas; writes go
-//! through an r2d2 pool, point reads through a cache of read-only connections; the schema is
+//! through a small pool of read-write connections (closed before the last store handle's `drop`
+//! returns: nothing runs in the background), point reads through a cache of read-only connections; the schema is
 //! migrated forward by `PRAGMA user_version`; maintenance (prune, incremental vacuum,
 //! integrity check, online backup, checkpoint) is built in. [`AsyncStore`] offers the same API
 //! to async code.
@@ -101,6 +102,7 @@ pub mod model;
 pub mod options;
 #[cfg(feature = "postgres")]
 pub mod pg;
+mod pool;
 pub mod schema;
 pub mod store;
 

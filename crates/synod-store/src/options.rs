@@ -42,7 +42,8 @@ impl Durability {
 /// Construct it with struct-update syntax (`Options { pool_size: 2, ..Options::default() }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
-    /// Connections in the r2d2 pool used for writes and maintenance (default 4).
+    /// Read-write connections open at most at once, for writes and maintenance (default 4);
+    /// a caller finding all in use waits up to [`Options::connection_timeout`].
     pub pool_size: u32,
     /// Most idle read connections kept in the read-connection cache (default 8). Reads never
     /// wait for a cached connection: when none is idle a new one is opened, and it is closed

@@ -40,8 +40,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use r2d2::{Pool, PooledConnection};
-use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{
     Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Row, Transaction,
     TransactionBehavior, params,
@@ -56,6 +54,7 @@ use crate::model::{
     Spec, StoredOutput, UnixMillis, now_millis,
 };
 use crate::options::Options;
+use crate::pool::{PooledConn, WritePool};
 use crate::schema;
 
 pub(crate) const SQL_LATEST_VERDICT: &str = "SELECT id, spec_id, stage, started_at, finished_at, status, verdict_json \
@@ -122,12 +121,15 @@ const SQL_PRUNE_RUNS: &str = "DELETE FROM consensus_runs WHERE started_at < ?1";
 
 /// The SQLite evidence store. Cheap to clone (clones share one pool); thread-safe.
 ///
-/// Writes go through an r2d2 pool and are serialised in-process by a mutex, so concurrent
+/// Writes go through a pool of read-write connections ([`Options::pool_size`]) and are
+/// serialised in-process by a mutex, so concurrent
 /// writers in one process queue in arrival order instead of sleeping in SQLite's busy handler.
 /// Other processes are arbitrated by the busy timeout: a write transaction that finds the
 /// database locked is retried with jittered backoff until [`Options::busy_timeout`] has
 /// passed, then fails with [`Error::Busy`]. Reads use a cache of read-only connections (see
-/// [`Options::max_idle_readers`]). `PRAGMA optimize` runs when the last clone is dropped.
+/// [`Options::max_idle_readers`]). `PRAGMA optimize` runs when the last clone is dropped, and
+/// every connection is closed before that `drop` returns (nothing is left to a background
+/// thread), so the file is complete and its `-wal` and `-shm` gone once the store is.
 ///
 /// # Guards
 ///
@@ -149,7 +151,7 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
-    pool: Pool<SqliteConnectionManager>,
+    pool: WritePool,
     readers: Readers,
     write_lock: Mutex<()>,
     /// False for [`Store::open_read_only`].
@@ -168,7 +170,8 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("path", &self.inner.path)
-            .field("pool", &self.inner.pool.state())
+            .field("open_connections", &self.inner.pool.counts().0)
+            .field("idle_connections", &self.inner.pool.counts().1)
             .finish_non_exhaustive()
     }
 }
@@ -180,7 +183,7 @@ impl Drop for Inner {
         if !self.writable || marked || self.damaged.load(Ordering::Relaxed) {
             return;
         }
-        if let Ok(conn) = self.pool.get_timeout(Duration::from_millis(200))
+        if let Ok(conn) = self.pool.get()
             && let Err(error) = conn.execute_batch("PRAGMA optimize")
         {
             tracing::debug!(path = %self.path.display(), %error, "PRAGMA optimize on close failed");
@@ -483,28 +486,19 @@ impl Store {
             });
         }
 
-        let (name, flags) = target.name_and_flags();
-        let manager = SqliteConnectionManager::file(name)
-            .with_flags(flags)
-            .with_init({
-                let pragmas = pragmas.clone();
-                move |c| c.execute_batch(&pragmas)
-            });
-        let pool = Pool::builder()
-            .max_size(options.pool_size.max(1))
-            .min_idle(Some(1))
-            .max_lifetime(None)
-            .idle_timeout(None)
-            .test_on_check_out(false)
-            .connection_timeout(options.connection_timeout)
-            .build(manager)
-            .map_err(|e| Error::Pool {
-                detail: e.to_string(),
-            })?;
-
+        let pool = WritePool::new(
+            target.clone(),
+            pragmas.clone(),
+            options.pool_size,
+            options.connection_timeout,
+        );
         let (keepalive, marker) = match &target {
             Target::Memory(_) => (Some(Mutex::new(boot)), None),
-            Target::File(file, _) => (None, Some(conn::sibling(file, ".damaged"))),
+            Target::File(file, _) => {
+                // The connection that checked the file stays open as the pool's first.
+                pool.adopt(boot);
+                (None, Some(conn::sibling(file, ".damaged")))
+            }
         };
         tracing::debug!(path = %path.display(), writable, "store opened");
         Ok(Store {
@@ -606,10 +600,8 @@ impl Store {
         Ok(())
     }
 
-    fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>> {
-        self.inner.pool.get().map_err(|e| Error::Pool {
-            detail: e.to_string(),
-        })
+    fn conn(&self) -> Result<PooledConn<'_>> {
+        self.inner.pool.get()
     }
 
     /// Runs `f` in one IMMEDIATE transaction, serialised with this process's other writers.

@@ -196,7 +196,11 @@ fn debug_output_names_the_file_and_never_the_contents() {
         shown.contains(&format!("{:?}", dir.path().join("synod.db"))),
         "{shown}"
     );
-    assert!(shown.contains("pool"), "{shown}");
+    // One read-write connection, idle between writes.
+    assert!(
+        shown.contains("open_connections: 1, idle_connections: 1"),
+        "{shown}"
+    );
     assert!(!shown.contains("SPEC-SECRET"), "{shown}");
 }
 
@@ -235,6 +239,27 @@ fn closing_a_store_leaves_query_planner_statistics() {
     let path = dir.path().join("synod.db");
     drop(busy_store(&path));
     assert!(has_planner_statistics(&path));
+}
+
+#[test]
+fn a_dropped_store_is_closed_whole_before_drop_returns() {
+    // Closing runs `PRAGMA optimize` (statistics into the WAL) and then the last connection's
+    // checkpoint, which moves them into the file and removes `-wal` and `-shm`. All of it must
+    // be done when `drop` returns: a process may exit, or copy the file, right after.
+    for round in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("synod.db");
+        drop(busy_store(&path));
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["synod.db"], "round {round}");
+        let closed = std::fs::read(&path).unwrap();
+        assert!(has_planner_statistics(&path), "round {round}");
+        assert_eq!(std::fs::read(&path).unwrap(), closed, "round {round}");
+    }
 }
 
 #[test]

@@ -125,8 +125,8 @@ const OWNED: &[(&str, &[&str], &[&str], &str)] = &[
     ),
     (
         "synod-store",
-        &["rusqlite", "r2d2_sqlite"],
-        &["rusqlite", "r2d2_sqlite", "libsqlite3-sys"],
+        &["rusqlite"],
+        &["rusqlite", "libsqlite3-sys"],
         "only synod-store opens SQLite",
     ),
 ];
