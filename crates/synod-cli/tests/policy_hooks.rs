@@ -42,13 +42,20 @@ fn commit_msg_hook_accepts_rejects_and_no_verify_bypasses() {
     assert!(bypass.status.success(), "{}", stderr(&bypass));
     assert_eq!(sb.git(&repo, &["log", "-1", "--format=%s"]), "Added stuff.");
 
-    // Idempotent: a second install rewrites synod's own hooks and keeps no backup.
+    // Idempotent: a second install leaves synod's own hooks as they are, says so, and keeps no
+    // backup.
     let again = sb
         .synod(&repo)
         .args(["hooks", "install"])
         .output()
         .expect("synod runs");
-    assert!(stdout(&again).contains("updated"), "{}", stdout(&again));
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("is already synod's hook; left as it is"),
+        "{}",
+        stdout(&again)
+    );
+    assert!(!stdout(&again).contains("updated"), "{}", stdout(&again));
     assert!(!repo.join(".git/hooks/commit-msg.local").exists());
 
     let removed = sb
@@ -351,9 +358,9 @@ fn a_user_edited_hook_is_backed_up_byte_for_byte_and_restored() {
     install(&sb, &repo, "commit-msg");
     let ours = read(&hook);
 
-    // Reinstalling over synod's own script: updated in place, no backup of any kind.
+    // Reinstalling over synod's own script: left in place, no backup of any kind.
     let again = install(&sb, &repo, "commit-msg");
-    assert!(again.starts_with("updated "), "{again}");
+    assert!(again.contains("is already synod's hook"), "{again}");
     assert_eq!(read(&hook), ours);
     assert!(backups(&hooks).is_empty());
     assert!(!hooks.join("commit-msg.local").exists());

@@ -38,7 +38,7 @@
 //! assert!(matches!(changes[0].action, HookAction::Chained { .. }));
 //! assert!(dir.path().join("commit-msg.local").exists());
 //! let again = install_into(dir.path(), &[HookName::CommitMsg], &opts).unwrap();
-//! assert_eq!(again[0].action, HookAction::Updated);
+//! assert_eq!(again[0].action, HookAction::Unchanged);
 //! assert!(!dir.path().join("commit-msg.synod-backup").exists());
 //! uninstall_from(dir.path(), &[HookName::CommitMsg]).unwrap();
 //! assert_eq!(std::fs::read_to_string(dir.path().join("commit-msg")).unwrap(), "#!/bin/sh\nexit 0\n");
@@ -130,8 +130,10 @@ pub struct InstallOptions {
 pub enum HookAction {
     /// Written where there was no hook.
     Installed,
-    /// synod's own hook rewritten.
+    /// synod's own hook rewritten (another binary path, or a previous version's script).
     Updated,
+    /// synod's hook was already there, byte for byte and runnable: nothing written.
+    Unchanged,
     /// A foreign hook moved to `backup` and chained.
     Chained {
         /// Where the foreign hook now lives.
@@ -173,6 +175,7 @@ impl fmt::Display for HookChange {
         match &self.action {
             HookAction::Installed => write!(f, "installed {path}"),
             HookAction::Updated => write!(f, "updated {path}"),
+            HookAction::Unchanged => write!(f, "{path} is already synod's hook; left as it is"),
             HookAction::Chained { backup } => {
                 write!(
                     f,
@@ -279,6 +282,23 @@ fn is_ours(path: &Path, hook: HookName) -> bool {
     head(path).is_some_and(|bytes| is_synod_script(hook, &bytes))
 }
 
+/// Whether the hook at `path` is a regular file holding exactly `content`, and runnable (on
+/// Unix: executable by its owner, as [`write_script`] leaves it).
+fn is_current(path: &Path, content: &str) -> bool {
+    let runnable = std::fs::symlink_metadata(path).is_ok_and(|m| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            m.is_file() && m.permissions().mode() & 0o100 != 0
+        }
+        #[cfg(not(unix))]
+        {
+            m.is_file()
+        }
+    });
+    runnable && head(path).is_some_and(|bytes| bytes == content.as_bytes())
+}
+
 fn has_marker(path: &Path) -> bool {
     head(path).is_some_and(|bytes| String::from_utf8_lossy(&bytes).contains(MARKER))
 }
@@ -375,8 +395,17 @@ pub fn install_into(
     for &hook in hooks {
         let path = dir.join(hook.as_str());
         let chain = chain_path(dir, hook);
+        let content = script(hook, &options.synod);
         let (action, kept) = if !exists(&path) {
             (HookAction::Installed, None)
+        } else if is_current(&path, &content) {
+            tracing::debug!(hook = %hook, path = %path.display(), "hook already installed");
+            changes.push(HookChange {
+                hook,
+                path,
+                action: HookAction::Unchanged,
+            });
+            continue;
         } else if is_ours(&path, hook) {
             (HookAction::Updated, None)
         } else if !has_marker(&path) && link_aside(&path, &chain)? {
@@ -395,7 +424,7 @@ pub fn install_into(
                 Some(backup),
             )
         };
-        if let Err(e) = write_script(&path, &script(hook, &options.synod)) {
+        if let Err(e) = write_script(&path, &content) {
             // The old hook is still in place: drop the extra link made for it.
             if let Some(kept) = kept {
                 let _ = std::fs::remove_file(kept);
@@ -675,8 +704,47 @@ mod tests {
         );
         // Installing again over synod's own script makes no second backup.
         let again = install_into(d, &[HookName::CommitMsg], &opts()).expect("install");
-        assert_eq!(again[0].action, HookAction::Updated);
+        assert_eq!(again[0].action, HookAction::Unchanged);
         assert!(!d.join("commit-msg.synod-backup.1").exists());
+    }
+
+    #[test]
+    fn an_installed_hook_is_left_untouched_unless_it_differs_or_cannot_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let hook = d.join("commit-msg");
+        let first = install_into(d, &[HookName::CommitMsg], &opts()).expect("install");
+        assert_eq!(first[0].action, HookAction::Installed);
+        let again = install_into(d, &[HookName::CommitMsg], &opts()).expect("install");
+        assert_eq!(again[0].action, HookAction::Unchanged);
+        assert_eq!(
+            again[0].to_string(),
+            format!("{} is already synod's hook; left as it is", hook.display())
+        );
+        // Another binary path is a different script: rewritten.
+        let elsewhere = InstallOptions {
+            synod: "/opt/synod/bin/synod".into(),
+        };
+        let moved = install_into(d, &[HookName::CommitMsg], &elsewhere).expect("install");
+        assert_eq!(moved[0].action, HookAction::Updated);
+        assert_eq!(
+            std::fs::read_to_string(&hook).expect("hook"),
+            script(HookName::CommitMsg, Path::new("/opt/synod/bin/synod"))
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+            let inode = std::fs::metadata(&hook).expect("hook").ino();
+            let same = install_into(d, &[HookName::CommitMsg], &elsewhere).expect("install");
+            assert_eq!(same[0].action, HookAction::Unchanged);
+            assert_eq!(std::fs::metadata(&hook).expect("hook").ino(), inode);
+            // The same text without its executable bit would never run: rewritten, runnable.
+            std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            let fixed = install_into(d, &[HookName::CommitMsg], &elsewhere).expect("install");
+            assert_eq!(fixed[0].action, HookAction::Updated);
+            let mode = std::fs::metadata(&hook).expect("hook").permissions().mode();
+            assert_eq!(mode & 0o777, 0o755);
+        }
     }
 
     #[test]
