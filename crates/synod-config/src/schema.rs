@@ -269,6 +269,12 @@ impl Compiled {
                     return;
                 }
             }
+            Kind::Type { kind } if !secret => {
+                if let Some(hint) = list_hint(kind, error.instance()) {
+                    push(path.join("."), format!("{error}; {hint}"));
+                    return;
+                }
+            }
             _ => {}
         }
         let message = if secret {
@@ -735,6 +741,31 @@ fn json_type(v: &Value) -> String {
         Value::Object(_) => "object",
     }
     .to_owned()
+}
+
+/// For a text where a list belongs (`--set agents.0.args=a,b`, `args = "a b"`): how the list
+/// is written, with the text's own items (split at commas, else at spaces).
+fn list_hint(kind: &jsonschema::error::TypeKind, given: &Value) -> Option<String> {
+    use jsonschema::JsonType;
+    use jsonschema::error::TypeKind;
+    let wants_list = match kind {
+        TypeKind::Single(ty) => *ty == JsonType::Array,
+        TypeKind::Multiple(set) => set.contains(JsonType::Array),
+    };
+    let text = given.as_str().filter(|_| wants_list)?;
+    let items: Vec<&str> = if text.contains(',') {
+        text.split(',').map(str::trim).collect()
+    } else {
+        text.split_whitespace().collect()
+    };
+    let list = Value::Array(
+        items
+            .into_iter()
+            .filter(|item| !item.is_empty())
+            .map(|item| Value::String(item.to_owned()))
+            .collect(),
+    );
+    Some(format!("write a list, e.g. {list}"))
 }
 
 fn coerce(raw: &str, types: &[String]) -> Value {

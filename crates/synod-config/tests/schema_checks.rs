@@ -443,10 +443,16 @@ fn a_string_that_does_not_fit_is_reported_as_the_text_given() {
     let found = violations(load_typed(&[
         ("SYNOD_WORKERS", "null"),
         ("SYNOD_VERBOSE", "yes"),
+        ("SYNOD_TAGS", "a, b,"),
     ]));
     assert_eq!(
         found,
         vec![
+            // Where a list belongs, the message shows the text written as one.
+            (
+                "tags".to_owned(),
+                r#""a, b," is not of type "array"; write a list, e.g. ["a","b"]"#.to_owned()
+            ),
             (
                 "verbose".to_owned(),
                 r#""yes" is not of type "boolean""#.to_owned()
@@ -466,6 +472,20 @@ fn a_string_that_does_not_fit_is_reported_as_the_text_given() {
         Err(Error::Override { input, .. }) => assert_eq!(input, "workers.max=9"),
         other => panic!("expected an override error, got {other:?}"),
     }
+    // Without commas the words are the items; an override is told the same.
+    let found = violations(
+        Loader::<Typed>::new()
+            .env_source(no_env())
+            .set_override("tags", " x  y ")
+            .load(),
+    );
+    assert_eq!(
+        found,
+        vec![(
+            "tags".to_owned(),
+            r#"" x  y " is not of type "array"; write a list, e.g. ["x","y"]"#.to_owned()
+        )]
+    );
 }
 
 #[test]
