@@ -30,6 +30,7 @@ pub(crate) struct HistoryArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct ShowArgs {
     /// Run id (from `synod run` or `synod history`).
+    #[arg(value_parser = run_id)]
     run: i64,
     /// Also print every attempt's raw output.
     #[arg(long)]
@@ -138,7 +139,7 @@ async fn history_inner(args: &HistoryArgs) -> Result<ExitCode, Failure> {
         "run",
         "stage",
         "status",
-        "seconds",
+        "took",
         "agreements/conflicts",
         "tokens",
         "cost"
@@ -152,17 +153,34 @@ async fn history_inner(args: &HistoryArgs) -> Result<ExitCode, Failure> {
         };
         let (tokens, cost) = of(run);
         outln!(
-            "{:>6}  {:<12} {:<10} {:>9.1}  {:<20}  {:<26} {:>9}",
+            "{:>6}  {:<12} {:<10} {:>9}  {:<20}  {:<26} {:>9}",
             run.id.0,
             run.stage,
             run.status,
-            (run.finished_at - run.started_at) as f64 / 1000.0,
+            took(run.started_at, run.finished_at),
             format!("{}/{}", count("agreements"), count("conflicts")),
             tokens_text(tokens),
             cost_text(cost),
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A run id as typed: a whole number from 1 up.
+fn run_id(text: &str) -> Result<i64, String> {
+    match text.trim().parse::<i64>() {
+        Ok(id) if id >= 1 => Ok(id),
+        _ => Err(format!(
+            "a run id is a whole number from 1 up, as `synod run` prints it and \
+             `synod history SPEC` lists it (not a spec id such as {text:?})"
+        )),
+    }
+}
+
+/// A run's duration as `19ms`, `4.8s` or `5m12s` (a clock stepped back reads as `0s`).
+fn took(started_at: i64, finished_at: i64) -> String {
+    let millis = u64::try_from(finished_at.saturating_sub(started_at)).unwrap_or(0);
+    synod::core::duration::format_duration_rounded(std::time::Duration::from_millis(millis))
 }
 
 async fn show_inner(args: &ShowArgs) -> Result<ExitCode, Failure> {

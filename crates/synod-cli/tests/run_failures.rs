@@ -262,6 +262,17 @@ fn a_zero_count_or_limit_is_refused_by_its_flag_before_anything_starts() {
         assert!(stderr.contains('0'), "{args:?} names the value: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?}: nothing is listed or run");
     }
+    // A spec id (or 0) where a run id belongs is told what a run id is.
+    for given in ["DEMO-1", "0"] {
+        let out = project.synod(&["show", given]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{given}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid value '{given}'"))
+                && stderr.contains("a run id is a whole number from 1 up"),
+            "{stderr}"
+        );
+    }
     assert!(
         !project.store().exists(),
         "no command opened (or created) the store"

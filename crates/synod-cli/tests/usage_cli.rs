@@ -157,9 +157,23 @@ fn history_lists_each_runs_tokens_and_cost() {
     let text = stdout(&project.synod(&["history", "USE-2"]));
     let header = text.lines().next().unwrap();
     assert!(
-        header.contains("tokens") && header.contains("cost"),
+        header.contains("took") && header.contains("tokens") && header.contains("cost"),
         "{text}"
     );
+    // Each row says how long its run took, rounded in the duration grammar (`23ms`), not as
+    // seconds with one decimal (which showed a 23 ms run as `0.0`).
+    for run in runs.as_array().unwrap() {
+        let millis = run["finished_at"].as_i64().unwrap() - run["started_at"].as_i64().unwrap();
+        let took = synod::core::duration::format_duration_rounded(
+            std::time::Duration::from_millis(u64::try_from(millis).unwrap()),
+        );
+        let row = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{} ", run["id"])))
+            .unwrap();
+        assert!(row.contains(&format!(" {took} ")), "{row}");
+        assert!(!row.contains(" 0.0 "), "{row}");
+    }
     let rows: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("510 in / 36 out (120 cached)") && l.contains("$0.0007"))
