@@ -122,6 +122,17 @@ pub(crate) fn writable_store(loaded: LoadedConfig) -> Result<(LoadedConfig, Stor
     Ok((loaded, store))
 }
 
+/// `text` as one word of a POSIX shell command line: as it is when that is safe, else in
+/// single quotes.
+pub(crate) fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
 /// Where the configured store is: a PostgreSQL server, or a SQLite file.
 pub(crate) enum Location {
     /// `store.url` / `--store URL` / `SYNOD_STORE__URL`.
@@ -148,6 +159,33 @@ impl Location {
 }
 
 impl ConfigArgs {
+    /// The options a follow-up command needs to read the store this one used (`synod show 3`
+    /// after `synod run --store other.db`): `--config`, `--set store.…` and `--store` as given,
+    /// shell-quoted, each with a leading space. A server URL is left out: it holds a password.
+    pub(crate) fn follow_up(&self) -> String {
+        let mut options = String::new();
+        if let Some(config) = &self.config {
+            options.push_str(" --config ");
+            options.push_str(&shell_word(&config.to_string_lossy()));
+        }
+        for item in &self.set {
+            let key = item.split_once('=').map_or("", |(key, _)| key.trim());
+            if key.starts_with("store.") && key != "store.url" {
+                options.push_str(" --set ");
+                options.push_str(&shell_word(item));
+            }
+        }
+        if let Some(store) = self
+            .store
+            .as_deref()
+            .filter(|s| !synod::store::is_postgres_url(s))
+        {
+            options.push_str(" --store ");
+            options.push_str(&shell_word(store));
+        }
+        options
+    }
+
     /// Loads the config and opens its store for reading through the one async API of both
     /// backends: an existing SQLite file read-only, or the PostgreSQL server (not migrated).
     pub(crate) async fn open_any_read_only(&self) -> Result<(LoadedConfig, AnyStore), Failure> {

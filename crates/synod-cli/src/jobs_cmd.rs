@@ -16,7 +16,7 @@ use synod::store::{AnyStore, ClaimedJob, Job, JobId, JobQueue, JobState, NewJob,
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{
-    ConfigArgs, Failure, errln, finish, open_any, outln, print_json, verdict_text,
+    ConfigArgs, Failure, errln, finish, open_any, outln, print_json, shell_word, verdict_text,
 };
 use crate::signals::StopSignals;
 use crate::watchdog;
@@ -157,10 +157,11 @@ async fn submit_inner(args: SubmitArgs) -> Result<ExitCode, Failure> {
                 serde_json::to_string_pretty(&run.verdict).unwrap_or_default()
             ),
         }
+        let options = args.config.follow_up();
         outln!(
-            "Verdict: {}. Evidence: run {run_id} (see `synod show {run_id}`, `synod history {}`).",
+            "Verdict: {}. Evidence: run {run_id} (see `synod show {run_id}{options}`, `synod history {}{options}`).",
             run.status,
-            run.spec_id
+            shell_word(&run.spec_id)
         );
     }
     Ok(ExitCode::from(status_exit_code(&run.status)))

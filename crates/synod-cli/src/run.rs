@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::{
     ConfigArgs, Failure, Location, errln, finish, open_any, open_store, outln, print_json,
-    verdict_text,
+    shell_word, verdict_text,
 };
 use crate::signals::StopSignals;
 use crate::{progress, watchdog};
@@ -124,10 +124,13 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
             (StageStatus::Cancelled, Some(id)) => {
                 outln!("Run {id} was cancelled; what finished is stored in {store_path}.");
             }
-            (status, Some(id)) => outln!(
-                "Verdict: {status}. Evidence: run {id} in {store_path} (see `synod show {id}`, `synod history {}`).",
-                report.spec_id
-            ),
+            (status, Some(id)) => {
+                let options = args.config.follow_up();
+                outln!(
+                    "Verdict: {status}. Evidence: run {id} in {store_path} (see `synod show {id}{options}`, `synod history {}{options}`).",
+                    shell_word(&report.spec_id)
+                );
+            }
             (status, None) => outln!("Verdict: {status} (nothing was stored)."),
         }
     }

@@ -227,3 +227,53 @@ fn store_maintenance_commands() {
     let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 0);
 }
+
+/// The commands a finished run suggests work when pasted into a shell: they name the store
+/// the run used (not the default one) and quote a spec id with spaces and quotes.
+#[cfg(unix)]
+#[test]
+fn the_suggested_follow_up_commands_read_the_same_store() {
+    use run_support::{answers, config};
+    let project = Project::new(&config(&[("a", &answers(r#"{"ok": true}"#), "")], ""));
+    let spec = "it's SPEC 1";
+    let out = project.synod(&[
+        "run",
+        "--spec",
+        spec,
+        "--stage",
+        "s",
+        "--store",
+        "other dir/x.db",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!project.store().exists(), "the default store was not used");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("Verdict: ok. Evidence: run 1 in other dir/x.db"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let commands: Vec<&str> = line.split('`').skip(1).step_by(2).collect();
+    assert_eq!(
+        commands,
+        [
+            "synod show 1 --store 'other dir/x.db'",
+            r#"synod history 'it'\''s SPEC 1' --store 'other dir/x.db'"#,
+        ]
+    );
+    let synod = assert_cmd::cargo::cargo_bin("synod");
+    for command in commands {
+        let pasted = command.replacen("synod", &synod.to_string_lossy(), 1);
+        let ran = std::process::Command::new("sh")
+            .args(["-c", &pasted])
+            .current_dir(project.path())
+            .output()
+            .expect("sh runs");
+        let text = String::from_utf8_lossy(&ran.stdout);
+        assert!(
+            ran.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        assert!(text.contains("ok"), "{command}: {text}");
+    }
+}
