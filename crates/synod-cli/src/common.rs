@@ -122,6 +122,62 @@ pub(crate) fn writable_store(loaded: LoadedConfig) -> Result<(LoadedConfig, Stor
     Ok((loaded, store))
 }
 
+/// The largest prompt file read: far past any agent's context window, small enough to hold.
+const MAX_PROMPT_FILE: u64 = 16 * 1024 * 1024;
+
+/// A prompt given on the command line in place of the stage's own: as text, or from a file.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct PromptArgs {
+    /// Prompt text to use instead of the stage's configured prompt.
+    #[arg(long, value_name = "TEXT", conflicts_with = "prompt_file")]
+    prompt: Option<String>,
+    /// Read that prompt from FILE (`-`: standard input), for text too long or awkward to
+    /// quote; UTF-8, at most 16 MiB.
+    #[arg(long, value_name = "FILE")]
+    prompt_file: Option<PathBuf>,
+}
+
+impl PromptArgs {
+    /// The prompt given, if any: the text, or the file's contents.
+    pub(crate) fn read(&self) -> Result<Option<String>, Failure> {
+        use std::io::Read as _;
+        if let Some(text) = &self.prompt {
+            return Ok(Some(text.clone()));
+        }
+        let Some(path) = &self.prompt_file else {
+            return Ok(None);
+        };
+        let stdin = path.as_os_str() == "-";
+        let shown = if stdin {
+            "standard input".to_owned()
+        } else {
+            format!("the prompt file {}", path.display())
+        };
+        let mut bytes = Vec::new();
+        let read = if stdin {
+            std::io::stdin()
+                .lock()
+                .take(MAX_PROMPT_FILE + 1)
+                .read_to_end(&mut bytes)
+        } else {
+            std::fs::File::open(path)
+                .and_then(|file| file.take(MAX_PROMPT_FILE + 1).read_to_end(&mut bytes))
+        };
+        read.map_err(|e| Failure::new(format!("cannot read {shown}"), e))?;
+        if bytes.len() as u64 > MAX_PROMPT_FILE {
+            return Err(Failure::msg(format!(
+                "{shown} is larger than 16 MiB; no agent takes a prompt that long"
+            )));
+        }
+        String::from_utf8(bytes).map(Some).map_err(|e| {
+            Failure::msg(format!(
+                "{shown} is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
+                e.utf8_error().valid_up_to()
+            ))
+        })
+    }
+}
+
 /// `text` as one word of a POSIX shell command line: as it is when that is safe, else in
 /// single quotes.
 pub(crate) fn shell_word(text: &str) -> String {

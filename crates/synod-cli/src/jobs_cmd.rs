@@ -16,7 +16,8 @@ use synod::store::{AnyStore, ClaimedJob, Job, JobId, JobQueue, JobState, NewJob,
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{
-    ConfigArgs, Failure, errln, finish, open_any, outln, print_json, shell_word, verdict_text,
+    ConfigArgs, Failure, PromptArgs, errln, finish, open_any, outln, print_json, shell_word,
+    verdict_text,
 };
 use crate::signals::StopSignals;
 use crate::watchdog;
@@ -30,9 +31,8 @@ pub(crate) struct SubmitArgs {
     /// Stage to run (a `[[stages]]` name from the config).
     #[arg(long, value_name = "NAME")]
     stage: String,
-    /// Prompt text to use instead of the stage's configured prompt.
-    #[arg(long, value_name = "TEXT")]
-    prompt: Option<String>,
+    #[command(flatten)]
+    prompt: PromptArgs,
     /// Claims the job gets before it is dead (overrides `jobs.max_tries`, default 3; at
     /// least 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -106,12 +106,13 @@ async fn submit_inner(args: SubmitArgs) -> Result<ExitCode, Failure> {
         .require_stage(&args.stage)
         .map_err(|e| Failure::new(format!("cannot submit {}", args.spec), e))?;
     // A worker would only find out when it claims the job.
-    synod::orchestrator::check_prompt(&args.stage, args.prompt.as_deref())
+    let prompt = args.prompt.read()?;
+    synod::orchestrator::check_prompt(&args.stage, prompt.as_deref())
         .map_err(|e| Failure::new(format!("cannot submit {}", args.spec), e))?;
     let store = open_any(&loaded).await?;
     let mut job = NewJob::new(&args.spec, &args.stage)
         .max_tries(args.max_tries.unwrap_or(loaded.config.jobs.max_tries));
-    if let Some(prompt) = &args.prompt {
+    if let Some(prompt) = &prompt {
         job = job.prompt(prompt);
     }
     let id = store.submit(job).await.map_err(|e| {

@@ -8,8 +8,8 @@ use synod::orchestrator::{Orchestrator, StageStatus};
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{
-    ConfigArgs, Failure, Location, errln, finish, open_any, open_store, outln, print_json,
-    shell_word, verdict_text,
+    ConfigArgs, Failure, Location, PromptArgs, errln, finish, open_any, open_store, outln,
+    print_json, shell_word, verdict_text,
 };
 use crate::signals::StopSignals;
 use crate::{progress, watchdog};
@@ -24,9 +24,8 @@ pub(crate) struct RunArgs {
     /// Stage to run (a `[[stages]]` name from the config).
     #[arg(long, value_name = "NAME")]
     stage: String,
-    /// Prompt text to use instead of the stage's configured prompt.
-    #[arg(long, value_name = "TEXT")]
-    prompt: Option<String>,
+    #[command(flatten)]
+    prompt: PromptArgs,
     /// Print the whole report as JSON on stdout (progress still goes to stderr).
     #[arg(long)]
     json: bool,
@@ -51,6 +50,9 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     loaded
         .config
         .require_stage(&args.stage)
+        .map_err(|e| Failure::new(format!("cannot run {}", args.spec), e))?;
+    let prompt = args.prompt.read()?;
+    synod::orchestrator::check_prompt(&args.stage, prompt.as_deref())
         .map_err(|e| Failure::new(format!("cannot run {}", args.spec), e))?;
     let location = Location::of(&loaded);
     // A server store is opened (and migrated) through the async API; a file store as before.
@@ -88,7 +90,7 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     });
 
     let result = orchestrator
-        .run_stage_with(&args.spec, &args.stage, args.prompt.as_deref(), &cancel)
+        .run_stage_with(&args.spec, &args.stage, prompt.as_deref(), &cancel)
         .await;
     signals.abort();
     drop(orchestrator); // closes the event channel so the UI task ends

@@ -618,3 +618,72 @@ fn a_missing_prompt_file_is_named_on_the_one_error_line() {
     assert_eq!(causes.len(), 2, "{stderr}");
     assert!(causes[0].contains("prompts/missing.md"), "{stderr}");
 }
+
+#[test]
+fn a_prompt_file_or_standard_input_replaces_the_stage_prompt_byte_for_byte() {
+    let project = Project::new(&config(
+        &[("a", &format!("cat > got.txt; {}", answers(PLAN)), "")],
+        "",
+    ));
+    let prompt = "Plan the migration.\n\n- keep `a` and 'b'\n- ünïcode — fine\n";
+    std::fs::write(project.path().join("prompt.md"), prompt).unwrap();
+    let got = || std::fs::read_to_string(project.path().join("got.txt")).unwrap();
+
+    let out = project.synod(&[
+        "run",
+        "--spec",
+        "P-1",
+        "--stage",
+        "s",
+        "--prompt-file",
+        "prompt.md",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(got(), prompt);
+
+    let piped = assert_cmd::Command::cargo_bin("synod")
+        .unwrap()
+        .current_dir(project.path())
+        .args(["run", "--spec", "P-1", "--stage", "s", "--prompt-file", "-"])
+        .write_stdin("From a pipe.\n")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(piped.status.code(), Some(0), "{piped:?}");
+    assert_eq!(got(), "From a pipe.\n");
+}
+
+#[test]
+fn a_prompt_file_that_cannot_be_used_is_refused_before_anything_is_stored() {
+    let project = Project::new(&config(&[("a", &answers(PLAN), "")], ""));
+    std::fs::write(project.path().join("latin1.txt"), b"caf\xe9\n").unwrap();
+    std::fs::write(project.path().join("blank.txt"), " \n\n").unwrap();
+    for (args, expected) in [
+        (
+            &["--prompt-file", "missing.md"][..],
+            "cannot read the prompt file missing.md: ",
+        ),
+        (
+            &["--prompt-file", "latin1.txt"][..],
+            "the prompt file latin1.txt is not UTF-8 text (invalid byte at offset 3); save it as UTF-8",
+        ),
+        (
+            &["--prompt-file", "blank.txt"][..],
+            "the prompt given for stage \"s\" is empty",
+        ),
+        (
+            &["--prompt", "x", "--prompt-file", "blank.txt"][..],
+            "cannot be used with",
+        ),
+    ] {
+        for command in ["run", "submit"] {
+            let mut full = vec![command, "--spec", "P-2", "--stage", "s"];
+            full.extend_from_slice(args);
+            let out = project.synod(&full);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{full:?}: {stderr}");
+            assert!(stderr.contains(expected), "{full:?}: {stderr}");
+        }
+    }
+    assert!(!project.store().exists(), "nothing was stored or queued");
+}
