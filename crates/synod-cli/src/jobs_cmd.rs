@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use synod::orchestrator::{JobOutcome, Worker, WorkerOptions};
+use synod::orchestrator::{HumanDuration, JobOutcome, Worker, WorkerOptions};
 use synod::store::{AnyStore, ClaimedJob, Job, JobId, JobQueue, JobState, NewJob, Page};
 use tokio_util::sync::CancellationToken;
 
@@ -44,6 +44,10 @@ pub(crate) struct SubmitArgs {
     /// With --wait: print the recorded run as JSON.
     #[arg(long, requires = "wait")]
     json: bool,
+    /// With --wait: stop waiting after this long, e.g. `10m` (exit 2; the job stays queued
+    /// or running). Default: wait until the job is done or dead.
+    #[arg(long, value_name = "DURATION", requires = "wait")]
+    timeout: Option<HumanDuration>,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -125,7 +129,17 @@ async fn submit_inner(args: SubmitArgs) -> Result<ExitCode, Failure> {
     if !args.wait {
         return Ok(ExitCode::SUCCESS);
     }
-    let job = wait_for(&store, id).await?;
+    let job = match args.timeout {
+        None => wait_for(&store, id).await?,
+        Some(limit) => tokio::time::timeout(limit.get(), wait_for(&store, id))
+            .await
+            .map_err(|_| {
+                Failure::msg(format!(
+                    "job {id} was not finished after {limit}; it stays in the queue \
+                     (`synod jobs` shows it)"
+                ))
+            })??,
+    };
     let run_id = match (job.state, job.run_id) {
         (JobState::Done, Some(run_id)) => run_id,
         (JobState::Done, None) => {
@@ -178,8 +192,11 @@ fn status_exit_code(status: &str) -> u8 {
 }
 
 /// Polls the job until it is done or dead.
+/// Polls job `id` until it is done or dead, saying on stderr what it waits for each time
+/// the job's state or try changes (queued: for a worker; running: for which worker).
 async fn wait_for(store: &AnyStore, id: JobId) -> Result<Job, Failure> {
     let mut delay = Duration::from_millis(20);
+    let mut seen: Option<(JobState, u32)> = None;
     loop {
         let job = store
             .job(id)
@@ -188,6 +205,20 @@ async fn wait_for(store: &AnyStore, id: JobId) -> Result<Job, Failure> {
             .ok_or_else(|| Failure::msg(format!("job {id} disappeared from the store")))?;
         if matches!(job.state, JobState::Done | JobState::Dead) {
             return Ok(job);
+        }
+        if seen != Some((job.state, job.tries)) {
+            seen = Some((job.state, job.tries));
+            match job.state {
+                JobState::Running => errln!(
+                    "[synod] job {id}: running on {} (try {} of {})",
+                    job.lease_owner.as_deref().unwrap_or("a worker"),
+                    job.tries,
+                    job.max_tries
+                ),
+                _ => errln!(
+                    "[synod] job {id}: queued, waiting for a worker (`synod worker` runs it)"
+                ),
+            }
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(500));

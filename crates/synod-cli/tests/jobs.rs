@@ -306,6 +306,56 @@ fn a_job_that_keeps_failing_ends_dead_with_its_last_error() {
 }
 
 #[test]
+fn submit_wait_says_what_it_waits_for_and_gives_up_after_its_timeout() {
+    let project = Project::new("");
+    let dir = project.path();
+    std::fs::write(dir.join("synod.toml"), config(dir, "")).unwrap();
+    // No worker runs: the job stays queued, and the wait ends at its timeout.
+    let out = project.synod(&[
+        "submit",
+        "--spec",
+        "W-0",
+        "--stage",
+        "ask",
+        "--wait",
+        "--timeout",
+        "300ms",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let id: i64 = text(&out.stdout).trim().parse().unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "[synod] job {id}: queued, waiting for a worker (`synod worker` runs it)"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "error: job {id} was not finished after 300ms; it stays in the queue"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(job_row(&project, id).0, "queued");
+    // `--timeout` belongs to `--wait`.
+    let out = project.synod(&[
+        "submit",
+        "--spec",
+        "W-0",
+        "--stage",
+        "ask",
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--wait"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn submit_wait_prints_the_verdict_and_exits_like_run() {
     let project = Project::new("");
     let dir = project.path();
