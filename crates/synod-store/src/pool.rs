@@ -135,16 +135,24 @@ impl WritePool {
         drop(discarded);
     }
 
-    /// (open, idle) connections, for `Debug`.
-    pub(crate) fn counts(&self) -> (usize, usize) {
+    /// How many connections are open and idle, and how many callers wait for one: for
+    /// `Debug` (a store whose callers keep waiting needs a larger `pool_size`).
+    pub(crate) fn counts(&self) -> PoolCounts {
         let state = self.lock();
-        (state.open, state.idle.len())
+        PoolCounts {
+            open: state.open,
+            idle: state.idle.len(),
+            waiting: state.waiting,
+        }
     }
+}
 
-    #[cfg(test)]
-    fn waiting(&self) -> usize {
-        self.lock().waiting
-    }
+/// What [`WritePool::counts`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PoolCounts {
+    pub(crate) open: usize,
+    pub(crate) idle: usize,
+    pub(crate) waiting: usize,
 }
 
 /// A connection lent by a [`WritePool`]; dropping it gives it back.
@@ -183,6 +191,11 @@ impl Drop for PooledConn<'_> {
 mod tests {
     use super::*;
 
+    fn counts(pool: &WritePool) -> (usize, usize) {
+        let c = pool.counts();
+        (c.open, c.idle)
+    }
+
     fn memory_pool(max_open: u32, wait: Duration) -> WritePool {
         WritePool::new(Target::unique_memory(), String::new(), max_open, wait)
     }
@@ -192,17 +205,17 @@ mod tests {
         let pool = memory_pool(2, Duration::from_millis(20));
         let a = pool.get().expect("first");
         let b = pool.get().expect("second");
-        assert_eq!(pool.counts(), (2, 0));
+        assert_eq!(counts(&pool), (2, 0));
         let Err(Error::Pool { detail }) = pool.get() else {
             panic!("a third connection was lent past the maximum of two");
         };
         assert_eq!(detail, "all 2 connections stayed in use for 20ms");
         drop(a);
-        assert_eq!(pool.counts(), (2, 1));
+        assert_eq!(counts(&pool), (2, 1));
         let again = pool.get().expect("the returned one");
-        assert_eq!(pool.counts(), (2, 0));
+        assert_eq!(counts(&pool), (2, 0));
         drop((again, b));
-        assert_eq!(pool.counts(), (2, 2));
+        assert_eq!(counts(&pool), (2, 2));
     }
 
     #[test]
@@ -211,13 +224,18 @@ mod tests {
         let held = pool.get().expect("first");
         std::thread::scope(|s| {
             let waiter = s.spawn(|| pool.get().map(|c| c.is_autocommit()));
-            while pool.waiting() == 0 {
+            while pool.counts().waiting == 0 {
+                assert!(
+                    !waiter.is_finished(),
+                    "the second caller did not wait for the one connection allowed"
+                );
                 std::thread::yield_now();
             }
             drop(held);
             assert!(waiter.join().expect("no panic").expect("lent"));
         });
-        assert_eq!(pool.counts(), (1, 1));
+        assert_eq!(counts(&pool), (1, 1));
+        assert_eq!(pool.counts().waiting, 0, "nobody waits any more");
     }
 
     #[test]
@@ -226,7 +244,7 @@ mod tests {
         let conn = pool.get().expect("lent");
         conn.execute_batch("BEGIN").expect("begin");
         drop(conn);
-        assert_eq!(pool.counts(), (0, 0));
+        assert_eq!(counts(&pool), (0, 0));
         let fresh = pool.get().expect("a new one");
         assert!(fresh.is_autocommit());
     }
@@ -243,6 +261,6 @@ mod tests {
             };
             assert!(err.to_string().contains("store.db"), "{err}");
         }
-        assert_eq!(pool.counts(), (0, 0));
+        assert_eq!(counts(&pool), (0, 0));
     }
 }

@@ -170,8 +170,9 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("path", &self.inner.path)
-            .field("open_connections", &self.inner.pool.counts().0)
-            .field("idle_connections", &self.inner.pool.counts().1)
+            .field("open_connections", &self.inner.pool.counts().open)
+            .field("idle_connections", &self.inner.pool.counts().idle)
+            .field("waiting_for_connection", &self.inner.pool.counts().waiting)
             .finish_non_exhaustive()
     }
 }

@@ -187,6 +187,12 @@ fn a_verdict_that_is_not_json_names_its_run() {
 #[test]
 fn debug_output_names_the_file_and_never_the_contents() {
     let (dir, store) = temp_store();
+    // The connection that opened (and checked) the file stays open, idle, for the first write.
+    let opened = format!("{store:?}");
+    assert!(
+        opened.contains("open_connections: 1, idle_connections: 1, waiting_for_connection: 0"),
+        "{opened}"
+    );
     store
         .record_stage(&run("SPEC-SECRET", "plan", 5), &[], &verdict(1))
         .unwrap();
