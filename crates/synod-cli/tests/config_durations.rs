@@ -167,6 +167,18 @@ fn explain_groups_a_tables_keys_per_file_and_refuses_an_empty_key() {
         text.ends_with("\n  set by: synod.toml:5 (2 keys); override\n"),
         "{text}"
     );
+    // A key the file leaves at its default inside an agent is explained, not "no such key".
+    let out = project.synod(&["config", "explain", "agents.0.kill_grace"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("agents.0.kill_grace = \"") && text.ends_with("\"  (default)\n"),
+        "{text}"
+    );
     for key in ["", "  "] {
         let out = project.synod(&["config", "explain", key]);
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -525,9 +525,16 @@ where
             tracing::warn!(%w, "config warning");
         }
         tracing::debug!("configuration loaded");
+        // The typed value holds the defaults of keys no layer set inside list items
+        // (`agents.0.timeout`), which `merged` lacks: `explain` reads them here.
+        let resolved = serde_json::to_value(&value).unwrap_or_else(|error| {
+            tracing::debug!(%error, "cannot serialise the loaded configuration");
+            Value::Null
+        });
         Ok(Loaded {
             value,
             merged,
+            resolved,
             provenance,
             warnings,
             compiled,
@@ -744,6 +751,8 @@ pub struct Loaded<T> {
     /// The configuration.
     pub value: T,
     merged: Value,
+    /// `value` serialised: `merged` plus every default the type filled in.
+    resolved: Value,
     provenance: Provenance,
     warnings: Vec<Warning>,
     compiled: Arc<Compiled>,
@@ -760,18 +769,28 @@ impl<T: fmt::Debug> fmt::Debug for Loaded<T> {
 
 impl<T> Loaded<T> {
     /// Where `key` (dotted: `agents.0.timeout`, or `agents[0].timeout`) got its value: the final
-    /// value (secrets redacted), the winning layer and every layer that set it. `None` if the
-    /// configuration has no such key.
+    /// value (secrets redacted), the winning layer and every layer that set it. A key no layer
+    /// set has its default value, from [`Layer::Default`] (also inside a list item:
+    /// `agents.0.timeout`). `None` if the configuration has no such key.
     #[must_use]
     pub fn explain(&self, key: &str) -> Option<Explanation> {
         let path = split_key(key);
-        let mut value = schema::get(&self.merged, &path)?.clone();
         let dotted = path.join(".");
-        let layers = self.provenance.layers(&dotted);
-        let winner = layers
-            .last()
-            .cloned()
-            .or_else(|| self.provenance.locate(&dotted))?;
+        let (mut value, winner, layers) = match schema::get(&self.merged, &path) {
+            Some(value) => {
+                let layers = self.provenance.layers(&dotted);
+                let winner = layers
+                    .last()
+                    .cloned()
+                    .or_else(|| self.provenance.locate(&dotted))?;
+                (value.clone(), winner, layers)
+            }
+            None => (
+                schema::get(&self.resolved, &path)?.clone(),
+                Layer::Default,
+                Vec::new(),
+            ),
+        };
         let secret = match self.compiled.node(&path) {
             Some(node) => self.compiled.redact(node, &mut value),
             None => self.compiled.is_secret_path(&path),
@@ -818,6 +837,7 @@ impl<T> Loaded<T> {
         let Loaded {
             value,
             merged,
+            resolved,
             provenance,
             warnings,
             compiled,
@@ -827,6 +847,7 @@ impl<T> Loaded<T> {
             Loaded {
                 value: (),
                 merged,
+                resolved,
                 provenance,
                 warnings,
                 compiled,

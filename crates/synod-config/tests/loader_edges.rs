@@ -327,3 +327,54 @@ fn a_list_the_defaults_leave_empty_is_explained_by_the_file_that_fills_it() {
         (Layer::Default, vec![Layer::Default])
     );
 }
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+struct Item {
+    name: String,
+    retries: u32,
+    token: synod_config::Secret,
+}
+
+impl Default for Item {
+    fn default() -> Self {
+        Item {
+            name: String::new(),
+            retries: 3,
+            token: synod_config::Secret::from("built-in-token"),
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+struct WithItems {
+    items: Vec<Item>,
+}
+
+#[test]
+fn a_key_left_at_its_default_inside_a_list_item_is_explained_as_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "a.toml", "[[items]]\nname = \"a\"\n");
+    let loaded = ok(Loader::<WithItems>::new()
+        .file(&file)
+        .env_source(no_env())
+        .load());
+    let why = loaded.explain("items.0.retries").expect("a defaulted key");
+    assert_eq!(why.value, serde_json::json!(3));
+    assert_eq!(why.winner, Layer::Default);
+    assert!(why.layers.is_empty());
+    assert_eq!(why.to_string(), "items.0.retries = 3  (default)");
+    // A defaulted secret is redacted like any other.
+    let secret = loaded
+        .explain("items[0].token")
+        .expect("a defaulted secret");
+    assert!(secret.secret);
+    assert!(!secret.to_string().contains("built-in-token"), "{secret}");
+    // What the file set is still credited to the file.
+    let name = loaded.explain("items.0.name").expect("a set key");
+    assert_eq!(name.winner, file_at(&file, 2, 1));
+    // No such item, no such key.
+    assert!(loaded.explain("items.1.retries").is_none());
+    assert!(loaded.explain("items.0.retry").is_none());
+}
