@@ -658,6 +658,12 @@ fn a_prompt_file_that_cannot_be_used_is_refused_before_anything_is_stored() {
     let project = Project::new(&config(&[("a", &answers(PLAN), "")], ""));
     std::fs::write(project.path().join("latin1.txt"), b"caf\xe9\n").unwrap();
     std::fs::write(project.path().join("blank.txt"), " \n\n").unwrap();
+    std::fs::write(
+        project.path().join("huge.txt"),
+        "x".repeat(16 * 1024 * 1024 + 1),
+    )
+    .unwrap();
+    std::fs::create_dir(project.path().join("prompts")).unwrap();
     for (args, expected) in [
         (
             &["--prompt-file", "missing.md"][..],
@@ -670,6 +676,14 @@ fn a_prompt_file_that_cannot_be_used_is_refused_before_anything_is_stored() {
         (
             &["--prompt-file", "blank.txt"][..],
             "the prompt given for stage \"s\" is empty",
+        ),
+        (
+            &["--prompt-file", "huge.txt"][..],
+            "the prompt file huge.txt is larger than 16 MiB; no agent takes a prompt that long",
+        ),
+        (
+            &["--prompt-file", "prompts"][..],
+            "cannot read the prompt file prompts: ",
         ),
         (
             &["--prompt", "x", "--prompt-file", "blank.txt"][..],
