@@ -168,11 +168,13 @@ struct Inner {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // One snapshot, so the three counts agree with each other.
+        let connections = self.inner.pool.counts();
         f.debug_struct("Store")
             .field("path", &self.inner.path)
-            .field("open_connections", &self.inner.pool.counts().open)
-            .field("idle_connections", &self.inner.pool.counts().idle)
-            .field("waiting_for_connection", &self.inner.pool.counts().waiting)
+            .field("open_connections", &connections.open)
+            .field("idle_connections", &connections.idle)
+            .field("waiting_for_connection", &connections.waiting)
             .finish_non_exhaustive()
     }
 }
