@@ -145,36 +145,34 @@ fn a_misspelt_choice_is_told_the_accepted_values_with_its_line() {
     }
 }
 
+/// `synod config explain ARGS`, which must succeed: its stdout.
+fn explained(project: &Project, args: &[&str]) -> String {
+    let mut full = vec!["config", "explain"];
+    full.extend_from_slice(args);
+    let out = project.synod(&full);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn explain_groups_a_tables_keys_per_file_and_refuses_an_empty_key() {
     let project = Project::new(&agent_with(
         "retry = { max_attempts = 5, initial_delay = \"1s\" }",
     ));
-    let out = project.synod(&[
-        "config",
-        "explain",
-        "agents.0.retry",
-        "--set",
-        "agents.0.retry.max_delay=9s",
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = explained(
+        &project,
+        &["agents.0.retry", "--set", "agents.0.retry.max_delay=9s"],
     );
     assert!(
         text.ends_with("\n  set by: synod.toml:5 (2 keys); override\n"),
         "{text}"
     );
     // A key the file leaves at its default inside an agent is explained, not "no such key".
-    let out = project.synod(&["config", "explain", "agents.0.kill_grace"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = explained(&project, &["agents.0.kill_grace"]);
     assert!(
         text.starts_with("agents.0.kill_grace = \"") && text.ends_with("\"  (default)\n"),
         "{text}"
