@@ -1,7 +1,7 @@
-//! `synod store check | vacuum | backup PATH | prune --older-than 30d`.
+//! `synod store check | vacuum | backup PATH | prune --older-than 30d [--dry-run]`.
 //!
-//! `check` and `backup` open the store read-only (they work on a read-only file or directory);
-//! `vacuum` and `prune` open it for writing. A store `check` (or any failed page read) found
+//! `check`, `backup` and `prune --dry-run` open the store read-only (they work on a read-only
+//! file or directory); `vacuum` and `prune` open it for writing. A store `check` (or any failed page read) found
 //! damaged carries a damage mark, and `backup`, `vacuum`, `prune` and `run` refuse it (exit 2,
 //! the file untouched) until a restored or rebuilt file passes `check` again. `backup`,
 //! `vacuum` and `prune` also run SQLite's `quick_check` first.
@@ -49,6 +49,9 @@ pub(crate) enum StoreCommand {
         /// Age, e.g. `30d`, `12h`.
         #[arg(long, value_name = "AGE")]
         older_than: HumanDuration,
+        /// Count what would be deleted, and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -97,6 +100,20 @@ async fn on_server(
                 .await
                 .map_err(|e| Failure::new("cannot list unfinished executions", e))?;
             note_unfinished(&unfinished);
+            Ok(ExitCode::SUCCESS)
+        }
+        StoreCommand::Prune {
+            older_than,
+            dry_run: true,
+            ..
+        } => {
+            let store = AnyStore::open_read_only(url, synod::store::Options::default())
+                .await
+                .map_err(|e| Failure::new(format!("cannot open the store {shown}"), e))?;
+            let report = store.prunable(older_than.get()).await.map_err(|e| {
+                Failure::new(format!("cannot count runs older than {older_than}"), e)
+            })?;
+            would_prune(&shown, older_than, report);
             Ok(ExitCode::SUCCESS)
         }
         StoreCommand::Prune { older_than, .. } => {
@@ -190,6 +207,22 @@ fn run_inner(cmd: StoreCommand, loaded: LoadedConfig) -> Result<ExitCode, Failur
             );
             Ok(ExitCode::SUCCESS)
         }
+        StoreCommand::Prune {
+            older_than,
+            dry_run: true,
+            ..
+        } => {
+            let (loaded, store) = read_only_store(loaded)?;
+            let report = store.prunable(older_than.get()).map_err(|e| {
+                Failure::new(format!("cannot count runs older than {older_than}"), e)
+            })?;
+            would_prune(
+                &loaded.store_path().display().to_string(),
+                older_than,
+                report,
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         StoreCommand::Prune { older_than, .. } => {
             let (loaded, store) = writable_store(loaded)?;
             verify(&store, "prune")?;
@@ -206,6 +239,16 @@ fn run_inner(cmd: StoreCommand, loaded: LoadedConfig) -> Result<ExitCode, Failur
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The report of `prune --dry-run`.
+fn would_prune(store: &str, older_than: HumanDuration, report: synod::store::PruneReport) {
+    outln!(
+        "would prune {store}: {} run(s), {} output(s), {} execution(s) older than {older_than}; nothing was deleted (run it again without --dry-run to delete them)",
+        report.runs,
+        report.outputs,
+        report.executions
+    );
 }
 
 /// Refuses maintenance on a damaged store (damage mark, or `quick_check` finding damage now).

@@ -221,11 +221,29 @@ fn store_maintenance_commands() {
     assert_eq!(runs.as_array().unwrap().len(), 1);
     let prune = project.synod(&["store", "prune", "--older-than", "30d"]);
     assert!(String::from_utf8_lossy(&prune.stdout).contains("0 run(s)"));
+    let history_len = || {
+        let history = project.synod(&["history", "DEMO-2", "--json"]);
+        let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+        runs.as_array().unwrap().len()
+    };
+    // A dry run counts what would go, and deletes nothing.
+    let dry = project.synod(&["store", "prune", "--older-than", "0s", "--dry-run"]);
+    assert!(dry.status.success());
+    let dry = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(dry.starts_with("would prune "), "{dry}");
+    assert!(
+        dry.contains(": 1 run(s), 4 output(s), 4 execution(s) older than 0s; nothing was deleted"),
+        "{dry}"
+    );
+    assert_eq!(history_len(), 1);
     let prune_all = project.synod(&["store", "prune", "--older-than", "0s"]);
     assert!(prune_all.status.success());
-    let history = project.synod(&["history", "DEMO-2", "--json"]);
-    let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
-    assert_eq!(runs.as_array().unwrap().len(), 0);
+    let pruned = String::from_utf8_lossy(&prune_all.stdout).into_owned();
+    assert!(
+        pruned.contains(": 1 run(s), 4 output(s), 4 execution(s) older than 0s"),
+        "{pruned}"
+    );
+    assert_eq!(history_len(), 0);
 }
 
 /// The commands a finished run suggests work when pasted into a shell: they name the store

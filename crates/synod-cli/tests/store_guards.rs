@@ -166,6 +166,14 @@ fn a_read_only_store_file_refuses_run_and_still_reads() {
         &project.synod(&["store", "prune", "--older-than", "0s"]),
         &["read-only"],
     );
+    // Counting what a prune would delete needs no write access.
+    let dry = project.synod(&["store", "prune", "--older-than", "0s", "--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains(": 1 run(s), "),
+        "{}",
+        String::from_utf8_lossy(&dry.stdout)
+    );
     assert_eq!(fs::read(&store).unwrap(), before);
 }
 

@@ -121,6 +121,33 @@ fn a_stage_runs_and_reads_back_on_postgres() {
     assert_eq!(backup.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&backup.stderr).contains("pg_dump"));
     assert!(!project.path().join("x.db").exists());
+
+    // A dry run counts what the prune then deletes, on the server too.
+    let prune = |extra: &[&str]| {
+        let mut args = vec!["store", "prune", "--older-than", "0s", "--config", config];
+        args.extend_from_slice(extra);
+        let out = synod_with_env(&project, db.url(), &args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let counts = ": 1 run(s), 4 output(s), 4 execution(s) older than 0s";
+    let dry = prune(&["--dry-run"]);
+    assert!(
+        dry.starts_with("would prune postgres://synod:***@"),
+        "{dry}"
+    );
+    assert!(dry.contains(counts), "{dry}");
+    let pruned = prune(&[]);
+    assert!(
+        pruned.starts_with("pruned postgres://synod:***@"),
+        "{pruned}"
+    );
+    assert!(pruned.contains(counts), "{pruned}");
+    assert!(prune(&["--dry-run"]).contains(": 0 run(s), 0 output(s), 0 execution(s)"));
 }
 
 #[test]

@@ -269,6 +269,16 @@ impl AnyStore {
         both!(self, s => s.prune_before(cutoff).await)
     }
 
+    /// What [`AnyStore::prune`] with this age would delete now, deleting nothing.
+    pub async fn prunable(&self, older_than: Duration) -> Result<PruneReport> {
+        both!(self, s => s.prunable(older_than).await)
+    }
+
+    /// What [`AnyStore::prune_before`] with this cutoff would delete now, deleting nothing.
+    pub async fn prunable_before(&self, cutoff: UnixMillis) -> Result<PruneReport> {
+        both!(self, s => s.prunable_before(cutoff).await)
+    }
+
     /// The schema version.
     pub async fn schema_version(&self) -> Result<i64> {
         both!(self, s => s.schema_version().await)

@@ -220,6 +220,17 @@ impl AsyncStore {
         self.call("prune", move |s| s.prune(older_than)).await
     }
 
+    /// [`Store::prunable`].
+    pub async fn prunable(&self, older_than: Duration) -> Result<PruneReport> {
+        self.call("prunable", move |s| s.prunable(older_than)).await
+    }
+
+    /// [`Store::prunable_before`].
+    pub async fn prunable_before(&self, cutoff: UnixMillis) -> Result<PruneReport> {
+        self.call("prunable_before", move |s| s.prunable_before(cutoff))
+            .await
+    }
+
     /// [`Store::prune_before`].
     pub async fn prune_before(&self, cutoff: UnixMillis) -> Result<PruneReport> {
         self.call("prune_before", move |s| s.prune_before(cutoff))

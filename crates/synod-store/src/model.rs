@@ -295,7 +295,8 @@ impl Default for Page {
     }
 }
 
-/// What [`Store::prune`](crate::Store::prune) deleted.
+/// What [`Store::prune`](crate::Store::prune) deleted, or what
+/// [`Store::prunable`](crate::Store::prunable) found it would delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PruneReport {

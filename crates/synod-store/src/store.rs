@@ -111,6 +111,7 @@ pub const PUBLIC_QUERIES: &[(&str, &str)] = &[
     ("prune: executions of runs", SQL_PRUNE_RUN_EXECUTIONS),
     ("prune: loose executions", SQL_PRUNE_LOOSE_EXECUTIONS),
     ("prune: runs", SQL_PRUNE_RUNS),
+    ("prunable", SQL_PRUNABLE),
 ];
 
 const SQL_PRUNE_OUTPUTS: &str = "DELETE FROM agent_outputs INDEXED BY agent_outputs_by_run WHERE run_id IN (SELECT id FROM consensus_runs WHERE started_at < ?1)";
@@ -118,6 +119,14 @@ const SQL_PRUNE_RUN_EXECUTIONS: &str = "DELETE FROM agent_executions INDEXED BY 
 const SQL_PRUNE_LOOSE_EXECUTIONS: &str = "DELETE FROM agent_executions INDEXED BY agent_executions_by_spawn \
      WHERE spawned_at < ?1 AND run_id IS NULL AND completed_at IS NOT NULL";
 const SQL_PRUNE_RUNS: &str = "DELETE FROM consensus_runs WHERE started_at < ?1";
+/// What the four deletes above would remove, counted in one statement (one snapshot).
+const SQL_PRUNABLE: &str = "SELECT (SELECT count(*) FROM consensus_runs WHERE started_at < ?1), \
+     (SELECT count(*) FROM agent_outputs INDEXED BY agent_outputs_by_run \
+      WHERE run_id IN (SELECT id FROM consensus_runs WHERE started_at < ?1)), \
+     (SELECT count(*) FROM agent_executions INDEXED BY agent_executions_by_run \
+      WHERE run_id IN (SELECT id FROM consensus_runs WHERE started_at < ?1)) \
+     + (SELECT count(*) FROM agent_executions INDEXED BY agent_executions_by_spawn \
+      WHERE spawned_at < ?1 AND run_id IS NULL AND completed_at IS NOT NULL)";
 
 /// The SQLite evidence store. Cheap to clone (clones share one pool); thread-safe.
 ///
@@ -1011,6 +1020,34 @@ impl Store {
         })?;
         tracing::info!(runs = report.runs, outputs = report.outputs, "pruned store");
         Ok(report)
+    }
+
+    /// What [`Store::prune`] with this age would delete now, deleting nothing (see
+    /// [`Store::prunable_before`]).
+    pub fn prunable(&self, older_than: Duration) -> Result<PruneReport> {
+        let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        self.prunable_before(now_millis().saturating_sub(age))
+    }
+
+    /// What [`Store::prune_before`] with this cutoff would delete now: the same runs, outputs
+    /// and executions, counted in one read and left in place. Works on a read-only store, so a
+    /// dry run needs no write access.
+    pub fn prunable_before(&self, cutoff: UnixMillis) -> Result<PruneReport> {
+        let _span = tracing::debug_span!("store.prunable", cutoff).entered();
+        self.read(|c| {
+            c.prepare_cached(SQL_PRUNABLE)
+                .and_then(|mut s| {
+                    s.query_row([cutoff], |r| {
+                        let count = |i| r.get::<_, i64>(i).map(|n| n.unsigned_abs());
+                        Ok(PruneReport {
+                            runs: count(0)?,
+                            outputs: count(1)?,
+                            executions: count(2)?,
+                        })
+                    })
+                })
+                .map_err(self.map("prunable"))
+        })
     }
 
     /// Returns up to `pages` free pages to the file system (`PRAGMA incremental_vacuum`);

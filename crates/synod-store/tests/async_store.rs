@@ -291,8 +291,20 @@ suite!(
             )
             .await
             .unwrap();
+        // A dry run counts exactly what the prune then deletes, and deletes nothing.
+        let counted = store.prunable_before(500).await.unwrap();
+        assert_eq!(
+            (counted.runs, counted.outputs, counted.executions),
+            (1, 1, 2)
+        );
+        assert!(store.run(old).await.unwrap().is_some());
+        assert_eq!(store.prunable_before(500).await.unwrap(), counted);
         let report = store.prune_before(500).await.unwrap();
-        assert_eq!((report.runs, report.outputs, report.executions), (1, 1, 2));
+        assert_eq!(report, counted);
+        assert_eq!(
+            store.prunable_before(500).await.unwrap(),
+            synod_store::PruneReport::default()
+        );
         assert!(store.run(old).await.unwrap().is_none());
         assert!(store.run(new).await.unwrap().is_some());
         let unfinished: Vec<_> = store
@@ -303,6 +315,11 @@ suite!(
             .map(|e| e.id)
             .collect();
         assert_eq!(unfinished, [running], "an unfinished execution is kept");
+        let by_age = store
+            .prunable(std::time::Duration::from_secs(3_600))
+            .await
+            .unwrap();
+        assert_eq!((by_age.runs, by_age.outputs), (1, 1));
         let none = store
             .prune(std::time::Duration::from_secs(3_600))
             .await

@@ -270,6 +270,16 @@ pub const PG_PUBLIC_QUERIES: &[(&str, &str)] = &[
         "SELECT id, agent, run_id, spawned_at, completed_at, outcome FROM agent_executions \
          WHERE run_id = $1 ORDER BY id",
     ),
+    (
+        "prunable",
+        "SELECT (SELECT count(*) FROM consensus_runs WHERE started_at < $1), \
+         (SELECT count(*) FROM agent_outputs \
+          WHERE run_id IN (SELECT id FROM consensus_runs WHERE started_at < $1)), \
+         (SELECT count(*) FROM agent_executions \
+          WHERE run_id IN (SELECT id FROM consensus_runs WHERE started_at < $1)) \
+         + (SELECT count(*) FROM agent_executions \
+          WHERE spawned_at < $1 AND run_id IS NULL AND completed_at IS NOT NULL)",
+    ),
 ];
 
 fn query(name: &str) -> &'static str {
@@ -917,6 +927,29 @@ impl PgStore {
         };
         tracing::info!(runs = report.runs, outputs = report.outputs, url = %self.inner.url, "pruned store");
         Ok(report)
+    }
+
+    /// What [`PgStore::prune`] with this age would delete now, deleting nothing.
+    pub async fn prunable(&self, older_than: Duration) -> Result<PruneReport> {
+        let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        self.prunable_before(now_millis().saturating_sub(age)).await
+    }
+
+    /// What [`PgStore::prune_before`] with this cutoff would delete now: the same runs,
+    /// outputs and executions, counted in one statement (one snapshot) and left in place.
+    pub async fn prunable_before(&self, cutoff: UnixMillis) -> Result<PruneReport> {
+        let rows = self
+            .query_all("prunable", query("prunable"), &[&cutoff])
+            .await?;
+        let count = |i: usize| {
+            rows.first()
+                .map_or(0, |r| u64::try_from(r.get::<_, i64>(i)).unwrap_or(0))
+        };
+        Ok(PruneReport {
+            runs: count(0),
+            outputs: count(1),
+            executions: count(2),
+        })
     }
 
     /// The schema version recorded in `synod_schema`.
