@@ -139,7 +139,7 @@ impl fmt::Display for StageEvent {
                 elapsed,
                 ..
             } => {
-                write!(f, "{agent}: attempt {attempt} {status}")?;
+                write!(f, "{agent}: attempt {attempt} {}", status.phrase())?;
                 if let Some(code) = exit_code {
                     write!(f, " (exit {code})")?;
                 }
@@ -224,6 +224,68 @@ mod tests {
     }
 
     #[test]
+    fn an_attempts_line_says_how_it_ended_in_words() {
+        let line = |status, exit_code| {
+            StageEvent::AttemptFinished {
+                agent: "a".to_owned(),
+                attempt: 2,
+                status,
+                exit_code,
+                elapsed: Duration::from_millis(3),
+                class: None,
+                usage: None,
+            }
+            .to_string()
+        };
+        let cases = [
+            (
+                AttemptStatus::Ok,
+                Some(0),
+                "a: attempt 2 answered (exit 0), 3ms",
+            ),
+            (
+                AttemptStatus::InvalidJson,
+                Some(0),
+                "a: attempt 2 gave no usable answer (exit 0), 3ms",
+            ),
+            (
+                AttemptStatus::Failed,
+                Some(1),
+                "a: attempt 2 failed (exit 1), 3ms",
+            ),
+            (AttemptStatus::Timeout, None, "a: attempt 2 timed out, 3ms"),
+            (
+                AttemptStatus::Cancelled,
+                None,
+                "a: attempt 2 was cancelled, 3ms",
+            ),
+            (
+                AttemptStatus::NotStarted,
+                None,
+                "a: attempt 2 could not start, 3ms",
+            ),
+            (
+                AttemptStatus::Skipped,
+                None,
+                "a: attempt 2 was skipped (circuit breaker open), 3ms",
+            ),
+            (
+                AttemptStatus::Invalid,
+                Some(0),
+                "a: attempt 2 answered outside the stage's schema (exit 0), 3ms",
+            ),
+            (
+                AttemptStatus::Repaired,
+                Some(0),
+                "a: attempt 2 was repaired to fit the stage's schema (exit 0), 3ms",
+            ),
+        ];
+        for (status, exit_code, expected) in cases {
+            assert_eq!(line(status, exit_code), expected);
+        }
+    }
+
+    #[test]
     fn progress_lines_show_short_attempts_in_milliseconds_and_long_ones_in_minutes() {
         let attempt = StageEvent::AttemptFinished {
             agent: "codex".to_owned(),
@@ -234,7 +296,10 @@ mod tests {
             class: None,
             usage: None,
         };
-        assert_eq!(attempt.to_string(), "codex: attempt 1 ok (exit 0), 22ms");
+        assert_eq!(
+            attempt.to_string(),
+            "codex: attempt 1 answered (exit 0), 22ms"
+        );
         let finished = StageEvent::AgentFinished {
             agent: "claude".to_owned(),
             outcome: AgentOutcome::Answered,

@@ -141,6 +141,27 @@ impl AttemptStatus {
     }
 }
 
+impl AttemptStatus {
+    /// How a progress line says it (`claude: attempt 1 could not start, 2ms`); [`as_str`]
+    /// is the stored name.
+    ///
+    /// [`as_str`]: AttemptStatus::as_str
+    #[must_use]
+    pub fn phrase(self) -> &'static str {
+        match self {
+            AttemptStatus::Ok => "answered",
+            AttemptStatus::InvalidJson => "gave no usable answer",
+            AttemptStatus::Failed => "failed",
+            AttemptStatus::Timeout => "timed out",
+            AttemptStatus::Cancelled => "was cancelled",
+            AttemptStatus::NotStarted => "could not start",
+            AttemptStatus::Skipped => "was skipped (circuit breaker open)",
+            AttemptStatus::Invalid => "answered outside the stage's schema",
+            AttemptStatus::Repaired => "was repaired to fit the stage's schema",
+        }
+    }
+}
+
 impl fmt::Display for AttemptStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())
