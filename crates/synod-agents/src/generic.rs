@@ -20,7 +20,12 @@ pub(crate) fn parse_failure(
                 Some(status) => text::status_class(status, text::retry_after_in(line)),
                 None => text::classify_text(line),
             };
-            Failure::new(class, format!("{program}: {line}"))
+            // A preset names its CLI; any other program's line is only worth its exit code.
+            let cause = match (preset, exit_code) {
+                (Preset::Generic, Some(code)) => format!("exited with code {code}: {line}"),
+                _ => format!("{program}: {line}"),
+            };
+            Failure::new(class, cause)
         }
         None => {
             let how = exit_code.map_or_else(

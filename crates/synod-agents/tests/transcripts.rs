@@ -437,8 +437,11 @@ fn generic_output_is_the_answer_and_failures_use_the_default_rules() {
     assert_eq!(f.class, rate_limited_after(12));
     assert_eq!(
         f.cause,
-        "agent: 429 Too Many Requests. Retry after 12 seconds."
+        "exited with code 1: 429 Too Many Requests. Retry after 12 seconds."
     );
+    // Without an exit code (stopped), the line stands for the agent.
+    let f = Preset::Generic.parse_failure("", "Error: quota used up\n", None);
+    assert_eq!(f.cause, "agent: quota used up");
     let f = Preset::Generic.parse_failure("", "", None);
     assert_eq!(f.cause, "agent was stopped without saying why");
 }

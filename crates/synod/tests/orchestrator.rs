@@ -304,6 +304,26 @@ async fn a_prompt_too_long_for_the_command_line_is_not_started_and_not_retried()
 }
 
 #[tokio::test]
+async fn a_plain_programs_failure_names_its_exit_code_and_its_last_words() {
+    let fx = Fixture::new();
+    fx.script(
+        "fails.sh",
+        "echo 'thinking...'; echo 'disk quota exceeded' >&2; exit 3",
+    );
+    let orch = fx.orchestrator(
+        "[[agents]]\nname = \"x\"\ncommand = \"sh\"\nargs = [\"fails.sh\"]\nretry = { max_attempts = 1 }\n\n[[stages]]\nname = \"st\"\n",
+    );
+    let report = orch.run_stage("S-3", "st").await.unwrap();
+    let x = report.agent("x").unwrap();
+    assert_eq!(x.outcome, AgentOutcome::Failed);
+    assert_eq!(x.attempts[0].exit_code, Some(3));
+    assert_eq!(
+        x.attempts[0].error.as_deref(),
+        Some("exited with code 3: disk quota exceeded")
+    );
+}
+
+#[tokio::test]
 async fn cancellation_stops_every_agent_and_records_the_run_as_cancelled() {
     let fx = Fixture::new();
     fx.script("sleep.sh", "exec sleep 30");
