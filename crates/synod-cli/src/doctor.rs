@@ -1,5 +1,6 @@
 //! `synod doctor [--config F] [--offline]`: checks each configured agent — its program is
-//! found (and where), its version answers, and (unless `--offline`) a tiny authenticated
+//! found (and where), the script a generic program is given exists in the agent's working
+//! directory, its version answers, and (unless `--offline`) a tiny authenticated
 //! call succeeds, read and classified by the agent's preset — printing one line per check
 //! and one fix per problem.
 //!
@@ -89,7 +90,7 @@ async fn run_inner(args: &DoctorArgs) -> Result<ExitCode, Failure> {
             tally.skip(name, "agent", "disabled (enabled = false)");
             continue;
         }
-        let Some((command, _)) = plan.agent_command(name) else {
+        let Some((command, agent_args)) = plan.agent_command(name) else {
             continue;
         };
         let preset = plan.agent_preset(name).unwrap_or_default();
@@ -109,6 +110,26 @@ async fn run_inner(args: &DoctorArgs) -> Result<ExitCode, Failure> {
             continue;
         };
         tally.ok(name, "program", &program.display().to_string());
+        let cwd = plan.agent_cwd(name).unwrap_or_else(|| plan.base_dir());
+        let cwd = std::path::absolute(cwd).unwrap_or_else(|_| cwd.to_path_buf());
+        for (arg, script) in script_args(agent_args) {
+            let path = cwd.join(script);
+            if path.is_file() {
+                tally.ok(name, "script", &path.display().to_string());
+            } else {
+                tally.problem(
+                    name,
+                    "script",
+                    &format!(
+                        "`{script}` (agents.{index}.args.{arg}) is not a file in {}",
+                        cwd.display()
+                    ),
+                    &format!(
+                        "create it, or correct agents.{index}.args.{arg} (a relative path is read from the agent's working directory, agents.{index}.cwd, by default the config's directory)"
+                    ),
+                );
+            }
+        }
 
         if preset == Preset::Generic {
             tally.skip(
@@ -143,6 +164,33 @@ async fn run_inner(args: &DoctorArgs) -> Result<ExitCode, Failure> {
         );
         Ok(ExitCode::from(1))
     }
+}
+
+/// File extensions of the scripts an interpreter is given to run.
+const SCRIPT_EXTENSIONS: [&str; 14] = [
+    "py", "sh", "bash", "zsh", "js", "mjs", "cjs", "ts", "rb", "pl", "php", "ps1", "lua", "r",
+];
+
+/// The arguments (index, text) that name a script to run: a word with a script's extension,
+/// not an option, no placeholder, no whitespace, and not the code of `-c`/`-e`.
+fn script_args(args: &[String]) -> Vec<(usize, &str)> {
+    let code_flags = ["-c", "-e", "--eval", "-m", "--command"];
+    args.iter()
+        .enumerate()
+        .filter(|&(i, arg)| {
+            let after_code_flag = i > 0 && code_flags.contains(&args[i - 1].as_str());
+            let extension = Path::new(arg)
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            !after_code_flag
+                && !arg.starts_with('-')
+                && !arg.contains('{')
+                && !arg.contains(char::is_whitespace)
+                && extension.is_some_and(|e| SCRIPT_EXTENSIONS.contains(&e.as_str()))
+        })
+        .map(|(i, arg)| (i, arg.as_str()))
+        .collect()
 }
 
 /// Where `command` is: a path (relative to the config's directory) when it has a separator,
@@ -286,4 +334,29 @@ fn first_line(text: &str) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or("");
     line.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_args;
+
+    #[test]
+    fn only_words_that_name_a_script_are_checked() {
+        let args: Vec<String> = [
+            "agent.py",        // 0: a script
+            "-m",              // 1
+            "pkg.py",          // 2: a module name after -m
+            "--eval",          // 3
+            "main.js",         // 4: code after --eval
+            "{prompt}.py",     // 5: a placeholder
+            "my agent.sh",     // 6: whitespace: shell code, not a path
+            "README",          // 7: no extension
+            "tools/Run.SH",    // 8: a script, any case
+            "--config=x.toml", // 9: an option
+            "data.json",       // 10: not a script
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        assert_eq!(script_args(&args), [(0, "agent.py"), (8, "tools/Run.SH")]);
+    }
 }

@@ -237,6 +237,52 @@ fn doctor_names_the_fix_for_a_401_and_for_a_missing_program() {
 }
 
 #[test]
+fn doctor_checks_the_script_a_generic_agent_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("agents")).unwrap();
+    std::fs::write(dir.path().join("agents/review.py"), "print('{}')\n").unwrap();
+    write_config(
+        dir.path(),
+        "[[agents]]\nname = \"here\"\ncommand = \"sh\"\nargs = [\"-c\", \"run.sh\", \"x\"]\n\n\
+         [[agents]]\nname = \"found\"\ncommand = \"sh\"\nargs = [\"-x\", \"agents/review.py\", \"{prompt}\"]\n\n\
+         [[agents]]\nname = \"moved\"\ncommand = \"sh\"\ncwd = \"agents\"\nargs = [\"review.py\", \"agents/review.py\"]\n",
+    );
+    let (code, stdout, stderr) = synod(dir.path(), "/usr/bin:/bin", &["doctor", "--offline"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(": script: "))
+        .collect();
+    let root = std::path::absolute(dir.path()).unwrap();
+    assert_eq!(
+        lines,
+        [
+            // `-c`'s code is not a file, so `here` has no script line.
+            format!(
+                "ok    found: script: {}",
+                root.join("agents/review.py").display()
+            )
+            .as_str(),
+            format!(
+                "ok    moved: script: {}",
+                root.join("agents/review.py").display()
+            )
+            .as_str(),
+            format!(
+                "FAIL  moved: script: `agents/review.py` (agents.2.args.1) is not a file in {}",
+                root.join("agents").display()
+            )
+            .as_str(),
+        ]
+    );
+    assert!(
+        stdout.contains("      fix: create it, or correct agents.2.args.1 (a relative path is read from the agent's working directory, agents.2.cwd, by default the config's directory)"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("1 problem found\n"), "{stdout}");
+}
+
+#[test]
 fn doctor_exits_2_for_a_bad_config() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), "[[agents]]\nname = \"a\"\ncomand = \"x\"\n");

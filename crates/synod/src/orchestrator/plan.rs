@@ -229,6 +229,13 @@ impl Plan {
             .map(|a| (a.command.as_str(), a.args.as_slice()))
     }
 
+    /// The working directory `agent` runs in: its `cwd`, resolved against the config's
+    /// directory, or that directory.
+    #[must_use]
+    pub fn agent_cwd(&self, agent: &str) -> Option<&Path> {
+        self.agent(agent).map(|a| a.cwd.as_path())
+    }
+
     /// The answer schema of `stage` (None: no such stage, or it has none).
     #[must_use]
     pub fn stage_schema(&self, stage: &str) -> Option<&AnswerSchema> {
