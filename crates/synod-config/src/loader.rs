@@ -546,8 +546,8 @@ where
     /// (complete and not moved by a migration).
     fn read_file(&self, spec: &FileSpec, latest: u64) -> Result<Option<(Value, Vec<Pos>, bool)>> {
         let path = &spec.path;
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
+        let text = match std::fs::read(path) {
+            Ok(bytes) => utf8_text(path, bytes)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if spec.required {
                     return Err(Error::MissingFile { path: path.clone() });
@@ -684,6 +684,27 @@ pub(crate) fn split_key(key: &str) -> Vec<String> {
         return Vec::new();
     }
     normalised.split('.').map(str::to_owned).collect()
+}
+
+/// A config file's bytes as text; bytes that are not UTF-8 are a parse error at the first
+/// one, by line and character column.
+fn utf8_text(path: &Path, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bad = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let before = String::from_utf8_lossy(&bytes[..bad]);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        Error::Parse {
+            path: path.to_owned(),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+            message: format!(
+                "byte 0x{:02X} is not UTF-8 text; save the file as UTF-8",
+                bytes[bad]
+            ),
+        }
+    })
 }
 
 /// The position of `key`, or of its nearest ancestor that has one; `(0, 0)` if none does.

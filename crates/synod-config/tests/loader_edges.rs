@@ -192,6 +192,60 @@ fn an_optional_path_that_is_a_directory_is_an_error_not_an_absent_file() {
     }
 }
 
+#[test]
+fn bytes_that_are_not_utf8_are_a_parse_error_at_their_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("synod.toml");
+    // Line 3, after `# éab`: 6 bytes but 5 characters, so column 6.
+    std::fs::write(
+        &file,
+        b"version = 1\n\n# \xC3\xA9ab\xFF\xFE\nlog_level = \"info\"\n",
+    )
+    .unwrap();
+    let err = Loader::<Config>::new()
+        .file(&file)
+        .env_source(no_env())
+        .load()
+        .unwrap_err();
+    match &err {
+        Error::Parse {
+            path,
+            line,
+            column,
+            message,
+        } => {
+            assert_eq!((path, *line, *column), (&file, 3, 6));
+            assert_eq!(
+                message,
+                "byte 0xFF is not UTF-8 text; save the file as UTF-8"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{}:3:6: ", file.display()))
+    );
+    // The first byte decides: one on the first line, at its start.
+    std::fs::write(&file, b"\x80version = 1\n").unwrap();
+    let err = Loader::<Config>::new()
+        .file(&file)
+        .env_source(no_env())
+        .load()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Parse {
+                line: 1,
+                column: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn a_private_file_with_secrets_gives_no_warning() {
