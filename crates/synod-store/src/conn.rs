@@ -316,11 +316,23 @@ pub(crate) fn check_backup_destination(dest: &Path) -> Result<()> {
         what,
     };
     // Nothing there (or nothing this process can look at, which the copy then reports).
-    let Ok(meta) = fs::metadata(dest) else {
+    // The link itself, not its target: the copy is renamed over whatever has this name.
+    let Ok(meta) = fs::symlink_metadata(dest) else {
         return Ok(());
     };
-    if meta.is_dir() {
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        let target =
+            fs::read_link(dest).map_or_else(|_| "?".to_owned(), |t| t.display().to_string());
+        return Err(refuse(format!(
+            "a symbolic link to {target} (the backup would replace the link, not its target; give the target's path)"
+        )));
+    }
+    if kind.is_dir() {
         return Err(refuse("a directory".to_owned()));
+    }
+    if !kind.is_file() {
+        return Err(refuse(special_file(&kind).to_owned()));
     }
     if meta.len() == 0 {
         return Ok(());
@@ -334,6 +346,29 @@ pub(crate) fn check_backup_destination(dest: &Path) -> Result<()> {
             meta.len()
         ))),
     }
+}
+
+/// What a file that is neither a regular file, a directory nor a link is.
+fn special_file(kind: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_fifo() {
+            return "a named pipe";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = kind;
+    "a special file"
 }
 
 /// Removes `path`, ignoring a file that is already gone.

@@ -634,6 +634,47 @@ fn a_backup_over_a_file_that_is_not_a_database_is_refused_and_the_file_kept() {
     assert_eq!(fs::read(&short).unwrap(), b"SQLite");
     assert!(folder.is_dir());
 
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        // A device, a named pipe or a link is not a backup either (a device such as
+        // /dev/full reads as an empty file, and renaming over it would replace the device).
+        let pipe = dir.path().join("pipe.db");
+        nix::unistd::mkfifo(&pipe, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let target = dir.path().join("older-target.db");
+        store.backup_to(&target).unwrap();
+        let link = dir.path().join("latest.db");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        for (dest, what) in [
+            (Path::new("/dev/null"), "a character device".to_owned()),
+            (&pipe, "a named pipe".to_owned()),
+            (
+                &link,
+                format!(
+                    "a symbolic link to {} (the backup would replace the link, not its target; give the target's path)",
+                    target.display()
+                ),
+            ),
+        ] {
+            let err = store.backup_to(dest).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "refusing to back up over {}: it is {what}, not an older backup; remove it or choose another destination",
+                    dest.display()
+                )
+            );
+        }
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(fs::symlink_metadata(&pipe).unwrap().file_type().is_fifo());
+        assert!(!dir.path().join("latest.db.synod-backup-tmp").exists());
+    }
+
     // An older backup is replaced, and so is an empty file (as `mktemp` leaves).
     let older = dir.path().join("older.db");
     store.backup_to(&older).unwrap();
