@@ -356,5 +356,77 @@ async fn jobs_inner(args: &JobsArgs) -> Result<ExitCode, Failure> {
             job.last_error.as_deref().unwrap_or("")
         );
     }
+    let now = synod::store::now_millis();
+    for job in &jobs {
+        if let Some(note) = expired_lease_note(job, now) {
+            outln!("{note}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// For a job still `running` whose lease ran out: its worker stopped renewing it (it died,
+/// hung or lost the store), and the next worker to poll takes the job over.
+fn expired_lease_note(job: &Job, now: synod::store::UnixMillis) -> Option<String> {
+    let until = job.lease_until.filter(|_| job.state == JobState::Running)?;
+    let overdue = u64::try_from(now.checked_sub(until)?)
+        .ok()
+        .filter(|&ms| ms > 0)?;
+    let ago = synod::core::duration::format_duration_rounded(Duration::from_millis(overdue));
+    let owner = job.lease_owner.as_deref().unwrap_or("its worker");
+    let next = if job.tries < job.max_tries {
+        format!(
+            "the next `synod worker` takes it over (try {} of {})",
+            job.tries + 1,
+            job.max_tries
+        )
+    } else {
+        "its tries are used up, so the next `synod worker` marks it dead".to_owned()
+    };
+    Some(format!(
+        "note: job {}'s lease ran out {ago} ago: {owner} stopped renewing it; {next}",
+        job.id
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expired_lease_note;
+    use synod::store::Job;
+
+    fn job(state: &str, tries: u32, lease_until: Option<i64>) -> Job {
+        serde_json::from_value(serde_json::json!({
+            "id": 7, "spec_id": "S", "stage": "plan", "prompt": null, "state": state,
+            "tries": tries, "max_tries": 3, "lease_owner": "host:1#1", "lease_token": 1,
+            "lease_until": lease_until, "last_error": null, "run_id": null,
+            "created_at": 0, "updated_at": 0
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_running_job_past_its_lease_gets_a_note() {
+        let now = 100_000;
+        assert_eq!(
+            expired_lease_note(&job("running", 1, Some(now - 12_300)), now).as_deref(),
+            Some(
+                "note: job 7's lease ran out 12s ago: host:1#1 stopped renewing it; the next `synod worker` takes it over (try 2 of 3)"
+            )
+        );
+        assert_eq!(
+            expired_lease_note(&job("running", 3, Some(now - 1)), now).as_deref(),
+            Some(
+                "note: job 7's lease ran out 1ms ago: host:1#1 stopped renewing it; its tries are used up, so the next `synod worker` marks it dead"
+            )
+        );
+        // A lease that ends now or later, and jobs that hold no lease, get none.
+        for quiet in [
+            job("running", 1, Some(now)),
+            job("running", 1, Some(now + 5_000)),
+            job("queued", 1, None),
+            job("done", 1, Some(now - 5_000)),
+        ] {
+            assert_eq!(expired_lease_note(&quiet, now), None, "{quiet:?}");
+        }
+    }
 }

@@ -211,6 +211,19 @@ fn a_sigkilled_workers_job_is_finished_by_another_worker_and_recorded_once() {
     assert_eq!(job_row(&project, id).0, "running");
     signal(&victim, nix::sys::signal::Signal::SIGKILL);
     let _ = finished(victim, Duration::from_secs(10));
+    // Once its lease runs out, `synod jobs` says why the job still reads `running`.
+    wait_until(
+        Duration::from_secs(30),
+        "the victim's lease to run out",
+        || text(&project.synod(&["jobs"]).stdout).contains("note: job "),
+    );
+    let listing = text(&project.synod(&["jobs"]).stdout);
+    let note = listing.lines().find(|l| l.starts_with("note: ")).unwrap();
+    assert!(
+        note.starts_with(&format!("note: job {id}'s lease ran out "))
+            && note.ends_with(" ago: victim#1 stopped renewing it; the next `synod worker` takes it over (try 2 of 3)"),
+        "{note}"
+    );
     // The agent may finish now; the dead worker cannot record it.
     std::fs::remove_file(dir.join("hold")).unwrap();
     let rescuer = spawn_worker(&project, &["--name", "rescuer"]);
