@@ -43,17 +43,25 @@ fn run_inner(cmd: ConfigCommand) -> Result<ExitCode, Failure> {
                 |p| p.display().to_string(),
             );
             outln!("ok: {source}");
-            outln!(
-                "  {} agent(s): {}",
-                loaded.config.agents.len(),
-                loaded
-                    .config
-                    .agents
-                    .iter()
-                    .map(|a| a.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            let agents = &loaded.config.agents;
+            if agents.is_empty() {
+                outln!(
+                    "  no agents: add [[agents]] tables (`synod init` writes a starter synod.toml)"
+                );
+            } else {
+                outln!(
+                    "  {} agent(s): {}",
+                    agents.len(),
+                    agents
+                        .iter()
+                        .map(|a| a.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            if loaded.config.stages.is_empty() {
+                outln!("  no stages: add [[stages]] tables naming the agents that answer each");
+            }
             for stage in &loaded.config.stages {
                 let agents = plan.stage_agents(&stage.name).unwrap_or_default();
                 outln!(

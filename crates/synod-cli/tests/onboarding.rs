@@ -283,6 +283,30 @@ fn doctor_checks_the_script_a_generic_agent_runs() {
 }
 
 #[test]
+fn without_a_config_check_and_run_say_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = synod(dir.path(), "/usr/bin:/bin", &["config", "check"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "ok: built-in defaults\n  \
+         no agents: add [[agents]] tables (`synod init` writes a starter synod.toml)\n  \
+         no stages: add [[stages]] tables naming the agents that answer each\n  \
+         store: .synod/synod.db\n"
+    );
+    let (code, _, stderr) = synod(
+        dir.path(),
+        "/usr/bin:/bin",
+        &["run", "--spec", "S-1", "--stage", "plan"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("unknown stage \"plan\"; the config defines no stages: add a [[stages]] table (`synod init` writes a starter synod.toml)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn doctor_exits_2_for_a_bad_config() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), "[[agents]]\nname = \"a\"\ncomand = \"x\"\n");

@@ -375,6 +375,17 @@ async fn configuration_mistakes_are_found_when_the_plan_is_built_not_by_a_run() 
         .orchestrator("[[agents]]\nname = \"a\"\ncommand = \"true\"\n\n[[stages]]\nname = \"s\"\n");
     let err = orch.run_stage("S", "nope").await.unwrap_err();
     assert!(matches!(err, Error::UnknownStage { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "unknown stage \"nope\"; the config defines: s"
+    );
+    // A config without stages says what to add rather than listing nothing.
+    let bare = fx.orchestrator("[[agents]]\nname = \"a\"\ncommand = \"true\"\n");
+    let err = bare.run_stage("S", "plan").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown stage \"plan\"; the config defines no stages: add a [[stages]] table (`synod init` writes a starter synod.toml)"
+    );
 
     let err = fx
         .plan("[[agents]]\nname = \"a\"\ncommand = \"true\"\nenabled = false\n\n[[stages]]\nname = \"s\"\n")

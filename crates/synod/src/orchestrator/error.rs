@@ -18,7 +18,7 @@ pub enum Error {
         message: String,
     },
     /// The stage asked for is not in the config.
-    #[error("unknown stage {stage:?}; the config defines: {known}")]
+    #[error("unknown stage {stage:?}; {}", defined_stages(known))]
     UnknownStage {
         /// The stage asked for.
         stage: String,
@@ -85,5 +85,14 @@ impl Classify for Error {
             Error::NotRecorded { source, .. } => source.class(),
             _ => ErrorClass::Permanent,
         }
+    }
+}
+
+/// What [`Error::UnknownStage`] says the config has.
+fn defined_stages(known: &str) -> String {
+    if known.is_empty() {
+        "the config defines no stages: add a [[stages]] table (`synod init` writes a starter synod.toml)".to_owned()
+    } else {
+        format!("the config defines: {known}")
     }
 }
