@@ -278,7 +278,14 @@ async fn discover_endpoints(http: &HttpClient, issuer: &str) -> Result<Endpoints
                     revocation: meta.revocation_endpoint,
                 });
             }
-            Err(reason) => reasons.push(reason),
+            Err(Fetch::Unreachable(why)) => {
+                // The second document lives on the same host: it cannot answer either.
+                return Err(Error::Discovery {
+                    issuer: issuer.to_owned(),
+                    reason: format!("cannot reach {origin}: {why}; check the issuer URL"),
+                });
+            }
+            Err(Fetch::Failed(reason)) => reasons.push(reason),
         }
     }
     Err(Error::Discovery {
@@ -287,22 +294,47 @@ async fn discover_endpoints(http: &HttpClient, issuer: &str) -> Result<Endpoints
     })
 }
 
-async fn fetch_metadata(http: &HttpClient, url: &str) -> std::result::Result<Metadata, String> {
+/// Why a metadata document could not be had.
+enum Fetch {
+    /// No connection to the host (refused, no route, name not resolved, timed out): the
+    /// innermost cause.
+    Unreachable(String),
+    /// The host answered, but not with a metadata document.
+    Failed(String),
+}
+
+async fn fetch_metadata(http: &HttpClient, url: &str) -> std::result::Result<Metadata, Fetch> {
     let response = http
         .get(url)
         .header("accept", "application/json")
         .send()
         .await
-        .map_err(|err| format!("{url}: {}", error_chain(&err)))?;
+        .map_err(|err| {
+            if err.is_connect() || err.is_timeout() {
+                Fetch::Unreachable(root_cause(&err))
+            } else {
+                Fetch::Failed(format!("{url}: {}", error_chain(&err)))
+            }
+        })?;
     let status = response.status();
     if !status.is_success() {
-        return Err(format!("{url}: HTTP {}", status.as_u16()));
+        return Err(Fetch::Failed(format!("{url}: HTTP {}", status.as_u16())));
     }
     let body = response
         .bytes()
         .await
-        .map_err(|err| format!("{url}: {}", error_chain(&err)))?;
-    serde_json::from_slice(&body).map_err(|err| format!("{url}: not a metadata document: {err}"))
+        .map_err(|err| Fetch::Failed(format!("{url}: {}", error_chain(&err))))?;
+    serde_json::from_slice(&body)
+        .map_err(|err| Fetch::Failed(format!("{url}: not a metadata document: {err}")))
+}
+
+/// The innermost cause of an error (`Connection refused (os error 111)`).
+fn root_cause(err: &dyn std::error::Error) -> String {
+    let mut cause = err;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
 }
 
 #[cfg(test)]

@@ -265,4 +265,25 @@ async fn discovery_falls_back_to_rfc8414_and_reports_failures() {
         msg.contains("/.well-known/oauth-authorization-server/nothing-here"),
         "{msg}"
     );
+
+    // An issuer nobody listens at: one line naming the host and why, not both documents.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nobody = format!("http://127.0.0.1:{port}");
+    let err = Provider::discover(&http, format!("{nobody}/realm"), "public-client")
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Discovery { .. }), "{msg}");
+    let prefix =
+        format!("cannot discover the endpoints of issuer {nobody}/realm: cannot reach {nobody}: ");
+    assert!(msg.starts_with(&prefix), "{msg}");
+    assert!(
+        msg.ends_with("; check the issuer URL; give the endpoints explicitly (see docs/auth.md)"),
+        "{msg}"
+    );
+    assert!(!msg.contains(".well-known"), "{msg}");
 }
