@@ -243,15 +243,16 @@ pub async fn uninstall(repo: &Path, hooks: &[HookName]) -> Result<Vec<HookChange
 /// under 1 KiB plus the binary's path.
 const MAX_HOOK_READ: u64 = 64 * 1024;
 
-/// The first bytes of a regular file (following symlinks), up to [`MAX_HOOK_READ`] + 1; `None`
-/// for anything else (a FIFO, a folder, unreadable).
+/// The first bytes of a regular file (following symlinks), up to [`MAX_HOOK_READ`]; `None`
+/// for anything else (a FIFO, a folder, unreadable). A file longer than that is never one of
+/// synod's scripts, whatever its first bytes.
 fn head(path: &Path) -> Option<Vec<u8>> {
     if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         return None;
     }
     let file = std::fs::File::open(path).ok()?;
     let mut buf = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_HOOK_READ + 1), &mut buf).ok()?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_HOOK_READ), &mut buf).ok()?;
     Some(buf)
 }
 
