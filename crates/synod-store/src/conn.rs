@@ -318,6 +318,19 @@ pub(crate) fn check_backup_destination(dest: &Path) -> Result<()> {
     // Nothing there (or nothing this process can look at, which the copy then reports).
     // The link itself, not its target: the copy is renamed over whatever has this name.
     let Ok(meta) = fs::symlink_metadata(dest) else {
+        let parent = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(Error::Io {
+                path: parent.to_path_buf(),
+                source: io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "the backup's directory does not exist; create it first",
+                ),
+            });
+        }
         return Ok(());
     };
     let kind = meta.file_type();

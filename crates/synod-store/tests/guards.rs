@@ -675,6 +675,20 @@ fn a_backup_over_a_file_that_is_not_a_database_is_refused_and_the_file_kept() {
         assert!(!dir.path().join("latest.db.synod-backup-tmp").exists());
     }
 
+    // A destination in a directory that does not exist names the directory, not a
+    // temporary file, and creates nothing.
+    let missing = dir.path().join("no-such-dir");
+    let err = store.backup_to(missing.join("x.db")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "I/O error on {}: the backup's directory does not exist; create it first",
+            missing.display()
+        )
+    );
+    assert_eq!(err.class(), ErrorClass::Permanent);
+    assert!(!missing.exists());
+
     // An older backup is replaced, and so is an empty file (as `mktemp` leaves).
     let older = dir.path().join("older.db");
     store.backup_to(&older).unwrap();
