@@ -710,6 +710,27 @@ mod tests {
     }
 
     #[test]
+    fn a_synod_at_a_path_as_long_as_a_path_can_be_still_owns_its_hooks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        // 16 components of 250 bytes: a 4 KiB path, the most Linux takes (PATH_MAX).
+        let long: PathBuf = std::iter::once("/".to_owned())
+            .chain((0..16).map(|i| format!("{i:x}{}", "d".repeat(249))))
+            .collect();
+        let options = InstallOptions {
+            synod: long.join("synod"),
+        };
+        let first = install_into(d, &[HookName::PrePush], &options).expect("install");
+        assert_eq!(first[0].action, HookAction::Installed);
+        assert!(std::fs::metadata(d.join("pre-push")).expect("hook").len() > 4096);
+        let again = install_into(d, &[HookName::PrePush], &options).expect("install");
+        assert_eq!(again[0].action, HookAction::Unchanged);
+        let removed = uninstall_from(d, &[HookName::PrePush]).expect("uninstall");
+        assert_eq!(removed[0].action, HookAction::Removed);
+        assert!(!d.join("pre-push").exists());
+    }
+
+    #[test]
     fn an_installed_hook_is_left_untouched_unless_it_differs_or_cannot_run() {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
