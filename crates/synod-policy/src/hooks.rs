@@ -602,6 +602,30 @@ mod tests {
     }
 
     #[test]
+    fn a_foreign_hook_is_chained_and_put_back_by_uninstall() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let husky = "#!/bin/sh\nnpx --no -- commitlint --edit \"$1\"\n";
+        write(&d.join("commit-msg"), husky);
+        let changes = install_into(d, &[HookName::CommitMsg], &opts()).expect("install");
+        let local = d.join("commit-msg.local");
+        assert_eq!(
+            changes[0].action,
+            HookAction::Chained {
+                backup: local.clone()
+            }
+        );
+        assert_eq!(std::fs::read_to_string(&local).expect("local"), husky);
+        assert!(!d.join("commit-msg.synod-backup").exists());
+        let removed = uninstall_from(d, &[HookName::CommitMsg]).expect("uninstall");
+        assert_eq!(removed[0].action, HookAction::Restored { backup: local });
+        assert_eq!(
+            std::fs::read_to_string(d.join("commit-msg")).expect("hook"),
+            husky
+        );
+    }
+
+    #[test]
     fn taken_chain_slot_means_a_numbered_backup_never_an_overwrite() {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
