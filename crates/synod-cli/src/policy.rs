@@ -241,6 +241,18 @@ pub(crate) async fn run_policy(cmd: PolicyCommand, verbose: bool) -> ExitCode {
             limit,
         } => {
             let root = path.unwrap_or_else(|| PathBuf::from("."));
+            if !root.is_dir() {
+                let what = if root.exists() {
+                    "is not a folder"
+                } else {
+                    "does not exist"
+                };
+                return crate::common::Failure::msg(format!(
+                    "{} {what}; give the project's root folder, where .synod/policy.json is (the doc rules' folders are relative to it)",
+                    root.display()
+                ))
+                .report(verbose);
+            }
             let policy = match load_config(&config, &root) {
                 Ok(p) => p,
                 Err(e) => return fail(&e, verbose),

@@ -219,6 +219,29 @@ fn check_docs_reports_missing_structure() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // A root that is mistyped, or a file, is an error: nothing was checked.
+    for (arg, what) in [
+        ("projj", "projj does not exist"),
+        (
+            "proj/docs/SPEC-0001/spec.md",
+            "proj/docs/SPEC-0001/spec.md is not a folder",
+        ),
+    ] {
+        let out = sb
+            .synod(sb.path())
+            .args(["policy", "check-docs", arg])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "error: {what}; give the project's root folder, where .synod/policy.json is (the doc rules' folders are relative to it)\n"
+            )
+        );
+        assert!(out.stdout.is_empty());
+    }
 }
 
 /// A valid Conventional Commits message of exactly `len` bytes (`len` >= 20): a header, a
