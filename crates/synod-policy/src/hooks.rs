@@ -602,6 +602,25 @@ mod tests {
     }
 
     #[test]
+    fn only_synods_own_backup_names_are_put_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        install_into(d, &[HookName::PrePush], &opts()).expect("install");
+        // Not names install gives: `.0` (the first backup has no number), and other suffixes.
+        for stray in [
+            "pre-push.synod-backup.0",
+            "pre-push.synod-backup.x",
+            "pre-push.synod-backup-old",
+        ] {
+            write(&d.join(stray), "#!/bin/sh\necho stray\n");
+        }
+        let removed = uninstall_from(d, &[HookName::PrePush]).expect("uninstall");
+        assert_eq!(removed[0].action, HookAction::Removed);
+        assert!(!d.join("pre-push").exists());
+        assert!(d.join("pre-push.synod-backup.0").exists());
+    }
+
+    #[test]
     fn a_foreign_hook_is_chained_and_put_back_by_uninstall() {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
