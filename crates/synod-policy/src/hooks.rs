@@ -348,10 +348,20 @@ fn newest_backup(dir: &Path, hook: HookName) -> Result<Option<(u64, PathBuf)>> {
 /// Links `path` also as `to`, never replacing an existing `to`: `Ok(false)` when `to` exists.
 /// The caller then replaces `path`, which leaves the original only at `to`, byte for byte.
 fn link_aside(path: &Path, to: &Path) -> Result<bool> {
+    link_aside_with(path, to, |from, to| std::fs::hard_link(from, to))
+}
+
+/// [`link_aside`] with the hard-link call given, so the copy fallback can be tested on file
+/// systems that have hard links.
+fn link_aside_with(
+    path: &Path,
+    to: &Path,
+    hard_link: impl FnOnce(&Path, &Path) -> std::io::Result<()>,
+) -> Result<bool> {
     if exists(to) {
         return Ok(false);
     }
-    match std::fs::hard_link(path, to) {
+    match hard_link(path, to) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         // No hard links on this file system: a copy keeps the bytes and the mode.
@@ -618,6 +628,30 @@ mod tests {
         assert_eq!(removed[0].action, HookAction::Removed);
         assert!(!d.join("pre-push").exists());
         assert!(d.join("pre-push.synod-backup.0").exists());
+    }
+
+    #[test]
+    fn without_hard_links_the_hook_is_copied_aside_byte_for_byte() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let hook = d.join("commit-msg");
+        write(&hook, "#!/bin/sh\nexit 0\n");
+        let local = d.join("commit-msg.local");
+        let unsupported =
+            |_: &Path, _: &Path| Err(std::io::Error::from(std::io::ErrorKind::Unsupported));
+        assert!(link_aside_with(&hook, &local, unsupported).expect("copied"));
+        assert_eq!(
+            std::fs::read_to_string(&local).expect("copy"),
+            "#!/bin/sh\nexit 0\n"
+        );
+        // Another process made `to` between the check and the link: nothing is replaced.
+        let raced = d.join("raced.local");
+        let taken = |_: &Path, to: &Path| {
+            std::fs::write(to, "theirs").expect("write");
+            Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists))
+        };
+        assert!(!link_aside_with(&hook, &raced, taken).expect("left"));
+        assert_eq!(std::fs::read_to_string(&raced).expect("theirs"), "theirs");
     }
 
     #[test]
