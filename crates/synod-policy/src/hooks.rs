@@ -652,6 +652,21 @@ mod tests {
         };
         assert!(!link_aside_with(&hook, &raced, taken).expect("left"));
         assert_eq!(std::fs::read_to_string(&raced).expect("theirs"), "theirs");
+        // ... or between the failed link and the copy.
+        let late = d.join("late.local");
+        let taken_late = |_: &Path, to: &Path| {
+            std::fs::write(to, "theirs").expect("write");
+            Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+        };
+        assert!(!link_aside_with(&hook, &late, taken_late).expect("left"));
+        assert_eq!(std::fs::read_to_string(&late).expect("theirs"), "theirs");
+        // A copy that cannot be made is an error naming where it was to go.
+        let nowhere = d.join("missing").join("commit-msg.local");
+        let err = link_aside_with(&hook, &nowhere, unsupported).unwrap_err();
+        assert!(
+            err.to_string().contains(&nowhere.display().to_string()),
+            "{err}"
+        );
     }
 
     #[test]
