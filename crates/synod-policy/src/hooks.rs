@@ -381,10 +381,21 @@ fn link_aside_with(
 
 /// Keeps the hook at `path` as a new `.synod-backup*`, one past the newest.
 fn back_up(dir: &Path, hook: HookName, path: &Path) -> Result<PathBuf> {
+    back_up_with(dir, hook, path, link_aside)
+}
+
+/// [`back_up`] with the way of setting the hook aside given, so a name taken by another
+/// process between the listing and the link can be tested.
+fn back_up_with(
+    dir: &Path,
+    hook: HookName,
+    path: &Path,
+    mut set_aside: impl FnMut(&Path, &Path) -> Result<bool>,
+) -> Result<PathBuf> {
     let mut index = newest_backup(dir, hook)?.map_or(0, |(i, _)| i + 1);
     loop {
         let backup = dir.join(backup_name(hook, index));
-        if link_aside(path, &backup)? {
+        if set_aside(path, &backup)? {
             return Ok(backup);
         }
         // Taken meanwhile (another install): try the next number.
@@ -666,6 +677,40 @@ mod tests {
         assert!(
             err.to_string().contains(&nowhere.display().to_string()),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_backup_goes_one_past_the_newest_and_on_past_names_taken_meanwhile() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let hook = d.join("pre-push");
+        write(&hook, "#!/bin/sh\necho mine\n");
+        write(&d.join("pre-push.synod-backup"), "0");
+        write(&d.join("pre-push.synod-backup.1"), "1");
+        let mut tried = Vec::new();
+        let backup = back_up_with(d, HookName::PrePush, &hook, |from, to| {
+            tried.push(to.file_name().expect("name").to_string_lossy().into_owned());
+            // The first free name is taken by another install before this one links it.
+            if tried.len() == 1 {
+                write(to, "theirs");
+                return Ok(false);
+            }
+            link_aside(from, to)
+        })
+        .expect("backed up");
+        assert_eq!(
+            tried,
+            ["pre-push.synod-backup.2", "pre-push.synod-backup.3"]
+        );
+        assert_eq!(backup, d.join("pre-push.synod-backup.3"));
+        assert_eq!(
+            std::fs::read_to_string(&backup).expect("backup"),
+            "#!/bin/sh\necho mine\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("pre-push.synod-backup.2")).expect("theirs"),
+            "theirs"
         );
     }
 
