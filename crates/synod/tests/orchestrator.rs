@@ -402,6 +402,18 @@ async fn configuration_mistakes_are_found_when_the_plan_is_built_not_by_a_run() 
         matches!(err, Error::PromptFile { .. }) && err.to_string().contains("missing.md"),
         "{err}"
     );
+    // A prompt file that is not UTF-8 names its key, the file and the first bad byte.
+    std::fs::write(fx.dir.path().join("latin1.md"), b"Plan the caf\xe9 menu.\n").unwrap();
+    let err = fx
+        .plan("[[agents]]\nname = \"a\"\ncommand = \"true\"\n\n[[stages]]\nname = \"s\"\nprompt_file = \"latin1.md\"\n")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "invalid config at `stages.0.prompt_file`: {} is not UTF-8 text (invalid byte at offset 12); save it as UTF-8",
+            fx.dir.path().join("latin1.md").display()
+        )
+    );
 
     let bad: SynodConfig =
         toml::from_str("[[stages]]\nname = \"s\"\nagents = [\"ghost\"]\n").unwrap();

@@ -443,7 +443,18 @@ fn plan_stage(
         (Some(text), _) => text.clone(),
         (None, Some(file)) => {
             let path = resolve(base_dir, file);
-            std::fs::read_to_string(&path).map_err(|source| Error::PromptFile { path, source })?
+            let bytes = std::fs::read(&path).map_err(|source| Error::PromptFile {
+                path: path.clone(),
+                source,
+            })?;
+            String::from_utf8(bytes).map_err(|e| Error::InvalidConfig {
+                key: format!("stages.{index}.prompt_file"),
+                message: format!(
+                    "{} is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
+                    path.display(),
+                    e.utf8_error().valid_up_to()
+                ),
+            })?
         }
         (None, None) => String::new(),
     };
