@@ -496,6 +496,35 @@ mod tests {
     }
 
     #[test]
+    fn pre_receive_lines_and_the_line_number_of_a_bad_one() {
+        let z = "0".repeat(40);
+        let a = "a".repeat(40);
+        let input = format!("{z} {a} refs/heads/main\n\n{a} {z} refs/tags/v1\n");
+        assert_eq!(
+            parse_updates(&input).expect("parse"),
+            vec![
+                RefUpdate {
+                    old: z.clone(),
+                    new: a.clone(),
+                    name: "refs/heads/main".into()
+                },
+                RefUpdate {
+                    old: a.clone(),
+                    new: z.clone(),
+                    name: "refs/tags/v1".into()
+                },
+            ]
+        );
+        // Counted from 1, blank lines included: the third line is the bad one.
+        let err = parse_updates(&format!("{z} {a} refs/heads/main\n\n{a} refs/tags/v1\n"))
+            .expect_err("two fields");
+        assert!(
+            matches!(&err, crate::Error::PushLine { line: 3, text } if *text == format!("{a} refs/tags/v1")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn report_text() {
         let mut report = PushReport::default();
         report.refs.push(RefOutcome {
