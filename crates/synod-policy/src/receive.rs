@@ -493,6 +493,14 @@ mod tests {
         );
         let err = parse_pre_push("refs/heads/x abc refs/heads/y def").expect_err("bad ids");
         assert!(err.to_string().contains("line 1"));
+        // Each id must be one: a good local id does not make up for a bad remote one.
+        let a = "a".repeat(40);
+        for line in [
+            format!("refs/heads/x {a} refs/heads/y not-an-id"),
+            format!("refs/heads/x not-an-id refs/heads/y {a}"),
+        ] {
+            assert!(parse_pre_push(&line).is_err(), "{line}");
+        }
     }
 
     #[test]
@@ -515,6 +523,12 @@ mod tests {
                 },
             ]
         );
+        for line in [
+            format!("{a} not-an-id refs/heads/main"),
+            format!("not-an-id {a} refs/heads/main"),
+        ] {
+            assert!(parse_updates(&line).is_err(), "{line}");
+        }
         // Counted from 1, blank lines included: the third line is the bad one.
         let err = parse_updates(&format!("{z} {a} refs/heads/main\n\n{a} refs/tags/v1\n"))
             .expect_err("two fields");
