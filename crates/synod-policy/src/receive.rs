@@ -538,6 +538,84 @@ mod tests {
         );
     }
 
+    fn outcome(id: &str, violations: Vec<crate::report::Violation>) -> CommitOutcome {
+        CommitOutcome {
+            id: id.into(),
+            header: format!("header of {id}"),
+            refs: vec!["refs/heads/main".into()],
+            report: Report {
+                ignored: None,
+                violations,
+            },
+        }
+    }
+
+    #[test]
+    fn only_commits_with_an_error_are_offending_and_each_hint_is_printed_once() {
+        use crate::report::{Severity, Violation};
+        let mut report = PushReport::default();
+        report.commits.push(outcome("1111111111112222", vec![]));
+        report.commits.push(outcome(
+            "3333333333334444",
+            vec![
+                Violation::new("type-empty", Severity::Error, 1, 1, "no type", "add one"),
+                Violation::new(
+                    "body-leading-blank",
+                    Severity::Warning,
+                    2,
+                    1,
+                    "no blank line",
+                    "",
+                ),
+            ],
+        ));
+        let offending: Vec<&str> = report.offending().map(|c| c.id.as_str()).collect();
+        assert_eq!(offending, ["3333333333334444"]);
+        assert_eq!(
+            report.to_human(),
+            "synod: commit 333333333333 (header of 3333333333334444) on refs/heads/main:\n    \
+             1:1: error[type-empty]: no type\n        \
+             hint: add one\n    \
+             2:1: warning[body-leading-blank]: no blank line\n\
+             synod: push rejected: 1 offending commit(s); fix them (git rebase -i / git commit --amend) and push again\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_a_protected_ref_may_be_refused_deletion() {
+        let z = "0".repeat(40);
+        let a = "a".repeat(40);
+        let delete = |name: &str| RefUpdate {
+            old: a.clone(),
+            new: z.clone(),
+            name: name.into(),
+        };
+        let push = PushConfig {
+            protected: vec!["refs/heads/main".into()],
+            allow_deletion: false,
+        };
+        // Deletions list no commits, so no repository is read.
+        let report = check_push(
+            Path::new("."),
+            &[delete("refs/heads/main"), delete("refs/heads/topic")],
+            &push,
+            &CommitRules::default(),
+            Side::Server,
+            1024,
+        )
+        .await
+        .expect("checked");
+        let refused: Vec<(&str, bool)> = report
+            .refs
+            .iter()
+            .map(|r| (r.name.as_str(), r.refused.is_some()))
+            .collect();
+        assert_eq!(
+            refused,
+            [("refs/heads/main", true), ("refs/heads/topic", false)]
+        );
+    }
+
     #[test]
     fn report_text() {
         let mut report = PushReport::default();
