@@ -157,6 +157,34 @@ async fn sha256_push_checks_and_deduplicates() {
 }
 
 #[tokio::test]
+async fn a_commit_of_exactly_the_limit_is_checked_and_one_byte_over_refuses_the_push() {
+    let r = repo(&[]);
+    let base = commit(&r.path, "feat: base");
+    git(&r.path, &["checkout", "-q", "--detach"]);
+    let new = commit(&r.path, "fix: the commit whose size is the limit");
+    git(&r.path, &["checkout", "-q", "main"]);
+    let size: u64 = git(&r.path, &["cat-file", "-s", &new])
+        .parse()
+        .expect("size");
+    let updates = [RefUpdate {
+        old: base,
+        new: new.clone(),
+        name: "refs/heads/main".into(),
+    }];
+    let (push, rules) = (PushConfig::default(), CommitRules::default());
+    let check = |max_bytes| check_push(&r.path, &updates, &push, &rules, Side::Server, max_bytes);
+    let report = check(size).await.expect("exactly the limit is read");
+    assert_eq!(report.commits.len(), 1);
+    assert!(report.accepted(), "{}", report.to_human());
+    match check(size - 1).await {
+        Err(synod_policy::Error::TooLarge {
+            source_name, limit, ..
+        }) => assert_eq!((source_name, limit), (format!("commit {new}"), size - 1)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn tags_of_trees_have_no_commits_and_stored_comment_lines_are_content() {
     let r = repo(&[]);
     commit(&r.path, "feat: base");
