@@ -274,6 +274,29 @@ mod tests {
     }
 
     #[test]
+    fn a_table_header_needs_a_delimiter_row_of_dashes_under_each_cell() {
+        let with = |under: &str| {
+            let text =
+                format!("# Spec\n## Context\n## Objectives\n| Risk | Mitigation |\n{under}\n");
+            check_file(&text, &rule()).is_empty()
+        };
+        for delimiter in ["|---|---|", "| :-- | --: |", "|:-:|-|", "---|---"] {
+            assert!(with(delimiter), "{delimiter:?} is a delimiter row");
+        }
+        // A data row, a row with one cell that is not dashes, an empty cell, no pipe at all.
+        for not in [
+            "| a | b |",
+            "|---| b |",
+            "| a |---|",
+            "|---||",
+            "|:|---|",
+            "-----",
+        ] {
+            assert!(!with(not), "{not:?} is no delimiter row");
+        }
+    }
+
+    #[test]
     fn a_wrong_first_heading_is_reported_on_its_own_line() {
         // Line 1 is prose, lines 2-4 a fence whose `#` is not a heading, line 5 the heading.
         let text = "Draft.\n```\n# Not a heading\n```\n# Notes\n";

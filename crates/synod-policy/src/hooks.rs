@@ -715,6 +715,58 @@ mod tests {
     }
 
     #[test]
+    fn hook_names_print_and_parse_as_git_spells_them() {
+        for (hook, name) in [
+            (HookName::CommitMsg, "commit-msg"),
+            (HookName::PreCommit, "pre-commit"),
+            (HookName::PrePush, "pre-push"),
+            (HookName::PreReceive, "pre-receive"),
+        ] {
+            assert_eq!(hook.to_string(), name);
+            assert_eq!(name.parse::<HookName>(), Ok(hook));
+        }
+    }
+
+    /// A hook git gives no input to never waits for stdin, even when its stdin stays open
+    /// (a GUI or an IDE running git with a pipe), and its chained `.local` hook still runs.
+    #[cfg(unix)]
+    #[test]
+    fn a_chained_hook_without_input_does_not_read_stdin() {
+        use std::os::unix::fs::PermissionsExt as _;
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let executable = |path: &Path, body: &str| {
+            write(path, &format!("#!/bin/sh\n{body}\n"));
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        };
+        let synod = d.join("synod");
+        executable(&synod, "exit 0");
+        executable(
+            &d.join("commit-msg.local"),
+            &format!("touch {}/local-ran", d.display()),
+        );
+        let hook = d.join("commit-msg");
+        executable(&hook, "");
+        write(&hook, &script(HookName::CommitMsg, &synod));
+        let mut child = Command::new("sh")
+            .arg(&hook)
+            .arg("MSG")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // Holding the pipe open: a hook that read stdin would wait for it forever.
+        let stdin = child.stdin.take();
+        let (done, exited) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(child.wait().expect("wait")));
+        let status = exited.recv_timeout(std::time::Duration::from_secs(60));
+        drop(stdin);
+        let status = status.expect("the hook waited for stdin");
+        assert!(status.success());
+        assert!(d.join("local-ran").exists());
+    }
+
+    #[test]
     fn a_foreign_hook_is_chained_and_put_back_by_uninstall() {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();

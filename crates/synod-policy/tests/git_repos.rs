@@ -12,7 +12,7 @@ mod common;
 
 use common::git_in;
 use synod_policy::CommitRules;
-use synod_policy::hooks::{HookName, InstallOptions, hooks_dir, install};
+use synod_policy::hooks::{HookAction, HookName, InstallOptions, hooks_dir, install, uninstall};
 use synod_policy::receive::{PushConfig, RefUpdate, Side, check_push};
 
 struct Repo {
@@ -85,6 +85,14 @@ async fn hooks_dir_follows_core_hooks_path_and_worktrees() {
     .expect("install");
     assert_eq!(changes[0].path, shared.join("commit-msg"));
     assert!(shared.join("commit-msg").exists());
+    // Uninstalling from the repository finds the same folder.
+    let removed = uninstall(&r.path, &[HookName::CommitMsg])
+        .await
+        .expect("uninstall");
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0].action, HookAction::Removed);
+    assert_eq!(removed[0].path, shared.join("commit-msg"));
+    assert!(!shared.join("commit-msg").exists());
 
     let err = hooks_dir(r.path.parent().expect("parent"))
         .await
