@@ -158,6 +158,17 @@ async fn sha256_push_checks_and_deduplicates() {
         .find(|c| c.id == bad)
         .expect("bad commit");
     assert_eq!(bad_outcome.refs, ["refs/heads/main", "refs/heads/copy"]);
+    // Each message is read whole from git's batch output, to its last character.
+    let headers: Vec<(&str, &str)> = report
+        .commits
+        .iter()
+        .map(|c| (c.id.as_str(), c.header.as_str()))
+        .collect();
+    assert!(headers.contains(&(bad.as_str(), "Bad.")), "{headers:?}");
+    assert!(
+        headers.contains(&(good.as_str(), "fix: good")),
+        "{headers:?}"
+    );
     assert_eq!(report.offending().count(), 1);
     assert!(!report.refs[2].protected);
     assert!(report.refs[3].refused.is_some());
@@ -169,7 +180,23 @@ async fn a_commit_of_exactly_the_limit_is_checked_and_one_byte_over_refuses_the_
     let r = repo(&[]);
     let base = commit(&r.path, "feat: base");
     git(&r.path, &["checkout", "-q", "--detach"]);
-    let new = commit(&r.path, "fix: the commit whose size is the limit");
+    // A message without a final newline (as `--cleanup=verbatim` keeps it): read to its
+    // last character all the same.
+    let message = r.path.parent().expect("parent").join("message");
+    std::fs::write(&message, "fix: the commit whose size is the limit").expect("write");
+    let file = message.to_str().expect("utf-8");
+    git(
+        &r.path,
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "--cleanup=verbatim",
+            "-F",
+            file,
+        ],
+    );
+    let new = git(&r.path, &["rev-parse", "HEAD"]);
     git(&r.path, &["checkout", "-q", "main"]);
     let size: u64 = git(&r.path, &["cat-file", "-s", &new])
         .parse()
@@ -183,6 +210,10 @@ async fn a_commit_of_exactly_the_limit_is_checked_and_one_byte_over_refuses_the_
     let check = |max_bytes| check_push(&r.path, &updates, &push, &rules, Side::Server, max_bytes);
     let report = check(size).await.expect("exactly the limit is read");
     assert_eq!(report.commits.len(), 1);
+    assert_eq!(
+        report.commits[0].header,
+        "fix: the commit whose size is the limit"
+    );
     assert!(report.accepted(), "{}", report.to_human());
     match check(size - 1).await {
         Err(synod_policy::Error::TooLarge {
@@ -190,6 +221,43 @@ async fn a_commit_of_exactly_the_limit_is_checked_and_one_byte_over_refuses_the_
         }) => assert_eq!((source_name, limit), (format!("commit {new}"), size - 1)),
         other => panic!("{other:?}"),
     }
+}
+
+/// A push may carry megabytes of messages (the limit is per commit, and configurable): git's
+/// output is read whole, far past any pipe buffer.
+#[tokio::test]
+async fn a_two_megabyte_message_is_read_whole_when_the_limit_allows_it() {
+    let r = repo(&[]);
+    let base = commit(&r.path, "feat: base");
+    git(&r.path, &["checkout", "-q", "--detach"]);
+    let body = format!("{}\n", "x".repeat(99));
+    let message = r.path.parent().expect("parent").join("message");
+    std::fs::write(
+        &message,
+        format!("docs: a long body\n\n{}", body.repeat(20_000)),
+    )
+    .expect("write");
+    let file = message.to_str().expect("utf-8");
+    git(&r.path, &["commit", "-q", "--allow-empty", "-F", file]);
+    let new = git(&r.path, &["rev-parse", "HEAD"]);
+    git(&r.path, &["checkout", "-q", "main"]);
+    let updates = [RefUpdate {
+        old: base,
+        new,
+        name: "refs/heads/main".into(),
+    }];
+    let report = check_push(
+        &r.path,
+        &updates,
+        &PushConfig::default(),
+        &CommitRules::default(),
+        Side::Server,
+        4 * 1024 * 1024,
+    )
+    .await
+    .expect("read whole");
+    assert_eq!(report.commits.len(), 1);
+    assert_eq!(report.commits[0].header, "docs: a long body");
 }
 
 #[tokio::test]
