@@ -41,6 +41,26 @@ fn commit(dir: &Path, message: &str) -> String {
     git(dir, &["rev-parse", "HEAD"])
 }
 
+/// A commit whose message is `message` byte for byte (`--cleanup=verbatim`: no final newline
+/// added, nothing stripped), given through a file as a long message must be.
+fn commit_verbatim(dir: &Path, message: &str) -> String {
+    let file = dir.parent().expect("parent").join("message");
+    std::fs::write(&file, message).expect("write");
+    let file = file.to_str().expect("utf-8");
+    git(
+        dir,
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "--cleanup=verbatim",
+            "-F",
+            file,
+        ],
+    );
+    git(dir, &["rev-parse", "HEAD"])
+}
+
 #[tokio::test]
 async fn hooks_dir_follows_core_hooks_path_and_worktrees() {
     let r = repo(&[]);
@@ -182,21 +202,7 @@ async fn a_commit_of_exactly_the_limit_is_checked_and_one_byte_over_refuses_the_
     git(&r.path, &["checkout", "-q", "--detach"]);
     // A message without a final newline (as `--cleanup=verbatim` keeps it): read to its
     // last character all the same.
-    let message = r.path.parent().expect("parent").join("message");
-    std::fs::write(&message, "fix: the commit whose size is the limit").expect("write");
-    let file = message.to_str().expect("utf-8");
-    git(
-        &r.path,
-        &[
-            "commit",
-            "-q",
-            "--allow-empty",
-            "--cleanup=verbatim",
-            "-F",
-            file,
-        ],
-    );
-    let new = git(&r.path, &["rev-parse", "HEAD"]);
+    let new = commit_verbatim(&r.path, "fix: the commit whose size is the limit");
     git(&r.path, &["checkout", "-q", "main"]);
     let size: u64 = git(&r.path, &["cat-file", "-s", &new])
         .parse()
@@ -231,15 +237,10 @@ async fn a_two_megabyte_message_is_read_whole_when_the_limit_allows_it() {
     let base = commit(&r.path, "feat: base");
     git(&r.path, &["checkout", "-q", "--detach"]);
     let body = format!("{}\n", "x".repeat(99));
-    let message = r.path.parent().expect("parent").join("message");
-    std::fs::write(
-        &message,
-        format!("docs: a long body\n\n{}", body.repeat(20_000)),
-    )
-    .expect("write");
-    let file = message.to_str().expect("utf-8");
-    git(&r.path, &["commit", "-q", "--allow-empty", "-F", file]);
-    let new = git(&r.path, &["rev-parse", "HEAD"]);
+    let new = commit_verbatim(
+        &r.path,
+        &format!("docs: a long body\n\n{}", body.repeat(20_000)),
+    );
     git(&r.path, &["checkout", "-q", "main"]);
     let updates = [RefUpdate {
         old: base,
