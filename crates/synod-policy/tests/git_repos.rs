@@ -229,6 +229,37 @@ async fn a_commit_of_exactly_the_limit_is_checked_and_one_byte_over_refuses_the_
     }
 }
 
+#[tokio::test]
+async fn only_commits_on_protected_refs_are_checked() {
+    let r = repo(&[]);
+    commit(&r.path, "feat: base");
+    git(&r.path, &["checkout", "-q", "--detach"]);
+    let bad = commit(&r.path, "WIP whatever");
+    git(&r.path, &["checkout", "-q", "main"]);
+    let updates = [RefUpdate {
+        old: "0".repeat(40),
+        new: bad,
+        name: "refs/heads/scratch/mine".into(),
+    }];
+    let push = PushConfig {
+        protected: vec!["refs/heads/main".into()],
+        allow_deletion: false,
+    };
+    let report = check_push(
+        &r.path,
+        &updates,
+        &push,
+        &CommitRules::default(),
+        Side::Server,
+        synod_policy::input::DEFAULT_MAX_INPUT_BYTES,
+    )
+    .await
+    .expect("check");
+    assert!(report.commits.is_empty(), "{report:?}");
+    assert_eq!(report.refs[0].commits, 0);
+    assert!(report.accepted());
+}
+
 /// A push may carry megabytes of messages (the limit is per commit, and configurable): git's
 /// output is read whole, far past any pipe buffer.
 #[tokio::test]
