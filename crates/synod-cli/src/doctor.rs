@@ -172,13 +172,21 @@ const SCRIPT_EXTENSIONS: [&str; 14] = [
 ];
 
 /// The arguments (index, text) that name a script to run: a word with a script's extension,
-/// not an option, no placeholder, no whitespace, and not the code of `-c`/`-e`.
+/// not an option, no placeholder, no whitespace, and not the code of `-c` (alone or ending a
+/// cluster such as `-lc`), `-e` or `-m`.
 fn script_args(args: &[String]) -> Vec<(usize, &str)> {
-    let code_flags = ["-c", "-e", "--eval", "-m", "--command"];
+    let code_flags = ["-e", "--eval", "-m", "--command"];
     args.iter()
         .enumerate()
         .filter(|&(i, arg)| {
-            let after_code_flag = i > 0 && code_flags.contains(&args[i - 1].as_str());
+            let after_code_flag = i > 0 && {
+                let flag = args[i - 1].as_str();
+                // `-c` and clusters that end in it (`bash -lc CODE`, `sh -ec CODE`).
+                let cluster = flag.strip_prefix('-').is_some_and(|letters| {
+                    letters.ends_with('c') && letters.bytes().all(|b| b.is_ascii_alphabetic())
+                });
+                code_flags.contains(&flag) || cluster
+            };
             let extension = Path::new(arg)
                 .extension()
                 .and_then(|e| e.to_str())
@@ -354,9 +362,16 @@ mod tests {
             "tools/Run.SH",    // 8: a script, any case
             "--config=x.toml", // 9: an option
             "data.json",       // 10: not a script
+            "-lc",             // 11
+            "run.sh",          // 12: code after a cluster ending in c (`bash -lc`)
+            "-lx",             // 13
+            "setup.sh",        // 14: a script after other options
         ]
         .map(str::to_owned)
         .to_vec();
-        assert_eq!(script_args(&args), [(0, "agent.py"), (8, "tools/Run.SH")]);
+        assert_eq!(
+            script_args(&args),
+            [(0, "agent.py"), (8, "tools/Run.SH"), (14, "setup.sh")]
+        );
     }
 }
