@@ -13,7 +13,7 @@ mod common;
 use common::git_in;
 use synod_policy::CommitRules;
 use synod_policy::hooks::{HookAction, HookName, InstallOptions, hooks_dir, install, uninstall};
-use synod_policy::receive::{PushConfig, RefUpdate, Side, check_push};
+use synod_policy::receive::{PushConfig, PushReport, RefUpdate, Side, check_push};
 
 struct Repo {
     _tmp: tempfile::TempDir,
@@ -59,6 +59,24 @@ fn commit_verbatim(dir: &Path, message: &str) -> String {
         ],
     );
     git(dir, &["rev-parse", "HEAD"])
+}
+
+/// `check_push` as pre-receive runs it, with the default commit rules.
+async fn check_on_server(
+    repo: &Path,
+    updates: &[RefUpdate],
+    push: &PushConfig,
+    max_bytes: u64,
+) -> synod_policy::Result<PushReport> {
+    check_push(
+        repo,
+        updates,
+        push,
+        &CommitRules::default(),
+        Side::Server,
+        max_bytes,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -158,12 +176,10 @@ async fn sha256_push_checks_and_deduplicates() {
         protected: vec!["refs/heads/main".into(), "refs/heads/copy".into()],
         allow_deletion: false,
     };
-    let report = check_push(
+    let report = check_on_server(
         &r.path,
         &updates,
         &push,
-        &CommitRules::default(),
-        Side::Server,
         synod_policy::input::DEFAULT_MAX_INPUT_BYTES,
     )
     .await
@@ -212,8 +228,8 @@ async fn a_commit_of_exactly_the_limit_is_checked_and_one_byte_over_refuses_the_
         new: new.clone(),
         name: "refs/heads/main".into(),
     }];
-    let (push, rules) = (PushConfig::default(), CommitRules::default());
-    let check = |max_bytes| check_push(&r.path, &updates, &push, &rules, Side::Server, max_bytes);
+    let push = PushConfig::default();
+    let check = |max_bytes| check_on_server(&r.path, &updates, &push, max_bytes);
     let report = check(size).await.expect("exactly the limit is read");
     assert_eq!(report.commits.len(), 1);
     assert_eq!(
@@ -245,12 +261,10 @@ async fn only_commits_on_protected_refs_are_checked() {
         protected: vec!["refs/heads/main".into()],
         allow_deletion: false,
     };
-    let report = check_push(
+    let report = check_on_server(
         &r.path,
         &updates,
         &push,
-        &CommitRules::default(),
-        Side::Server,
         synod_policy::input::DEFAULT_MAX_INPUT_BYTES,
     )
     .await
@@ -278,16 +292,9 @@ async fn a_two_megabyte_message_is_read_whole_when_the_limit_allows_it() {
         new,
         name: "refs/heads/main".into(),
     }];
-    let report = check_push(
-        &r.path,
-        &updates,
-        &PushConfig::default(),
-        &CommitRules::default(),
-        Side::Server,
-        4 * 1024 * 1024,
-    )
-    .await
-    .expect("read whole");
+    let report = check_on_server(&r.path, &updates, &PushConfig::default(), 4 * 1024 * 1024)
+        .await
+        .expect("read whole");
     assert_eq!(report.commits.len(), 1);
     assert_eq!(report.commits[0].header, "docs: a long body");
 }
@@ -328,12 +335,10 @@ async fn tags_of_trees_have_no_commits_and_stored_comment_lines_are_content() {
             name: "refs/heads/new".into(),
         },
     ];
-    let report = check_push(
+    let report = check_on_server(
         &r.path,
         &updates,
         &PushConfig::default(),
-        &CommitRules::default(),
-        Side::Server,
         synod_policy::input::DEFAULT_MAX_INPUT_BYTES,
     )
     .await
