@@ -512,6 +512,46 @@ mod tests {
     }
 
     #[test]
+    fn a_cwd_that_is_a_file_is_invalid_and_named() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let err = AgentCommand::new("sh")
+            .cwd(file.path())
+            .validate()
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidCommand { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&file.path().display().to_string()) && text.contains("not a directory"),
+            "{text}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        AgentCommand::new("sh").cwd(dir.path()).validate().unwrap();
+    }
+
+    #[test]
+    fn the_getters_return_what_the_builder_set() {
+        let cmd = AgentCommand::new("agent").args(["-p", "hi"]);
+        assert_eq!(cmd.get_args(), [OsString::from("-p"), OsString::from("hi")]);
+        assert_eq!(cmd.get_cwd(), None);
+        assert_eq!(cmd.get_timeout(), None);
+        assert_eq!(cmd.get_kill_grace(), DEFAULT_KILL_GRACE);
+        assert_eq!(cmd.get_output_cap(), DEFAULT_OUTPUT_CAP);
+        assert!(cmd.get_track_descendants());
+
+        let set = cmd
+            .cwd("/srv/work")
+            .timeout(Duration::from_secs(90))
+            .kill_grace(Duration::from_millis(1500))
+            .output_cap(4096)
+            .track_descendants(false);
+        assert_eq!(set.get_cwd(), Some(Path::new("/srv/work")));
+        assert_eq!(set.get_timeout(), Some(Duration::from_secs(90)));
+        assert_eq!(set.get_kill_grace(), Duration::from_millis(1500));
+        assert_eq!(set.get_output_cap(), 4096);
+        assert!(!set.get_track_descendants());
+    }
+
+    #[test]
     fn env_allow_accumulates() {
         let cmd = AgentCommand::new("x").env_allow(["A"]).env_allow(["B"]);
         assert_eq!(

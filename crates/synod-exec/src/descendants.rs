@@ -392,15 +392,28 @@ fn send(pid: u32, signal: Signal) {
 mod tests {
     use super::*;
 
+    /// Held by the tests that register made-up roots and claim orphans: each must be the
+    /// only one deciding who owns its orphans.
+    static MADE_UP_ROOTS: Mutex<()> = Mutex::new(());
+
+    fn made_up_roots() -> std::sync::MutexGuard<'static, ()> {
+        MADE_UP_ROOTS.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// A tracker for a made-up root (pids above any `pid_max`), registered like a spawn.
     fn registered(pid: u32, start: u64) -> Tracker {
+        registered_as(pid, start, true)
+    }
+
+    /// [`registered`], tracking descendants (`owner`: it may claim orphans) or not.
+    fn registered_as(pid: u32, start: u64, owner: bool) -> Tracker {
         let tracker = tracker_for(pid, start);
         roots().insert(
             tracker.id,
             Root {
                 pid,
                 start: Some(start),
-                owner: true,
+                owner,
             },
         );
         tracker
@@ -421,9 +434,83 @@ mod tests {
     }
 
     fn p(pid: u32, ppid: u32, pgid: u32, sid: u32, start: u64) -> ProcessInfo {
-        let line =
-            format!("{pid} (x) S {ppid} {pgid} {sid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0");
+        in_state('S', pid, ppid, pgid, sid, start)
+    }
+
+    /// A zombie: exited, not yet reaped by its parent.
+    fn zombie(pid: u32, ppid: u32, start: u64) -> ProcessInfo {
+        in_state('Z', pid, ppid, pid, pid, start)
+    }
+
+    fn in_state(state: char, pid: u32, ppid: u32, pgid: u32, sid: u32, start: u64) -> ProcessInfo {
+        let line = format!(
+            "{pid} (x) {state} {ppid} {pgid} {sid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0"
+        );
         ProcessInfo::parse_stat(&line).unwrap()
+    }
+
+    #[test]
+    fn a_running_leader_of_a_recorded_group_or_session_pulls_its_orphans_in() {
+        // 3001 left the root's session and runs on; two of its grandchildren lost their
+        // parent between two scans: one in 3001's group, one in a group of its own within
+        // 3001's session.
+        let mut t = tracker_for(3000, 50);
+        t.scan_as(
+            &ProcessTable::from_processes([
+                p(3000, 900, 3000, 900, 50),
+                p(3001, 3000, 3001, 3001, 60),
+            ]),
+            false,
+        );
+        assert!(t.known().contains_key(&3001));
+        t.scan_as(
+            &ProcessTable::from_processes([
+                p(3000, 900, 3000, 900, 50),
+                p(3001, 3000, 3001, 3001, 60),
+                p(3002, 1, 3001, 3001, 70),
+                p(3003, 1, 3003, 3001, 70),
+                // Not ours: an orphan in a session of its own.
+                p(3004, 1, 3004, 3004, 70),
+            ]),
+            false,
+        );
+        let mut known: Vec<u32> = t.known().keys().copied().collect();
+        known.sort_unstable();
+        assert_eq!(known, [3001, 3002, 3003]);
+    }
+
+    #[test]
+    fn what_needs_stopping_is_a_live_descendant_or_a_zombie_child_of_ours() {
+        let me = std::process::id();
+        let mut t = tracker_for(4000, 50);
+        for pid in [4001, 4002, 4003] {
+            t.known.insert(pid, 60);
+        }
+        let live = ProcessTable::from_processes([p(4001, 1, 4001, 4001, 60)]);
+        assert!(t.needs_stopping(&live) && t.any_alive(&live));
+        // A zombie that init will reap: nothing to do.
+        let inits = ProcessTable::from_processes([zombie(4002, 1, 60)]);
+        assert!(!t.needs_stopping(&inits) && !t.any_alive(&inits));
+        // A zombie reparented to us: dead, but ours to reap.
+        let ours = ProcessTable::from_processes([zombie(4003, me, 60)]);
+        assert!(t.needs_stopping(&ours) && !t.any_alive(&ours));
+    }
+
+    #[test]
+    fn an_orphan_of_the_same_tick_is_claimed_but_never_another_runs_child() {
+        let _made_up = made_up_roots();
+        let me = std::process::id();
+        let mut t = registered(5_200_000, 1000);
+        // Another run's child, spawned with tracking off (no owner), outside our group.
+        let _other = registered_as(5_200_010, 1100, false);
+        let table = ProcessTable::from_processes([
+            p(5_200_010, me, 5_200_010, 5_200_010, 1100),
+            // Started in the same clock tick as the root.
+            p(5_200_011, me, 5_200_011, 5_200_011, 1000),
+        ]);
+        t.scan_as(&table, true);
+        let known: Vec<u32> = t.known().keys().copied().collect();
+        assert_eq!(known, [5_200_011]);
     }
 
     #[test]
@@ -457,6 +544,7 @@ mod tests {
 
     #[test]
     fn an_orphan_goes_to_its_only_candidate_owner() {
+        let _made_up = made_up_roots();
         let me = std::process::id();
         let my_pgid = nix::unistd::getpgrp().as_raw().unsigned_abs();
         let mut older = registered(5_000_000, 100);
@@ -568,6 +656,31 @@ mod tests {
         assert!(tracker.nothing_left_as(false));
         stranger.kill().unwrap();
         stranger.wait().unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn kill_now_kills_recorded_descendants_outside_the_group() {
+        let (mut child, mut tracker) = spawn_sh("setsid sleep 300 & wait");
+        let descendant = loop {
+            tracker.scan_now();
+            if let Some(pid) = tracker.known().keys().next() {
+                break *pid;
+            }
+            std::thread::yield_now();
+        };
+        tracker.kill_now();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let alive = || ProcessInfo::read(descendant).is_some_and(|p| !p.is_dead());
+        while alive() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let survived = alive();
+        if survived {
+            send(descendant, Signal::SIGKILL);
+        }
+        child.wait().unwrap();
+        assert!(!survived, "kill_now left descendant {descendant} running");
     }
 
     #[cfg(target_os = "linux")]

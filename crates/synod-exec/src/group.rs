@@ -25,9 +25,9 @@ use crate::run::spawn_error;
 /// Longest pause between two checks for a group's survivors.
 const POLL_MAX: Duration = Duration::from_millis(20);
 
-/// Sends `signal` to the process group; `false` when the group no longer exists.
-pub(crate) fn signal_group(pgid: Pid, signal: Signal) -> bool {
-    killpg(pgid, signal) != Err(Errno::ESRCH)
+/// Sends `signal` to the process group; a group that no longer exists is no error.
+pub(crate) fn signal_group(pgid: Pid, signal: Signal) {
+    let _ = killpg(pgid, signal);
 }
 
 /// Whether any live (non-zombie) process is still in the group.

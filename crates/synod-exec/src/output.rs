@@ -151,15 +151,13 @@ impl CapBuf {
                 return;
             }
             self.capped = true;
+            // The head keeps the first `cap / 2` bytes; what it held past that starts the tail.
             let head_cap = self.cap / 2;
-            if self.head.len() > head_cap {
-                let rest = self.head.split_off(head_cap);
-                self.tail.extend(rest);
-            } else {
-                let take = (head_cap - self.head.len()).min(data.len());
-                self.head.extend_from_slice(&data[..take]);
-                data = &data[take..];
-            }
+            let spill = head_cap.min(self.head.len());
+            self.tail.extend(self.head.drain(spill..));
+            let take = (head_cap - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..take]);
+            data = &data[take..];
         }
         let tail_cap = self.cap - self.cap / 2;
         if data.len() >= tail_cap {
@@ -169,16 +167,15 @@ impl CapBuf {
         } else {
             self.tail.extend(data);
             let excess = self.tail.len().saturating_sub(tail_cap);
-            if excess > 0 {
-                self.tail.drain(..excess);
-                self.dropped += excess as u64;
-            }
+            self.tail.drain(..excess);
+            self.dropped += excess as u64;
         }
     }
 
     /// The kept bytes (with the marker when anything was dropped) and the dropped count.
     pub(crate) fn finish(self) -> (Vec<u8>, u64) {
-        if !self.capped || self.dropped == 0 {
+        // Past the cap, at least one byte was always dropped.
+        if self.dropped == 0 {
             let mut all = self.head;
             all.extend(self.tail);
             return (all, 0);

@@ -344,6 +344,8 @@ mod tests {
         );
         assert_eq!(read_small(&dir.path().join("binary"), &mut buf), None);
         assert_eq!(read_small(&dir.path().join("missing"), &mut buf), None);
+        // A directory opens but cannot be read (EISDIR): an error, not a retry.
+        assert_eq!(read_small(dir.path(), &mut buf), None);
     }
 
     #[test]
@@ -421,6 +423,8 @@ mod tests {
         std::fs::create_dir(root.path().join("self")).unwrap();
         let table = ProcessTable::snapshot_at(root.path()).unwrap();
         assert_eq!(table.len(), 2);
+        assert!(!table.is_empty());
+        assert!(ProcessTable::from_processes([]).is_empty());
         assert_eq!(table.descendants_of([3])[0].pid, 4);
         assert!(ProcessTable::snapshot_at(&root.path().join("missing")).is_none());
     }

@@ -457,8 +457,10 @@ mod tests {
             NPM6_SHIM.replace(")\r\n", ""),
             ") ELSE (\r\nnode x %*\r\n".to_owned(),
             "@ECHO off\r\n".to_owned(),
-            // `%*` not last.
+            // `%*` not last, glued to a word, or alone (no program).
             EXE_SHIM.replace("   %*", " %* extra"),
+            "node x.js a%*\r\n".to_owned(),
+            "%*\r\n".to_owned(),
         ];
         for text in cases {
             assert_eq!(parse_shim(&text, DIR, &never), None, "{text:?}");
@@ -475,6 +477,11 @@ mod tests {
         assert_eq!(expand("%~DP0x", DIR, &vars).unwrap(), format!("{DIR}x"));
         assert_eq!(expand("plain", DIR, &vars).unwrap(), "plain");
         assert_eq!(expand("%_prog%", DIR, &vars), None);
+        let prog = Vars {
+            dp0: None,
+            prog: Some("node".to_owned()),
+        };
+        assert_eq!(expand("%_PROG%.exe", DIR, &prog).unwrap(), "node.exe");
         assert_eq!(expand("100%", DIR, &vars), None);
         assert_eq!(expand("%dp0%", DIR, &Vars::default()), None);
     }
@@ -529,6 +536,44 @@ mod tests {
             .env("PATHEXT", ".cmd");
         assert_eq!(find_program(&by_path), Some(bin.join("agent.cmd")));
         assert!(is_batch(Path::new("X.BAT")) && !is_batch(Path::new("x.exe")));
+    }
+
+    #[test]
+    fn pathext_entries_without_a_dot_or_a_name_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["agentcmd", "agent.", "agent.cmd"] {
+            std::fs::write(dir.path().join(name), EXE_SHIM).unwrap();
+        }
+        let cmd = AgentCommand::new("agent")
+            .env("PATH", dir.path())
+            .env("PATHEXT", "cmd;.;.cmd");
+        assert_eq!(find_program(&cmd), Some(dir.path().join("agent.cmd")));
+    }
+
+    #[test]
+    fn a_shim_is_read_up_to_64_kib() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |size: u64| {
+            let path = dir.path().join(format!("s{size}.cmd"));
+            let mut text = EXE_SHIM.to_owned();
+            let pad = usize::try_from(size).unwrap() - text.len();
+            text.push_str(&" ".repeat(pad));
+            std::fs::write(&path, text).unwrap();
+            read_shim(&path)
+        };
+        assert!(at(MAX_SHIM_BYTES).is_some());
+        assert_eq!(at(MAX_SHIM_BYTES + 1), None);
+    }
+
+    #[test]
+    fn a_shims_directory_ends_with_a_backslash_as_dp0_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.cmd");
+        std::fs::write(&path, "@\"%~dp0node.exe\" \"%~dp0cli.js\" %*\r\n").unwrap();
+        let shim = read_shim(&path).unwrap();
+        let dir_text = dir.path().to_str().unwrap();
+        assert_eq!(shim.program, format!("{dir_text}\\node.exe"));
+        assert_eq!(shim.args, [format!("{dir_text}\\cli.js")]);
     }
 
     #[test]

@@ -224,6 +224,81 @@ async fn setsid_and_env_clearing_children_die_with_a_dropped_running_child() {
 }
 
 #[tokio::test]
+async fn setsid_children_recorded_while_the_agent_ran_die_when_it_exits() {
+    // Not a subreaper: once the agent exits they are init's, found only because the scans
+    // made while it ran recorded them. It runs on for a second after both started, across
+    // several scans (at most 250 ms apart).
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique_marker("exits");
+    let body = format!(
+        "{SETSID_CHILDREN}\n\
+         while [ ! -s \"$1/setsid\" ] || [ ! -s \"$1/envi\" ]; do sleep 0.01; done\n\
+         sleep 1"
+    );
+    run(&agent_script(&body, dir.path(), &marker))
+        .await
+        .unwrap();
+    assert_escapees_gone(dir.path(), &marker).await;
+}
+
+#[tokio::test]
+async fn a_stopped_agent_is_continued_so_it_can_exit_gracefully() {
+    // It stops itself (SIGSTOP), then times out: the SIGTERM must come with a SIGCONT, or it
+    // could only be SIGKILLed once the grace ran out, its cleanup never run.
+    let dir = tempfile::tempdir().unwrap();
+    let cleaned = dir.path().join("cleaned");
+    let script = format!(
+        "trap 'echo done > \"{}\"; exit 0' TERM; kill -STOP $$; sleep 300",
+        cleaned.display()
+    );
+    let cmd = AgentCommand::new("sh")
+        .args(["-c", &script])
+        .timeout(Duration::from_secs(1))
+        .kill_grace(Duration::from_secs(5));
+    let err = run(&cmd).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&cleaned).ok().as_deref(),
+        Some("done\n"),
+        "the agent was not given its grace"
+    );
+}
+
+#[tokio::test]
+async fn a_descendant_outside_the_group_that_ignores_sigterm_is_killed_after_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique_marker("stubborn");
+    let body = r#"setsid perl -e '$SIG{TERM} = "IGNORE"; open F, ">", $ARGV[0] or die; print F "$$\n"; close F; sleep 300' "$1/stubborn" "$2" &
+exec sleep 300"#;
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    let watch = dir.path().to_owned();
+    tokio::spawn(async move {
+        pids_in(&watch, &["stubborn"]).await;
+        cancel.cancel();
+    });
+    let err = run_with_cancel(&agent_script(body, dir.path(), &marker), &token)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    let pid = pids_in(dir.path(), &["stubborn"]).await[0];
+    assert_marker_gone(&marker).await;
+    assert!(!process_alive(pid), "process {pid} survived");
+}
+
+#[tokio::test]
+async fn an_untracked_run_that_leaves_nothing_does_not_wait_out_its_grace() {
+    // An hour of grace: were the empty group taken for alive, this would not return.
+    let out = run(&AgentCommand::new("sh")
+        .args(["-c", "echo ok"])
+        .track_descendants(false)
+        .kill_grace(Duration::from_secs(3600)))
+    .await
+    .unwrap();
+    assert_eq!(out.stdout_lossy(), "ok\n");
+}
+
+#[tokio::test]
 async fn without_tracking_only_the_group_is_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let marker = unique_marker("untracked");

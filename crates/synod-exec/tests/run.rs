@@ -22,8 +22,18 @@ async fn collects_stdout_stderr_status_and_duration() {
     assert_eq!(out.stdout_lossy(), "out\u{fffd}");
     assert_eq!(out.stderr_lossy(), "err");
     assert!(out.status.success());
+    assert!(out.success());
+    assert_eq!(out.code(), Some(0));
     assert!(!out.stdout_truncated && !out.stderr_truncated);
     assert!(out.duration > Duration::ZERO);
+    // Debug shows sizes and short tails, never a whole (possibly huge) output.
+    let debug = format!("{out:?}");
+    assert!(
+        debug.contains("stdout_len: 4")
+            && debug.contains("stderr_len: 3")
+            && debug.contains("stderr_tail: \"err\""),
+        "{debug}"
+    );
 }
 
 #[tokio::test]
@@ -124,6 +134,14 @@ async fn non_zero_exit_keeps_output_and_classifies() {
     assert_eq!(*code, 7);
     assert!(stderr_tail.contains("429"), "{stderr_tail}");
     assert_eq!(output.stdout_lossy(), "result\n");
+    assert_eq!(output.code(), Some(7));
+    assert!(!output.success());
+    assert_eq!(
+        err.output()
+            .map(|o| o.stdout_lossy().into_owned())
+            .as_deref(),
+        Some("result\n")
+    );
     assert_eq!(
         err.class(),
         ErrorClass::RateLimited {
@@ -152,6 +170,9 @@ async fn signaled() {
     assert!(matches!(err, Error::Signaled { signal: 9, .. }), "{err}");
     assert!(err.to_string().contains("SIGKILL"), "{err}");
     assert_eq!(err.class(), ErrorClass::Transient);
+    let output = err.output().expect("a signalled run keeps its output");
+    assert_eq!(output.code(), None);
+    assert!(!output.success());
 }
 
 #[tokio::test]
@@ -164,6 +185,12 @@ async fn timeout_keeps_partial_output() {
     };
     assert_eq!(*after, Duration::from_millis(1000));
     assert_eq!(partial.stdout_lossy(), "started\n");
+    assert_eq!(
+        err.output()
+            .map(|o| o.stdout_lossy().into_owned())
+            .as_deref(),
+        Some("started\n")
+    );
     assert_eq!(err.class(), ErrorClass::Transient);
     assert!(
         err.is_timeout(),
@@ -187,6 +214,58 @@ async fn cancellation() {
     token.cancel();
     let err = run(&sh("sleep 30").cancel_token(token)).await.unwrap_err();
     assert!(matches!(err, Error::Cancelled), "{err}");
+}
+
+#[tokio::test]
+async fn a_run_cancelled_before_it_starts_spawns_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("started");
+    let touch = sh(&format!("touch '{}'", marker.display()));
+    let fired = CancellationToken::new();
+    fired.cancel();
+
+    // Either token alone stops it: the caller's or the command's own.
+    let err = run_with_cancel(&touch, &fired).await.unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    let err = run(&touch.clone().cancel_token(fired.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    let err = run_with_cancel(
+        &touch.clone().cancel_token(fired.clone()),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    assert!(err.output().is_none());
+    assert!(
+        !marker.exists(),
+        "a cancelled run must not start its program"
+    );
+    // Nothing is even looked up: a missing program is not reported.
+    let err = run(&AgentCommand::new("/definitely/not/a/program").cancel_token(fired.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    let err = run_with_cancel(&AgentCommand::new("/definitely/not/a/program"), &fired)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+
+    run_with_cancel(&touch, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(marker.exists());
+}
+
+#[tokio::test]
+async fn a_child_that_stops_reading_stdin_early_is_not_an_error() {
+    // 1 MiB is more than a pipe holds: the write is still going when `head` exits.
+    let out = run(&sh("head -c 3").stdin(vec![b'y'; 1 << 20]))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, b"yyy");
 }
 
 #[tokio::test]

@@ -103,6 +103,57 @@ async fn an_orphan_of_an_agent_that_exits_at_once_is_stopped_and_reaped() {
     }
 }
 
+#[tokio::test]
+async fn an_orphan_that_ignores_sigterm_is_killed_and_reaped_before_run_returns() {
+    let _serial = exclusive().await;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique_marker("stubborn");
+    let body = r#"setsid perl -e '$SIG{TERM} = "IGNORE"; open F, ">", $ARGV[0] or die; print F "$$\n"; close F; sleep 300' "$1/stubborn" "$2" &
+while [ ! -s "$1/stubborn" ]; do sleep 0.01; done
+exit 0"#;
+    run(&agent_script(body, dir.path(), &marker)).await.unwrap();
+    // SIGKILLed once the grace ran out, and waited for until it died and was reaped.
+    assert!(
+        marker_free_now(&marker),
+        "{:?}",
+        common::marked_alive(&marker)
+    );
+    assert!(my_children().is_empty(), "{:?}", my_children());
+}
+
+#[tokio::test]
+async fn an_untracked_run_does_not_wait_out_its_grace_for_a_zombie_in_its_group() {
+    // Tracking off, as a subreaper: the agent orphans a member of its group, which is
+    // reparented to us, stopped with the group, and stays our zombie (only tracked
+    // descendants are reaped). A group whose members are all zombies is gone: were it taken
+    // for alive, the run would wait out its hour of grace.
+    let _serial = exclusive().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("member");
+    let script = format!("(sleep 300 & echo $! > \"{}\"); exit 0", pidfile.display());
+    let cmd = AgentCommand::new("sh")
+        .args(["-c", &script])
+        .track_descendants(false)
+        .kill_grace(Duration::from_secs(3600));
+    run(&cmd).await.unwrap();
+    let pid = common::read_pids(&pidfile, 1).await[0];
+    let member = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(member, nix::sys::signal::Signal::SIGKILL);
+    nix::sys::wait::waitpid(member, None).unwrap();
+}
+
+#[tokio::test]
+async fn a_tracked_run_does_not_wait_out_its_grace_for_a_zombie_in_its_group() {
+    // As above with tracking on: the orphaned member is stopped, and its zombie no longer
+    // counts as a live member of the group; it is reaped before `run` returns.
+    let _serial = exclusive().await;
+    let cmd = AgentCommand::new("sh")
+        .args(["-c", "(sleep 300 &); exit 0"])
+        .kill_grace(Duration::from_secs(3600));
+    run(&cmd).await.unwrap();
+    assert!(my_children().is_empty(), "{:?}", my_children());
+}
+
 fn marker_free_now(marker: &str) -> bool {
     common::marked_alive(marker).is_empty()
 }
