@@ -244,11 +244,13 @@ async fn setsid_children_recorded_while_the_agent_ran_die_when_it_exits() {
 #[tokio::test]
 async fn a_stopped_agent_is_continued_so_it_can_exit_gracefully() {
     // It stops itself (SIGSTOP), then times out: the SIGTERM must come with a SIGCONT, or it
-    // could only be SIGKILLed once the grace ran out, its cleanup never run.
+    // could only be SIGKILLed once the grace ran out, its cleanup never run. The cleanup
+    // takes a moment (a loop of shell builtins, no child to signal), well within the grace.
     let dir = tempfile::tempdir().unwrap();
     let cleaned = dir.path().join("cleaned");
     let script = format!(
-        "trap 'echo done > \"{}\"; exit 0' TERM; kill -STOP $$; sleep 300",
+        "trap 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo done > \"{}\"; exit 0' TERM; \
+         kill -STOP $$; sleep 300",
         cleaned.display()
     );
     let cmd = AgentCommand::new("sh")
