@@ -561,8 +561,8 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             read_shim(&path)
         };
-        assert!(at(MAX_SHIM_BYTES).is_some());
-        assert_eq!(at(MAX_SHIM_BYTES + 1), None);
+        assert!(at(64 * 1024).is_some());
+        assert_eq!(at(64 * 1024 + 1), None);
     }
 
     #[test]

@@ -117,6 +117,14 @@ async fn timeout_while_streaming() {
     );
     let err = running.wait().await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
+
+    // A child that finishes within its timeout is not stopped by it.
+    let out = spawn(&sh("echo done").timeout(Duration::from_secs(60)))
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, b"done\n");
 }
 
 #[tokio::test]
