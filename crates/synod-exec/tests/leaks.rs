@@ -12,8 +12,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    SETSID_CHILDREN, agent_script, assert_group_gone, assert_marker_gone, marked_alive, pids_in,
-    process_alive, read_pids, unique_marker,
+    SETSID_CHILDREN, STUBBORN_SETSID_CHILD, agent_script, assert_group_gone, assert_marker_gone,
+    marked_alive, pids_in, process_alive, read_pids, unique_marker,
 };
 use futures::StreamExt;
 use synod_exec::{AgentCommand, Error, run, run_with_cancel, spawn};
@@ -270,8 +270,7 @@ async fn a_stopped_agent_is_continued_so_it_can_exit_gracefully() {
 async fn a_descendant_outside_the_group_that_ignores_sigterm_is_killed_after_the_grace() {
     let dir = tempfile::tempdir().unwrap();
     let marker = unique_marker("stubborn");
-    let body = r#"setsid perl -e '$SIG{TERM} = "IGNORE"; open F, ">", $ARGV[0] or die; print F "$$\n"; close F; sleep 300' "$1/stubborn" "$2" &
-exec sleep 300"#;
+    let body = format!("{STUBBORN_SETSID_CHILD}\nexec sleep 300");
     let token = CancellationToken::new();
     let cancel = token.clone();
     let watch = dir.path().to_owned();
@@ -279,7 +278,7 @@ exec sleep 300"#;
         pids_in(&watch, &["stubborn"]).await;
         cancel.cancel();
     });
-    let err = run_with_cancel(&agent_script(body, dir.path(), &marker), &token)
+    let err = run_with_cancel(&agent_script(&body, dir.path(), &marker), &token)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Cancelled), "{err}");

@@ -13,8 +13,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    DAEMON, SETSID_CHILDREN, agent_script, assert_marker_gone, my_children, pids_in, process_alive,
-    unique_marker,
+    DAEMON, SETSID_CHILDREN, STUBBORN_SETSID_CHILD, agent_script, assert_marker_gone, my_children,
+    pids_in, process_alive, unique_marker,
 };
 use synod_exec::{AgentCommand, CancellationToken, Error, become_subreaper, run, run_with_cancel};
 use tokio::sync::{Mutex, MutexGuard};
@@ -108,10 +108,12 @@ async fn an_orphan_that_ignores_sigterm_is_killed_and_reaped_before_run_returns(
     let _serial = exclusive().await;
     let dir = tempfile::tempdir().unwrap();
     let marker = unique_marker("stubborn");
-    let body = r#"setsid perl -e '$SIG{TERM} = "IGNORE"; open F, ">", $ARGV[0] or die; print F "$$\n"; close F; sleep 300' "$1/stubborn" "$2" &
-while [ ! -s "$1/stubborn" ]; do sleep 0.01; done
-exit 0"#;
-    run(&agent_script(body, dir.path(), &marker)).await.unwrap();
+    let body = format!(
+        "{STUBBORN_SETSID_CHILD}\nwhile [ ! -s \"$1/stubborn\" ]; do sleep 0.01; done\nexit 0"
+    );
+    run(&agent_script(&body, dir.path(), &marker))
+        .await
+        .unwrap();
     // SIGKILLed once the grace ran out, and waited for until it died and was reaped.
     assert!(
         marker_free_now(&marker),

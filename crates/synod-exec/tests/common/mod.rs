@@ -151,6 +151,12 @@ setsid perl -e "$SLEEPER" "$1/setsid" "$2" &
 env -i setsid perl -e "$SLEEPER" "$1/envi" "$2" &
 "#;
 
+/// A shell line starting, in the background, a `setsid` child that ignores SIGTERM (only a
+/// SIGKILL stops it), writing its pid to `$DIR/stubborn`.
+pub const STUBBORN_SETSID_CHILD: &str = r#"
+setsid perl -e '$SIG{TERM} = "IGNORE"; open F, ">", $ARGV[0] or die; print F "$$\n"; close F; sleep 300' "$1/stubborn" "$2" &
+"#;
+
 /// A double-forking daemon (fork, setsid, fork; the intermediates exit at once) writing its
 /// pid to `$DIR/daemon`.
 pub const DAEMON: &str = r#"
