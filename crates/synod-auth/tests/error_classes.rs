@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::time::Duration;
 
 use synod_auth::http::http_client;
 use synod_auth::{DeviceFlow, Endpoints, Error, Provider};
@@ -91,6 +92,34 @@ async fn an_error_page_is_the_http_status_and_a_bad_200_is_a_protocol_error() {
     .await;
     assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
     assert_eq!(err.class(), ErrorClass::Permanent);
+}
+
+#[tokio::test]
+async fn overload_answers_keep_the_servers_retry_after() {
+    for (status_line, status, class) in [
+        ("503 Service Unavailable", 503, ErrorClass::Transient),
+        ("502 Bad Gateway", 502, ErrorClass::Transient),
+        ("408 Request Timeout", 408, ErrorClass::Transient),
+        (
+            "429 Too Many Requests",
+            429,
+            ErrorClass::RateLimited {
+                retry_after: Some(Duration::from_secs(7)),
+            },
+        ),
+    ] {
+        let err = start_against(&answer_once(format!(
+            "HTTP/1.1 {status_line}\r\nretry-after: 7\r\ncontent-type: text/plain\r\ncontent-length: 4\r\nconnection: close\r\n\r\nbusy"
+        )))
+        .await;
+        assert!(
+            matches!(err, Error::Http { status: s, retry_after: Some(wait), .. }
+                if s == status && wait == Duration::from_secs(7)),
+            "{status}: {err:?}"
+        );
+        assert!(err.to_string().contains("(retry after 7 s)"), "{err}");
+        assert_eq!(err.class(), class, "{status}");
+    }
 }
 
 #[tokio::test]

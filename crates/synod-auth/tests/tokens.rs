@@ -123,6 +123,7 @@ async fn valid_tokens_are_not_refreshed() {
     let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
     let first = login(&server, store.clone()).await;
     let manager = TokenManager::new(provider(&server).await, store).unwrap();
+    assert_eq!(manager.stored().await.unwrap(), Some(first.clone()));
     for _ in 0..3 {
         assert_eq!(
             manager.access_token().await.unwrap().expose(),
@@ -158,12 +159,14 @@ async fn logout_revokes_refresh_then_access_and_deletes() {
     );
 
     let manager = TokenManager::new(provider(&server).await, store.clone()).unwrap();
+    assert_eq!(manager.stored().await.unwrap(), Some(token.clone()));
     let outcome = manager.logout().await.unwrap();
     assert!(
         outcome.revoked_refresh && outcome.revoked_access && outcome.deleted,
         "{outcome:?}"
     );
     assert_eq!(store.load(&token.key()).unwrap(), None);
+    assert_eq!(manager.stored().await.unwrap(), None);
     assert!(matches!(
         manager.access_token().await.unwrap_err(),
         Error::NotLoggedIn { .. }
