@@ -74,6 +74,10 @@ pub mod store;
 
 pub use device::{DeviceAuthorization, DeviceFlow};
 pub use error::{Error, Result};
+/// The credential-store interface `KeyringTokenStore` keeps its entries in (feature `keyring`),
+/// for [`KeyringTokenStore::with_credential_store`].
+#[cfg(feature = "keyring")]
+pub use keyring_core;
 pub use lock::{DEFAULT_LOCK_WAIT, LoginLock};
 pub use manager::{DEFAULT_SKEW, Logout, TokenManager, login_interactive, login_with};
 pub use provider::{ClientAuth, Endpoints, Provider};

@@ -559,11 +559,18 @@ pub use keyring_store::KeyringTokenStore;
 #[cfg(feature = "keyring")]
 mod keyring_store {
     use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use keyring_core::{CredentialStore, Entry};
 
     use super::{AUTH_DIR_ENV, Error, FileTokenStore, Result, StoredToken, TokenKey, TokenStore};
 
     /// Tokens in the OS keyring (feature `keyring`): one entry per provider and client, plus
     /// an index entry so [`TokenStore::list`] works. Needs a running Secret Service on Linux.
+    ///
+    /// [`KeyringTokenStore::with_credential_store`] puts the entries in another
+    /// [`keyring_core`] store instead: the Linux kernel keyring of a headless machine
+    /// (`linux-keyutils-keyring-store`), or `keyring_core::mock::Store` in tests.
     ///
     /// The keyring has no locks, so the cross-process refresh lock of a login is a file in
     /// [`KeyringTokenStore::lock_dir`]: `keyring-locks` in `$SYNOD_AUTH_DIR` or
@@ -572,6 +579,7 @@ mod keyring_store {
     pub struct KeyringTokenStore {
         service: String,
         lock_dir: Option<PathBuf>,
+        credentials: Option<Arc<CredentialStore>>,
     }
 
     impl Default for KeyringTokenStore {
@@ -588,7 +596,24 @@ mod keyring_store {
             Self {
                 service: service.into(),
                 lock_dir: None,
+                credentials: None,
             }
+        }
+
+        /// Keep the entries in `store` instead of the platform's keyring.
+        ///
+        /// ```
+        /// use synod_auth::keyring_core::mock;
+        /// use synod_auth::{KeyringTokenStore, TokenStore};
+        ///
+        /// let store = KeyringTokenStore::new("my-tool").with_credential_store(mock::Store::new()?);
+        /// assert!(store.list()?.is_empty());
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        #[must_use]
+        pub fn with_credential_store(mut self, store: Arc<CredentialStore>) -> Self {
+            self.credentials = Some(store);
+            self
         }
 
         /// Keep the refresh lock files in `dir` (created private on first use).
@@ -613,11 +638,15 @@ mod keyring_store {
             Ok(base.join("keyring-locks"))
         }
 
-        fn entry(&self, user: &str) -> Result<keyring::Entry> {
-            keyring::Entry::new(&self.service, user).map_err(|err| self.error(user, &err))
+        fn entry(&self, user: &str) -> Result<Entry> {
+            let entry = match &self.credentials {
+                Some(store) => Entry::new_in_store(store, &self.service, user),
+                None => keyring::Entry::new(&self.service, user).map(|entry| entry.inner),
+            };
+            entry.map_err(|err| self.error(user, &err))
         }
 
-        fn error(&self, user: &str, err: &keyring::Error) -> Error {
+        fn error(&self, user: &str, err: &keyring_core::Error) -> Error {
             Error::Keyring {
                 entry: format!("{}/{user}", self.service),
                 reason: err.to_string(),
@@ -627,7 +656,7 @@ mod keyring_store {
         fn read(&self, user: &str) -> Result<Option<String>> {
             match self.entry(user)?.get_password() {
                 Ok(value) => Ok(Some(value)),
-                Err(keyring::Error::NoEntry) => Ok(None),
+                Err(keyring_core::Error::NoEntry) => Ok(None),
                 Err(err) => Err(self.error(user, &err)),
             }
         }
@@ -691,7 +720,7 @@ mod keyring_store {
             let user = key.file_stem();
             let existed = match self.entry(&user)?.delete_credential() {
                 Ok(()) => true,
-                Err(keyring::Error::NoEntry) => false,
+                Err(keyring_core::Error::NoEntry) => false,
                 Err(err) => return Err(self.error(&user, &err)),
             };
             let mut index = self.index()?;
