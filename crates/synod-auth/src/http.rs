@@ -120,7 +120,6 @@ struct PacerState {
     interval: Duration,
     failures: u32,
     polls: u32,
-    slow_downs: u32,
 }
 
 /// Longest wait between polls after network failures (RFC 8628 section 3.5 backoff).
@@ -134,7 +133,6 @@ impl Pacer {
                 interval,
                 failures: 0,
                 polls: 0,
-                slow_downs: 0,
             }),
         }
     }
@@ -171,10 +169,8 @@ impl Pacer {
         state.failures = 0;
         if oauth_error == Some("slow_down") {
             state.interval += Duration::from_secs(5);
-            state.slow_downs += 1;
             tracing::info!(
                 interval_s = state.interval.as_secs(),
-                slow_downs = state.slow_downs,
                 "server asked to slow down; polling interval raised by 5 s"
             );
         }

@@ -313,7 +313,7 @@ impl TokenManager {
     #[tracing::instrument(skip_all, fields(issuer = %self.inner.key.issuer, client_id = %self.inner.key.client_id))]
     async fn refresh_locked(&self, token: StoredToken) -> Result<StoredToken> {
         let err = match self.refresh_with(&token).await {
-            Err(err @ Error::ReauthRequired { .. }) if token.refresh_token.is_some() => err,
+            Err(err @ Error::ReauthRequired { .. }) => err,
             other => return other,
         };
         let latest = match self.reload().await {
@@ -425,16 +425,16 @@ impl TokenManager {
         if let Some(endpoint) = provider.endpoints().revocation.clone() {
             let client = provider.oauth_client()?;
             if let Some(refresh) = &token.refresh_token {
-                self.revoke(
-                    &client,
-                    &endpoint,
-                    "refresh_token",
-                    StandardRevocableToken::RefreshToken(RefreshToken::new(
-                        refresh.expose().to_owned(),
-                    )),
-                )
-                .await?;
-                outcome.revoked_refresh = true;
+                outcome.revoked_refresh = self
+                    .revoke(
+                        &client,
+                        &endpoint,
+                        "refresh_token",
+                        StandardRevocableToken::RefreshToken(RefreshToken::new(
+                            refresh.expose().to_owned(),
+                        )),
+                    )
+                    .await?;
             }
             outcome.revoked_access = self
                 .revoke(
@@ -791,9 +791,85 @@ mod tests {
             reads_before + 1,
             "one re-read after the wait"
         );
-        assert_eq!(store.inner.load(&key).unwrap(), Some(theirs));
+        assert_eq!(store.inner.load(&key).unwrap(), Some(theirs.clone()));
+        assert_eq!(
+            manager.stored().await.unwrap(),
+            Some(theirs),
+            "the cache holds what was picked up"
+        );
         // The lock is free again.
         assert!(LoginLock::try_acquire(&lock_path).unwrap().is_some());
+    }
+
+    #[test]
+    fn only_plain_http_to_a_loopback_host_is_revoked_without_tls() {
+        for url in [
+            "http://127.0.0.1:8080/revoke",
+            "http://127.8.0.1/revoke",
+            "http://[::1]:9/revoke",
+            "http://localhost/revoke",
+        ] {
+            assert!(is_loopback_http(url), "{url}");
+        }
+        for url in [
+            "https://127.0.0.1/revoke",
+            "https://localhost/revoke",
+            "http://10.0.0.1/revoke",
+            "http://[2001:db8::1]/revoke",
+            "http://localhost.example.com/revoke",
+            "http://auth.example.test/revoke",
+            "not a url",
+        ] {
+            assert!(!is_loopback_http(url), "{url}");
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn an_expired_token_another_process_stored_is_refreshed_not_handed_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, manager, expired) = setup(dir.path());
+        let lock_path = store.refresh_lock_path(&expired.key()).unwrap().unwrap();
+        let held = LoginLock::try_acquire(&lock_path).unwrap().unwrap();
+        let mut lookups = store.lock_lookups.subscribe();
+        let waiter = tokio::spawn({
+            let manager = manager.clone();
+            async move { manager.access_token().await }
+        });
+        lookups.wait_for(|n| *n >= 1).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // The holder stores a token that has expired already, and releases the lock.
+        let stale = token(&expired.endpoints, "theirs-expired", unix_now() - 5);
+        store.inner.save(&stale).unwrap();
+        drop(held);
+
+        // So it must be refreshed, and the refresh reaches the token endpoint (a closed port).
+        let err = waiter.await.unwrap().unwrap_err();
+        assert!(matches!(err, Error::Network { .. }), "{err:?}");
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn without_a_refresh_token_a_token_is_used_until_it_expires_then_reauth() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, manager, expired) = setup(dir.path());
+        let mut short = token(&expired.endpoints, "short-lived", unix_now() + 30);
+        short.refresh_token = None;
+        store.save(&short).unwrap();
+        // Inside the skew, but nothing to refresh with: still valid, so it is used.
+        assert_eq!(
+            manager.access_token().await.unwrap().expose(),
+            "short-lived"
+        );
+
+        let mut gone = token(&expired.endpoints, "gone", unix_now() - 1);
+        gone.refresh_token = None;
+        store.save(&gone).unwrap();
+        let err = manager.refresh().await.unwrap_err();
+        assert!(
+            matches!(&err, Error::ReauthRequired { reason, .. }
+                if reason == "the access token expired and there is no refresh token"),
+            "{err:?}"
+        );
+        assert_eq!(store.load(&gone.key()).unwrap(), Some(gone), "nothing lost");
     }
 
     #[tokio::test(flavor = "current_thread", start_paused = true)]

@@ -365,6 +365,13 @@ mod tests {
             .with_client_secret("hunter2-client-secret", ClientAuth::Post);
         let debug = format!("{provider:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(
+            debug.starts_with("Provider {")
+                && debug.contains("\"https://auth.example.test\"")
+                && debug.contains("client_id: \"c\"")
+                && debug.contains("auth: Post"),
+            "everything but the secret is shown: {debug}"
+        );
         assert_eq!(provider.issuer(), "https://auth.example.test");
         assert_eq!(provider.auth(), ClientAuth::Post);
     }

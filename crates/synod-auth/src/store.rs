@@ -32,6 +32,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
@@ -280,10 +281,7 @@ impl FileTokenStore {
     /// # Errors
     /// [`Error::NoTokenDir`] if neither is available.
     pub fn from_env() -> Result<Self> {
-        match std::env::var_os(AUTH_DIR_ENV) {
-            Some(dir) if !dir.is_empty() => Ok(Self::new(dir)),
-            _ => Ok(Self::new(Self::default_dir()?)),
-        }
+        Ok(Self::new(auth_dir(|name| std::env::var_os(name))?))
     }
 
     /// The platform config directory plus `synod/auth`: `$XDG_CONFIG_HOME` or `~/.config` on
@@ -292,18 +290,7 @@ impl FileTokenStore {
     /// # Errors
     /// [`Error::NoTokenDir`] if the base directory cannot be determined.
     pub fn default_dir() -> Result<PathBuf> {
-        let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        let base = if cfg!(windows) {
-            non_empty("APPDATA").map(PathBuf::from)
-        } else if cfg!(target_os = "macos") {
-            non_empty("HOME").map(|home| PathBuf::from(home).join("Library/Application Support"))
-        } else {
-            non_empty("XDG_CONFIG_HOME")
-                .map(PathBuf::from)
-                .or_else(|| non_empty("HOME").map(|home| PathBuf::from(home).join(".config")))
-        };
-        base.map(|base| base.join("synod").join("auth"))
-            .ok_or(Error::NoTokenDir)
+        default_dir(|name| std::env::var_os(name))
     }
 
     /// The directory.
@@ -510,47 +497,57 @@ fn check_private(_path: &Path, _meta: &fs::Metadata, _fix: &'static str) -> Resu
     Ok(())
 }
 
-#[cfg(unix)]
+/// Where tokens go: `$SYNOD_AUTH_DIR`, else [`default_dir`]; `var` reads the environment.
+pub(crate) fn auth_dir(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
+    match var(AUTH_DIR_ENV) {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ => default_dir(var),
+    }
+}
+
+/// The platform config directory plus `synod/auth` (see [`FileTokenStore::default_dir`]).
+fn default_dir(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
+    let non_empty = |name: &str| var(name).filter(|v| !v.is_empty());
+    let base = if cfg!(windows) {
+        non_empty("APPDATA").map(PathBuf::from)
+    } else if cfg!(target_os = "macos") {
+        non_empty("HOME").map(|home| PathBuf::from(home).join("Library/Application Support"))
+    } else {
+        non_empty("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| non_empty("HOME").map(|home| PathBuf::from(home).join(".config")))
+    };
+    base.map(|base| base.join("synod").join("auth"))
+        .ok_or(Error::NoTokenDir)
+}
+
 fn create_private_dir(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)
-}
-
-#[cfg(unix)]
-fn open_private(path: &Path) -> io::Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_private(path: &Path) -> io::Result<fs::File> {
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    #[cfg(unix)]
+    fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
     Ok(())
+}
+
+fn open_private(path: &Path) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Make a rename in `dir` durable. Windows cannot open a directory as a file to sync it; NTFS
+/// journals the rename itself.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    if cfg!(unix) {
+        fs::File::open(dir)?.sync_all()
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(feature = "keyring")]
@@ -563,7 +560,7 @@ mod keyring_store {
 
     use keyring_core::{CredentialStore, Entry};
 
-    use super::{AUTH_DIR_ENV, Error, FileTokenStore, Result, StoredToken, TokenKey, TokenStore};
+    use super::{Error, Result, StoredToken, TokenKey, TokenStore, auth_dir};
 
     /// Tokens in the OS keyring (feature `keyring`): one entry per provider and client, plus
     /// an index entry so [`TokenStore::list`] works. Needs a running Secret Service on Linux.
@@ -574,7 +571,7 @@ mod keyring_store {
     ///
     /// The keyring has no locks, so the cross-process refresh lock of a login is a file in
     /// [`KeyringTokenStore::lock_dir`]: `keyring-locks` in `$SYNOD_AUTH_DIR` or
-    /// [`FileTokenStore::default_dir`], unless set with [`KeyringTokenStore::with_lock_dir`].
+    /// [`FileTokenStore::default_dir`](super::FileTokenStore::default_dir), unless set with [`KeyringTokenStore::with_lock_dir`].
     #[derive(Debug, Clone)]
     pub struct KeyringTokenStore {
         service: String,
@@ -631,11 +628,7 @@ mod keyring_store {
             if let Some(dir) = &self.lock_dir {
                 return Ok(dir.clone());
             }
-            let base = match std::env::var_os(AUTH_DIR_ENV) {
-                Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-                _ => FileTokenStore::default_dir()?,
-            };
-            Ok(base.join("keyring-locks"))
+            Ok(auth_dir(|name| std::env::var_os(name))?.join("keyring-locks"))
         }
 
         fn entry(&self, user: &str) -> Result<Entry> {
@@ -985,6 +978,139 @@ mod tests {
         assert_ne!(other.refresh_lock_path(&key).unwrap().unwrap(), path);
         let _held = crate::LoginLock::try_acquire(&path).unwrap().unwrap();
         assert!(crate::LoginLock::try_acquire(&path).unwrap().is_none());
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    #[test]
+    fn the_token_directory_comes_from_the_environment_in_xdg_order() {
+        let dir = |vars: &[(&str, &str)]| auth_dir(env(vars));
+        let all = [
+            (AUTH_DIR_ENV, "/srv/tokens"),
+            ("XDG_CONFIG_HOME", "/xdg"),
+            ("HOME", "/home/u"),
+        ];
+        assert_eq!(dir(&all).unwrap(), Path::new("/srv/tokens"));
+        // An empty variable counts as unset, at every step.
+        let rest = [
+            (AUTH_DIR_ENV, ""),
+            ("XDG_CONFIG_HOME", "/xdg"),
+            ("HOME", "/home/u"),
+        ];
+        assert_eq!(dir(&rest).unwrap(), Path::new("/xdg/synod/auth"));
+        let home = [
+            (AUTH_DIR_ENV, ""),
+            ("XDG_CONFIG_HOME", ""),
+            ("HOME", "/home/u"),
+        ];
+        assert_eq!(dir(&home).unwrap(), Path::new("/home/u/.config/synod/auth"));
+        assert!(matches!(dir(&[("HOME", "")]), Err(Error::NoTokenDir)));
+        assert!(matches!(dir(&[]), Err(Error::NoTokenDir)));
+
+        // The real environment: this process's own variables, read the same way.
+        let real = |name: &str| std::env::var_os(name);
+        assert_eq!(FileTokenStore::default_dir().ok(), default_dir(real).ok());
+        assert_eq!(
+            FileTokenStore::from_env().ok().map(|s| s.dir().to_owned()),
+            auth_dir(real).ok()
+        );
+    }
+
+    #[cfg(all(unix, feature = "keyring"))]
+    #[test]
+    fn keyring_lock_files_live_under_the_token_directory_unless_told_otherwise() {
+        let expected = auth_dir(|name| std::env::var_os(name)).map(|dir| dir.join("keyring-locks"));
+        assert_eq!(KeyringTokenStore::new("s").lock_dir().ok(), expected.ok());
+    }
+
+    #[test]
+    fn a_token_directory_that_is_a_file_is_an_error_not_an_empty_store() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("not-a-dir");
+        fs::write(&file, "x").unwrap();
+        let store = FileTokenStore::new(&file);
+        let key = sample("t").key();
+        let io_op = |err: Error| match err {
+            Error::Io { op, path, .. } => {
+                assert!(path.starts_with(&file), "{}", path.display());
+                op
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(io_op(store.load(&key).unwrap_err()), "inspect");
+        assert_eq!(io_op(store.delete(&key).unwrap_err()), "delete");
+        assert_eq!(io_op(store.list().unwrap_err()), "list");
+
+        // Below a file, the directory cannot even be inspected.
+        let below = FileTokenStore::new(file.join("auth"));
+        assert_eq!(io_op(below.save(&sample("t")).unwrap_err()), "inspect");
+        assert_eq!(fs::read_to_string(&file).unwrap(), "x", "nothing lost");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn list_reads_only_token_files() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let store = FileTokenStore::new(tmp.path().join("auth"));
+        let token = sample("t");
+        store.save(&token).unwrap();
+        for stray in ["notes.txt", ".hidden.json"] {
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(store.dir().join(stray))
+                .unwrap()
+                .write_all(b"not a token")
+                .unwrap();
+        }
+        assert_eq!(store.list().unwrap(), [token]);
+    }
+
+    #[test]
+    fn a_temporary_name_that_cannot_be_cleared_stops_the_save_and_keeps_the_old_token() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = FileTokenStore::new(tmp.path().join("auth"));
+        let old = sample("old");
+        store.save(&old).unwrap();
+        let path = store.path_for(&old.key());
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let blocker = store
+            .dir()
+            .join(format!(".{name}.{}.tmp", std::process::id()));
+        fs::create_dir(&blocker).unwrap();
+        let err = store.save(&sample("new")).unwrap_err();
+        assert!(
+            matches!(&err, Error::Io { op: "remove stale temporary file", path, .. } if *path == blocker),
+            "{err:?}"
+        );
+        assert_eq!(store.load(&old.key()).unwrap(), Some(old));
+    }
+
+    #[test]
+    fn a_keys_file_stem_and_name_never_change_between_versions() {
+        // Stored logins are found by this name: a different hash would lose every login.
+        let key = TokenKey::new("https://auth.example.test/", "cli");
+        assert_eq!(key.file_stem(), "auth_example_test__cli__43dddab00ac2f918");
+        assert_eq!(key.to_string(), "https://auth.example.test (cli)");
+    }
+
+    #[test]
+    fn a_stored_token_without_a_token_type_is_a_bearer_token() {
+        let mut json = serde_json::to_value(sample("t")).unwrap();
+        json.as_object_mut().unwrap().remove("token_type");
+        let token: StoredToken = serde_json::from_value(json).unwrap();
+        assert_eq!(token.token_type, "Bearer");
+        assert_eq!(sample("t").token_type, "Bearer");
     }
 
     #[test]

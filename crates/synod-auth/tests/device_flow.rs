@@ -281,6 +281,7 @@ async fn discovery_falls_back_to_rfc8414_and_reports_failures() {
     let prefix =
         format!("cannot discover the endpoints of issuer {nobody}/realm: cannot reach {nobody}: ");
     assert!(msg.starts_with(&prefix), "{msg}");
+    assert!(msg.contains("(os error "), "the innermost cause: {msg}");
     assert!(
         msg.ends_with("; check the issuer URL; give the endpoints explicitly (see docs/auth.md)"),
         "{msg}"

@@ -116,7 +116,7 @@ fn delete_removes_the_entry_and_its_index_line_and_says_whether_it_existed() {
     assert_eq!(raw(&credentials, &cli.key().file_stem()), None);
     let index: Vec<TokenKey> = serde_json::from_str(&raw(&credentials, INDEX).unwrap()).unwrap();
     assert_eq!(index, [bot.key()]);
-    assert_eq!(store.list().unwrap(), [bot.clone()]);
+    assert_eq!(store.list().unwrap(), std::slice::from_ref(&bot));
 
     assert!(!store.delete(&cli.key()).unwrap(), "nothing left to delete");
     assert_eq!(store.list().unwrap(), [bot]);
