@@ -755,23 +755,35 @@ mod tests {
         (store, manager, expired)
     }
 
+    /// "Another process" holds the login's lock, refreshing, while a caller asks for a token
+    /// and waits for the lock. Returns the held lock and the waiting caller.
+    async fn waiting_for_another_process(
+        store: &Observed,
+        manager: &TokenManager,
+        key: &TokenKey,
+    ) -> (LoginLock, tokio::task::JoinHandle<Result<Secret>>) {
+        let lock_path = store.refresh_lock_path(key).unwrap().unwrap();
+        let held = LoginLock::try_acquire(&lock_path).unwrap().unwrap();
+        let mut lookups = store.lock_lookups.subscribe();
+        let looked_up = *lookups.borrow();
+        let waiter = tokio::spawn({
+            let manager = manager.clone();
+            async move { manager.access_token().await }
+        });
+        lookups.wait_for(|n| *n > looked_up).await.unwrap();
+        // Time only moves on once the waiter is idle: it has tried the lock and is waiting.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiter.is_finished());
+        (held, waiter)
+    }
+
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn a_waiter_uses_the_token_another_process_stored_without_refreshing() {
         let dir = tempfile::tempdir().unwrap();
         let (store, manager, expired) = setup(dir.path());
         let key = expired.key();
-        // "Another process" holds the login's lock, refreshing.
         let lock_path = store.refresh_lock_path(&key).unwrap().unwrap();
-        let held = LoginLock::try_acquire(&lock_path).unwrap().unwrap();
-        let mut lookups = store.lock_lookups.subscribe();
-        let waiter = tokio::spawn({
-            let manager = manager.clone();
-            async move { manager.access_token().await }
-        });
-        lookups.wait_for(|n| *n >= 1).await.unwrap();
-        // Time only moves on once the waiter is idle: it has tried the lock and is waiting.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        assert!(!waiter.is_finished());
+        let (held, waiter) = waiting_for_another_process(&store, &manager, &key).await;
         let reads_before = *store.loads.borrow();
 
         // The holder stores its refreshed token, valid for 30 s only (inside the 60 s skew,
@@ -828,15 +840,7 @@ mod tests {
     async fn an_expired_token_another_process_stored_is_refreshed_not_handed_out() {
         let dir = tempfile::tempdir().unwrap();
         let (store, manager, expired) = setup(dir.path());
-        let lock_path = store.refresh_lock_path(&expired.key()).unwrap().unwrap();
-        let held = LoginLock::try_acquire(&lock_path).unwrap().unwrap();
-        let mut lookups = store.lock_lookups.subscribe();
-        let waiter = tokio::spawn({
-            let manager = manager.clone();
-            async move { manager.access_token().await }
-        });
-        lookups.wait_for(|n| *n >= 1).await.unwrap();
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (held, waiter) = waiting_for_another_process(&store, &manager, &expired.key()).await;
         // The holder stores a token that has expired already, and releases the lock.
         let stale = token(&expired.endpoints, "theirs-expired", unix_now() - 5);
         store.inner.save(&stale).unwrap();
