@@ -543,3 +543,65 @@ fn statuses_print_as_their_names_and_fill_a_table_column() {
         "[degraded | timed out|ok  ]"
     );
 }
+
+#[tokio::test]
+async fn an_agent_past_its_timeout_is_stopped_retried_and_reported_as_timed_out() {
+    let fx = Fixture::new();
+    fx.script("hang.sh", "cat >/dev/null; sleep 30");
+    let orch = fx.orchestrator(&format!(
+        "{}[[stages]]\nname = \"st\"\nprompt = \"go\"\n",
+        agent(
+            "slow",
+            "hang.sh",
+            "timeout = \"200ms\"\nretry = { max_attempts = 2, initial_delay = \"10ms\", jitter = \"none\" }"
+        )
+    ));
+    let rx = orch.subscribe();
+    let report = orch.run_stage("S-1", "st").await.unwrap();
+    drop(orch);
+
+    let slow = report.agent("slow").unwrap();
+    assert_eq!(slow.outcome, AgentOutcome::TimedOut);
+    assert_eq!(slow.attempts.len(), 2);
+    assert!(
+        slow.attempts
+            .iter()
+            .all(|a| a.status == AttemptStatus::Timeout),
+        "{slow:?}"
+    );
+    // The retry is announced with the number of the attempt about to start.
+    let retries: Vec<(u32, Duration)> = drain(rx)
+        .await
+        .iter()
+        .filter_map(|e| match e {
+            StageEvent::AgentRetrying { attempt, delay, .. } => Some((*attempt, *delay)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries, [(2, Duration::from_millis(10))]);
+}
+
+#[tokio::test]
+async fn a_parallel_stage_over_its_concurrency_records_each_start_when_it_happens() {
+    let fx = Fixture::new();
+    fx.script("answer.sh", &format!("sleep 0.05; {ANSWER}"));
+    let orch = fx.orchestrator(&format!(
+        "{}{}[[stages]]\nname = \"st\"\nprompt = \"go\"\nmax_concurrency = 1\n",
+        agent("a", "answer.sh", ""),
+        agent("b", "answer.sh", "")
+    ));
+    let report = orch.run_stage("S-1", "st").await.unwrap();
+    assert_eq!(report.status, StageStatus::Ok);
+
+    let mut executions = fx
+        .store()
+        .executions_for_run(report.run_id.unwrap())
+        .unwrap();
+    executions.sort_by_key(|e| e.spawned_at);
+    let [first, second] = &executions[..] else {
+        panic!("{executions:?}")
+    };
+    // One at a time: the second agent was spawned after the first ended (it sleeps 50 ms), and
+    // its row says so (rows written up front for the whole stage would carry one start time).
+    assert!(second.spawned_at >= first.spawned_at + 50, "{executions:?}");
+}
