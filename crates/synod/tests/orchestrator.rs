@@ -321,6 +321,31 @@ async fn a_plain_programs_failure_names_its_exit_code_and_its_last_words() {
         x.attempts[0].error.as_deref(),
         Some("exited with code 3: disk quota exceeded")
     );
+    // The evidence keeps all it said: stdout, then stderr under a marker.
+    let run = fx.store().latest_verdict("S-3", "st").unwrap().unwrap();
+    let outputs = fx.store().outputs_for_run(run.id).unwrap();
+    assert_eq!(
+        outputs[0].raw_output,
+        "thinking...\n--- stderr ---\ndisk quota exceeded\n"
+    );
+
+    // Without a newline at the end of stdout, or with nothing on stderr.
+    fx.script(
+        "partial.sh",
+        "printf 'half a line'; echo 'boom' >&2; exit 3",
+    );
+    fx.script("silent.sh", "printf 'no stderr'; echo '  ' >&2; exit 3");
+    for (script, raw) in [
+        ("partial.sh", "half a line\n--- stderr ---\nboom\n"),
+        ("silent.sh", "no stderr"),
+    ] {
+        let orch = fx.orchestrator(&format!(
+            "[[agents]]\nname = \"x\"\ncommand = \"sh\"\nargs = [\"{script}\"]\nretry = {{ max_attempts = 1 }}\n\n[[stages]]\nname = \"st\"\n"
+        ));
+        let report = orch.run_stage("S-3", "st").await.unwrap();
+        let outputs = fx.store().outputs_for_run(report.run_id.unwrap()).unwrap();
+        assert_eq!(outputs[0].raw_output, raw, "{script}");
+    }
 }
 
 #[tokio::test]
@@ -364,6 +389,10 @@ async fn cancellation_stops_every_agent_and_records_the_run_as_cancelled() {
             .iter()
             .all(|a| a.outcome == AgentOutcome::Cancelled)
     );
+    for agent in &report.agents {
+        let last = agent.attempts.last().unwrap();
+        assert_eq!(last.status, AttemptStatus::Cancelled, "{agent:?}");
+    }
     let run = fx.store().latest_verdict("S-6", "s").unwrap().unwrap();
     assert_eq!(run.status, "cancelled");
 }

@@ -98,6 +98,41 @@ async fn a_claude_401_is_permanent_with_its_api_error_as_cause_and_attempted_onc
 }
 
 #[tokio::test]
+async fn an_error_claude_reports_in_its_envelope_fails_the_attempt_even_with_exit_code_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let claude = dir.path().join("claude");
+    let envelope = r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":401,"result":"Invalid API key · Fix external API key"}"#;
+    std::fs::write(
+        &claude,
+        format!("#!/bin/sh\ncat >/dev/null\necho '{envelope}'\nexit 0\n"),
+    )
+    .unwrap();
+    let executable = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);
+    std::fs::set_permissions(&claude, executable).unwrap();
+    let orch = orchestrator(
+        dir.path(),
+        &format!(
+            "[[agents]]\nname = \"claude\"\ncommand = \"{}\"\nretry = {{ max_attempts = 3, initial_delay = \"10ms\" }}\n\n[[stages]]\nname = \"s\"\n",
+            claude.display()
+        ),
+    );
+    let report = orch.run_stage("P-2", "s").await.unwrap();
+    let run = report.agent("claude").unwrap();
+    assert_eq!(run.outcome, AgentOutcome::Failed);
+    assert_eq!(run.attempts.len(), 1, "a 401 is not retried");
+    let attempt = &run.attempts[0];
+    assert_eq!(
+        (attempt.status, attempt.exit_code),
+        (AttemptStatus::Failed, Some(0))
+    );
+    let cause = attempt.error.as_deref().unwrap();
+    assert!(cause.contains("Invalid API key"), "{cause}");
+    // The agent's one-line error leads with the same cause, then says why it stopped.
+    let error = run.error.as_deref().unwrap();
+    assert!(error.starts_with(&format!("{cause} (")), "{error}");
+}
+
+#[tokio::test]
 async fn a_rate_limit_without_a_stated_time_waits_the_floor_not_the_backoff() {
     let dir = tempfile::tempdir().unwrap();
     let codex = replay(dir.path(), "codex", "codex-json.e429");

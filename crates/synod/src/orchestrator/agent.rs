@@ -270,12 +270,7 @@ impl Orchestrator {
                     tracing::warn!(agent = name, "circuit breaker open, agent skipped");
                     outputs.push(NewOutput {
                         agent: name.to_owned(),
-                        attempt: 0,
-                        exit_code: None,
-                        duration_ms: 0,
                         status: AttemptStatus::Skipped.as_str().to_owned(),
-                        raw_output: String::new(),
-                        parsed_json: None,
                         error: Some(why.clone()),
                         ..NewOutput::default()
                     });
