@@ -820,6 +820,125 @@ mod tests {
         assert!(toml::from_str::<SynodConfig>("[store]\nbusy_timeout = \"soon\"\n").is_err());
     }
 
+    /// The keys of every problem `synod.toml` text has.
+    fn problem_keys(text: &str) -> Vec<String> {
+        parse(text)
+            .problems()
+            .into_iter()
+            .map(|p| match p {
+                Error::InvalidConfig { key, .. } => key,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_check_names_its_key_and_passes_the_value_just_inside_it() {
+        let agent = "[[agents]]\nname = \"a\"\ncommand = \"true\"\n";
+        let stage = |extra: &str| format!("{agent}[[stages]]\nname = \"s\"\n{extra}\n");
+        let cases: Vec<(String, &[&str])> = vec![
+            ("version = 2".into(), &["version"]),
+            ("version = 1".into(), &[]),
+            ("[store]\npath = \"\"".into(), &["store.path"]),
+            ("[jobs]\nmax_tries = 0".into(), &["jobs.max_tries"]),
+            ("[jobs]\nmax_tries = 1\nlease = \"3ms\"".into(), &[]),
+            ("[jobs]\nlease = \"2ms\"".into(), &["jobs.lease"]),
+            ("[jobs]\npoll = \"0s\"".into(), &["jobs.poll"]),
+            (
+                "[redact]\npatterns = [\"(\"]".into(),
+                &["redact.patterns.0"],
+            ),
+            (
+                "[[agents]]\nname = \" \"\ncommand = \"true\"".into(),
+                &["agents.0.name"],
+            ),
+            (
+                "[[agents]]\nname = \"a\"\ncommand = \" \"".into(),
+                &["agents.0.command"],
+            ),
+            ("[[agents]]\nname = \"a\"\npreset = \"claude\"".into(), &[]),
+            (format!("{agent}timeout = \"0s\""), &["agents.0.timeout"]),
+            (format!("{agent}timeout = \"1ms\""), &[]),
+            (
+                format!("{agent}[[stages]]\nname = \" \""),
+                &["stages.0.name"],
+            ),
+            (
+                stage("prompt = \"p\"\nprompt_file = \"p.md\""),
+                &["stages.0.prompt_file"],
+            ),
+            (stage("prompt_file = \"p.md\""), &[]),
+            (stage("max_concurrency = 1"), &[]),
+            (
+                stage("required = [\"x\"]\nschema = { type = \"object\" }"),
+                &["stages.0.required"],
+            ),
+            (stage("required = [\" \"]"), &["stages.0.required"]),
+            (stage("repair = true"), &["stages.0.repair"]),
+            (stage("repair = true\nrequired = [\"x\"]"), &[]),
+            (stage("repair = true\nschema = { type = \"object\" }"), &[]),
+            (
+                stage("consensus = { quorum = { at_least = 2 } }"),
+                &["stages.0.consensus"],
+            ),
+            (stage("consensus = { quorum = { at_least = 1 } }"), &[]),
+            (
+                format!("{agent}enabled = false\n[[stages]]\nname = \"s\""),
+                &["stages.0.agents"],
+            ),
+            (
+                "[breaker]\nwindow_size = 0".into(),
+                &["breaker.window_size"],
+            ),
+            ("[budget]\ncapacity = 0".into(), &["budget.capacity"]),
+        ];
+        for (text, keys) in cases {
+            assert_eq!(problem_keys(&text), keys, "{text}");
+        }
+    }
+
+    #[test]
+    fn jobs_settings_check_their_bounds_on_their_own() {
+        let jobs = |text: &str| parse(&format!("[jobs]\n{text}")).jobs.validate();
+        let key = |result: Result<()>| match result {
+            Err(Error::InvalidConfig { key, .. }) => key,
+            other => panic!("{other:?}"),
+        };
+        jobs("").unwrap();
+        jobs("lease = \"3ms\"\nmax_tries = 1\npoll = \"1ms\"").unwrap();
+        assert_eq!(key(jobs("max_tries = 0")), "jobs.max_tries");
+        assert_eq!(key(jobs("lease = \"2ms\"")), "jobs.lease");
+        assert_eq!(key(jobs("poll = \"0s\"")), "jobs.poll");
+    }
+
+    #[test]
+    fn a_store_url_counts_only_when_it_says_something() {
+        let url = |text: &str| parse(text).store.server_url().map(str::to_owned);
+        assert_eq!(url(""), None);
+        assert_eq!(url("[store]\nurl = \"  \""), None);
+        assert_eq!(
+            url("[store]\nurl = \" postgres://db/synod \""),
+            Some("postgres://db/synod".to_owned())
+        );
+    }
+
+    #[test]
+    fn agents_and_stages_are_found_by_their_exact_name() {
+        let c = parse(
+            "[[agents]]\nname = \"a\"\ncommand = \"x\"\n[[agents]]\nname = \"b\"\ncommand = \"y\"\n[[stages]]\nname = \"s\"\n[[stages]]\nname = \"t\"\nprompt = \"go\"\n",
+        );
+        assert_eq!(c.agent("b").map(|a| a.command.as_str()), Some("y"));
+        assert!(c.agent("c").is_none());
+        assert_eq!(c.stage("t").and_then(|s| s.prompt.as_deref()), Some("go"));
+        assert!(c.stage("u").is_none());
+        assert_eq!(c.require_stage("t").unwrap().name, "t");
+        assert_eq!(c.agent_names(), "a, b");
+        assert_eq!(
+            (Mode::Parallel.as_str(), Mode::Sequential.as_str()),
+            ("parallel", "sequential")
+        );
+    }
+
     #[test]
     fn schema_generates() {
         let schema = schemars::schema_for!(SynodConfig);

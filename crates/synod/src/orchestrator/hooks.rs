@@ -282,6 +282,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn meta_is_empty_only_when_every_field_is_missing() {
+        assert!(AttemptMeta::default().is_empty());
+        let each = [
+            AttemptMeta::default().with_session_id("s-1"),
+            AttemptMeta::default().with_model("m"),
+            AttemptMeta::default().with_usage(Usage::default()),
+            AttemptMeta::default().with_cost_usd(0.0),
+        ];
+        for meta in each {
+            assert!(!meta.is_empty(), "{meta:?}");
+        }
+    }
+
+    #[test]
     fn generic_cli_extracts_json_from_prose_and_says_why_when_there_is_none() {
         assert_eq!(
             GenericCli.parse("Sure. ```json\n{\"a\": 1}\n```", ""),

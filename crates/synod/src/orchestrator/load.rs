@@ -182,3 +182,121 @@ fn redact_secret_env(config: &SynodConfig, path: &mut Vec<String>, value: &mut V
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    const SECRETS: &str = r#"
+[[agents]]
+name = "a"
+command = "true"
+secret_env = ["MY_PASS"]
+env = { ANTHROPIC_API_KEY = "sk-ant-123456789", MY_PASS = "hunter2hunter2", MODE = "fast" }
+"#;
+
+    #[test]
+    fn paths_resolve_from_the_config_files_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "conf/synod.toml", "[store]\npath = \"e.db\"\n");
+        let loaded = LoadedConfig::load(Some(&path), &[]).unwrap();
+        assert_eq!(loaded.base_dir(), dir.path().join("conf"));
+        assert_eq!(loaded.path.as_deref(), Some(path.as_path()));
+        assert_eq!(loaded.store_path(), PathBuf::from("e.db"));
+
+        // A bare file name is in the current directory; no file at all too.
+        let bare = LoadedConfig {
+            path: Some(PathBuf::from("synod.toml")),
+            ..LoadedConfig::load(None, &[]).unwrap()
+        };
+        assert_eq!(bare.base_dir(), PathBuf::from("."));
+        assert_eq!(
+            LoadedConfig::load(None, &[]).unwrap().base_dir(),
+            PathBuf::from(".")
+        );
+    }
+
+    #[test]
+    fn the_plan_reads_a_prompt_file_next_to_the_config_not_the_current_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "conf/ask.md", "Review {spec_id}.");
+        let path = write(
+            dir.path(),
+            "conf/synod.toml",
+            "[[agents]]\nname = \"a\"\ncommand = \"true\"\n[[stages]]\nname = \"s\"\nprompt_file = \"ask.md\"\n",
+        );
+        let loaded = LoadedConfig::load(Some(&path), &[]).unwrap();
+        loaded.plan().unwrap();
+        // From elsewhere the same relative file is not there.
+        let err = Plan::new(loaded.config.clone(), dir.path()).unwrap_err();
+        assert!(err.to_string().contains("ask.md"), "{err}");
+    }
+
+    #[test]
+    fn overrides_win_and_problems_fail_the_load_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "synod.toml", "[jobs]\nmax_tries = 2\n");
+        let overrides = [("jobs.max_tries".to_owned(), "5".to_owned())];
+        let loaded = LoadedConfig::load(Some(&path), &overrides).unwrap();
+        assert_eq!(loaded.config.jobs.max_tries, 5);
+
+        let bad = [("jobs.max_tries".to_owned(), "0".to_owned())];
+        let err = LoadedConfig::load(Some(&path), &bad).unwrap_err();
+        let text = format!("{err} {:?}", std::error::Error::source(&err));
+        assert!(text.contains("jobs.max_tries"), "{text}");
+    }
+
+    #[test]
+    fn explain_redacts_secret_agent_environment_at_any_depth() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "synod.toml", SECRETS);
+        let loaded = LoadedConfig::load(Some(&path), &[]).unwrap();
+
+        for key in ["agents.0.env.ANTHROPIC_API_KEY", "agents.0.env.MY_PASS"] {
+            let one = loaded.explain(key).unwrap();
+            assert!(one.secret, "{key}");
+            assert_eq!(one.value, synod_config::REDACTED, "{key}");
+        }
+        let plain = loaded.explain("agents.0.env.MODE").unwrap();
+        assert!(!plain.secret);
+        assert_eq!(plain.value, "fast");
+
+        for key in ["agents.0.env", "agents.0", "agents"] {
+            let whole = loaded.explain(key).unwrap();
+            assert!(whole.secret, "{key}");
+            let text = whole.value.to_string();
+            assert!(
+                !text.contains("sk-ant-123456789") && !text.contains("hunter2hunter2"),
+                "{key}: {text}"
+            );
+            assert!(text.contains("fast"), "{key}: {text}");
+        }
+        let name = loaded.explain("agents.0.name").unwrap();
+        assert!(!name.secret);
+        assert_eq!(name.value, "a");
+
+        let err = loaded.explain("agents.0.nope").unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidConfig { key, .. } if key == "agents.0.nope"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn the_schema_describes_the_config() {
+        let schema = LoadedConfig::schema();
+        let text = schema.to_string();
+        assert!(
+            text.contains("max_concurrency") && text.contains("busy_timeout"),
+            "{text}"
+        );
+        assert!(LoadedConfig::load(None, &[]).unwrap().warnings().is_empty());
+    }
+}
