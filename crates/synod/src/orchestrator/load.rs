@@ -235,7 +235,7 @@ env = { ANTHROPIC_API_KEY = "sk-ant-123456789", MY_PASS = "hunter2hunter2", MODE
         let loaded = LoadedConfig::load(Some(&path), &[]).unwrap();
         loaded.plan().unwrap();
         // From elsewhere the same relative file is not there.
-        let err = Plan::new(loaded.config.clone(), dir.path()).unwrap_err();
+        let err = Plan::new(loaded.config, dir.path()).unwrap_err();
         assert!(err.to_string().contains("ask.md"), "{err}");
     }
 
