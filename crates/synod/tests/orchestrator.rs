@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use synod::orchestrator::{
-    AgentOutcome, AttemptStatus, Error, Orchestrator, Plan, StageEvent, StageStatus, SynodConfig,
+    AgentOutcome, AttemptStatus, Error, Orchestrator, Plan, Preset, StageEvent, StageStatus,
+    SynodConfig,
 };
 use synod::resilience::BreakerState;
 use synod::store::{Options, Store};
@@ -633,4 +634,82 @@ async fn a_parallel_stage_over_its_concurrency_records_each_start_when_it_happen
     // One at a time: the second agent was spawned after the first ended (it sleeps 50 ms), and
     // its row says so (rows written up front for the whole stage would carry one start time).
     assert!(second.spawned_at >= first.spawned_at + 50, "{executions:?}");
+}
+
+#[tokio::test]
+async fn a_plan_answers_what_each_agent_and_stage_will_run() {
+    let fx = Fixture::new();
+    std::fs::create_dir(fx.dir.path().join("sub")).unwrap();
+    let plan = fx
+        .plan(
+            r#"
+[[agents]]
+name = "a"
+command = "sh"
+args = ["-c", 'echo "$SYNOD_AGENT $SYNOD_SPEC_ID $SYNOD_STAGE $TONE"; cat']
+env = { TONE = "dry" }
+retry = { max_attempts = 4 }
+
+[[agents]]
+name = "b"
+command = "/usr/local/bin/claude"
+cwd = "sub"
+
+[[agents]]
+name = "off"
+command = "true"
+enabled = false
+
+[[stages]]
+name = "s"
+agents = ["b", "off", "a"]
+required = ["x"]
+
+[[stages]]
+name = "t"
+"#,
+        )
+        .unwrap();
+
+    assert_eq!(plan.stage_agents("s"), Some(vec!["b", "a"]));
+    assert_eq!(plan.stage_agents("t"), Some(vec!["a", "b"]));
+    assert_eq!(plan.stage_agents("u"), None);
+    assert_eq!(plan.agent_retry("a").map(|r| r.max_attempts()), Some(4));
+    assert!(plan.agent_retry("ghost").is_none());
+    assert_eq!(
+        plan.agent_preset("b"),
+        Some(Preset::Claude),
+        "from the program's name"
+    );
+    assert_eq!(plan.agent_preset("a"), Some(Preset::Generic));
+    assert_eq!(plan.agent_preset("ghost"), None);
+    let (program, args) = plan.agent_command("a").unwrap();
+    assert_eq!((program, args.len()), ("sh", 2));
+    assert!(plan.agent_command("ghost").is_none());
+    assert_eq!(
+        plan.agent_cwd("b"),
+        Some(fx.dir.path().join("sub").as_path())
+    );
+    assert_eq!(plan.agent_cwd("a"), Some(fx.dir.path()));
+    assert!(
+        plan.stage_schema("s").is_some(),
+        "`required` makes a schema"
+    );
+    assert!(plan.stage_schema("t").is_none());
+    assert!(plan.stage_schema("u").is_none());
+    assert!(plan.breaker("a").is_some() && plan.breaker("ghost").is_none());
+    assert!(plan.budget().is_some());
+    assert_eq!(plan.base_dir(), fx.dir.path());
+    assert_eq!(plan.config().agents.len(), 3);
+
+    // The probe runs the agent as a stage would, outside any stage.
+    let probe = plan.probe_command("a", "ping").unwrap();
+    let out = synod::exec::run(&probe).await.unwrap();
+    assert_eq!(out.stdout_lossy(), "a doctor doctor dry\nping");
+    assert!(plan.probe_command("ghost", "ping").is_none());
+
+    let off = fx
+        .plan("[breaker]\nenabled = false\n[budget]\nenabled = false\n[[agents]]\nname = \"a\"\ncommand = \"true\"\n")
+        .unwrap();
+    assert!(off.breaker("a").is_none() && off.budget().is_none());
 }
