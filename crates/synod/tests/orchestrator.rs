@@ -612,28 +612,60 @@ async fn an_agent_past_its_timeout_is_stopped_retried_and_reported_as_timed_out(
 }
 
 #[tokio::test]
-async fn a_parallel_stage_over_its_concurrency_records_each_start_when_it_happens() {
+async fn agents_run_one_at_a_time_have_each_start_recorded_when_it_happens() {
     let fx = Fixture::new();
     fx.script("answer.sh", &format!("sleep 0.05; {ANSWER}"));
-    let orch = fx.orchestrator(&format!(
-        "{}{}[[stages]]\nname = \"st\"\nprompt = \"go\"\nmax_concurrency = 1\n",
-        agent("a", "answer.sh", ""),
-        agent("b", "answer.sh", "")
-    ));
+    // A parallel stage over its concurrency, and a sequential one.
+    for (spec, how) in [
+        ("S-1", "max_concurrency = 1"),
+        ("S-2", "mode = \"sequential\""),
+    ] {
+        let orch = fx.orchestrator(&format!(
+            "{}{}[[stages]]\nname = \"st\"\nprompt = \"go\"\n{how}\n",
+            agent("a", "answer.sh", ""),
+            agent("b", "answer.sh", "")
+        ));
+        let report = orch.run_stage(spec, "st").await.unwrap();
+        assert_eq!(report.status, StageStatus::Ok);
+
+        let mut executions = fx
+            .store()
+            .executions_for_run(report.run_id.unwrap())
+            .unwrap();
+        executions.sort_by_key(|e| e.spawned_at);
+        let [first, second] = &executions[..] else {
+            panic!("{how}: {executions:?}")
+        };
+        // The second agent was spawned after the first ended (it sleeps 50 ms), and its row
+        // says so (rows written up front for the whole stage would carry one start time).
+        assert!(
+            second.spawned_at >= first.spawned_at + 50,
+            "{how}: {executions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_tracking_off_no_execution_rows_are_written() {
+    let fx = Fixture::new();
+    fx.script("answer.sh", ANSWER);
+    let orch = fx
+        .orchestrator(&format!(
+            "{}{}[[stages]]\nname = \"st\"\nprompt = \"go\"\n",
+            agent("a", "answer.sh", ""),
+            agent("b", "answer.sh", "")
+        ))
+        .track_executions(false);
     let report = orch.run_stage("S-1", "st").await.unwrap();
     assert_eq!(report.status, StageStatus::Ok);
-
-    let mut executions = fx
-        .store()
-        .executions_for_run(report.run_id.unwrap())
-        .unwrap();
-    executions.sort_by_key(|e| e.spawned_at);
-    let [first, second] = &executions[..] else {
-        panic!("{executions:?}")
-    };
-    // One at a time: the second agent was spawned after the first ended (it sleeps 50 ms), and
-    // its row says so (rows written up front for the whole stage would carry one start time).
-    assert!(second.spawned_at >= first.spawned_at + 50, "{executions:?}");
+    let store = fx.store();
+    assert!(
+        store
+            .executions_for_run(report.run_id.unwrap())
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.unfinished_executions().unwrap().is_empty());
 }
 
 #[tokio::test]
