@@ -96,3 +96,42 @@ fn defined_stages(known: &str) -> String {
         format!("the config defines: {known}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_failures_keep_their_class_and_the_rest_are_permanent() {
+        let busy = || synod_store::Error::Busy {
+            operation: "record_stage",
+        };
+        assert_eq!(Error::Store(busy()).class(), ErrorClass::Transient);
+        let kept = Error::NotRecorded {
+            path: PathBuf::from("unsaved/S-1.json"),
+            source: Box::new(busy()),
+        };
+        assert_eq!(kept.class(), ErrorClass::Transient);
+        assert_eq!(Error::Internal("x".into()).class(), ErrorClass::Permanent);
+    }
+
+    #[test]
+    fn an_unknown_stage_lists_the_stages_or_says_how_to_add_one() {
+        let unknown = |known: &str| {
+            Error::UnknownStage {
+                stage: "review".into(),
+                known: known.into(),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            unknown("plan, build"),
+            "unknown stage \"review\"; the config defines: plan, build"
+        );
+        assert!(
+            unknown("").ends_with("the config defines no stages: add a [[stages]] table (`synod init` writes a starter synod.toml)"),
+            "{}",
+            unknown("")
+        );
+    }
+}

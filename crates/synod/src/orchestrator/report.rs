@@ -345,3 +345,95 @@ impl StageReport {
         self.agents.iter().find(|a| a.name == name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_stage_status_has_its_exit_code_and_stored_name() {
+        let all = [
+            (StageStatus::Ok, 0, "ok"),
+            (StageStatus::Degraded, 0, "degraded"),
+            (StageStatus::Conflict, 1, "conflict"),
+            (StageStatus::NoQuorum, 1, "no_quorum"),
+            (StageStatus::Cancelled, 130, "cancelled"),
+        ];
+        for (status, code, name) in all {
+            assert_eq!((status.exit_code(), status.as_str()), (code, name));
+            assert_eq!(status.to_string(), name);
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                name,
+                "stored as printed"
+            );
+        }
+    }
+
+    #[test]
+    fn each_attempt_status_has_a_stored_name_and_a_phrase() {
+        let all = [
+            (AttemptStatus::Ok, "ok", "answered"),
+            (
+                AttemptStatus::InvalidJson,
+                "invalid_json",
+                "gave no usable answer",
+            ),
+            (AttemptStatus::Failed, "failed", "failed"),
+            (AttemptStatus::Timeout, "timeout", "timed out"),
+            (AttemptStatus::Cancelled, "cancelled", "was cancelled"),
+            (AttemptStatus::NotStarted, "not_started", "could not start"),
+            (
+                AttemptStatus::Skipped,
+                "skipped",
+                "was skipped (circuit breaker open)",
+            ),
+            (
+                AttemptStatus::Invalid,
+                "invalid",
+                "answered outside the stage's schema",
+            ),
+            (
+                AttemptStatus::Repaired,
+                "repaired",
+                "was repaired to fit the stage's schema",
+            ),
+        ];
+        for (status, name, phrase) in all {
+            assert_eq!((status.as_str(), status.phrase()), (name, phrase));
+            assert_eq!(status.to_string(), name);
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                name,
+                "stored as printed"
+            );
+        }
+    }
+
+    #[test]
+    fn error_classes_are_written_and_read_by_name() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Row {
+            #[serde(with = "class_name")]
+            class: Option<ErrorClass>,
+        }
+        let rate_limited = ErrorClass::RateLimited { retry_after: None };
+        for (class, name) in [
+            (Some(ErrorClass::Transient), "\"transient\""),
+            (Some(rate_limited), "\"rate_limited\""),
+            (Some(ErrorClass::Permanent), "\"permanent\""),
+            (None, "null"),
+        ] {
+            let row = Row { class };
+            let text = serde_json::to_string(&row).unwrap();
+            assert_eq!(text, format!("{{\"class\":{name}}}"));
+            assert_eq!(serde_json::from_str::<Row>(&text).unwrap(), row);
+        }
+        let err = serde_json::from_str::<Row>("{\"class\":\"sometimes\"}").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown error class \"sometimes\""),
+            "{err}"
+        );
+    }
+}

@@ -53,3 +53,31 @@ pub fn check_prompt(stage: &str, prompt: Option<&str>) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_id_may_be_exactly_the_longest_and_not_a_byte_longer() {
+        assert!(check_spec_id(&"x".repeat(MAX_SPEC_ID_LEN)).is_ok());
+        let err = check_spec_id(&"x".repeat(MAX_SPEC_ID_LEN + 1)).unwrap_err();
+        assert!(err.to_string().contains("longer than 200 bytes"), "{err}");
+        for bad in ["", " ", "A\nB", "A\u{7}B"] {
+            assert!(
+                matches!(check_spec_id(bad), Err(Error::InvalidSpecId { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_blank_prompt_given_is_refused() {
+        assert!(check_prompt("plan", None).is_ok());
+        assert!(check_prompt("plan", Some("Plan it.")).is_ok());
+        assert!(matches!(
+            check_prompt("plan", Some(" \n")),
+            Err(Error::EmptyPrompt { stage }) if stage == "plan"
+        ));
+    }
+}
