@@ -168,6 +168,8 @@ async fn an_open_breaker_skips_the_agent_on_the_next_run() {
     let skipped: Vec<_> = outputs.iter().filter(|o| o.agent == "down").collect();
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].status, "skipped");
+    assert_eq!(skipped[0].attempt, 0, "not attempted");
+    assert_eq!(skipped[0].error, down.error, "the skip keeps its reason");
     // The parallel stage wrote its agents' execution rows at once, before they started: the
     // skipped agent's row is completed as never started, so none is left behind as a crash.
     let store = fx.store();
@@ -200,6 +202,75 @@ async fn an_open_breaker_skips_the_agent_on_the_next_run() {
         ]
     );
     assert!(store.unfinished_executions().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_breaker_that_opens_between_attempts_ends_the_retries_with_one_row_per_attempt() {
+    let fx = Fixture::new();
+    fx.script("down.sh", "echo 'HTTP 503 service unavailable' >&2; exit 1");
+    let orch = fx.orchestrator(&format!(
+        "[breaker]\nwindow_size = 1\nminimum_calls = 1\nfailure_rate_threshold = 50\nwait_in_open = \"10m\"\nmax_wait_in_open = \"10m\"\n\n{}[[stages]]\nname = \"s\"\n",
+        agent("down", "down.sh", "retry = { max_attempts = 3, initial_delay = \"10ms\", jitter = \"none\" }"),
+    ));
+    let report = orch.run_stage("S-2", "s").await.unwrap();
+    let down = report.agent("down").unwrap();
+    assert_eq!(down.outcome, AgentOutcome::Skipped, "{down:?}");
+    assert_eq!(
+        down.attempts.len(),
+        1,
+        "the breaker refused the second attempt"
+    );
+    // The evidence holds the one attempt that ran, and no "not attempted" row besides it.
+    let outputs = fx.store().outputs_for_run(report.run_id.unwrap()).unwrap();
+    let rows: Vec<(u32, &str)> = outputs
+        .iter()
+        .map(|o| (o.attempt, o.status.as_str()))
+        .collect();
+    assert_eq!(rows, [(1, "failed")]);
+}
+
+#[tokio::test]
+async fn agents_that_disagree_on_a_decision_are_a_conflict() {
+    let fx = Fixture::new();
+    fx.script("answer.sh", ANSWER);
+    fx.script(
+        "other.sh",
+        "cat >/dev/null; echo '{\"approach\": \"rewrite\"}'",
+    );
+    let orch = fx.orchestrator(&format!(
+        "{}{}[[stages]]\nname = \"plan\"\nprompt = \"go\"\nconsensus = {{ decision_fields = [\"/approach\"], quorum = \"all\" }}\n",
+        agent("a", "answer.sh", ""),
+        agent("b", "other.sh", "")
+    ));
+    let report = orch.run_stage("S-1", "plan").await.unwrap();
+    assert_eq!(report.status, StageStatus::Conflict);
+    assert_eq!(report.exit_code(), 1);
+    let run = fx.store().latest_verdict("S-1", "plan").unwrap().unwrap();
+    assert_eq!(run.status, "conflict");
+}
+
+#[tokio::test]
+async fn each_attempt_sees_its_own_number_and_its_time_is_measured() {
+    let fx = Fixture::new();
+    // Fails until its third attempt; logs the number each attempt was given.
+    fx.script(
+        "third.sh",
+        &format!(
+            "cat >/dev/null; echo \"$1 $SYNOD_ATTEMPT\" >> '{log}'; sleep 0.05; [ \"$1\" = 3 ] || {{ echo 'HTTP 503' >&2; exit 1; }}; echo '{{\"n\": 3}}'",
+            log = fx.dir.path().join("attempts.log").display()
+        ),
+    );
+    let orch = fx.orchestrator(
+        "[[agents]]\nname = \"x\"\ncommand = \"sh\"\nargs = [\"third.sh\", \"{attempt}\"]\nretry = { max_attempts = 3, initial_delay = \"5ms\", jitter = \"none\" }\n\n[[stages]]\nname = \"st\"\n",
+    );
+    let report = orch.run_stage("S-1", "st").await.unwrap();
+    let x = report.agent("x").unwrap();
+    assert_eq!(x.outcome, AgentOutcome::Answered);
+    let log = std::fs::read_to_string(fx.dir.path().join("attempts.log")).unwrap();
+    assert_eq!(log, "1 1\n2 2\n3 3\n");
+    // Each attempt slept 50 ms; the agent's time covers all three.
+    assert!(x.attempts.iter().all(|a| a.duration_ms >= 50), "{x:?}");
+    assert!(x.duration_ms >= 150, "{x:?}");
 }
 
 #[tokio::test]

@@ -311,3 +311,24 @@ pub(crate) fn one_line(text: &str) -> String {
 pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_is_its_first_line_cut_after_300_characters() {
+        assert_eq!(one_line("\n  \n  first  \nsecond"), "first");
+        assert_eq!(one_line(""), "");
+        let exactly = "é".repeat(300);
+        assert_eq!(one_line(&exactly), exactly, "300 characters are kept whole");
+        let longer = "é".repeat(301);
+        assert_eq!(one_line(&longer), format!("{exactly}…"));
+    }
+
+    #[test]
+    fn durations_count_whole_milliseconds_and_saturate() {
+        assert_eq!(millis(Duration::from_micros(2_999)), 2);
+        assert_eq!(millis(Duration::MAX), u64::MAX);
+    }
+}
