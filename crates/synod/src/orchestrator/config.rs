@@ -944,5 +944,19 @@ mod tests {
         let schema = schemars::schema_for!(SynodConfig);
         let text = serde_json::to_string(&schema).unwrap();
         assert!(text.contains("prompt_via") && text.contains("max_attempts"));
+        // The keys whose types come from crates without schemars have hand-written schemas.
+        let schema = schema.as_value();
+        let agent = &schema["$defs"]["AgentConfig"]["properties"];
+        assert_eq!(
+            agent["preset"]["enum"],
+            serde_json::json!(["claude", "gemini", "codex", "generic", null])
+        );
+        let stage = &schema["$defs"]["StageConfig"]["properties"];
+        assert_eq!(stage["schema"]["anyOf"][0]["type"], "string");
+        assert_eq!(stage["consensus"]["additionalProperties"], false);
+        assert!(
+            stage["consensus"]["properties"]["quorum"].is_object(),
+            "{stage}"
+        );
     }
 }

@@ -282,6 +282,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn preset_hooks_say_which_preset_they_are() {
+        for preset in [
+            Preset::Claude,
+            Preset::Gemini,
+            Preset::Codex,
+            Preset::Generic,
+        ] {
+            assert_eq!(PresetHooks::new(preset).preset(), preset);
+        }
+    }
+
+    #[test]
     fn meta_is_empty_only_when_every_field_is_missing() {
         assert!(AttemptMeta::default().is_empty());
         let each = [

@@ -297,6 +297,24 @@ env = { ANTHROPIC_API_KEY = "sk-ant-123456789", MY_PASS = "hunter2hunter2", MODE
             text.contains("max_concurrency") && text.contains("busy_timeout"),
             "{text}"
         );
-        assert!(LoadedConfig::load(None, &[]).unwrap().warnings().is_empty());
+    }
+
+    #[test]
+    fn an_unknown_synod_variable_is_a_warning() {
+        let loaded = LoadedConfig::loader(None, &[])
+            .env_source([("SYNOD_JOBS__MAX_TRIEZ", "4")])
+            .load()
+            .unwrap();
+        let loaded = LoadedConfig {
+            config: loaded.value.clone(),
+            path: None,
+            loaded,
+        };
+        let warnings: Vec<String> = loaded.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("SYNOD_JOBS__MAX_TRIEZ"),
+            "{warnings:?}"
+        );
     }
 }
