@@ -762,6 +762,19 @@ cwd = "sub"
 name = "off"
 command = "true"
 enabled = false
+env = { API_TOKEN = "tok-0123456789" }
+
+[[agents]]
+name = "argv"
+command = "sh"
+args = ["-c", 'printf "%s|" "$@"', "sh"]
+prompt_via = "arg"
+
+[[agents]]
+name = "argv2"
+command = "sh"
+args = ["-c", 'printf "%s|" "$@"', "sh", "<{prompt}>"]
+prompt_via = "arg"
 
 [[stages]]
 name = "s"
@@ -775,7 +788,10 @@ name = "t"
         .unwrap();
 
     assert_eq!(plan.stage_agents("s"), Some(vec!["b", "a"]));
-    assert_eq!(plan.stage_agents("t"), Some(vec!["a", "b"]));
+    assert_eq!(
+        plan.stage_agents("t"),
+        Some(vec!["a", "b", "argv", "argv2"])
+    );
     assert_eq!(plan.stage_agents("u"), None);
     assert_eq!(plan.agent_retry("a").map(|r| r.max_attempts()), Some(4));
     assert!(plan.agent_retry("ghost").is_none());
@@ -803,16 +819,110 @@ name = "t"
     assert!(plan.breaker("a").is_some() && plan.breaker("ghost").is_none());
     assert!(plan.budget().is_some());
     assert_eq!(plan.base_dir(), fx.dir.path());
-    assert_eq!(plan.config().agents.len(), 3);
+    assert_eq!(plan.config().agents.len(), 5);
+    assert_eq!(
+        plan.redactor().redact("token tok-0123456789"),
+        "token [REDACTED]",
+        "even a disabled agent's secrets"
+    );
 
     // The probe runs the agent as a stage would, outside any stage.
     let probe = plan.probe_command("a", "ping").unwrap();
     let out = synod::exec::run(&probe).await.unwrap();
     assert_eq!(out.stdout_lossy(), "a doctor doctor dry\nping");
     assert!(plan.probe_command("ghost", "ping").is_none());
+    // A prompt passed as an argument goes last, unless the arguments place it.
+    for (agent, said) in [("argv", "ping|"), ("argv2", "<ping>|")] {
+        let probe = plan.probe_command(agent, "ping").unwrap();
+        let out = synod::exec::run(&probe).await.unwrap();
+        assert_eq!(out.stdout_lossy(), said, "{agent}");
+    }
 
     let off = fx
         .plan("[breaker]\nenabled = false\n[budget]\nenabled = false\n[[agents]]\nname = \"a\"\ncommand = \"true\"\n")
         .unwrap();
     assert!(off.breaker("a").is_none() && off.budget().is_none());
+}
+
+/// A file store that refuses every stage record (as a full disk would).
+#[derive(Debug)]
+struct RefusingStore {
+    inner: synod::store::AsyncStore,
+    file: std::path::PathBuf,
+}
+
+impl synod::store::EvidenceStore for RefusingStore {
+    fn execution_started<'a>(
+        &'a self,
+        agent: &'a str,
+        at: synod::store::UnixMillis,
+    ) -> synod::store::StoreFuture<'a, synod::store::ExecutionId> {
+        synod::store::EvidenceStore::execution_started(&self.inner, agent, at)
+    }
+
+    fn record_stage(
+        &self,
+        _: std::sync::Arc<synod::store::StageRecord>,
+    ) -> synod::store::StoreFuture<'_, synod::store::RunId> {
+        Box::pin(std::future::ready(Err(synod::store::Error::Busy {
+            operation: "record_stage",
+        })))
+    }
+
+    fn location(&self) -> Option<&std::path::Path> {
+        Some(&self.file)
+    }
+}
+
+#[tokio::test]
+async fn a_stage_the_store_refuses_is_kept_beside_it_under_a_safe_name() {
+    let fx = Fixture::new();
+    fx.script("answer.sh", ANSWER);
+    let store = RefusingStore {
+        inner: fx.store().into_async(),
+        file: fx.dir.path().join("synod.db"),
+    };
+    let orch = Orchestrator::with_shared_store(
+        fx.plan(&format!(
+            "{}[[stages]]\nname = \"st\"\nprompt = \"go\"\n",
+            agent("a", "answer.sh", "")
+        ))
+        .unwrap(),
+        std::sync::Arc::new(store),
+    );
+    let err = orch.run_stage("PROJ-1_a b/c", "st").await.unwrap_err();
+
+    let Error::NotRecorded { path, source } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        matches!(**source, synod::store::Error::Busy { .. }),
+        "{source:?}"
+    );
+    assert_eq!(
+        synod::core::Classify::class(&err),
+        synod::core::ErrorClass::Transient
+    );
+    let unsaved = fx.dir.path().join("unsaved");
+    assert_eq!(path.parent(), Some(unsaved.as_path()));
+    let name = path.file_name().unwrap().to_str().unwrap();
+    assert!(
+        name.starts_with("PROJ-1_a_b_c-st-") && name.ends_with(".json"),
+        "{name}"
+    );
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(kept["run"]["spec_id"], "PROJ-1_a b/c");
+    assert_eq!(kept["outputs"].as_array().unwrap().len(), 1);
+    assert_eq!(kept["verdict"]["status"], "ok");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            (mode(&unsaved), mode(path)),
+            (0o700, 0o600),
+            "agent evidence is private"
+        );
+    }
 }

@@ -35,7 +35,7 @@ use std::sync::{Arc, OnceLock};
 
 use synod_resilience::{CircuitBreaker, RetryBudget, RetryPolicy};
 
-use synod_agents::{Invocation, Preset};
+use synod_agents::{Invocation, Preset, SettingsFile};
 
 use synod_exec::AgentCommand;
 
@@ -386,30 +386,34 @@ impl AgentPlan {
                 .join("synod")
                 .join("presets")
                 .join(self.preset.name());
-            let path = dir.join(file.file_name);
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            // Unchanged contents are not rewritten: another synod may be starting the CLI.
-            let written =
-                builder
-                    .create(&dir)
-                    .and_then(|()| match std::fs::read_to_string(&path) {
-                        Ok(existing) if existing == file.contents => Ok(()),
-                        _ => std::fs::write(&path, file.contents),
-                    });
-            match written {
-                Ok(()) => env.push((file.env.to_owned(), path.display().to_string())),
+            match write_settings(&dir, file) {
+                Ok(path) => env.push((file.env.to_owned(), path.display().to_string())),
                 Err(error) => tracing::warn!(
                     %error,
-                    path = %path.display(),
+                    path = %dir.join(file.file_name).display(),
                     "cannot write the preset's settings file; the CLI keeps its own retries"
                 ),
             }
             env
         })
     }
+}
+
+/// Writes a preset's settings `file` into `dir` (created 0700), returning its path. A file
+/// that already holds exactly these contents is left alone: another synod may be starting the
+/// CLI, which reads it.
+fn write_settings(dir: &Path, file: &SettingsFile) -> std::io::Result<PathBuf> {
+    let path = dir.join(file.file_name);
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    match std::fs::read_to_string(&path) {
+        Ok(existing) if existing == file.contents => {}
+        _ => std::fs::write(&path, file.contents)?,
+    }
+    Ok(path)
 }
 
 /// The user's cache directory: `$XDG_CACHE_HOME`, `~/.cache`, `%LOCALAPPDATA%`, else the
@@ -524,5 +528,60 @@ fn resolve(base: &Path, path: &Path) -> PathBuf {
         path.to_path_buf()
     } else {
         base.join(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    /// gemini's settings file, the one preset that has one.
+    fn gemini() -> SettingsFile {
+        Preset::Gemini.invocation().settings_file.unwrap()
+    }
+
+    #[test]
+    fn a_settings_file_is_written_and_a_stale_one_replaced() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("presets/gemini");
+        let path = write_settings(&dir, &gemini()).unwrap();
+        assert_eq!(path, dir.join(gemini().file_name));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), gemini().contents);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+
+        std::fs::write(&path, "{}").unwrap();
+        write_settings(&dir, &gemini()).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), gemini().contents);
+    }
+
+    #[test]
+    fn an_unchanged_settings_file_is_not_rewritten() {
+        let root = tempfile::tempdir().unwrap();
+        let path = write_settings(root.path(), &gemini()).unwrap();
+        let long_ago = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        write_settings(root.path(), &gemini()).unwrap();
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        assert_eq!(modified, long_ago, "a CLI starting now may be reading it");
+    }
+
+    #[test]
+    fn a_settings_directory_that_cannot_be_made_is_an_error() {
+        let root = tempfile::tempdir().unwrap();
+        let blocker = root.path().join("file");
+        std::fs::write(&blocker, "").unwrap();
+        assert!(write_settings(&blocker.join("gemini"), &gemini()).is_err());
     }
 }

@@ -496,5 +496,64 @@ mod tests {
             .unwrap();
         let shown = format!("{r:?}");
         assert!(!shown.contains("super-secret-value"), "{shown}");
+        assert!(
+            shown.starts_with("Redactor { active: true, alternatives: "),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn secret_names_are_recognised_by_their_words_in_any_case() {
+        for name in [
+            "ANTHROPIC_API_KEY",
+            "github_token",
+            "DB_PASSWORD",
+            "MY_SECRET",
+        ] {
+            assert!(is_secret_env_name(name), "{name}");
+        }
+        for name in ["PATH", "HOME", "MODE"] {
+            assert!(!is_secret_env_name(name), "{name}");
+        }
+    }
+
+    fn config(text: &str) -> SynodConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_config_redacts_its_agents_secret_values_and_the_variables_it_lists() {
+        let path = std::env::var("PATH").expect("tests run with a PATH");
+        assert!(path.len() >= MIN_SECRET_VALUE_LEN, "{path}");
+        let text = format!("key sk-live-00000000 pass hunter2hunter2 mode slowslow path {path}");
+        let agents = r#"
+[[agents]]
+name = "a"
+command = "true"
+env = { ANTHROPIC_API_KEY = "sk-live-00000000", DB_PASS = "hunter2hunter2", MODE = "slowslow" }
+"#;
+        let plain = Redactor::for_config(&config(agents))
+            .unwrap()
+            .redact(&text)
+            .into_owned();
+        assert_eq!(
+            plain,
+            format!("key {REDACTED} pass hunter2hunter2 mode slowslow path {path}"),
+            "only the value of a variable named like a secret"
+        );
+        let listed = format!("{agents}secret_env = [\"DB_PASS\", \"PATH\"]\n");
+        let redacted = Redactor::for_config(&config(&listed))
+            .unwrap()
+            .redact(&text)
+            .into_owned();
+        assert_eq!(
+            redacted,
+            format!("key {REDACTED} pass {REDACTED} mode slowslow path {REDACTED}"),
+            "`secret_env` adds values set in `env` and inherited ones"
+        );
+        let off = format!("[redact]\nenabled = false\n{listed}");
+        let redactor = Redactor::for_config(&config(&off)).unwrap();
+        assert!(!redactor.is_active());
+        assert_eq!(redactor.redact(&text), text);
     }
 }
