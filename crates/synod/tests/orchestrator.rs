@@ -926,3 +926,36 @@ async fn a_stage_the_store_refuses_is_kept_beside_it_under_a_safe_name() {
         );
     }
 }
+
+#[tokio::test]
+async fn credentials_an_agent_prints_never_reach_the_evidence() {
+    let fx = Fixture::new();
+    let key = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz";
+    fx.script(
+        "leaky.sh",
+        &format!("cat >/dev/null; echo 'using {key}'; echo '{{\"answer\": 1}}'"),
+    );
+    fx.script(
+        "leaky_fail.sh",
+        &format!("cat >/dev/null; echo 'auth with {key} refused' >&2; exit 3"),
+    );
+    let orch = fx.orchestrator(&format!(
+        "{}{}[[stages]]\nname = \"st\"\nprompt = \"go\"\n",
+        agent("ok", "leaky.sh", ""),
+        agent("bad", "leaky_fail.sh", "retry = { max_attempts = 1 }")
+    ));
+    let report = orch.run_stage("S-1", "st").await.unwrap();
+    let bad = report.agent("bad").unwrap();
+    let error = bad.attempts[0].error.as_deref().unwrap();
+    assert!(
+        error.contains("[REDACTED]") && !error.contains(key),
+        "{error}"
+    );
+
+    let outputs = fx.store().outputs_for_run(report.run_id.unwrap()).unwrap();
+    assert_eq!(outputs.len(), 2);
+    for output in &outputs {
+        assert!(!output.raw_output.contains(key), "{output:?}");
+        assert!(output.raw_output.contains("[REDACTED]"), "{output:?}");
+    }
+}

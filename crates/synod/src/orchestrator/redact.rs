@@ -461,6 +461,12 @@ mod tests {
         let err = Redactor::builder().pattern("(unclosed").unwrap_err();
         assert!(err.to_string().contains("redact.patterns"), "{err}");
         assert!(err.to_string().contains("(unclosed"), "{err}");
+        // The regex crate's multi-line message, on one line.
+        let text = err.to_string();
+        assert!(
+            !text.contains('\n') && text.contains("unclosed group"),
+            "{text}"
+        );
         let err = Redactor::builder().pattern("x*").unwrap_err();
         assert!(err.to_string().contains("empty string"), "{err}");
     }
@@ -500,6 +506,27 @@ mod tests {
             shown.starts_with("Redactor { active: true, alternatives: "),
             "{shown}"
         );
+        let builder = Redactor::builder()
+            .builtin(false)
+            .secret_value("super-secret-value");
+        assert_eq!(
+            format!("{builder:?}"),
+            "RedactorBuilder { builtin: false, patterns: [], values: 1 }"
+        );
+    }
+
+    #[test]
+    fn redacting_in_place_replaces_the_text_only_when_something_matched() {
+        let r = Redactor::builder()
+            .secret_value("super-secret-value")
+            .build()
+            .unwrap();
+        let mut text = "got super-secret-value back".to_owned();
+        r.redact_in_place(&mut text);
+        assert_eq!(text, format!("got {REDACTED} back"));
+        let mut clean = "nothing here".to_owned();
+        r.redact_in_place(&mut clean);
+        assert_eq!(clean, "nothing here");
     }
 
     #[test]
