@@ -207,3 +207,38 @@ async fn a_breaker_opened_by_one_worker_is_open_for_the_other() {
     );
     assert_eq!(calls(&healthy_calls).len(), 1);
 }
+
+#[tokio::test]
+async fn a_failure_that_leaves_the_breaker_closed_is_not_shared_as_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_file = dir.path().join("evidence.db");
+    let down = script(
+        dir.path(),
+        "down.sh",
+        "echo 'HTTP 503 service unavailable' >&2\nexit 1",
+    );
+    let first = worker(
+        dir.path(),
+        &store_file,
+        &format!(
+            "[breaker]\nwindow_size = 5\nminimum_calls = 5\n\n{}[[stages]]\nname = \"s\"\n",
+            agent("codex", &down, "")
+        ),
+    )
+    .await;
+    let report = first.orchestrator.run_stage("B-1", "s").await.unwrap();
+    assert_eq!(report.agent("codex").unwrap().outcome, AgentOutcome::Failed);
+    assert_eq!(
+        first.orchestrator.breaker_state("codex"),
+        Some(synod::resilience::BreakerState::Closed)
+    );
+
+    let probe = AsyncStore::open(&store_file, Options::default())
+        .await
+        .unwrap();
+    let hold = probe
+        .active_hold(HoldKind::BreakerOpen, "codex", now_millis())
+        .await
+        .unwrap();
+    assert!(hold.is_none(), "{hold:?}");
+}

@@ -293,7 +293,9 @@ mod tests {
             "type": "object",
             "properties": { "steps": { "type": "array", "items": { "type": "string" } } }
         });
-        let checked = AnswerSchema::compile(schema, true).unwrap();
+        let checked = AnswerSchema::compile(schema.clone(), true).unwrap();
+        assert_eq!(checked.schema(), &schema);
+        assert_eq!(checked.text(), schema.to_string());
         let steps: Vec<i32> = (0..20).collect();
         let errors = checked.check(&json!({ "steps": steps })).unwrap_err();
         assert_eq!(errors.len(), MAX_ERRORS + 1, "{errors:?}");
@@ -342,7 +344,10 @@ mod tests {
         let checked =
             AnswerSchema::compile(AnswerSchema::from_required(&["a".into()]), true).unwrap();
         let prompt = checked.repair_prompt("Do it.", &["(root): missing a".into()]);
-        assert!(prompt.starts_with("Do it.\n"), "{prompt}");
+        assert!(prompt.starts_with("Do it.\n\n---\n"), "{prompt}");
+        // A prompt that ends its line is not given a second newline.
+        let ended = checked.repair_prompt("Do it.\n", &["(root): missing a".into()]);
+        assert_eq!(ended, prompt);
         assert!(prompt.contains("- (root): missing a\n"), "{prompt}");
         assert!(prompt.contains(checked.text()), "{prompt}");
     }
@@ -366,5 +371,35 @@ mod tests {
             assert_eq!(mode & 0o777, 0o700);
         }
         assert_eq!(checked.file(dir.path()), Some(path.as_path()));
+        // The name is the FNV-1a hash of the text: the same file on every run and version.
+        assert_eq!(path, dir.path().join("synod/schemas/9cdd4c929f357a54.json"));
+    }
+
+    #[test]
+    fn a_stale_schema_file_is_replaced_and_an_unchanged_one_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"{"type":"object"}"#;
+        let path = AnswerSchema::compile(json!({ "type": "object" }), false)
+            .unwrap()
+            .file(dir.path())
+            .unwrap()
+            .to_path_buf();
+        std::fs::write(&path, "{}").unwrap();
+        let again = AnswerSchema::compile(json!({ "type": "object" }), false).unwrap();
+        assert_eq!(again.file(dir.path()), Some(path.as_path()));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+
+        let long_ago =
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        let third = AnswerSchema::compile(json!({ "type": "object" }), false).unwrap();
+        assert_eq!(third.file(dir.path()), Some(path.as_path()));
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        assert_eq!(modified, long_ago, "a CLI starting now may be reading it");
     }
 }
