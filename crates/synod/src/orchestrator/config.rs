@@ -958,5 +958,12 @@ mod tests {
             stage["consensus"]["properties"]["quorum"].is_object(),
             "{stage}"
         );
+        // `[breaker]` and `[budget]` are inlined where they are used, `enabled` beside the
+        // layer's own keys, so an editor shows them in place.
+        for table in ["breaker", "budget"] {
+            let properties = &schema["properties"][table]["properties"];
+            assert!(properties["enabled"].is_object(), "{table}: {schema}");
+        }
+        assert!(schema["properties"]["breaker"]["properties"]["window_size"].is_object());
     }
 }
