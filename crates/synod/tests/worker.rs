@@ -317,6 +317,20 @@ fn the_builders_set_what_they_name_and_the_lease_sets_a_heartbeat_of_a_third() {
         (options.lease, options.heartbeat),
         (Duration::from_secs(90), Duration::from_secs(30))
     );
+    let worker = Worker::new(
+        Plan::new(SynodConfig::default(), ".").unwrap(),
+        Arc::new(FlakyQueue {
+            store: Store::open_in_memory().unwrap().into_async(),
+            faults: Mutex::default(),
+        }),
+        options.clone(),
+    );
+    let shown = format!("{worker:?}");
+    assert!(
+        shown.starts_with("Worker { options: WorkerOptions { name: \"w\", concurrency: 4,")
+            && shown.contains("queue: FlakyQueue"),
+        "{shown}"
+    );
     let defaults = WorkerOptions::new("w");
     assert_eq!(
         (
