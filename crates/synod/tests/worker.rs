@@ -323,7 +323,7 @@ fn the_builders_set_what_they_name_and_the_lease_sets_a_heartbeat_of_a_third() {
             store: Store::open_in_memory().unwrap().into_async(),
             faults: Mutex::default(),
         }),
-        options.clone(),
+        options,
     );
     let shown = format!("{worker:?}");
     assert!(
