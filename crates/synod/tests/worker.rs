@@ -473,6 +473,7 @@ struct Faults {
     claim: Vec<synod::store::Error>,
     complete: Vec<synod::store::Error>,
     fail: Vec<synod::store::Error>,
+    release: Vec<synod::store::Error>,
 }
 
 #[derive(Debug)]
@@ -566,7 +567,10 @@ impl JobQueue for FlakyQueue {
     }
 
     fn release<'a>(&'a self, job: &'a ClaimedJob) -> StoreFuture<'a, bool> {
-        self.store.release(job)
+        match self.fault(|f| &mut f.release) {
+            Some(err) => failing(err),
+            None => self.store.release(job),
+        }
     }
 
     fn jobs(&self, state: Option<JobState>, page: Page) -> StoreFuture<'_, Vec<Job>> {
@@ -758,4 +762,44 @@ async fn a_lease_lost_at_the_record_or_at_the_failure_records_nothing() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_whose_hand_back_fails_at_the_record_hands_the_job_back_after_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hold"), "").unwrap();
+    let store = AsyncStore::open_in_memory().await.unwrap();
+    let id = JobQueue::submit(&store, NewJob::new("S-1", "slow"))
+        .await
+        .unwrap();
+    let faults = Faults {
+        release: vec![busy("release_job")],
+        ..Faults::default()
+    };
+    let seen = Seen::default();
+    let worker = Worker::new(
+        Plan::new(config(dir.path()), ".").unwrap(),
+        FlakyQueue::new(&store, faults),
+        WorkerOptions::new("w").grace(Duration::from_millis(100)),
+    )
+    .on_job(listener(&seen));
+    let stop = CancellationToken::new();
+    let running = tokio::spawn({
+        let stop = stop.clone();
+        async move { worker.run(&stop).await }
+    });
+    wait_for(&dir.path().join("started")).await;
+
+    stop.cancel();
+    let report = tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("the worker stops")
+        .unwrap()
+        .unwrap();
+
+    // The stage's record could not hand the job back; the worker did so once the run ended.
+    assert_eq!(counts(&report), [0, 0, 0, 1, 0], "{report:?}");
+    assert_eq!(seen.lock().unwrap()[0].1, JobOutcome::Released);
+    let job = JobQueue::job(&store, id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.tries), (JobState::Queued, 0));
 }
