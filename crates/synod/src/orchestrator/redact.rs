@@ -552,7 +552,19 @@ mod tests {
     fn a_config_redacts_its_agents_secret_values_and_the_variables_it_lists() {
         let path = std::env::var("PATH").expect("tests run with a PATH");
         assert!(path.len() >= MIN_SECRET_VALUE_LEN, "{path}");
-        let text = format!("key sk-live-00000000 pass hunter2hunter2 mode slowslow path {path}");
+        // An inherited variable that is neither named like a secret nor listed.
+        let (_, other) = std::env::vars()
+            .find(|(name, value)| {
+                name != "PATH"
+                    && !is_secret_env_name(name)
+                    && value.trim().chars().count() >= MIN_SECRET_VALUE_LEN
+                    && !path.contains(value.as_str())
+                    && !value.contains(&path)
+            })
+            .expect("cargo sets CARGO_MANIFEST_DIR for tests");
+        let text = format!(
+            "key sk-live-00000000 pass hunter2hunter2 mode slowslow path {path} other {other}"
+        );
         let agents = r#"
 [[agents]]
 name = "a"
@@ -565,7 +577,7 @@ env = { ANTHROPIC_API_KEY = "sk-live-00000000", DB_PASS = "hunter2hunter2", MODE
             .into_owned();
         assert_eq!(
             plain,
-            format!("key {REDACTED} pass hunter2hunter2 mode slowslow path {path}"),
+            format!("key {REDACTED} pass hunter2hunter2 mode slowslow path {path} other {other}"),
             "only the value of a variable named like a secret"
         );
         let listed = format!("{agents}secret_env = [\"DB_PASS\", \"PATH\"]\n");
@@ -575,7 +587,7 @@ env = { ANTHROPIC_API_KEY = "sk-live-00000000", DB_PASS = "hunter2hunter2", MODE
             .into_owned();
         assert_eq!(
             redacted,
-            format!("key {REDACTED} pass {REDACTED} mode slowslow path {REDACTED}"),
+            format!("key {REDACTED} pass {REDACTED} mode slowslow path {REDACTED} other {other}"),
             "`secret_env` adds values set in `env` and inherited ones"
         );
         let off = format!("[redact]\nenabled = false\n{listed}");
