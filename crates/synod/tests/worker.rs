@@ -358,19 +358,7 @@ async fn a_stop_hands_a_running_job_back_after_the_grace_without_counting_the_tr
         WorkerOptions::new("w").grace(Duration::from_millis(100)),
     )
     .on_job(listener(&seen));
-    let stop = CancellationToken::new();
-    let running = tokio::spawn({
-        let stop = stop.clone();
-        async move { worker.run(&stop).await }
-    });
-    wait_for(&dir.path().join("started")).await;
-
-    stop.cancel();
-    let report = tokio::time::timeout(Duration::from_secs(30), running)
-        .await
-        .expect("the held agent is stopped once the grace is over")
-        .unwrap()
-        .unwrap();
+    let report = stop_once_started(worker, dir.path(), || {}).await;
 
     assert_eq!(counts(&report), [0, 0, 0, 1, 0], "{report:?}");
     let outcome = seen.lock().unwrap()[0].1.clone();
@@ -400,20 +388,9 @@ async fn a_job_that_finishes_within_the_grace_is_recorded() {
         Arc::new(store.clone()),
         WorkerOptions::new("w").grace(Duration::from_secs(60)),
     );
-    let stop = CancellationToken::new();
-    let running = tokio::spawn({
-        let stop = stop.clone();
-        async move { worker.run(&stop).await }
-    });
-    wait_for(&dir.path().join("started")).await;
-
-    stop.cancel();
-    std::fs::remove_file(dir.path().join("hold")).unwrap();
-    let report = tokio::time::timeout(Duration::from_secs(30), running)
-        .await
-        .expect("the job finishes within the grace")
-        .unwrap()
-        .unwrap();
+    let hold = dir.path().join("hold");
+    let report =
+        stop_once_started(worker, dir.path(), || std::fs::remove_file(hold).unwrap()).await;
 
     assert_eq!(counts(&report), [1, 0, 0, 0, 0], "{report:?}");
     let job = JobQueue::job(&store, id).await.unwrap().unwrap();
@@ -451,6 +428,28 @@ async fn a_waiting_worker_claims_a_job_submitted_later_and_stops_when_told() {
     assert_eq!(counts(&report), [1, 0, 0, 0, 0], "{report:?}");
     let job = JobQueue::job(&store, id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Done);
+}
+
+/// Runs `worker` until its held agent has started (it touches `dir/started`), then stops it,
+/// calls `after_stop`, and returns what the worker did.
+async fn stop_once_started(
+    worker: Worker,
+    dir: &Path,
+    after_stop: impl FnOnce(),
+) -> synod::orchestrator::WorkerReport {
+    let stop = CancellationToken::new();
+    let running = tokio::spawn({
+        let stop = stop.clone();
+        async move { worker.run(&stop).await }
+    });
+    wait_for(&dir.join("started")).await;
+    stop.cancel();
+    after_stop();
+    tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("the worker stops once its jobs finish or its grace is over")
+        .unwrap()
+        .unwrap()
 }
 
 async fn wait_for(path: &Path) {
@@ -783,19 +782,7 @@ async fn a_stop_whose_hand_back_fails_at_the_record_hands_the_job_back_after_the
         WorkerOptions::new("w").grace(Duration::from_millis(100)),
     )
     .on_job(listener(&seen));
-    let stop = CancellationToken::new();
-    let running = tokio::spawn({
-        let stop = stop.clone();
-        async move { worker.run(&stop).await }
-    });
-    wait_for(&dir.path().join("started")).await;
-
-    stop.cancel();
-    let report = tokio::time::timeout(Duration::from_secs(30), running)
-        .await
-        .expect("the worker stops")
-        .unwrap()
-        .unwrap();
+    let report = stop_once_started(worker, dir.path(), || {}).await;
 
     // The stage's record could not hand the job back; the worker did so once the run ended.
     assert_eq!(counts(&report), [0, 0, 0, 1, 0], "{report:?}");
