@@ -305,6 +305,10 @@ suite!(
         let now = now_millis();
         let job = store.claim_job_at("w1", LEASE, now).await.unwrap().unwrap();
         assert!(
+            store.heartbeat(&job, LEASE).await.unwrap(),
+            "a live lease is renewed"
+        );
+        assert!(
             store
                 .heartbeat_job_at(&job, LEASE, now + 20_000)
                 .await
@@ -467,6 +471,12 @@ suite!(the_queue_survives_reopening, |fresh| async move {
     assert_eq!(job.job.prompt.as_deref(), Some("again"));
     assert_eq!(job.job.max_tries, 5);
 });
+
+#[test]
+fn a_job_id_prints_as_its_number() {
+    assert_eq!(JobId(42).to_string(), "42");
+    assert_eq!(format!("job {}", JobId(-7)), "job -7");
+}
 
 #[test]
 fn a_job_state_prints_as_its_name_and_fills_a_table_column() {
