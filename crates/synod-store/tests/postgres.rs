@@ -69,11 +69,53 @@ async fn a_wrong_password_is_a_refused_login_naming_the_url_without_it() {
     assert!(matches!(err, Error::PgAuth { .. }), "{err:?}");
     let message = err.to_string();
     assert!(!message.contains("not-the-password"), "{message}");
+    assert!(message.contains(":***@"), "{message}");
     assert!(
-        message.contains(":***@") && message.contains("password"),
-        "{message}"
+        message.contains(r#"(password authentication failed for user "synod")"#),
+        "the server's own words: {message}"
     );
     assert!(!has_tables(db.url()).await, "nothing was created");
+}
+
+#[tokio::test]
+async fn a_url_without_a_password_is_a_refused_login_that_says_so() {
+    let db = backend::postgres_database().await;
+    let cluster = synod_testpg::PgCluster::shared().unwrap();
+    let url = cluster
+        .url_with_password(db.name(), "P")
+        .replacen(":P@", "@", 1);
+    assert!(!url.contains(":P@"), "{url}");
+    let err = AnyStore::open(&url, Options::default()).await.unwrap_err();
+    assert!(matches!(err, Error::PgAuth { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("password missing"), "{message}");
+    assert!(message.contains("check the user and password"), "{message}");
+    assert!(!has_tables(db.url()).await, "nothing was created");
+}
+
+#[tokio::test]
+async fn debug_output_names_the_server_and_never_the_password() {
+    let db = backend::postgres_database().await;
+    let store = PgStore::connect(db.url(), PgOptions::default())
+        .await
+        .unwrap();
+    let shown = format!("{store:?}");
+    assert!(shown.starts_with("PgStore {"), "{shown}");
+    assert!(shown.contains(&format!("{:?}", store.url())), "{shown}");
+    assert!(store.url().contains(":***@"), "{}", store.url());
+    assert!(
+        shown.contains("pool_size: 1"),
+        "one connection, the migration's: {shown}"
+    );
+    let password = db.url().split_once("://").unwrap().1;
+    let password = password
+        .split_once('@')
+        .unwrap()
+        .0
+        .split_once(':')
+        .unwrap()
+        .1;
+    assert!(!shown.contains(password), "{shown}");
 }
 
 #[tokio::test]
