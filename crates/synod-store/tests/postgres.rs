@@ -77,6 +77,36 @@ async fn a_wrong_password_is_a_refused_login_naming_the_url_without_it() {
     assert!(!has_tables(db.url()).await, "nothing was created");
 }
 
+// `verify` (what `synod store check` runs) reads the schema version each time: a database
+// rolled back under a running store, or migrated by a newer synod, is named, not passed.
+#[tokio::test]
+async fn verify_names_a_schema_changed_under_a_connected_store() {
+    let db = backend::postgres_database().await;
+    let store = PgStore::connect(db.url(), PgOptions::default())
+        .await
+        .unwrap();
+    store.verify().await.unwrap();
+    admin(
+        db.url(),
+        &format!("DELETE FROM synod_schema WHERE version = {SCHEMA_VERSION}"),
+    )
+    .await;
+    match store.verify().await.unwrap_err() {
+        Error::PgNeedsMigration {
+            found, supported, ..
+        } => {
+            assert_eq!((found, supported), (SCHEMA_VERSION - 1, SCHEMA_VERSION));
+        }
+        other => panic!("{other:?}"),
+    }
+    admin(db.url(), "INSERT INTO synod_schema VALUES (99, 0)").await;
+    let err = store.verify().await.unwrap_err();
+    assert!(
+        matches!(err, Error::PgSchemaTooNew { found: 99, .. }),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_url_without_a_password_is_a_refused_login_that_says_so() {
     let db = backend::postgres_database().await;
