@@ -360,6 +360,23 @@ async fn sqlite_only_maintenance_works_on_sqlite() {
         .await
         .unwrap();
     assert_eq!(fresh.store.incremental_vacuum(0).await.unwrap(), 0);
+    let big = "x".repeat(64 * 1024);
+    for i in 0..10 {
+        let mut o = output("a", 1, true, 1);
+        o.raw_output.clone_from(&big);
+        fresh
+            .store
+            .record_stage(run("S", "plan", i), vec![o], verdict(i))
+            .await
+            .unwrap();
+    }
+    assert_eq!(fresh.store.prune_before(1_000).await.unwrap().runs, 10);
+    let freed = fresh.store.incremental_vacuum(0).await.unwrap();
+    assert!(
+        freed > 100,
+        "the pruned outputs' pages are returned: {freed}"
+    );
+    assert_eq!(fresh.store.incremental_vacuum(0).await.unwrap(), 0);
     assert_eq!(fresh.store.backend(), "SQLite");
     assert_eq!(
         EvidenceStore::location(&fresh.store).map(|p| p.display().to_string()),
