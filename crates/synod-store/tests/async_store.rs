@@ -351,6 +351,31 @@ async fn open_errors_surface_through_async() {
 }
 
 #[tokio::test]
+async fn the_full_check_through_the_async_handle_finds_damage() {
+    let fresh = backend::sqlite().await;
+    let store = &fresh.store;
+    store
+        .record_stage(run("S", "plan", 1), vec![], verdict(1))
+        .await
+        .unwrap();
+    store.integrity_check().await.unwrap();
+    // One row that breaks its table's CHECK constraint, written behind the store's back.
+    let conn = rusqlite::Connection::open(&fresh.location).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE notes (n INTEGER CHECK (n > 0));
+         PRAGMA ignore_check_constraints = ON;
+         INSERT INTO notes VALUES (-1);",
+    )
+    .unwrap();
+    drop(conn);
+    let err = store.integrity_check().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Corrupt { detail, .. } if detail.contains("CHECK constraint failed")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn sqlite_only_maintenance_works_on_sqlite() {
     let fresh = backend::sqlite().await;
     let dir = tempfile::tempdir().unwrap();
