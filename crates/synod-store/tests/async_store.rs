@@ -368,11 +368,45 @@ async fn the_full_check_through_the_async_handle_finds_damage() {
     )
     .unwrap();
     drop(conn);
-    let err = store.integrity_check().await.unwrap_err();
+    let sqlite = store.as_sqlite().unwrap();
+    for err in [
+        sqlite.quick_check().await.unwrap_err(),
+        store.integrity_check().await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(&err, Error::Corrupt { detail, .. } if detail.contains("CHECK constraint failed")),
+            "{err:?}"
+        );
+    }
+    // The checks left the damage mark: maintenance is refused from now on.
+    let err = store.verify().await.unwrap_err();
+    assert!(matches!(err, Error::Damaged { .. }), "{err:?}");
+}
+
+// A reader holding an old snapshot keeps the WAL from being truncated: the checkpoint says
+// so, and succeeds once the reader is done.
+#[tokio::test]
+async fn a_checkpoint_held_back_by_a_reader_says_so() {
+    let fresh = backend::sqlite().await;
+    let store = fresh.store.as_sqlite().unwrap();
+    store
+        .record_stage(run("S", "plan", 1), vec![], verdict(1))
+        .await
+        .unwrap();
+    let reader = rusqlite::Connection::open(&fresh.location).unwrap();
+    reader
+        .execute_batch("BEGIN; SELECT count(*) FROM consensus_runs;")
+        .unwrap();
+    store
+        .record_stage(run("S", "plan", 2), vec![], verdict(2))
+        .await
+        .unwrap();
     assert!(
-        matches!(&err, Error::Corrupt { detail, .. } if detail.contains("CHECK constraint failed")),
-        "{err:?}"
+        !store.checkpoint().await.unwrap(),
+        "held back by the reader"
     );
+    reader.execute_batch("COMMIT").unwrap();
+    assert!(store.checkpoint().await.unwrap());
 }
 
 #[tokio::test]
@@ -381,9 +415,15 @@ async fn sqlite_only_maintenance_works_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     fresh
         .store
-        .backup_to(dir.path().join("copy.db"))
+        .record_stage(run("kept", "plan", 5_000), vec![], verdict(1))
         .await
         .unwrap();
+    let copy = dir.path().join("copy.db");
+    fresh.store.backup_to(&copy).await.unwrap();
+    let copy = AnyStore::open(&copy.display().to_string(), Options::default())
+        .await
+        .unwrap();
+    assert_eq!(copy.history("kept", Page::first(5)).await.unwrap().len(), 1);
     assert_eq!(fresh.store.incremental_vacuum(0).await.unwrap(), 0);
     let big = "x".repeat(64 * 1024);
     for i in 0..10 {
