@@ -158,20 +158,14 @@ pub(crate) fn precheck_file(path: &Path) -> Result<bool> {
                 .into(),
         });
     }
-    let mut header = [0u8; 100];
-    let mut file = fs::File::open(path).map_err(io_err)?;
-    let mut read = 0;
-    while read < header.len() {
-        match file.read(&mut header[read..]) {
-            Ok(0) => break,
-            Ok(n) => read += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err(e)),
-        }
-    }
+    // The first 100 bytes, or fewer if the file is shorter (`read_to_end` retries EINTR).
+    let mut header = Vec::with_capacity(100);
+    fs::File::open(path)
+        .and_then(|file| file.take(100).read_to_end(&mut header))
+        .map_err(io_err)?;
     check_header(
         path,
-        &header[..read],
+        &header,
         len,
         &sibling(path, "-wal"),
         &sibling(path, "-journal"),

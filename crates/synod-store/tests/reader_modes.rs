@@ -182,3 +182,45 @@ fn a_store_marked_damaged_by_another_process_refuses_writes_and_writes_nothing()
     assert_eq!(store.history("S", Page::first(10)).unwrap().len(), 1);
     assert!(store.unfinished_executions().unwrap().is_empty());
 }
+
+// A write-protected file is opened `immutable` through a `file:` URI: `%`, `?` and `#` in its
+// path must reach SQLite as themselves, not as an escape, a query or a fragment.
+#[test]
+fn a_write_protected_store_opens_under_a_path_with_uri_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("a%41b?c#d");
+    fs::create_dir(&odd).unwrap();
+    let path = odd.join("synod.db");
+    let writer = Store::open(&path, Options::default()).unwrap();
+    writer
+        .record_stage(&run("S", "plan", 1), &[], &verdict(1))
+        .unwrap();
+    drop(writer);
+    chmod(&path, 0o444);
+    let reader = Store::open_read_only(&path, Options::default()).unwrap();
+    assert_eq!(reader.history("S", Page::first(10)).unwrap().len(), 1);
+    assert_eq!(reader.path(), path);
+    drop(reader);
+    chmod(&path, 0o644);
+}
+
+// A path that runs through a regular file is a wrong path, not a store yet to be created.
+#[test]
+fn a_path_through_a_regular_file_is_named_as_not_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    fs::write(&plain, "not a directory").unwrap();
+    let path = plain.join("synod.db");
+    let err = Store::open_read_only(&path, Options::default()).unwrap_err();
+    match &err {
+        synod_store::Error::Io {
+            path: named,
+            source,
+        } => {
+            assert_eq!(named, &path);
+            assert_eq!(source.kind(), std::io::ErrorKind::NotADirectory, "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!err.to_string().contains("no store file here"), "{err}");
+}
