@@ -559,6 +559,31 @@ mod tests {
         assert!(check(&header(1, 1), 65_536).is_ok());
     }
 
+    /// A pending WAL or hot journal may hold the pages the file lacks (a crash mid-checkpoint):
+    /// SQLite recovers from it, so the page count is not held against the file then. An empty
+    /// side file is nothing pending.
+    #[test]
+    fn a_pending_wal_or_journal_lifts_the_page_count_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, journal) = (dir.path().join("x.db-wal"), dir.path().join("x.db-journal"));
+        let short = |wal: &Path, journal: &Path| {
+            check_header(Path::new("x.db"), &header(4096, 3), 2 * 4096, wal, journal)
+        };
+        fs::write(&wal, b"").unwrap();
+        fs::write(&journal, b"").unwrap();
+        let err = short(&wal, &journal).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the header says 3 pages of 4096 bytes but the file holds 2"),
+            "{err}"
+        );
+        fs::write(&wal, b"frames").unwrap();
+        assert!(short(&wal, &journal).is_ok(), "pending WAL");
+        fs::write(&wal, b"").unwrap();
+        fs::write(&journal, b"pages").unwrap();
+        assert!(short(&wal, &journal).is_ok(), "hot journal");
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200), extra in 0u64..100_000) {
