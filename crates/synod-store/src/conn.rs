@@ -482,14 +482,6 @@ impl Readers {
             .unwrap_or_else(PoisonError::into_inner)
             .len()
     }
-
-    /// Closes every idle read connection.
-    pub(crate) fn clear(&self) {
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
 }
 
 #[cfg(test)]
@@ -523,10 +515,22 @@ mod tests {
             check(&header(4096, 3), 4096 + 10),
             Err(Error::Corrupt { .. })
         ));
-        assert!(matches!(
-            check(&header(4096, 3)[..50], 50),
-            Err(Error::Corrupt { .. })
-        ));
+        // A file that starts as SQLite's but stops inside the header, even right after the
+        // 16-byte magic, is a truncated store, not some other file.
+        for cut in [16, 50, 99] {
+            let err = check(&header(4096, 3)[..cut], cut as u64).unwrap_err();
+            assert!(
+                matches!(&err, Error::Corrupt { detail, .. }
+                    if detail.contains("shorter than the 100-byte SQLite header")),
+                "{cut}: {err:?}"
+            );
+        }
+        // The in-header page count is stale unless the change counter equals
+        // version-valid-for (a file written by an old SQLite): then it is not held against
+        // the file.
+        let mut stale = header(4096, 3);
+        stale[92..96].copy_from_slice(&6u32.to_be_bytes());
+        assert!(check(&stale, 2 * 4096).is_ok());
         assert!(matches!(
             check(b"hello world, not sqlite", 23),
             Err(Error::NotADatabase { .. })

@@ -190,7 +190,7 @@ impl std::fmt::Debug for Store {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.readers.clear();
+        // The read connections close with the fields, after this (before the drop returns).
         let marked = self.marker.as_deref().is_some_and(Path::exists);
         if !self.writable || marked || self.damaged.load(Ordering::Relaxed) {
             return;

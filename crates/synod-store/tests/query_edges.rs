@@ -330,7 +330,11 @@ fn a_write_that_breaks_a_constraint_fails_at_once_without_retrying() {
     let err = store
         .record_outputs(RunId(404), &[output("a", 1, true, 1)])
         .unwrap_err();
-    assert!(matches!(err, Error::Constraint { .. }), "{err:?}");
+    // SQLite's foreign-key message names no constraint: the kind is the name.
+    assert!(
+        matches!(&err, Error::Constraint { name, .. } if name == "FOREIGN KEY"),
+        "{err:?}"
+    );
     // Only a locked database is worth retrying; a constraint failure is not.
     assert_eq!(store.busy_retries(), 0);
     assert!(
@@ -338,5 +342,30 @@ fn a_write_that_breaks_a_constraint_fails_at_once_without_retrying() {
             .outputs_for_agent("a", Page::default())
             .unwrap()
             .is_empty()
+    );
+}
+
+// A trigger someone added that refuses writes (`RAISE(ABORT, ...)`) is a constraint too,
+// named by its own words.
+#[test]
+fn a_trigger_that_refuses_a_write_is_named_by_its_message() {
+    let (dir, store) = temp_store();
+    let conn = Connection::open(dir.path().join("synod.db")).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER frozen BEFORE INSERT ON consensus_runs \
+         BEGIN SELECT RAISE(ABORT, 'runs are frozen'); END;",
+    )
+    .unwrap();
+    drop(conn);
+    let err = store
+        .record_stage(&run("S", "plan", 1), &[], &verdict(1))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Constraint { name, detail } if name == "runs are frozen" && detail == name),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "constraint runs are frozen rejected the write: runs are frozen"
     );
 }
