@@ -415,6 +415,29 @@ mod tests {
         rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message.to_owned()))
     }
 
+    /// A PostgreSQL error is worth retrying when its SQLSTATE class says the server or the
+    /// connection was the trouble, not the statement.
+    #[test]
+    fn postgres_errors_are_retried_by_sqlstate_class() {
+        let class = |sqlstate: Option<&str>| {
+            Error::Postgres {
+                url: "postgres://db/synod".into(),
+                operation: "record_stage",
+                detail: "x".into(),
+                sqlstate: sqlstate.map(str::to_owned),
+            }
+            .class()
+        };
+        // No SQLSTATE: the connection broke before the server answered.
+        assert_eq!(class(None), ErrorClass::Transient);
+        for transient in ["08006", "40001", "40P01", "53300", "57P01"] {
+            assert_eq!(class(Some(transient)), ErrorClass::Transient, "{transient}");
+        }
+        for permanent in ["23505", "42P01", "22P02", "57014"] {
+            assert_eq!(class(Some(permanent)), ErrorClass::Permanent, "{permanent}");
+        }
+    }
+
     #[test]
     fn maps_sqlite_codes() {
         let path = Path::new("x.db");
