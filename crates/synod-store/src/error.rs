@@ -452,6 +452,17 @@ mod tests {
         let notadb = Error::sqlite(path, "op", failure(rusqlite::ffi::SQLITE_NOTADB, "nope"));
         assert!(matches!(notadb, Error::NotADatabase { .. }));
 
+        // A failed disk read or write, or memory running out, may pass; a misuse does not.
+        for (code, class) in [
+            (rusqlite::ffi::SQLITE_IOERR_WRITE, ErrorClass::Transient),
+            (rusqlite::ffi::SQLITE_NOMEM, ErrorClass::Transient),
+            (rusqlite::ffi::SQLITE_MISUSE, ErrorClass::Permanent),
+        ] {
+            let err = Error::sqlite(path, "op", failure(code, "x"));
+            assert!(matches!(err, Error::Sqlite { .. }), "{err:?}");
+            assert_eq!(err.class(), class, "{code}");
+        }
+
         let ro = Error::sqlite(
             path,
             "op",
