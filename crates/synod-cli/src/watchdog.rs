@@ -242,12 +242,49 @@ mod tests {
 
     /// A fake `/proc` entry: `stat` with the given fields, `environ` as given.
     fn add_process(root: &Path, pid: u32, ppid: u32, sid: u32, start: u64, env: &[u8]) {
+        add_in_state(root, pid, 'S', ppid, sid, start, env);
+    }
+
+    fn add_in_state(
+        root: &Path,
+        pid: u32,
+        state: char,
+        ppid: u32,
+        sid: u32,
+        start: u64,
+        env: &[u8],
+    ) {
         let dir = root.join(pid.to_string());
         std::fs::create_dir(&dir).unwrap();
         std::fs::write(dir.join("environ"), env).unwrap();
-        let stat =
-            format!("{pid} (x) S {ppid} {sid} {sid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0");
+        let stat = format!(
+            "{pid} (x) {state} {ppid} {sid} {sid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0"
+        );
         std::fs::write(dir.join("stat"), stat).unwrap();
+    }
+
+    #[test]
+    fn never_kills_itself_init_its_own_group_or_the_dead() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let marked = b"SYNOD_WATCHDOG=t\0";
+        let me = std::process::id();
+        let own_group = nix::unistd::getpgrp().as_raw().unsigned_abs();
+        // Fake pids above any real pid_max; 4_999_999 is nobody's parent.
+        let nobody = 4_999_999;
+        // An agent in its own group, and its child that already died (a zombie).
+        add_process(r, 5_000_200, nobody, 5_000_200, 10, marked);
+        add_in_state(r, 5_000_201, 'Z', 5_000_200, 5_000_200, 20, b"");
+        // Marked processes in init's group and in the watchdog's own group: they die, their
+        // groups are not signalled.
+        add_process(r, 5_000_202, nobody, 1, 10, marked);
+        add_process(r, 5_000_203, nobody, own_group, 10, marked);
+        // The watchdog itself and init, were they to carry the marker.
+        add_process(r, me, nobody, own_group, 10, marked);
+        add_process(r, 1, 0, 1, 1, marked);
+        let (pids, groups) = victims(r, "SYNOD_WATCHDOG=t", &HashMap::new());
+        assert_eq!(pids, [5_000_200, 5_000_202, 5_000_203]);
+        assert_eq!(groups, [5_000_200]);
     }
 
     #[test]
