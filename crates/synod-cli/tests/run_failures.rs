@@ -508,6 +508,39 @@ fn carries_marker(pid: u32) -> bool {
     })
 }
 
+/// The value of `SYNOD_WATCHDOG` in `pid`'s environment.
+#[cfg(target_os = "linux")]
+fn marker_of(pid: u32) -> Option<String> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    env.split(|b| *b == 0).find_map(|v| {
+        v.strip_prefix(b"SYNOD_WATCHDOG=")
+            .map(|m| String::from_utf8_lossy(m).into_owned())
+    })
+}
+
+/// The `--marker` of the `synod __watchdog --parent RUN` helper watching `run`.
+#[cfg(target_os = "linux")]
+fn watchdog_marker(run: u32) -> Option<String> {
+    let parent = run.to_string();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let at = args.iter().position(|a| a == "__watchdog")?;
+            match &args[at + 1..] {
+                [p, pid, m, marker, ..] if p == "--parent" && *pid == parent && m == "--marker" => {
+                    Some(marker.clone())
+                }
+                _ => None,
+            }
+        })
+}
+
 /// The session id of `pid` (field 6 of `/proc/PID/stat`).
 #[cfg(target_os = "linux")]
 fn session_of(pid: u32) -> Option<String> {
@@ -551,6 +584,10 @@ fn sigkill_also_kills_a_grandchild_that_cleared_its_environment() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(carries_marker(agent));
+    // The agent carries the very marker its run's watchdog looks for.
+    let marker = watchdog_marker(child.id()).expect("the run's watchdog is running");
+    assert!(!marker.is_empty());
+    assert_eq!(marker_of(agent), Some(marker));
     assert!(!carries_marker(grandchild));
     assert_ne!(session_of(agent), session_of(grandchild));
 
