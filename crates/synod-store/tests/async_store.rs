@@ -9,7 +9,7 @@ mod backend;
 
 use std::sync::Arc;
 
-use common::{output, run, verdict};
+use common::{break_a_check_constraint, output, run, verdict};
 use serde_json::json;
 use synod_store::{
     AnyStore, AsyncStore, Error, EvidenceStore, NewOutput, Options, Page, SCHEMA_VERSION,
@@ -359,15 +359,7 @@ async fn the_full_check_through_the_async_handle_finds_damage() {
         .await
         .unwrap();
     store.integrity_check().await.unwrap();
-    // One row that breaks its table's CHECK constraint, written behind the store's back.
-    let conn = rusqlite::Connection::open(&fresh.location).unwrap();
-    conn.execute_batch(
-        "CREATE TABLE notes (n INTEGER CHECK (n > 0));
-         PRAGMA ignore_check_constraints = ON;
-         INSERT INTO notes VALUES (-1);",
-    )
-    .unwrap();
-    drop(conn);
+    break_a_check_constraint(&fresh.location);
     let sqlite = store.as_sqlite().unwrap();
     for err in [
         sqlite.quick_check().await.unwrap_err(),

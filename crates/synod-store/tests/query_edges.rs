@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{output, run, verdict};
+use common::{break_a_check_constraint, output, run, verdict};
 use rusqlite::Connection;
 use synod_store::{Error, ExecutionId, NewOutput, Options, Page, RunId, Store, now_millis};
 
@@ -306,15 +306,7 @@ fn a_single_problem_found_by_the_integrity_check_is_damage() {
         .record_stage(&run("S", "plan", 1), &[], &verdict(1))
         .unwrap();
     store.integrity_check().unwrap();
-    // One row that breaks its table's CHECK constraint: SQLite reports exactly one problem.
-    let conn = Connection::open(dir.path().join("synod.db")).unwrap();
-    conn.execute_batch(
-        "CREATE TABLE notes (n INTEGER CHECK (n > 0));
-         PRAGMA ignore_check_constraints = ON;
-         INSERT INTO notes VALUES (-1);",
-    )
-    .unwrap();
-    drop(conn);
+    break_a_check_constraint(dir.path().join("synod.db"));
     let err = store.integrity_check().unwrap_err();
     assert!(
         matches!(&err, Error::Corrupt { detail, .. } if detail.contains("CHECK constraint failed")

@@ -31,3 +31,15 @@ pub fn output(agent: &str, attempt: u32, ok: bool, duration_ms: u64) -> NewOutpu
 pub fn verdict(n: i64) -> Value {
     json!({"status": "ok", "n": n, "agreements": [{"field": "/decision", "value": n}]})
 }
+
+/// Writes, behind the store's back, one row that breaks its table's CHECK constraint: the
+/// integrity and quick checks report exactly that one problem.
+pub fn break_a_check_constraint(path: impl AsRef<std::path::Path>) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE notes (n INTEGER CHECK (n > 0));
+         PRAGMA ignore_check_constraints = ON;
+         INSERT INTO notes VALUES (-1);",
+    )
+    .unwrap();
+}
