@@ -688,6 +688,49 @@ fn a_prompt_file_or_standard_input_replaces_the_stage_prompt_byte_for_byte() {
         .unwrap();
     assert_eq!(piped.status.code(), Some(0), "{piped:?}");
     assert_eq!(got(), "From a pipe.\n");
+
+    // The largest prompt file taken: exactly 16 MiB (one byte more is refused, below).
+    let largest = "x".repeat(16 * 1024 * 1024);
+    std::fs::write(project.path().join("largest.txt"), &largest).unwrap();
+    let out = project.synod(&[
+        "run",
+        "--spec",
+        "P-1",
+        "--stage",
+        "s",
+        "--prompt-file",
+        "largest.txt",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(got() == largest, "the 16 MiB prompt arrived whole");
+}
+
+/// `RUST_LOG` turns on the diagnostic log, on stderr only: stdout keeps the JSON report.
+#[test]
+fn rust_log_writes_the_diagnostic_log_to_stderr() {
+    let project = Project::new(&config(&[("a", &answers(PLAN), "")], ""));
+    let out = assert_cmd::Command::cargo_bin("synod")
+        .unwrap()
+        .current_dir(project.path())
+        .env("RUST_LOG", "synod_exec=debug")
+        .args(["run", "--json", "--spec", "L-1", "--stage", "s"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("DEBUG") && stderr.contains("spawned"),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["spec_id"], "L-1");
+    // Without it, nothing but the run's own words.
+    let quiet = project.synod(&["run", "--json", "--spec", "L-2", "--stage", "s"]);
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("DEBUG"),
+        "{quiet:?}"
+    );
 }
 
 #[test]
