@@ -434,4 +434,20 @@ mod tests {
         assert_eq!(f.render(false), "error: cannot store the run: disk full");
         assert_eq!(f.render(true).lines().count(), 1);
     }
+
+    /// A word a user can paste into a POSIX shell: left alone when every character is safe,
+    /// else single-quoted (an empty word too).
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("S-1"), "S-1");
+        assert_eq!(
+            shell_word("store.path=./x@2,y+1%:z"),
+            "store.path=./x@2,y+1%:z"
+        );
+        assert_eq!(shell_word("-"), "-");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("$HOME"), "'$HOME'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
 }

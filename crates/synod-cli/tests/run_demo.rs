@@ -260,6 +260,10 @@ fn the_suggested_follow_up_commands_read_the_same_store() {
         spec,
         "--stage",
         "s",
+        "--set",
+        "store.busy_timeout=9s",
+        "--set",
+        "jobs.grace=0s",
         "--store",
         "other dir/x.db",
     ]);
@@ -274,8 +278,9 @@ fn the_suggested_follow_up_commands_read_the_same_store() {
     assert_eq!(
         commands,
         [
-            "synod show 1 --store 'other dir/x.db'",
-            r#"synod history 'it'\''s SPEC 1' --store 'other dir/x.db'"#,
+            // The store's settings are repeated (a plain word unquoted); others are not.
+            "synod show 1 --set store.busy_timeout=9s --store 'other dir/x.db'",
+            r#"synod history 'it'\''s SPEC 1' --set store.busy_timeout=9s --store 'other dir/x.db'"#,
         ]
     );
     let synod = assert_cmd::cargo::cargo_bin("synod");

@@ -779,5 +779,20 @@ fn a_prompt_file_that_cannot_be_used_is_refused_before_anything_is_stored() {
             assert!(stderr.contains(expected), "{full:?}: {stderr}");
         }
     }
+    // Standard input has the same bound: one byte past 16 MiB is refused, not cut.
+    let piped = assert_cmd::Command::cargo_bin("synod")
+        .unwrap()
+        .current_dir(project.path())
+        .args(["run", "--spec", "P-2", "--stage", "s", "--prompt-file", "-"])
+        .write_stdin("x".repeat(16 * 1024 * 1024 + 1))
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert_eq!(piped.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("standard input is larger than 16 MiB"),
+        "{stderr}"
+    );
     assert!(!project.store().exists(), "nothing was stored or queued");
 }
