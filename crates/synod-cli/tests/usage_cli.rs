@@ -251,3 +251,51 @@ fn stats_on_an_empty_store_says_so() {
         json!({"agents": []})
     );
 }
+
+#[test]
+fn show_gives_an_attempt_its_figures_line_when_the_cli_reported_any_one_of_them() {
+    let project = Project::new("");
+    // Claude envelopes that each carry one figure: tokens, cost, model or session.
+    let reported = [
+        ("tokens", r#""usage":{"input_tokens":5,"output_tokens":2}"#),
+        ("cost", r#""total_cost_usd":0.5"#),
+        ("model", r#""modelUsage":{"claude-x":{"outputTokens":2}}"#),
+        ("session", r#""session_id":"s-1""#),
+    ];
+    let mut config = String::new();
+    for (name, field) in reported {
+        let dir = project.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("claude");
+        let envelope = format!(
+            r#"{{"type":"result","subtype":"success","is_error":false,"result":"{{\"answer\": 1}}",{field}}}"#
+        );
+        std::fs::write(
+            &bin,
+            format!("#!/bin/sh\ncat >/dev/null\nprintf '%s\\n' '{envelope}'\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        config.push_str(&format!(
+            "[[agents]]\nname = \"{name}\"\ncommand = \"{}\"\n\n",
+            bin.display()
+        ));
+    }
+    config.push_str("[[stages]]\nname = \"review\"\nprompt = \"Review {spec_id}.\"\n");
+    std::fs::write(project.path().join("synod.toml"), config).unwrap();
+    let (run_id, _) = run(&project, "USE-9");
+
+    let text = stdout(&project.synod(&["show", &run_id.to_string()]));
+    for line in [
+        "tokens 5 in / 2 out  cost -\n",
+        "tokens -  cost $0.5000\n",
+        "tokens -  cost -  model claude-x\n",
+        "tokens -  cost -  session s-1\n",
+    ] {
+        assert!(text.contains(line), "{line:?} is missing:\n{text}");
+    }
+    assert!(
+        text.contains("total: 4 attempts, tokens 5 in / 2 out, cost $0.5000"),
+        "{text}"
+    );
+}
