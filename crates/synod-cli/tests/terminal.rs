@@ -5,7 +5,6 @@
 mod run_support;
 
 use std::io::Read;
-use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -29,7 +28,7 @@ fn on_terminal(project: &Project, args: &[&str]) -> (Option<i32>, String, String
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::from(OwnedFd::from(pty.slave)))
+        .stderr(Stdio::from(pty.slave))
         .spawn()
         .expect("spawn synod");
     // The terminal is read while synod runs (a full pty would block its writes) until its
