@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use synod::orchestrator::{HumanDuration, JobOutcome, Worker, WorkerOptions};
+use synod::orchestrator::{HumanDuration, JobOutcome, StageStatus, Worker, WorkerOptions};
 use synod::store::{AnyStore, ClaimedJob, Job, JobId, JobQueue, JobState, NewJob, Page};
 use tokio_util::sync::CancellationToken;
 
@@ -182,13 +182,10 @@ async fn submit_inner(args: SubmitArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::from(status_exit_code(&run.status)))
 }
 
-/// The exit code `synod run` gives a stored status.
+/// The exit code `synod run` gives a stored status (1 for a status this synod does not know).
 fn status_exit_code(status: &str) -> u8 {
-    match status {
-        "ok" | "degraded" => 0,
-        "cancelled" => 130,
-        _ => 1,
-    }
+    serde_json::from_value::<StageStatus>(serde_json::Value::from(status))
+        .map_or(1, StageStatus::exit_code)
 }
 
 /// Polls the job until it is done or dead.
@@ -391,8 +388,22 @@ fn expired_lease_note(job: &Job, now: synod::store::UnixMillis) -> Option<String
 
 #[cfg(test)]
 mod tests {
-    use super::expired_lease_note;
+    use super::{expired_lease_note, status_exit_code};
     use synod::store::Job;
+
+    #[test]
+    fn a_waited_jobs_stored_status_exits_as_synod_run_would() {
+        for (status, code) in [
+            ("ok", 0),
+            ("degraded", 0),
+            ("conflict", 1),
+            ("no_quorum", 1),
+            ("cancelled", 130),
+            ("a status of a newer synod", 1),
+        ] {
+            assert_eq!(status_exit_code(status), code, "{status}");
+        }
+    }
 
     fn job(state: &str, tries: u32, lease_until: Option<i64>) -> Job {
         serde_json::from_value(serde_json::json!({

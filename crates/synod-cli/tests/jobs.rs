@@ -502,3 +502,76 @@ fn a_blank_prompt_is_refused_by_run_and_submit_before_anything_is_stored() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(runs_of(&project, "E-2"), 1);
 }
+
+#[test]
+fn submit_wait_names_the_worker_running_the_job_and_exits_1_on_a_failed_verdict() {
+    let project = Project::new("");
+    let dir = project.path();
+    let mut toml = config(dir, "");
+    toml.push_str(
+        "\n[[agents]]\nname = \"failing\"\ncommand = \"sh\"\n\
+         args = [\"-c\", \"cat >/dev/null; exit 3\"]\nretry = { max_attempts = 1 }\n\n\
+         [[stages]]\nname = \"broken\"\nagents = [\"failing\"]\nprompt = \"Go.\"\n",
+    );
+    std::fs::write(dir.join("synod.toml"), toml).unwrap();
+    std::fs::write(dir.join("hold"), "").unwrap();
+
+    let mut waiting = synod_bin()
+        .current_dir(dir)
+        .args(["submit", "--spec", "N-1", "--stage", "slow", "--wait"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The waiter's stderr, line by line, as it polls.
+    let (lines, said) = std::sync::mpsc::channel();
+    let stderr = std::io::BufReader::new(waiting.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(stderr).map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    // A worker without --name is named after its host and process id.
+    let worker = synod_bin()
+        .current_dir(dir)
+        .env("HOSTNAME", "jobhost")
+        .arg("worker")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let name = format!("jobhost:{}", worker.id());
+    let running = format!("running on {name}#1 (try 1 of 3)");
+    let mut heard = Vec::new();
+    while !heard.iter().any(|l: &String| l.contains(&running)) {
+        match said.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => heard.push(line),
+            Err(e) => panic!("no {running:?} from submit --wait ({e}): {heard:#?}"),
+        }
+    }
+    std::fs::remove_file(dir.join("hold")).unwrap();
+    let waited = finished(waiting, Duration::from_secs(60));
+    reader.join().unwrap();
+    assert_eq!(waited.status.code(), Some(0), "{heard:#?}");
+    assert!(
+        heard[0].ends_with(": queued, waiting for a worker (`synod worker` runs it)"),
+        "{heard:#?}"
+    );
+
+    // A run that reaches no verdict exits 1, as `synod run` does.
+    let out = project.synod(&["submit", "--spec", "N-2", "--stage", "broken", "--wait"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Verdict: no_quorum. Evidence: run"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    signal(&worker, nix::sys::signal::Signal::SIGTERM);
+    let worker = finished(worker, Duration::from_secs(30));
+    assert!(
+        text(&worker.stderr).starts_with(&format!("synod worker {name}: 1 slot(s)")),
+        "{}",
+        text(&worker.stderr)
+    );
+}
