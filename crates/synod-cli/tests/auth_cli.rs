@@ -731,3 +731,112 @@ async fn killing_the_lock_holder_mid_refresh_lets_the_others_proceed_and_keeps_t
     // The login is not lost: it refreshes again.
     assert_login_refreshes_again(&server, &dir, &tokens[0]).await;
 }
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stored_logins_are_told_apart_by_issuer_and_client_id() {
+    let server = TestServer::start(&[("SYNOD_TEST_ACCESS_TTL", "300")]);
+    let (_tmp, dir) = logged_in(&server).await;
+    // The server's login expires in under a minute; a second login, to another issuer and
+    // client, never does.
+    edit_stored(&dir, |token| token["expires_at"] = (unix_now() + 45).into());
+    let mut other = stored(&dir);
+    other["issuer"] = "http://127.0.0.1:9/other".into();
+    other["client_id"] = "other-client".into();
+    other["access_token"] = "other-access-token".into();
+    other["refresh_token"] = serde_json::Value::Null;
+    other["expires_at"] = serde_json::Value::Null;
+    let key = synod::auth::TokenKey::new("http://127.0.0.1:9/other", "other-client");
+    let other_file = synod::auth::FileTokenStore::new(&dir).path_for(&key);
+    std::fs::write(&other_file, serde_json::to_vec(&other).unwrap()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&other_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    let out = run(&dir, &["auth", "status"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8_lossy(&out.stdout);
+    let expiry = |client: &str| {
+        let line = listed
+            .lines()
+            .find(|l| l.contains(&format!("client {client} ")))
+            .unwrap_or_else(|| panic!("no {client} in {listed}"));
+        line.split("  expires ")
+            .nth(1)
+            .unwrap()
+            .split("  ")
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let seconds: u64 = expiry("basic-client")
+        .strip_prefix("in ")
+        .and_then(|s| s.strip_suffix('s'))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not `in Ns`: {listed}"));
+    assert!((30..=45).contains(&seconds), "{listed}");
+    assert_eq!(expiry("other-client"), "unknown", "{listed}");
+
+    // `token --issuer` picks the server's login (refreshed, as it expires within a minute).
+    let out = token_cmd(&dir)
+        .args(["--issuer", &server.issuer])
+        .env(SECRET_ENV, SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = stdout_token(&out);
+    assert_ne!(token, "other-access-token");
+    assert!(server.accepts(&token).await);
+
+    // `logout --issuer` logs out of that login only; `logout --client-id` of the other.
+    let out = synod(&dir)
+        .args(["auth", "logout", "--issuer", &server.issuer])
+        .env(SECRET_ENV, SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8_lossy(&run(&dir, &["auth", "status"]).stdout).into_owned();
+    assert!(
+        listed.contains("client other-client") && !listed.contains("basic-client"),
+        "{listed}"
+    );
+    let out = run(
+        &dir,
+        &[
+            "auth",
+            "logout",
+            "--client-id",
+            "other-client",
+            "--local-only",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8_lossy(&run(&dir, &["auth", "status"]).stdout).into_owned();
+    assert!(listed.contains("no stored logins"), "{listed}");
+}
