@@ -340,3 +340,114 @@ fn a_config_file_that_is_not_there_points_at_synod_init() {
     }
     assert!(!dir.path().join("missing.toml").exists());
 }
+
+#[test]
+fn init_keeps_the_starters_comments_above_a_cli_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    script(&bin, "gemini", "exit 0\n", 0o755);
+    let (code, _, stderr) = synod(dir.path(), bin.to_str().unwrap(), &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(dir.path().join("synod.toml")).unwrap();
+    // The paragraph about presets sits above claude's block, which is left out.
+    assert!(!text.contains("name = \"claude\""), "{text}");
+    assert!(
+        text.contains("# A preset knows how to run its CLI headlessly")
+            && text.contains(
+                "own retries turned off so the budget and breakers above are the one retry owner"
+            )
+            && text.contains("[[agents]]\nname = \"gemini\""),
+        "{text}"
+    );
+}
+
+/// A stub of `name` (`preset`'s CLI) that answers `--version` with `version` and replays
+/// `replay` for the call.
+fn preset_stub(dir: &Path, name: &str, version: &str, replay: &str) -> PathBuf {
+    let exit = std::fs::read_to_string(transcript(&format!("{replay}.exit")))
+        .map_or_else(|_| "0".to_owned(), |s| s.trim().to_owned());
+    script(
+        &dir.join(name),
+        name.split('-').next().unwrap(),
+        &format!(
+            "if [ \"$1\" = --version ]; then printf '{version}'; exit 0; fi\n\
+             cat >/dev/null\ncat '{stdout}'\ncat '{stderr}' >&2\nexit {exit}\n",
+            stdout = transcript(&format!("{replay}.stdout")).display(),
+            stderr = transcript(&format!("{replay}.stderr")).display(),
+        ),
+        0o755,
+    )
+}
+
+#[test]
+fn doctor_names_one_fix_per_kind_of_failed_call_and_per_missing_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let agents = [
+        (
+            "gemini-401",
+            "gemini",
+            preset_stub(d, "gemini-401", "0.9.1\\n", "gemini-json.e401"),
+        ),
+        (
+            "codex-401",
+            "codex",
+            preset_stub(d, "codex-401", "codex-cli 0.55.0\\n", "codex-json.e401"),
+        ),
+        (
+            "claude-429",
+            "claude",
+            preset_stub(
+                d,
+                "claude-429",
+                "\\n  no number here  \\nsecond line\\n",
+                "claude-json.e429",
+            ),
+        ),
+        (
+            "claude-503",
+            "claude",
+            preset_stub(d, "claude-503", "2.1.332\\n", "claude-json.e503"),
+        ),
+        (
+            "claude-slow",
+            "claude",
+            script(
+                &d.join("claude-slow"),
+                "claude",
+                "if [ \"$1\" = --version ]; then echo 2.1.332; exit 0; fi\nexec sleep 30\n",
+                0o755,
+            ),
+        ),
+    ];
+    let mut config = String::new();
+    for (name, preset, command) in &agents {
+        config.push_str(&format!(
+            "[[agents]]\nname = \"{name}\"\npreset = \"{preset}\"\ncommand = \"{}\"\n\n",
+            command.display()
+        ));
+    }
+    for (name, preset) in [("claude-gone", "claude"), ("codex-gone", "codex")] {
+        config.push_str(&format!(
+            "[[agents]]\nname = \"{name}\"\npreset = \"{preset}\"\ncommand = \"{name}-not-installed\"\n\n"
+        ));
+    }
+    config.push_str("[[agents]]\nname = \"off\"\ncommand = \"true\"\nenabled = false\n");
+    write_config(d, &config);
+    let (code, stdout, stderr) = synod(d, "/usr/bin:/bin", &["doctor", "--call-timeout", "1s"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    for line in [
+        "      fix: set GEMINI_API_KEY (in the environment or the agent's env) or run `gemini` once to log in",
+        "      fix: set OPENAI_API_KEY (in the environment or the agent's env) or run `codex login`",
+        "ok    claude-429: version: answered, without a version number: no number here\n",
+        "      fix: the account is rate-limited or out of quota: wait, or check its plan and usage",
+        "      fix: a transient failure (network, overload): run `synod doctor` again; if it persists, check the network and the vendor's status page",
+        "      fix: no answer within 1s: check the network and any base URL set for the CLI, or pass a longer --call-timeout",
+        "      fix: install it (npm install -g @anthropic-ai/claude-code) or set agents.5.command to the program's path",
+        "      fix: install it (npm install -g @openai/codex) or set agents.6.command to the program's path",
+        "skip  off: agent: disabled (enabled = false)",
+        "7 problems found",
+    ] {
+        assert!(stdout.contains(line), "{line:?} is missing:\n{stdout}");
+    }
+}
