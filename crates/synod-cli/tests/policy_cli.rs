@@ -402,3 +402,61 @@ fn configured_limit_is_honoured_and_the_flag_overrides_it() {
         stderr(&out)
     );
 }
+
+#[test]
+fn check_msg_strips_the_comment_lines_gits_comment_char_marks() {
+    let sb = Sandbox::new();
+    let repo = sb.repo("r");
+    let check = |message: &str| {
+        std::fs::write(repo.join("msg.txt"), message).expect("write");
+        sb.synod(&repo)
+            .args(["policy", "check-msg", "msg.txt"])
+            .output()
+            .expect("runs")
+    };
+    sb.git(&repo, &["config", "core.commentChar", ";"]);
+    let out = check("; Please enter the commit message.\nfeat: add x\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // `#` is an ordinary character then.
+    let out = check("# not a comment\nfeat: add x\n");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    // `auto` (git picks one that the message does not use) is read as `#`.
+    sb.git(&repo, &["config", "core.commentChar", "auto"]);
+    let out = check("# Please enter the commit message.\nfeat: add x\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn synod_policy_config_names_the_policy_file_unless_it_is_empty() {
+    let sb = Sandbox::new();
+    let dir = sb.path();
+    std::fs::write(
+        dir.join("strict.json"),
+        r#"{"commit": {"forbidden-words": ["AI"]}}"#,
+    )
+    .expect("write");
+    std::fs::write(dir.join("m.txt"), "feat: add AI-generated tests\n").expect("write");
+    let check = |config: &str| {
+        sb.synod(dir)
+            .args(["policy", "check-msg", "m.txt"])
+            .env("SYNOD_POLICY_CONFIG", config)
+            .output()
+            .expect("runs")
+    };
+    let out = check(dir.join("strict.json").to_str().unwrap());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("m.txt:1:11: error[forbidden-words]"),
+        "{}",
+        stdout(&out)
+    );
+    // Empty is unset: the defaults (no .synod/policy.json here).
+    let out = check("");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
