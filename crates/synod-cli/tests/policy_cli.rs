@@ -460,3 +460,27 @@ fn synod_policy_config_names_the_policy_file_unless_it_is_empty() {
         stderr(&out)
     );
 }
+
+#[test]
+fn check_docs_without_doc_rules_says_so_or_gives_an_empty_json_report() {
+    let sb = Sandbox::new();
+    let dir = sb.path();
+    let out = sb
+        .synod(dir)
+        .args(["policy", "check-docs"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "no doc rules configured (add a \"docs\" section to .synod/policy.json)\n"
+    );
+    let out = sb
+        .synod(dir)
+        .args(["policy", "check-docs", "--json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    assert_eq!(json["violations"], serde_json::json!([]), "{json}");
+}
