@@ -412,6 +412,10 @@ fn a_too_short_busy_timeout_fails_naming_the_setting_and_keeps_the_stage_aside()
     // The stage the store refused is kept aside, and the one-line error says where.
     let unsaved = project.path().join(".synod/unsaved");
     assert!(err.contains("kept in .synod/unsaved/G-1-s-"), "{err}");
+    assert!(
+        err.starts_with("error: stage \"s\" of G-1 ran but could not be stored;"),
+        "the error leads with what happened to the run: {err}"
+    );
     let files: Vec<PathBuf> = fs::read_dir(&unsaved)
         .unwrap()
         .map(|e| e.unwrap().path())
