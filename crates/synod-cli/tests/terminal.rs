@@ -76,7 +76,7 @@ fn each_agent_gets_a_live_line_that_ends_in_its_outcome() {
     let flaky = "cat >/dev/null; if [ -e tried ]; then echo '{\"answer\": 42}'; \
                  else touch tried; echo '503 service overloaded' >&2; exit 1; fi";
     let slow = format!("sleep 0.5; {}", answers("{\"answer\": 42}"));
-    let limited = "cat >/dev/null; echo '429 Too Many Requests: retry after 3s' >&2; exit 1";
+    let limited = "cat >/dev/null; echo '429 Too Many Requests: retry after 6s' >&2; exit 1";
     let grouped = answers("{\"answer\": 42}");
     let mut toml = config(
         &[
