@@ -419,6 +419,18 @@ fn doctor_names_one_fix_per_kind_of_failed_call_and_per_missing_cli() {
                 0o755,
             ),
         ),
+        // The CLI's own words say "timeout" (not "timed out").
+        (
+            "claude-timeout",
+            "claude",
+            script(
+                &d.join("claude-timeout"),
+                "claude",
+                "if [ \"$1\" = --version ]; then echo 2.1.332; exit 0; fi\n\
+                 echo 'Error: request timeout' >&2; exit 1\n",
+                0o755,
+            ),
+        ),
     ];
     let mut config = String::new();
     for (name, preset, command) in &agents {
@@ -443,11 +455,17 @@ fn doctor_names_one_fix_per_kind_of_failed_call_and_per_missing_cli() {
         "      fix: the account is rate-limited or out of quota: wait, or check its plan and usage",
         "      fix: a transient failure (network, overload): run `synod doctor` again; if it persists, check the network and the vendor's status page",
         "      fix: no answer within 1s: check the network and any base URL set for the CLI, or pass a longer --call-timeout",
-        "      fix: install it (npm install -g @anthropic-ai/claude-code) or set agents.5.command to the program's path",
-        "      fix: install it (npm install -g @openai/codex) or set agents.6.command to the program's path",
+        "      fix: install it (npm install -g @anthropic-ai/claude-code) or set agents.6.command to the program's path",
+        "      fix: install it (npm install -g @openai/codex) or set agents.7.command to the program's path",
         "skip  off: agent: disabled (enabled = false)",
-        "7 problems found",
+        "8 problems found",
     ] {
         assert!(stdout.contains(line), "{line:?} is missing:\n{stdout}");
     }
+    // The call that outlived --call-timeout, and the one whose CLI said "timeout".
+    assert_eq!(
+        stdout.matches("      fix: no answer within 1s").count(),
+        2,
+        "{stdout}"
+    );
 }
