@@ -407,6 +407,8 @@ fn a_too_short_busy_timeout_fails_naming_the_setting_and_keeps_the_stage_aside()
             && err.contains("--busy-timeout"),
         "{err}"
     );
+    // The store waited out the timeout given, not the default.
+    assert!(err.contains("past the busy timeout of 300ms;"), "{err}");
     holder.execute_batch("COMMIT").unwrap();
 
     // The stage the store refused is kept aside, and the one-line error says where.

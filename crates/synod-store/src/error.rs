@@ -1,11 +1,13 @@
 //! The store's error type and how each failure is classified for retries.
 //!
 //! ```
+//! use std::time::Duration;
 //! use synod_core::{Classify, ErrorClass};
 //! use synod_store::Error;
 //!
-//! let busy = Error::Busy { operation: "record_stage" };
+//! let busy = Error::Busy { operation: "record_stage", timeout: Some(Duration::from_secs(90)) };
 //! assert_eq!(busy.class(), ErrorClass::Transient);
+//! assert!(busy.to_string().contains("past the busy timeout of 1m30s"));
 //! let newer = Error::SchemaTooNew { path: "synod.db".into(), found: 9, supported: 1 };
 //! assert_eq!(newer.class(), ErrorClass::Permanent);
 //! assert!(newer.to_string().contains("synod.db"));
@@ -13,6 +15,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rusqlite::ErrorCode;
 use synod_core::{Classify, ErrorClass};
@@ -25,11 +28,15 @@ pub enum Error {
     /// (for [`Store::record_stage`](crate::Store::record_stage): retried with backoff for the
     /// whole timeout). Transient: retrying later normally succeeds.
     #[error(
-        "database is busy during {operation}: another connection or process held a lock past the busy timeout; retry later, or raise the busy timeout (store.busy_timeout in synod.toml, --busy-timeout, Options::busy_timeout)"
+        "database is busy during {operation}: another connection or process held a lock past the busy timeout{of}; retry later, or raise the busy timeout (store.busy_timeout in synod.toml, --busy-timeout, Options::busy_timeout)",
+        of = timeout_of(*.timeout)
     )]
     Busy {
         /// The store operation that gave up waiting.
         operation: &'static str,
+        /// The busy timeout that ran out, when the operation waited one out (a write or a
+        /// backup: [`Options::busy_timeout`](crate::Options::busy_timeout)).
+        timeout: Option<Duration>,
     },
     /// The file is a SQLite database whose contents are damaged. Permanent.
     #[error(
@@ -302,6 +309,13 @@ pub enum Error {
     },
 }
 
+/// ` of 1m` for a known busy timeout, else nothing.
+fn timeout_of(timeout: Option<Duration>) -> String {
+    timeout.map_or_else(String::new, |t| {
+        format!(" of {}", synod_core::duration::format_duration_rounded(t))
+    })
+}
+
 /// `Result` with the store's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -311,7 +325,10 @@ impl Error {
         if let rusqlite::Error::SqliteFailure(ref failure, ref message) = source {
             match failure.code {
                 ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
-                    return Error::Busy { operation };
+                    return Error::Busy {
+                        operation,
+                        timeout: None,
+                    };
                 }
                 ErrorCode::DatabaseCorrupt => {
                     return Error::Corrupt {
@@ -442,7 +459,18 @@ mod tests {
     fn maps_sqlite_codes() {
         let path = Path::new("x.db");
         let busy = Error::sqlite(path, "op", failure(rusqlite::ffi::SQLITE_BUSY, "busy"));
-        assert!(matches!(busy, Error::Busy { operation: "op" }));
+        assert!(matches!(
+            busy,
+            Error::Busy {
+                operation: "op",
+                timeout: None
+            }
+        ));
+        assert!(
+            busy.to_string()
+                .contains("past the busy timeout; retry later"),
+            "{busy}"
+        );
         assert_eq!(busy.class(), ErrorClass::Transient);
 
         let corrupt = Error::sqlite(path, "op", failure(rusqlite::ffi::SQLITE_CORRUPT, "bad"));

@@ -663,7 +663,13 @@ impl Store {
         };
         // Other uses of the pooled connection get the configured timeout back.
         let _ = conn.busy_timeout(budget);
-        result.map_err(self.map(operation))
+        result.map_err(self.map(operation)).map_err(|e| match e {
+            Error::Busy { operation, .. } => Error::Busy {
+                operation,
+                timeout: Some(budget),
+            },
+            other => other,
+        })
     }
 
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -1197,6 +1203,7 @@ impl Store {
                         _ => {
                             return Err(Error::Busy {
                                 operation: "backup",
+                                timeout: Some(self.inner.busy_timeout),
                             });
                         }
                     }

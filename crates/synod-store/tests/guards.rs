@@ -523,14 +523,16 @@ fn a_too_short_busy_timeout_fails_naming_the_setting_and_writes_nothing() {
         matches!(
             err,
             Error::Busy {
-                operation: "record_stage"
-            }
+                operation: "record_stage",
+                timeout: Some(t),
+            } if t == budget
         ),
         "{err:?}"
     );
     assert!(store.busy_retries() >= 1);
     assert_eq!(err.class(), ErrorClass::Transient);
     let text = err.to_string();
+    assert!(text.contains("past the busy timeout of 1s;"), "{text}");
     assert!(
         text.contains("store.busy_timeout") && text.contains("--busy-timeout"),
         "{text}"

@@ -680,7 +680,8 @@ fn conversion_to_wal_that_cannot_happen_says_why() {
         matches!(
             err,
             Error::Busy {
-                operation: "set journal_mode"
+                operation: "set journal_mode",
+                ..
             }
         ),
         "{err:?}"

@@ -866,6 +866,7 @@ impl synod::store::EvidenceStore for RefusingStore {
     ) -> synod::store::StoreFuture<'_, synod::store::RunId> {
         Box::pin(std::future::ready(Err(synod::store::Error::Busy {
             operation: "record_stage",
+            timeout: None,
         })))
     }
 

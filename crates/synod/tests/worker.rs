@@ -582,7 +582,10 @@ impl JobQueue for FlakyQueue {
 }
 
 fn busy(operation: &'static str) -> synod::store::Error {
-    synod::store::Error::Busy { operation }
+    synod::store::Error::Busy {
+        operation,
+        timeout: None,
+    }
 }
 
 fn broken() -> synod::store::Error {

@@ -105,6 +105,7 @@ mod tests {
     fn store_failures_keep_their_class_and_the_rest_are_permanent() {
         let busy = || synod_store::Error::Busy {
             operation: "record_stage",
+            timeout: None,
         };
         assert_eq!(Error::Store(busy()).class(), ErrorClass::Transient);
         let kept = Error::NotRecorded {
