@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use run_support::{Project, finished, text, wait_until};
+use run_support::{KillOnDrop, Project, finished, text, wait_until};
 
 /// An agent that answers at once, and one that blocks while `DIR/hold` exists (after
 /// leaving `DIR/started-SPEC-PID`).
@@ -56,7 +56,7 @@ fn synod_bin() -> Command {
     cmd
 }
 
-fn spawn_worker(project: &Project, args: &[&str]) -> Child {
+fn spawn_worker(project: &Project, args: &[&str]) -> KillOnDrop {
     synod_bin()
         .current_dir(project.path())
         .arg("worker")
@@ -65,6 +65,7 @@ fn spawn_worker(project: &Project, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn synod worker")
+        .into()
 }
 
 fn submit(project: &Project, spec: &str, stage: &str, extra: &[&str]) -> i64 {
@@ -145,7 +146,7 @@ fn four_workers_record_a_hundred_jobs_once_each() {
         .map(|i| submit(&project, &format!("J-{i}"), "ask", &[]))
         .collect();
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), JOBS);
-    let workers: Vec<Child> = (0..4)
+    let workers: Vec<KillOnDrop> = (0..4)
         .map(|w| {
             spawn_worker(
                 &project,
@@ -289,13 +290,14 @@ fn a_job_that_keeps_failing_ends_dead_with_its_last_error() {
     assert!(text(&project.synod(&["jobs", "--state", "done"]).stdout).contains("no done jobs"));
 
     // `submit --wait` on a job that dies: exit 2 with the last error.
-    let waiting = synod_bin()
+    let waiting: KillOnDrop = synod_bin()
         .current_dir(dir)
         .args(["submit", "--spec", "D-2", "--stage", "ask", "--wait"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     wait_until(Duration::from_secs(30), "job D-2 to be queued", || {
         db(&project)
             .query_row("SELECT count(*) FROM jobs WHERE spec_id = 'D-2'", [], |r| {
@@ -373,13 +375,14 @@ fn submit_wait_prints_the_verdict_and_exits_like_run() {
     let project = Project::new("");
     let dir = project.path();
     std::fs::write(dir.join("synod.toml"), config(dir, "")).unwrap();
-    let waiting = synod_bin()
+    let waiting: KillOnDrop = synod_bin()
         .current_dir(dir)
         .args(["submit", "--spec", "W-1", "--stage", "ask", "--wait"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     let worker = spawn_worker(&project, &[]);
     let waited = finished(waiting, Duration::from_secs(60));
     signal(&worker, nix::sys::signal::Signal::SIGTERM);
@@ -516,13 +519,14 @@ fn submit_wait_names_the_worker_running_the_job_and_exits_1_on_a_failed_verdict(
     std::fs::write(dir.join("synod.toml"), toml).unwrap();
     std::fs::write(dir.join("hold"), "").unwrap();
 
-    let mut waiting = synod_bin()
+    let mut waiting: KillOnDrop = synod_bin()
         .current_dir(dir)
         .args(["submit", "--spec", "N-1", "--stage", "slow", "--wait"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     // The waiter's stderr, line by line, as it polls.
     let (lines, said) = std::sync::mpsc::channel();
     let stderr = std::io::BufReader::new(waiting.stderr.take().unwrap());
@@ -532,14 +536,15 @@ fn submit_wait_names_the_worker_running_the_job_and_exits_1_on_a_failed_verdict(
         }
     });
     // A worker without --name is named after its host and process id.
-    let worker = synod_bin()
+    let worker: KillOnDrop = synod_bin()
         .current_dir(dir)
         .env("HOSTNAME", "jobhost")
         .arg("worker")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     let name = format!("jobhost:{}", worker.id());
     let running = format!("running on {name}#1 (try 1 of 3)");
     let mut heard = Vec::new();

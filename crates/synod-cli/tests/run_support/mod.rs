@@ -137,15 +137,66 @@ pub fn answers(json: &str) -> String {
     format!("cat >/dev/null; echo 'Here is my answer.'; printf '%s\\n' '```json' '{json}' '```'")
 }
 
-/// Waits for `child` (a `synod` process with piped output), failing after `limit`.
-pub fn finished(child: std::process::Child, limit: std::time::Duration) -> Output {
+/// A long-lived `synod` child (a worker, a waiting `submit`) that is killed and reaped if
+/// the test fails before it ends, so a failed test leaves nothing polling a deleted store.
+pub struct KillOnDrop(Option<std::process::Child>);
+
+impl From<std::process::Child> for KillOnDrop {
+    fn from(child: std::process::Child) -> Self {
+        Self(Some(child))
+    }
+}
+
+impl From<KillOnDrop> for std::process::Child {
+    /// The child, no longer killed on drop (`finished` waits for it).
+    fn from(mut guard: KillOnDrop) -> Self {
+        guard.0.take().expect("the child is still held")
+    }
+}
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref().expect("the child is still held")
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0.as_mut().expect("the child is still held")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits for `child` (a `synod` process with piped output), failing after `limit`; a child
+/// still running then is killed.
+pub fn finished(child: impl Into<std::process::Child>, limit: std::time::Duration) -> Output {
+    let child = child.into();
     let id = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
     rx.recv_timeout(limit)
-        .unwrap_or_else(|_| panic!("synod process {id} did not exit within {limit:?}"))
+        .unwrap_or_else(|_| {
+            // Not reaped yet (its waiter has not returned), so the id is still this child's.
+            #[cfg(unix)]
+            if let Ok(pid) = i32::try_from(id) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            panic!("synod process {id} did not exit within {limit:?}")
+        })
         .unwrap()
 }
 
