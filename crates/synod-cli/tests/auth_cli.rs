@@ -310,11 +310,16 @@ fn edit_stored(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
 /// Mark the stored access token as expired (the server would still accept it; the client
 /// must not use it): the next `synod auth token` has to refresh.
 fn expire(dir: &Path) {
-    let now = std::time::SystemTime::now()
+    let now = unix_now();
+    edit_stored(dir, |token| token["expires_at"] = (now - 1).into());
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs();
-    edit_stored(dir, |token| token["expires_at"] = (now - 1).into());
+        .as_secs()
 }
 
 fn stdout_token(out: &Output) -> String {
@@ -730,14 +735,6 @@ async fn killing_the_lock_holder_mid_refresh_lets_the_others_proceed_and_keeps_t
 
     // The login is not lost: it refreshes again.
     assert_login_refreshes_again(&server, &dir, &tokens[0]).await;
-}
-
-/// Seconds since the Unix epoch.
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

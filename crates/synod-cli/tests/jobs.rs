@@ -68,6 +68,18 @@ fn spawn_worker(project: &Project, args: &[&str]) -> KillOnDrop {
         .into()
 }
 
+/// `synod submit --wait` for `spec`'s `stage`, running until the job is done or dead.
+fn submit_waiting(project: &Project, spec: &str, stage: &str) -> KillOnDrop {
+    synod_bin()
+        .current_dir(project.path())
+        .args(["submit", "--spec", spec, "--stage", stage, "--wait"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn synod submit --wait")
+        .into()
+}
+
 fn submit(project: &Project, spec: &str, stage: &str, extra: &[&str]) -> i64 {
     let mut args = vec!["submit", "--spec", spec, "--stage", stage];
     args.extend_from_slice(extra);
@@ -290,14 +302,7 @@ fn a_job_that_keeps_failing_ends_dead_with_its_last_error() {
     assert!(text(&project.synod(&["jobs", "--state", "done"]).stdout).contains("no done jobs"));
 
     // `submit --wait` on a job that dies: exit 2 with the last error.
-    let waiting: KillOnDrop = synod_bin()
-        .current_dir(dir)
-        .args(["submit", "--spec", "D-2", "--stage", "ask", "--wait"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-        .into();
+    let waiting = submit_waiting(&project, "D-2", "ask");
     wait_until(Duration::from_secs(30), "job D-2 to be queued", || {
         db(&project)
             .query_row("SELECT count(*) FROM jobs WHERE spec_id = 'D-2'", [], |r| {
@@ -375,14 +380,7 @@ fn submit_wait_prints_the_verdict_and_exits_like_run() {
     let project = Project::new("");
     let dir = project.path();
     std::fs::write(dir.join("synod.toml"), config(dir, "")).unwrap();
-    let waiting: KillOnDrop = synod_bin()
-        .current_dir(dir)
-        .args(["submit", "--spec", "W-1", "--stage", "ask", "--wait"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-        .into();
+    let waiting = submit_waiting(&project, "W-1", "ask");
     let worker = spawn_worker(&project, &[]);
     let waited = finished(waiting, Duration::from_secs(60));
     signal(&worker, nix::sys::signal::Signal::SIGTERM);
@@ -519,14 +517,7 @@ fn submit_wait_names_the_worker_running_the_job_and_exits_1_on_a_failed_verdict(
     std::fs::write(dir.join("synod.toml"), toml).unwrap();
     std::fs::write(dir.join("hold"), "").unwrap();
 
-    let mut waiting: KillOnDrop = synod_bin()
-        .current_dir(dir)
-        .args(["submit", "--spec", "N-1", "--stage", "slow", "--wait"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-        .into();
+    let mut waiting = submit_waiting(&project, "N-1", "slow");
     // The waiter's stderr, line by line, as it polls.
     let (lines, said) = std::sync::mpsc::channel();
     let stderr = std::io::BufReader::new(waiting.stderr.take().unwrap());

@@ -666,15 +666,19 @@ fn a_prompt_file_or_standard_input_replaces_the_stage_prompt_byte_for_byte() {
     std::fs::write(project.path().join("prompt.md"), prompt).unwrap();
     let got = || std::fs::read_to_string(project.path().join("got.txt")).unwrap();
 
-    let out = project.synod(&[
-        "run",
-        "--spec",
-        "P-1",
-        "--stage",
-        "s",
-        "--prompt-file",
-        "prompt.md",
-    ]);
+    let run_with = |file: &str| {
+        project.synod(&[
+            "run",
+            "--spec",
+            "P-1",
+            "--stage",
+            "s",
+            "--prompt-file",
+            file,
+        ])
+    };
+
+    let out = run_with("prompt.md");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(got(), prompt);
 
@@ -692,15 +696,7 @@ fn a_prompt_file_or_standard_input_replaces_the_stage_prompt_byte_for_byte() {
     // The largest prompt file taken: exactly 16 MiB (one byte more is refused, below).
     let largest = "x".repeat(16 * 1024 * 1024);
     std::fs::write(project.path().join("largest.txt"), &largest).unwrap();
-    let out = project.synod(&[
-        "run",
-        "--spec",
-        "P-1",
-        "--stage",
-        "s",
-        "--prompt-file",
-        "largest.txt",
-    ]);
+    let out = run_with("largest.txt");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(got() == largest, "the 16 MiB prompt arrived whole");
 }
