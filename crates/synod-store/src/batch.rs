@@ -20,12 +20,10 @@ use rusqlite::params;
 
 use crate::error::Result;
 use crate::model::{ExecutionId, RunId, UnixMillis};
-use crate::store::Store;
+use crate::store::{SQL_FINISH_EXECUTION, Store};
 
 const SQL_INSERT_EXECUTION: &str =
     "INSERT INTO agent_executions (agent, spawned_at) VALUES (?1, ?2)";
-const SQL_FINISH_EXECUTION: &str = "UPDATE agent_executions SET completed_at = ?2, outcome = ?3, \
-     run_id = coalesce(?4, run_id) WHERE id = ?1";
 
 impl Store {
     /// Records that a process was spawned for each of `agents` (before their run exists), in
@@ -145,6 +143,72 @@ mod tests {
                 (ids[1], Some(run_id), Some(9), Some("failed".to_owned())),
             ]
         );
+    }
+
+    fn plan_run() -> crate::NewRun {
+        crate::NewRun {
+            spec_id: "S-1".into(),
+            stage: "plan".into(),
+            started_at: 5,
+            finished_at: 9,
+            status: "ok".into(),
+        }
+    }
+
+    #[test]
+    fn a_whole_record_completes_its_executions_with_the_run_and_skips_unknown_ones() {
+        let store = Store::open_in_memory().unwrap();
+        let ids = store.executions_started(&["a", "b", "c"], 5).unwrap();
+        let record = crate::StageRecord::new(plan_run(), vec![], serde_json::json!({}))
+            .execution(ids[1], "failed")
+            .execution(ids[0], "ok")
+            .execution(ExecutionId(9_999), "ok");
+        let run_id = store.record_evidence(&record).unwrap();
+        type Row = (ExecutionId, Option<RunId>, Option<i64>, Option<String>);
+        let rows: Vec<Row> = store
+            .executions_for_run(run_id)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.id, e.run_id, e.completed_at, e.outcome))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (ids[0], Some(run_id), Some(9), Some("ok".to_owned())),
+                (ids[1], Some(run_id), Some(9), Some("failed".to_owned())),
+            ]
+        );
+        let left: Vec<ExecutionId> = store
+            .unfinished_executions()
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(left, [ids[2]]);
+        let spec = store.spec("S-1").unwrap().expect("the spec moved");
+        assert_eq!((spec.stage.as_str(), spec.updated_at), ("plan", 9));
+    }
+
+    #[test]
+    fn a_record_whose_executions_cannot_be_completed_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("evidence.db");
+        let store = Store::open(&path, crate::Options::default()).unwrap();
+        let ids = store.executions_started(&["a"], 5).unwrap();
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER refuse_completion BEFORE UPDATE ON agent_executions \
+                 BEGIN SELECT RAISE(ABORT, 'completion refused'); END;",
+            )
+            .unwrap();
+        let record = crate::StageRecord::new(plan_run(), vec![], serde_json::json!({}))
+            .execution(ids[0], "ok");
+        let err = store.record_evidence(&record).unwrap_err();
+        assert!(err.to_string().contains("completion refused"), "{err}");
+        assert!(store.latest_verdict("S-1", "plan").unwrap().is_none());
+        assert!(store.spec("S-1").unwrap().is_none());
+        assert_eq!(store.unfinished_executions().unwrap().len(), 1);
     }
 
     #[test]

@@ -102,9 +102,9 @@ pub trait EvidenceStore: Send + Sync + fmt::Debug {
         Box::pin(std::future::ready(Ok(Vec::new())))
     }
 
-    /// Stores the run, its outputs and verdict, and moves the spec to the run's stage, all
-    /// or nothing; then completes the record's executions (a failure there is logged, not
-    /// returned: the run is stored).
+    /// Stores the run, its outputs and verdict, moves the spec to the run's stage, and
+    /// completes the record's executions, all or nothing (the SQLite store and PostgreSQL
+    /// each write it in one transaction).
     /// The record is shared so the caller can keep it (to save it elsewhere should the
     /// store refuse it) without copying every output.
     fn record_stage(&self, record: Arc<StageRecord>) -> StoreFuture<'_, RunId>;
@@ -136,21 +136,7 @@ impl EvidenceStore for AsyncStore {
     }
 
     fn record_stage(&self, record: Arc<StageRecord>) -> StoreFuture<'_, RunId> {
-        Box::pin(self.call("record_stage", move |store| {
-            let StageRecord {
-                run,
-                outputs,
-                verdict,
-                executions,
-            } = &*record;
-            let run_id = store.record_stage(run, outputs, verdict)?;
-            // One transaction for all of them (one per execution cost a writer-lock turn and
-            // a WAL append each).
-            if let Err(err) = store.executions_finished(executions, run.finished_at, Some(run_id)) {
-                tracing::warn!(error = %err, run_id = %run_id, "cannot mark executions finished");
-            }
-            Ok(run_id)
-        }))
+        Box::pin(self.call("record_stage", move |store| store.record_evidence(&record)))
     }
 
     fn location(&self) -> Option<&Path> {

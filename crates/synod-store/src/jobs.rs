@@ -60,7 +60,7 @@ use crate::AsyncStore;
 use crate::error::{Error, Result};
 use crate::evidence::{EvidenceStore, StageRecord, StoreFuture};
 use crate::model::{Page, RunId, UnixMillis, now_millis};
-use crate::store::{SQL_INSERT_RUN, SQL_UPSERT_SPEC, Store, encode_outputs, insert_outputs};
+use crate::store::{Store, encode_outputs, insert_stage, verdict_text};
 
 /// The id of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -291,8 +291,6 @@ const SQL_HEARTBEAT: &str = "UPDATE jobs SET lease_until = ?3, updated_at = ?4 \
      WHERE id = ?1 AND state = 'running' AND lease_token = ?2";
 const SQL_DONE: &str = "UPDATE jobs SET state = 'done', run_id = ?2, lease_until = NULL, \
      updated_at = ?3 WHERE id = ?1";
-const SQL_FINISH_EXECUTION: &str = "UPDATE agent_executions SET completed_at = ?2, outcome = ?3, \
-     run_id = ?4 WHERE id = ?1";
 const SQL_FAIL: &str = "UPDATE jobs SET state = CASE WHEN tries >= max_tries THEN 'dead' ELSE 'queued' END, \
      lease_until = NULL, last_error = ?3, updated_at = ?4 \
      WHERE id = ?1 AND state = 'running' AND lease_token = ?2 RETURNING state";
@@ -522,34 +520,14 @@ impl Store {
         let _span =
             tracing::debug_span!("store.complete_job", job = job.job.id.0, token = job.token)
                 .entered();
-        let verdict_json = serde_json::to_string(verdict).map_err(|source| Error::Json {
-            what: format!("verdict of {} / {}", run.spec_id, run.stage),
-            source,
-        })?;
+        let verdict_json = verdict_text(run, verdict)?;
         let encoded = encode_outputs(outputs)?;
         let now = now_millis();
         let done = self.write("complete_job", |tx| {
             if !holds(tx, job)? {
                 return Ok(None);
             }
-            let run_id = tx.prepare_cached(SQL_INSERT_RUN)?.insert(params![
-                run.spec_id,
-                run.stage,
-                run.started_at,
-                run.finished_at,
-                run.status,
-                verdict_json,
-            ])?;
-            insert_outputs(tx, run_id, &encoded)?;
-            tx.prepare_cached(SQL_UPSERT_SPEC)?.execute(params![
-                run.spec_id,
-                run.stage,
-                run.finished_at
-            ])?;
-            let mut finish = tx.prepare_cached(SQL_FINISH_EXECUTION)?;
-            for (id, outcome) in executions {
-                finish.execute(params![id.0, run.finished_at, outcome, run_id])?;
-            }
+            let run_id = insert_stage(tx, run, &verdict_json, &encoded, executions)?;
             tx.prepare_cached(SQL_DONE)?
                 .execute(params![job.job.id.0, run_id, now])?;
             Ok(Some(RunId(run_id)))

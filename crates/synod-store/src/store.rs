@@ -49,6 +49,7 @@ use synod_core::Usage;
 
 use crate::conn::{self, FileMode, Readers, Target};
 use crate::error::{Error, Result};
+use crate::evidence::StageRecord;
 use crate::model::{
     AgentStats, Execution, ExecutionId, NewOutput, NewRun, Page, PruneReport, Run, RunId, RunUsage,
     Spec, StoredOutput, UnixMillis, now_millis,
@@ -90,6 +91,8 @@ pub(crate) const SQL_INSERT_RUN: &str = "INSERT INTO consensus_runs (spec_id, st
 const SQL_INSERT_OUTPUT: &str = "INSERT INTO agent_outputs (run_id, agent, attempt, exit_code, duration_ms, status, raw_output, parsed_json, error, \
      session_id, model, input_tokens, output_tokens, cached_tokens, cost_usd) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+pub(crate) const SQL_FINISH_EXECUTION: &str = "UPDATE agent_executions SET completed_at = ?2, outcome = ?3, \
+     run_id = coalesce(?4, run_id) WHERE id = ?1";
 pub(crate) const SQL_UPSERT_SPEC: &str = "INSERT INTO specs (spec_id, stage, updated_at) VALUES (?1, ?2, ?3) \
      ON CONFLICT (spec_id) DO UPDATE SET stage = excluded.stage, updated_at = excluded.updated_at \
      WHERE excluded.updated_at >= specs.updated_at";
@@ -340,6 +343,44 @@ pub(crate) fn encode_outputs(outputs: &[NewOutput]) -> Result<Vec<EncodedOutput<
             })
         })
         .collect()
+}
+
+/// The verdict as stored (JSON text).
+pub(crate) fn verdict_text(run: &NewRun, verdict: &Value) -> Result<String> {
+    serde_json::to_string(verdict).map_err(|source| Error::Json {
+        what: format!("verdict of {} / {}", run.spec_id, run.stage),
+        source,
+    })
+}
+
+/// Inserts a run with its outputs, moves its spec to the run's stage, and completes
+/// `executions` with the run, inside `tx`. The new run's id.
+pub(crate) fn insert_stage(
+    tx: &Transaction<'_>,
+    run: &NewRun,
+    verdict_json: &str,
+    outputs: &[EncodedOutput<'_>],
+    executions: &[(ExecutionId, String)],
+) -> rusqlite::Result<i64> {
+    let run_id = tx.prepare_cached(SQL_INSERT_RUN)?.insert(params![
+        run.spec_id,
+        run.stage,
+        run.started_at,
+        run.finished_at,
+        run.status,
+        verdict_json,
+    ])?;
+    insert_outputs(tx, run_id, outputs)?;
+    tx.prepare_cached(SQL_UPSERT_SPEC)?.execute(params![
+        run.spec_id,
+        run.stage,
+        run.finished_at
+    ])?;
+    let mut finish = tx.prepare_cached(SQL_FINISH_EXECUTION)?;
+    for (id, outcome) in executions {
+        finish.execute(params![id.0, run.finished_at, outcome, run_id])?;
+    }
+    Ok(run_id)
 }
 
 pub(crate) fn insert_outputs(
@@ -698,30 +739,59 @@ impl Store {
             outputs = outputs.len()
         )
         .entered();
-        let verdict_json = serde_json::to_string(verdict).map_err(|source| Error::Json {
-            what: format!("verdict of {} / {}", run.spec_id, run.stage),
-            source,
-        })?;
+        let verdict_json = verdict_text(run, verdict)?;
         let encoded = encode_outputs(outputs)?;
         self.write("record_stage", |tx| {
-            let run_id = {
-                let mut stmt = tx.prepare_cached(SQL_INSERT_RUN)?;
-                stmt.insert(params![
-                    run.spec_id,
-                    run.stage,
-                    run.started_at,
-                    run.finished_at,
-                    run.status,
-                    verdict_json,
-                ])?
-            };
-            insert_outputs(tx, run_id, &encoded)?;
-            tx.prepare_cached(SQL_UPSERT_SPEC)?.execute(params![
-                run.spec_id,
-                run.stage,
-                run.finished_at
-            ])?;
-            Ok(RunId(run_id))
+            insert_stage(tx, run, &verdict_json, &encoded, &[]).map(RunId)
+        })
+    }
+
+    /// Records a whole [`StageRecord`] in ONE IMMEDIATE transaction: what
+    /// [`record_stage`](Self::record_stage) writes, and the completion of each of the record's
+    /// executions (its outcome, the run's `finished_at` and the new run's id). The run and the
+    /// end of the processes that produced it are stored together or not at all, at the cost of
+    /// one transaction instead of two.
+    ///
+    /// ```
+    /// use synod_store::{NewRun, StageRecord, Store};
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// let ids = store.executions_started(&["claude", "gemini"], 1_000)?;
+    /// let run = NewRun {
+    ///     spec_id: "S-1".into(),
+    ///     stage: "plan".into(),
+    ///     started_at: 1_000,
+    ///     finished_at: 2_000,
+    ///     status: "ok".into(),
+    /// };
+    /// let record = StageRecord::new(run, vec![], serde_json::json!({"status": "ok"}))
+    ///     .execution(ids[0], "ok")
+    ///     .execution(ids[1], "failed");
+    /// let run_id = store.record_evidence(&record)?;
+    /// let done = store.executions_for_run(run_id)?;
+    /// assert_eq!(done.len(), 2);
+    /// assert!(store.unfinished_executions()?.is_empty());
+    /// # Ok::<(), synod_store::Error>(())
+    /// ```
+    pub fn record_evidence(&self, record: &StageRecord) -> Result<RunId> {
+        let StageRecord {
+            run,
+            outputs,
+            verdict,
+            executions,
+        } = record;
+        let _span = tracing::debug_span!(
+            "store.record_evidence",
+            spec_id = %run.spec_id,
+            stage = %run.stage,
+            outputs = outputs.len(),
+            executions = executions.len()
+        )
+        .entered();
+        let verdict_json = verdict_text(run, verdict)?;
+        let encoded = encode_outputs(outputs)?;
+        self.write("record_stage", |tx| {
+            insert_stage(tx, run, &verdict_json, &encoded, executions).map(RunId)
         })
     }
 
