@@ -1,4 +1,4 @@
-//! `synod config check | explain KEY | schema`.
+//! `synod config check | show | explain KEY | schema`.
 
 use std::process::ExitCode;
 
@@ -11,6 +11,11 @@ use crate::common::{ConfigArgs, Failure, finish, outln, print_json};
 pub(crate) enum ConfigCommand {
     /// Load and validate the config; print a summary.
     Check {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Print the effective config as JSON: every default filled in, secrets redacted.
+    Show {
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -72,6 +77,11 @@ fn run_inner(cmd: ConfigCommand) -> Result<ExitCode, Failure> {
                 );
             }
             outln!("  store: {}", loaded.store_path().display());
+            Ok(ExitCode::SUCCESS)
+        }
+        ConfigCommand::Show { config } => {
+            let loaded = config.load()?;
+            print_json(&loaded.to_redacted_json())?;
             Ok(ExitCode::SUCCESS)
         }
         ConfigCommand::Explain { key, config } => {

@@ -54,7 +54,7 @@ enum Command {
     Show(inspect::ShowArgs),
     /// Per agent: attempts, success rate, p50/p95 duration, tokens and cost.
     Stats(inspect::StatsArgs),
-    /// Check, explain or describe the configuration (`synod.toml`).
+    /// Check, show, explain or describe the configuration (`synod.toml`).
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
     /// Maintain the evidence store: check, vacuum, back up, prune.

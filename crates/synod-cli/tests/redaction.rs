@@ -264,6 +264,31 @@ fn config_explain_redacts_secret_agent_env_values() {
 }
 
 #[test]
+fn config_show_prints_the_effective_config_with_secrets_redacted() {
+    let (project, _) = project(true);
+    let out = project.synod(&["config", "show"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains(ENV_TOKEN), "{text}");
+    let all: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let agent = &all["agents"][0];
+    assert_eq!(agent["name"], "talker");
+    assert_eq!(agent["command"], "sh");
+    assert_eq!(agent["env"]["MY_SERVICE_TOKEN"], "[redacted]");
+    // Defaults the file never set, the agent's own among them.
+    assert_eq!(agent["enabled"], true, "{agent}");
+    assert!(agent["timeout"].is_string(), "{agent}");
+    assert_eq!(all["redact"]["enabled"], true, "{all}");
+
+    let broken = Project::new("[jobs]\nmax_tries = 0\n");
+    let out = broken.synod(&["config", "show"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("jobs.max_tries"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn a_bad_redaction_pattern_is_a_config_error_naming_its_key() {
     let project = Project::new("[redact]\npatterns = ['ok-[0-9]+', '(unclosed']\n");
     let out = project.synod(&["config", "check"]);

@@ -752,6 +752,31 @@ fn record_leaves(
     }
 }
 
+/// Adds to `base` what only `from` has: the keys of a table `base` lacks (also in tables
+/// inside lists of the same length), or all of `from` when `base` is null (a type that cannot
+/// be serialised).
+fn fill_missing(base: &mut Value, from: &Value) {
+    match (base, from) {
+        (Value::Object(base), Value::Object(from)) => {
+            for (key, value) in from {
+                match base.get_mut(key) {
+                    Some(slot) => fill_missing(slot, value),
+                    None => {
+                        base.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (Value::Array(base), Value::Array(from)) if base.len() == from.len() => {
+            for (slot, value) in base.iter_mut().zip(from) {
+                fill_missing(slot, value);
+            }
+        }
+        (base @ Value::Null, from) => *base = from.clone(),
+        _ => {}
+    }
+}
+
 #[cfg(unix)]
 fn readable_secrets(path: &Path) -> Option<Warning> {
     use std::os::unix::fs::PermissionsExt;
@@ -832,10 +857,14 @@ impl<T> Loaded<T> {
         &self.warnings
     }
 
-    /// The merged configuration as JSON, with secrets redacted (for `synod config show`).
+    /// The effective configuration as JSON, with secrets redacted (for `synod config show`):
+    /// the loaded value as the type serialises it, so every default the type filled in shows,
+    /// also inside list items (`agents.0.timeout` when no layer set it). Keys the type does
+    /// not serialise show as the layers set them.
     #[must_use]
     pub fn to_redacted_json(&self) -> Value {
-        let mut value = self.merged.clone();
+        let mut value = self.resolved.clone();
+        fill_missing(&mut value, &self.merged);
         if let Some(root) = self.compiled.node::<&str>(&[]) {
             self.compiled.redact(root, &mut value);
         }

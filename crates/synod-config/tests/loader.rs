@@ -140,6 +140,114 @@ fn explain_names_line_for_array_elements_and_tables() {
 }
 
 #[test]
+fn the_redacted_json_is_the_effective_config_with_list_item_defaults() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(
+        dir.path(),
+        "synod.toml",
+        "api_token = \"s3cret\"\n[server]\nport = 9000\n\n[[agents]]\nname = \"a\"\n\n[[agents]]\nname = \"b\"\ntimeout = 7\n",
+    );
+    let loaded = ok(Loader::<Config>::new()
+        .file(&file)
+        .env_source(env(&[("SYNOD_AGENTS__0__ENABLED", "true")]))
+        .load());
+    assert_eq!(
+        loaded.to_redacted_json(),
+        serde_json::json!({
+            "version": 2,
+            "log_level": "warn",
+            "max_tokens": 1000,
+            "server": {"host": "127.0.0.1", "port": 9000, "request_timeout_ms": 500},
+            "agents": [
+                {"name": "a", "timeout": 0, "enabled": true},
+                {"name": "b", "timeout": 7, "enabled": false},
+            ],
+            "api_token": synod_config::REDACTED,
+            "labels": {},
+        })
+    );
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize, synod_config::JsonSchema)]
+#[serde(default)]
+struct Shown {
+    #[serde(deserialize_with = "lowercase")]
+    level: String,
+    #[serde(skip_serializing)]
+    note: String,
+    items: Vec<ShownItem>,
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize, synod_config::JsonSchema)]
+#[serde(default)]
+struct ShownItem {
+    name: String,
+    #[serde(skip_serializing)]
+    hint: String,
+    retries: u32,
+}
+
+fn lowercase<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    <String as serde::Deserialize>::deserialize(d).map(|s| s.to_lowercase())
+}
+
+#[test]
+fn the_redacted_json_shows_values_as_loaded_and_keys_the_type_does_not_serialise() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(
+        dir.path(),
+        "shown.toml",
+        "level = \"INFO\"\nnote = \"kept\"\n\n[[items]]\nname = \"x\"\nhint = \"h\"\n",
+    );
+    let loaded = ok(Loader::<Shown>::new()
+        .file(&file)
+        .env_source(no_env())
+        .load());
+    assert_eq!(
+        loaded.to_redacted_json(),
+        serde_json::json!({
+            "level": "info",
+            "note": "kept",
+            "items": [{"name": "x", "hint": "h", "retries": 0}],
+        })
+    );
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize, synod_config::JsonSchema)]
+#[serde(default)]
+struct Unserialisable {
+    #[serde(serialize_with = "refuse")]
+    level: String,
+    server: common::Server,
+}
+
+/// Serialises the default (empty) value only, so the defaults load and the loaded value fails.
+fn refuse<S: serde::Serializer>(value: &str, s: S) -> Result<S::Ok, S::Error> {
+    if value.is_empty() {
+        s.serialize_str(value)
+    } else {
+        Err(serde::ser::Error::custom("not today"))
+    }
+}
+
+#[test]
+fn a_type_that_cannot_be_serialised_shows_what_the_layers_set() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(
+        dir.path(),
+        "u.toml",
+        "level = \"info\"\n[server]\nport = 1\n",
+    );
+    let loaded = ok(Loader::<Unserialisable>::new()
+        .file(&file)
+        .env_source(no_env())
+        .load());
+    let shown = loaded.to_redacted_json();
+    assert_eq!(shown["level"], "info", "{shown}");
+    assert_eq!(shown["server"]["port"], 1, "{shown}");
+}
+
+#[test]
 fn env_keys_with_underscores_maps_and_arrays() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let file = write(dir.path(), "c.toml", "[[agents]]\nname = \"a\"\n");

@@ -127,6 +127,16 @@ impl LoadedConfig {
         Ok(explanation)
     }
 
+    /// The effective configuration as JSON (what `synod config show` prints): every default
+    /// filled in, each agent's and stage's too, with secrets redacted (tokens, and agent
+    /// environment values such as `ANTHROPIC_API_KEY` or any named in `secret_env`).
+    #[must_use]
+    pub fn to_redacted_json(&self) -> Value {
+        let mut value = self.loaded.to_redacted_json();
+        redact_secret_env(&self.config, &mut Vec::new(), &mut value);
+        value
+    }
+
     /// Non-fatal findings (unknown `SYNOD_*` variables, readable secrets).
     #[must_use]
     pub fn warnings(&self) -> &[Warning] {
@@ -281,6 +291,19 @@ env = { ANTHROPIC_API_KEY = "sk-ant-123456789", MY_PASS = "hunter2hunter2", MODE
         let name = loaded.explain("agents.0.name").unwrap();
         assert!(!name.secret);
         assert_eq!(name.value, "a");
+
+        let all = loaded.to_redacted_json();
+        let env = &all["agents"][0]["env"];
+        assert_eq!(env["ANTHROPIC_API_KEY"], synod_config::REDACTED);
+        assert_eq!(env["MY_PASS"], synod_config::REDACTED);
+        assert_eq!(env["MODE"], "fast");
+        // Every default shows, inside the agent too.
+        assert_eq!(
+            all["agents"][0]["timeout"],
+            loaded.explain("agents.0.timeout").unwrap().value
+        );
+        assert!(!all["agents"][0]["timeout"].is_null(), "{all}");
+        assert_eq!(all["store"]["path"], ".synod/synod.db");
 
         let err = loaded.explain("agents.0.nope").unwrap_err();
         assert!(
