@@ -176,6 +176,14 @@ struct Shown {
     #[serde(skip_serializing)]
     note: String,
     items: Vec<ShownItem>,
+    #[serde(deserialize_with = "named_only")]
+    named: Vec<ShownItem>,
+}
+
+/// Drops the items without a name: the loaded list is shorter than the one the layers set.
+fn named_only<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ShownItem>, D::Error> {
+    let items = <Vec<ShownItem> as serde::Deserialize>::deserialize(d)?;
+    Ok(items.into_iter().filter(|i| !i.name.is_empty()).collect())
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize, synod_config::JsonSchema)]
@@ -197,7 +205,8 @@ fn the_redacted_json_shows_values_as_loaded_and_keys_the_type_does_not_serialise
     let file = write(
         dir.path(),
         "shown.toml",
-        "level = \"INFO\"\nnote = \"kept\"\n\n[[items]]\nname = \"x\"\nhint = \"h\"\n",
+        "level = \"INFO\"\nnote = \"kept\"\n\n[[items]]\nname = \"x\"\nhint = \"h\"\n\n\
+         [[named]]\nhint = \"h1\"\n\n[[named]]\nname = \"y\"\nhint = \"h2\"\n",
     );
     let loaded = ok(Loader::<Shown>::new()
         .file(&file)
@@ -209,6 +218,8 @@ fn the_redacted_json_shows_values_as_loaded_and_keys_the_type_does_not_serialise
             "level": "info",
             "note": "kept",
             "items": [{"name": "x", "hint": "h", "retries": 0}],
+            // Which item the loaded one was is unknown, so no key of the layers' is added.
+            "named": [{"name": "y", "retries": 0}],
         })
     );
 }
