@@ -280,6 +280,21 @@ fn config_show_prints_the_effective_config_with_secrets_redacted() {
     assert!(agent["timeout"].is_string(), "{agent}");
     assert_eq!(all["redact"]["enabled"], true, "{all}");
 
+    // A server's password is hidden; the rest of its URL shows.
+    let out = project.synod(&[
+        "config",
+        "show",
+        "--store",
+        "postgres://synod:hunter2pw@127.0.0.1:5432/ev",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("hunter2pw"), "{text}");
+    assert!(
+        text.contains("\"postgres://synod:***@127.0.0.1:5432/ev\""),
+        "{text}"
+    );
+
     let broken = Project::new("[jobs]\nmax_tries = 0\n");
     let out = broken.synod(&["config", "show"]);
     let stderr = String::from_utf8_lossy(&out.stderr);

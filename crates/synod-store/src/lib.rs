@@ -105,6 +105,7 @@ pub mod pg;
 mod pool;
 pub mod schema;
 pub mod store;
+mod url;
 
 pub use any::AnyStore;
 pub use async_store::AsyncStore;
@@ -118,8 +119,9 @@ pub use model::{
 };
 pub use options::{Durability, Options};
 #[cfg(feature = "postgres")]
-pub use pg::{PgOptions, PgStore, is_postgres_url, redact_url};
+pub use pg::{PgOptions, PgStore};
 pub use schema::SCHEMA_VERSION;
 pub use store::Store;
 /// Token counts of an attempt (synod-core's `Usage`).
 pub use synod_core::Usage;
+pub use url::{is_postgres_url, redact_url};

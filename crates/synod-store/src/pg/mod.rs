@@ -51,6 +51,7 @@ use crate::model::{
     Spec, StoredOutput, UnixMillis, now_millis,
 };
 use crate::schema::SCHEMA_VERSION;
+use crate::url::{is_postgres_url, redact_url};
 use synod_core::Usage;
 
 /// Settings for [`PgStore::connect`].
@@ -118,39 +119,6 @@ impl fmt::Debug for PgStore {
             .field("pool_size", &status.size)
             .finish_non_exhaustive()
     }
-}
-
-/// Whether `location` names a PostgreSQL server (`postgres://` or `postgresql://`).
-#[must_use]
-pub fn is_postgres_url(location: &str) -> bool {
-    let lower = location.trim_start().to_ascii_lowercase();
-    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
-}
-
-/// `url` with the password (if any) replaced by `***`, in the user part and in a
-/// `password=` query parameter.
-#[must_use]
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{user}:***@{host}"),
-            None => authority.to_owned(),
-        },
-        None => authority.to_owned(),
-    };
-    let tail = match tail.find("password=") {
-        Some(at) => {
-            let start = at + "password=".len();
-            let end = tail[start..].find('&').map_or(tail.len(), |e| start + e);
-            format!("{}***{}", &tail[..start], &tail[end..])
-        }
-        None => tail.to_owned(),
-    };
-    format!("{scheme}://{authority}{tail}")
 }
 
 /// What follows the `run` CTE of a stage record: the run's outputs (in order), the spec's
@@ -989,25 +957,5 @@ impl EvidenceStore for PgStore {
 
     fn location(&self) -> Option<&Path> {
         None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_hidden() {
-        assert_eq!(
-            redact_url("postgres://synod:s3cret@db:5432/synod"),
-            "postgres://synod:***@db:5432/synod"
-        );
-        assert_eq!(
-            redact_url("postgresql://u@db/x?password=hunter2&sslmode=disable"),
-            "postgresql://u@db/x?password=***&sslmode=disable"
-        );
-        assert_eq!(redact_url("postgres://db/x"), "postgres://db/x");
-        assert!(is_postgres_url("PostgreSQL://h/d"));
-        assert!(!is_postgres_url("/var/lib/synod.db"));
     }
 }

@@ -118,22 +118,24 @@ impl LoadedConfig {
                 message: "no such key in the loaded config; `synod config schema` lists the keys"
                     .into(),
             })?;
-        // Secret agent environment values (`ANTHROPIC_API_KEY`, names in `secret_env`) are
-        // plain strings in the schema: redact them here, at any depth of the key asked for.
+        // Secret agent environment values (`ANTHROPIC_API_KEY`, names in `secret_env`) and a
+        // server URL's password are plain strings in the schema: redact them here, at any
+        // depth of the key asked for.
         let mut path: Vec<String> = explanation.key.split('.').map(str::to_owned).collect();
-        if redact_secret_env(&self.config, &mut path, &mut explanation.value) {
+        if redact_config_secrets(&self.config, &mut path, &mut explanation.value) {
             explanation.secret = true;
         }
         Ok(explanation)
     }
 
     /// The effective configuration as JSON (what `synod config show` prints): every default
-    /// filled in, each agent's and stage's too, with secrets redacted (tokens, and agent
-    /// environment values such as `ANTHROPIC_API_KEY` or any named in `secret_env`).
+    /// filled in, each agent's and stage's too, with secrets redacted (agent environment
+    /// values such as `ANTHROPIC_API_KEY` or any named in `secret_env`, and the password in
+    /// `store.url`).
     #[must_use]
     pub fn to_redacted_json(&self) -> Value {
         let mut value = self.loaded.to_redacted_json();
-        redact_secret_env(&self.config, &mut Vec::new(), &mut value);
+        redact_config_secrets(&self.config, &mut Vec::new(), &mut value);
         value
     }
 
@@ -150,15 +152,16 @@ impl LoadedConfig {
     }
 }
 
-/// Replaces the values of secret agent environment variables (`agents.N.env.NAME`) inside
-/// `value`, which sits at `path`; returns whether anything was replaced.
-fn redact_secret_env(config: &SynodConfig, path: &mut Vec<String>, value: &mut Value) -> bool {
+/// Replaces, inside `value` (which sits at `path`), the secrets the schema cannot mark: the
+/// values of secret agent environment variables (`agents.N.env.NAME`) and the password of a
+/// PostgreSQL `store.url`. Returns whether anything was replaced.
+fn redact_config_secrets(config: &SynodConfig, path: &mut Vec<String>, value: &mut Value) -> bool {
     match value {
         Value::Object(map) => {
             let mut any = false;
             for (key, child) in map.iter_mut() {
                 path.push(key.clone());
-                any |= redact_secret_env(config, path, child);
+                any |= redact_config_secrets(config, path, child);
                 path.pop();
             }
             any
@@ -167,12 +170,18 @@ fn redact_secret_env(config: &SynodConfig, path: &mut Vec<String>, value: &mut V
             let mut any = false;
             for (i, child) in items.iter_mut().enumerate() {
                 path.push(i.to_string());
-                any |= redact_secret_env(config, path, child);
+                any |= redact_config_secrets(config, path, child);
                 path.pop();
             }
             any
         }
         Value::Null => false,
+        Value::String(url) if path.as_slice() == ["store", "url"] => {
+            let shown = synod_store::redact_url(url);
+            let hidden = shown != *url;
+            *url = shown;
+            hidden
+        }
         leaf => {
             let [agents, index, env, name] = path.as_slice() else {
                 return false;
@@ -261,6 +270,36 @@ env = { ANTHROPIC_API_KEY = "sk-ant-123456789", MY_PASS = "hunter2hunter2", MODE
         let err = LoadedConfig::load(Some(&path), &bad).unwrap_err();
         let text = format!("{err} {:?}", std::error::Error::source(&err));
         assert!(text.contains("jobs.max_tries"), "{text}");
+    }
+
+    #[test]
+    fn a_server_urls_password_is_hidden_from_explain_and_show() {
+        let url = "postgres://synod:hunter2pw@db.internal:5432/evidence";
+        let overrides = [("store.url".to_owned(), url.to_owned())];
+        let loaded = LoadedConfig::load(None, &overrides).unwrap();
+        assert_eq!(loaded.config.store.url.as_deref(), Some(url));
+        let hidden = "postgres://synod:***@db.internal:5432/evidence";
+        let one = loaded.explain("store.url").unwrap();
+        assert!(one.secret);
+        assert_eq!(one.value, hidden);
+        let store = loaded.explain("store").unwrap();
+        assert!(store.secret);
+        assert_eq!(store.value["url"], hidden);
+        assert_eq!(loaded.to_redacted_json()["store"]["url"], hidden);
+
+        // Nothing to hide: not a secret, shown as set.
+        let plain = [("store.url".to_owned(), "postgres://db/evidence".to_owned())];
+        let loaded = LoadedConfig::load(None, &plain).unwrap();
+        let one = loaded.explain("store.url").unwrap();
+        assert!(!one.secret);
+        assert_eq!(one.value, "postgres://db/evidence");
+        // Only `store.url` is read as a URL.
+        let named = [("store.path".to_owned(), "postgres://u:pw@h/d.db".to_owned())];
+        let loaded = LoadedConfig::load(None, &named).unwrap();
+        assert_eq!(
+            loaded.explain("store.path").unwrap().value,
+            "postgres://u:pw@h/d.db"
+        );
     }
 
     #[test]
