@@ -3,7 +3,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use synod::orchestrator::{HumanDuration, LoadedConfig};
@@ -41,7 +41,8 @@ pub(crate) fn init_tracing() {
 /// Where the config (and through it, the store) comes from.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ConfigArgs {
-    /// Config file (default: ./synod.toml when it exists, else built-in defaults).
+    /// Config file (default: ./synod.toml when it exists, else built-in defaults); `-` reads
+    /// TOML from standard input.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
     /// Override one config value, e.g. `--set store.path=/tmp/x.db` (repeatable).
@@ -85,7 +86,19 @@ impl ConfigArgs {
         if let Some(timeout) = self.busy_timeout {
             overrides.push(("store.busy_timeout".to_owned(), timeout.to_string()));
         }
-        let loaded = LoadedConfig::load(path.as_deref(), &overrides).map_err(|e| {
+        let loaded = match path.as_deref() {
+            Some(stdin) if stdin.as_os_str() == "-" => {
+                let text = read_text(
+                    stdin,
+                    "the config file",
+                    MAX_CONFIG_TEXT,
+                    "no config is that long: is it the right input?",
+                )?;
+                LoadedConfig::load_text("<stdin>", &text, &overrides)
+            }
+            path => LoadedConfig::load(path, &overrides),
+        };
+        let loaded = loaded.map_err(|e| {
             let missing = matches!(
                 e,
                 synod::orchestrator::Error::Config(synod::config::Error::MissingFile { .. })
@@ -125,6 +138,62 @@ pub(crate) fn writable_store(loaded: LoadedConfig) -> Result<(LoadedConfig, Stor
 /// The largest prompt file read: far past any agent's context window, small enough to hold.
 const MAX_PROMPT_FILE: u64 = 16 * 1024 * 1024;
 
+/// The largest config read from standard input: far past any real `synod.toml`.
+const MAX_CONFIG_TEXT: u64 = 16 * 1024 * 1024;
+
+/// Reads UTF-8 text from `path` (`-`: standard input), at most `limit` bytes; `what` names
+/// a file in errors ("the prompt file"), `too_long` says why past `limit` is refused.
+fn read_text(path: &Path, what: &str, limit: u64, too_long: &str) -> Result<String, Failure> {
+    use std::io::Read as _;
+    let stdin = path.as_os_str() == "-";
+    let shown = if stdin {
+        "standard input".to_owned()
+    } else {
+        format!("{what} {}", path.display())
+    };
+    let mut bytes = Vec::new();
+    let read = if stdin {
+        std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(path).and_then(|file| file.take(limit + 1).read_to_end(&mut bytes))
+    };
+    read.map_err(|e| Failure::new(format!("cannot read {shown}"), e))?;
+    if bytes.len() as u64 > limit {
+        return Err(Failure::msg(format!(
+            "{shown} is larger than {} MiB; {too_long}",
+            limit / (1024 * 1024)
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Failure::msg(format!(
+            "{shown} is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Refuses a command line on which both the config and the prompt are to come from standard
+/// input: the first to read it would leave the other nothing.
+pub(crate) fn one_reader_of_stdin(config: &ConfigArgs, prompt: &PromptArgs) -> Result<(), Failure> {
+    let config_reads = config
+        .config
+        .as_deref()
+        .is_some_and(|p| p.as_os_str() == "-");
+    let prompt_reads = prompt
+        .prompt_file
+        .as_deref()
+        .is_some_and(|p| p.as_os_str() == "-");
+    if config_reads && prompt_reads {
+        return Err(Failure::msg(
+            "--config - and --prompt-file - both read standard input; give one of them a file",
+        ));
+    }
+    Ok(())
+}
+
 /// A prompt given on the command line in place of the stage's own: as text, or from a file.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct PromptArgs {
@@ -140,41 +209,19 @@ pub(crate) struct PromptArgs {
 impl PromptArgs {
     /// The prompt given, if any: the text, or the file's contents.
     pub(crate) fn read(&self) -> Result<Option<String>, Failure> {
-        use std::io::Read as _;
         if let Some(text) = &self.prompt {
             return Ok(Some(text.clone()));
         }
         let Some(path) = &self.prompt_file else {
             return Ok(None);
         };
-        let stdin = path.as_os_str() == "-";
-        let shown = if stdin {
-            "standard input".to_owned()
-        } else {
-            format!("the prompt file {}", path.display())
-        };
-        let mut bytes = Vec::new();
-        let read = if stdin {
-            std::io::stdin()
-                .lock()
-                .take(MAX_PROMPT_FILE + 1)
-                .read_to_end(&mut bytes)
-        } else {
-            std::fs::File::open(path)
-                .and_then(|file| file.take(MAX_PROMPT_FILE + 1).read_to_end(&mut bytes))
-        };
-        read.map_err(|e| Failure::new(format!("cannot read {shown}"), e))?;
-        if bytes.len() as u64 > MAX_PROMPT_FILE {
-            return Err(Failure::msg(format!(
-                "{shown} is larger than 16 MiB; no agent takes a prompt that long"
-            )));
-        }
-        String::from_utf8(bytes).map(Some).map_err(|e| {
-            Failure::msg(format!(
-                "{shown} is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
-                e.utf8_error().valid_up_to()
-            ))
-        })
+        read_text(
+            path,
+            "the prompt file",
+            MAX_PROMPT_FILE,
+            "no agent takes a prompt that long",
+        )
+        .map(Some)
     }
 }
 

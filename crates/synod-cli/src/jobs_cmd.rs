@@ -16,8 +16,8 @@ use synod::store::{AnyStore, ClaimedJob, Job, JobId, JobQueue, JobState, NewJob,
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{
-    ConfigArgs, Failure, PromptArgs, errln, finish, open_any, outln, print_json, shell_word,
-    verdict_text,
+    ConfigArgs, Failure, PromptArgs, errln, finish, one_reader_of_stdin, open_any, outln,
+    print_json, shell_word, verdict_text,
 };
 use crate::signals::StopSignals;
 use crate::watchdog;
@@ -102,6 +102,7 @@ pub(crate) async fn jobs(args: JobsArgs, verbose: bool) -> ExitCode {
 }
 
 async fn submit_inner(args: SubmitArgs) -> Result<ExitCode, Failure> {
+    one_reader_of_stdin(&args.config, &args.prompt)?;
     let loaded = args.config.load()?;
     synod::orchestrator::check_spec_id(&args.spec)
         .map_err(|e| Failure::new("cannot submit".to_owned(), e))?;

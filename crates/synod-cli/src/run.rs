@@ -8,8 +8,8 @@ use synod::orchestrator::{Orchestrator, StageStatus};
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{
-    ConfigArgs, Failure, Location, PromptArgs, errln, finish, open_any, open_store, outln,
-    print_json, shell_word, verdict_text,
+    ConfigArgs, Failure, Location, PromptArgs, errln, finish, one_reader_of_stdin, open_any,
+    open_store, outln, print_json, shell_word, verdict_text,
 };
 use crate::signals::StopSignals;
 use crate::{progress, watchdog};
@@ -41,6 +41,7 @@ pub(crate) async fn run(args: RunArgs, verbose: bool) -> ExitCode {
 }
 
 async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
+    one_reader_of_stdin(&args.config, &args.prompt)?;
     let loaded = args.config.load()?;
     let plan = loaded
         .plan()

@@ -86,10 +86,23 @@ impl From<&str> for Issue {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct FileSpec {
     path: PathBuf,
     required: bool,
+    /// The text itself, for a source that is not a file ([`Loader::text`]).
+    text: Option<Arc<str>>,
+}
+
+impl fmt::Debug for FileSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the text: it may hold secrets.
+        f.debug_struct("FileSpec")
+            .field("path", &self.path)
+            .field("required", &self.required)
+            .field("text_bytes", &self.text.as_ref().map(|t| t.len()))
+            .finish()
+    }
 }
 
 /// Builds a configuration of type `T` from layers, lowest precedence first:
@@ -181,6 +194,21 @@ where
         self.files.push(FileSpec {
             path: path.into(),
             required: true,
+            text: None,
+        });
+        self
+    }
+
+    /// Adds configuration text that is not in a file (read from standard input, generated,
+    /// embedded), in the files' precedence order. `name` stands for it in errors and
+    /// provenance (`<stdin>:3:1`), and its extension picks the format (`.yaml`, `.yml`,
+    /// `.json`; TOML when it has none). A watcher has no file to watch for it.
+    #[must_use]
+    pub fn text(mut self, name: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        self.files.push(FileSpec {
+            path: name.into(),
+            required: true,
+            text: Some(Arc::from(text.into())),
         });
         self
     }
@@ -191,6 +219,7 @@ where
         self.files.push(FileSpec {
             path: path.into(),
             required: false,
+            text: None,
         });
         self
     }
@@ -323,9 +352,13 @@ where
         self
     }
 
-    /// The files registered, in precedence order.
+    /// The files registered, in precedence order (not the names of [`text`](Self::text)
+    /// sources).
     pub fn files(&self) -> impl Iterator<Item = &Path> {
-        self.files.iter().map(|f| f.path.as_path())
+        self.files
+            .iter()
+            .filter(|f| f.text.is_none())
+            .map(|f| f.path.as_path())
     }
 
     /// The newest config version this loader understands.
@@ -382,7 +415,8 @@ where
             let Some((value, positions, exact)) = self.read_file(spec, latest)? else {
                 continue;
             };
-            if compiled.contains_secret(&value)
+            if spec.text.is_none()
+                && compiled.contains_secret(&value)
                 && let Some(w) = readable_secrets(&spec.path)
             {
                 tracing::warn!(%w, "config file permissions");
@@ -546,6 +580,14 @@ where
     /// (complete and not moved by a migration).
     fn read_file(&self, spec: &FileSpec, latest: u64) -> Result<Option<(Value, Vec<Pos>, bool)>> {
         let path = &spec.path;
+        if let Some(text) = &spec.text {
+            let format = match path.extension() {
+                None => Some(Format::Toml),
+                Some(_) => Format::from_path(path),
+            };
+            let format = format.ok_or_else(|| Error::UnsupportedFormat { path: path.clone() })?;
+            return self.parse_source(path, text, format, latest).map(Some);
+        }
         let text = match std::fs::read(path) {
             Ok(bytes) => utf8_text(path, bytes)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -565,13 +607,20 @@ where
         tracing::debug!(path = %path.display(), bytes = text.len(), "read config file");
         let format = Format::from_path(path)
             .ok_or_else(|| Error::UnsupportedFormat { path: path.clone() })?;
-        let parsed = format::parse(path, &text, format)?;
+        self.parse_source(path, &text, format, latest).map(Some)
+    }
+
+    /// Parses and migrates one source's text.
+    fn parse_source(
+        &self,
+        path: &Path,
+        text: &str,
+        format: Format,
+        latest: u64,
+    ) -> Result<(Value, Vec<Pos>, bool)> {
+        let parsed = format::parse(path, text, format)?;
         let (value, migrated) = self.migrate(path, parsed.value, latest)?;
-        Ok(Some((
-            value,
-            parsed.positions,
-            parsed.complete && !migrated,
-        )))
+        Ok((value, parsed.positions, parsed.complete && !migrated))
     }
 
     /// Migrates a file's raw value to `latest`, saying whether any step ran.

@@ -259,6 +259,81 @@ fn a_type_that_cannot_be_serialised_shows_what_the_layers_set() {
 }
 
 #[test]
+fn text_that_is_not_a_file_loads_as_a_named_source_in_the_files_order() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(
+        dir.path(),
+        "base.toml",
+        "log_level = \"info\"\nmax_tokens = 5\n",
+    );
+    let stdin = Path::new("<stdin>");
+    let loader = Loader::<Config>::new()
+        .file(&file)
+        .text(stdin, "# piped\nmax_tokens = 9\n\n[server]\nport = 9000\n")
+        .env_source(no_env());
+    // Only real files are watched.
+    assert_eq!(loader.files().collect::<Vec<_>>(), [file.as_path()]);
+    let loaded = ok(loader.load());
+    assert_eq!(loaded.value.log_level, "info");
+    assert_eq!(loaded.value.max_tokens, 9);
+    assert_eq!(loaded.value.server.port, 9000);
+    let why = ok(loaded.explain("max_tokens").ok_or(Error::Convert {
+        message: "missing".into(),
+    }));
+    assert_eq!(
+        why.layers,
+        [Layer::Default, file_at(&file, 2, 1), file_at(stdin, 2, 1)]
+    );
+    assert_eq!(
+        loaded.explain("server.port").map(|w| w.winner),
+        Some(file_at(stdin, 5, 1))
+    );
+
+    // Its name's extension picks the format; an unknown one is refused by name.
+    let yaml = ok(Loader::<Config>::new()
+        .text("<generated>.yaml", "max_tokens: 3\n")
+        .env_source(no_env())
+        .load());
+    assert_eq!(yaml.value.max_tokens, 3);
+    let err = Loader::<Config>::new()
+        .text("<generated>.ini", "max_tokens = 3\n")
+        .env_source(no_env())
+        .load()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("<generated>.ini has an unsupported extension"),
+        "{err}"
+    );
+
+    // Errors name it with the line and column.
+    let err = Loader::<Config>::new()
+        .text(stdin, "max_tokens = 1\nlog_level = \n")
+        .env_source(no_env())
+        .load()
+        .unwrap_err();
+    assert!(err.to_string().starts_with("<stdin>:2:"), "{err}");
+}
+
+#[test]
+fn text_holding_a_secret_is_never_shown_nor_warned_about_as_a_file() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // A world-readable file of the same name: the text is not that file.
+    let name = write(dir.path(), "same.toml", "max_tokens = 1\n");
+    common::set_mode(&name, 0o644);
+    let loader = Loader::<Config>::new()
+        .text(&name, "api_token = \"tok-text-4242\"\n")
+        .env_source(no_env());
+    assert!(!format!("{loader:?}").contains("tok-text-4242"));
+    let loaded = ok(loader.load());
+    assert_eq!(
+        loaded.value.api_token.as_ref().map(|s| s.expose()),
+        Some("tok-text-4242")
+    );
+    assert!(loaded.warnings().is_empty(), "{:?}", loaded.warnings());
+}
+
+#[test]
 fn env_keys_with_underscores_maps_and_arrays() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let file = write(dir.path(), "c.toml", "[[agents]]\nname = \"a\"\n");

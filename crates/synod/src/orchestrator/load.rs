@@ -31,7 +31,8 @@ use super::redact::is_secret_env_name;
 pub struct LoadedConfig {
     /// The configuration.
     pub config: SynodConfig,
-    /// The file it was read from (None: defaults, environment and overrides only).
+    /// The file it was read from, or the name of the text given to
+    /// [`load_text`](Self::load_text) (None: defaults, environment and overrides only).
     pub path: Option<PathBuf>,
     loaded: Loaded<SynodConfig>,
 }
@@ -76,6 +77,25 @@ impl LoadedConfig {
         Ok(Self {
             config: loaded.value.clone(),
             path: path.map(Path::to_path_buf),
+            loaded,
+        })
+    }
+
+    /// Like [`load`](Self::load), with the config's text given instead of a file (read from
+    /// standard input, generated): `name` stands for it in errors (`<stdin>:3:1: ...`), its
+    /// extension picks the format (TOML without one), and relative paths resolve from its
+    /// directory part (the current directory for `<stdin>`).
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn load_text(name: &str, text: &str, overrides: &[(String, String)]) -> Result<Self> {
+        let loaded = Self::loader(None, overrides).text(name, text).load()?;
+        for warning in loaded.warnings() {
+            tracing::warn!(%warning, "config");
+        }
+        Ok(Self {
+            config: loaded.value.clone(),
+            path: Some(PathBuf::from(name)),
             loaded,
         })
     }
@@ -270,6 +290,27 @@ env = { ANTHROPIC_API_KEY = "sk-ant-123456789", MY_PASS = "hunter2hunter2", MODE
         let err = LoadedConfig::load(Some(&path), &bad).unwrap_err();
         let text = format!("{err} {:?}", std::error::Error::source(&err));
         assert!(text.contains("jobs.max_tries"), "{text}");
+    }
+
+    #[test]
+    fn text_loads_like_a_file_named_by_its_name() {
+        let overrides = [("jobs.max_tries".to_owned(), "4".to_owned())];
+        let text = "[jobs]\nmax_tries = 2\nlease = \"1m30s\"\n";
+        let loaded = LoadedConfig::load_text("<stdin>", text, &overrides).unwrap();
+        assert_eq!(loaded.config.jobs.max_tries, 4);
+        assert_eq!(loaded.config.jobs.lease.to_string(), "90s");
+        assert_eq!(loaded.path.as_deref(), Some(Path::new("<stdin>")));
+        assert_eq!(loaded.base_dir(), PathBuf::from("."));
+        let why = loaded.explain("jobs.lease").unwrap();
+        assert_eq!(why.winner.to_string(), "<stdin>:3:1");
+
+        let err = LoadedConfig::load_text("<stdin>", "[jobs]\nmax_tries = 0\n", &[]).unwrap_err();
+        let source = std::error::Error::source(&err).map(ToString::to_string);
+        let text = format!("{err}: {}", source.unwrap_or_default());
+        assert!(
+            text.contains("<stdin>:2:1") && text.contains("jobs.max_tries"),
+            "{text}"
+        );
     }
 
     #[test]
