@@ -114,35 +114,33 @@ mod tests {
     fn finishing_with_a_run_attaches_the_rows_to_it() {
         let store = Store::open_in_memory().unwrap();
         let ids = store.executions_started(&["a", "b"], 5).unwrap();
-        let run = crate::NewRun {
-            spec_id: "S-1".into(),
-            stage: "plan".into(),
-            started_at: 5,
-            finished_at: 9,
-            status: "ok".into(),
-        };
         let run_id = store
-            .record_stage(&run, &[], &serde_json::json!({"status": "ok"}))
+            .record_stage(&plan_run(), &[], &serde_json::json!({"status": "ok"}))
             .unwrap();
         let done = [(ids[1], "failed".to_owned()), (ids[0], "ok".to_owned())];
         assert_eq!(
             store.executions_finished(&done, 9, Some(run_id)).unwrap(),
             2
         );
-        type Row = (ExecutionId, Option<RunId>, Option<i64>, Option<String>);
-        let rows: Vec<Row> = store
-            .executions_for_run(run_id)
-            .unwrap()
-            .into_iter()
-            .map(|e| (e.id, e.run_id, e.completed_at, e.outcome))
-            .collect();
         assert_eq!(
-            rows,
+            completed(&store, run_id),
             [
                 (ids[0], Some(run_id), Some(9), Some("ok".to_owned())),
                 (ids[1], Some(run_id), Some(9), Some("failed".to_owned())),
             ]
         );
+    }
+
+    type Completed = (ExecutionId, Option<RunId>, Option<i64>, Option<String>);
+
+    /// The executions of `run_id`: id, run, completion time and outcome.
+    fn completed(store: &Store, run_id: RunId) -> Vec<Completed> {
+        store
+            .executions_for_run(run_id)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.id, e.run_id, e.completed_at, e.outcome))
+            .collect()
     }
 
     fn plan_run() -> crate::NewRun {
@@ -164,15 +162,8 @@ mod tests {
             .execution(ids[0], "ok")
             .execution(ExecutionId(9_999), "ok");
         let run_id = store.record_evidence(&record).unwrap();
-        type Row = (ExecutionId, Option<RunId>, Option<i64>, Option<String>);
-        let rows: Vec<Row> = store
-            .executions_for_run(run_id)
-            .unwrap()
-            .into_iter()
-            .map(|e| (e.id, e.run_id, e.completed_at, e.outcome))
-            .collect();
         assert_eq!(
-            rows,
+            completed(&store, run_id),
             [
                 (ids[0], Some(run_id), Some(9), Some("ok".to_owned())),
                 (ids[1], Some(run_id), Some(9), Some("failed".to_owned())),
