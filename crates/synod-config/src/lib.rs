@@ -4,7 +4,8 @@
 //! the examples here use its own name, `synod_config::…`, which `synod::config::…` replaces one for one.
 //!
 //! - [`Loader`] merges, lowest precedence first: `T::default()` < files (TOML, YAML or JSON by
-//!   extension, each required or optional, in the order added) < environment (`SYNOD_` prefix,
+//!   extension, each required or optional, in the order added; [`Loader::text`] adds text that
+//!   is not a file, e.g. read from stdin, under a name) < environment (`SYNOD_` prefix,
 //!   `__` between nesting levels) < explicit `key.path=value` overrides.
 //! - [`Loaded::explain`] tells where every value came from, like `git config --show-origin`:
 //!   the final value, the winning [`Layer`] and every layer that set it.
@@ -63,6 +64,11 @@
 //! std::fs::write(&file, "[[agents]]\nname = \"claude\"\ntimeout_sec = 30\n")?;
 //! let err = Loader::<Config>::new().file(&file).env_source::<_, String, String>([]).load().unwrap_err();
 //! assert!(err.to_string().contains(":3:1: agents.0.timeout_sec: unknown key `timeout_sec`; did you mean `timeout_secs`?"), "{err}");
+//!
+//! // Text that is not a file (piped in, generated) loads the same, named in errors.
+//! let piped = "[[agents]]\nname = \"gemini\"\ntimeout_secs = 10\n";
+//! let loaded = Loader::<Config>::new().text("<stdin>", piped).env_source::<_, String, String>([]).load()?;
+//! assert_eq!(loaded.explain("agents.0.name").expect("known key").winner.to_string(), "<stdin>:2:1");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -101,13 +101,7 @@ mod tests {
             (ExecutionId(9_999), "ok".to_owned()),
         ];
         assert_eq!(store.executions_finished(&done, 30, None).unwrap(), 2);
-        let left: Vec<ExecutionId> = store
-            .unfinished_executions()
-            .unwrap()
-            .iter()
-            .map(|e| e.id)
-            .collect();
-        assert_eq!(left, [single, ids[1]]);
+        assert_eq!(unfinished_ids(&store), [single, ids[1]]);
     }
 
     #[test]
@@ -132,6 +126,16 @@ mod tests {
     }
 
     type Completed = (ExecutionId, Option<RunId>, Option<i64>, Option<String>);
+
+    /// The ids of the executions nobody completed, oldest first.
+    fn unfinished_ids(store: &Store) -> Vec<ExecutionId> {
+        store
+            .unfinished_executions()
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect()
+    }
 
     /// The executions of `run_id`: id, run, completion time and outcome.
     fn completed(store: &Store, run_id: RunId) -> Vec<Completed> {
@@ -169,13 +173,7 @@ mod tests {
                 (ids[1], Some(run_id), Some(9), Some("failed".to_owned())),
             ]
         );
-        let left: Vec<ExecutionId> = store
-            .unfinished_executions()
-            .unwrap()
-            .iter()
-            .map(|e| e.id)
-            .collect();
-        assert_eq!(left, [ids[2]]);
+        assert_eq!(unfinished_ids(&store), [ids[2]]);
         let spec = store.spec("S-1").unwrap().expect("the spec moved");
         assert_eq!((spec.stage.as_str(), spec.updated_at), ("plan", 9));
     }

@@ -774,24 +774,19 @@ impl Store {
     /// # Ok::<(), synod_store::Error>(())
     /// ```
     pub fn record_evidence(&self, record: &StageRecord) -> Result<RunId> {
-        let StageRecord {
-            run,
-            outputs,
-            verdict,
-            executions,
-        } = record;
+        let run = &record.run;
         let _span = tracing::debug_span!(
             "store.record_evidence",
             spec_id = %run.spec_id,
             stage = %run.stage,
-            outputs = outputs.len(),
-            executions = executions.len()
+            outputs = record.outputs.len(),
+            executions = record.executions.len()
         )
         .entered();
-        let verdict_json = verdict_text(run, verdict)?;
-        let encoded = encode_outputs(outputs)?;
+        let verdict_json = verdict_text(run, &record.verdict)?;
+        let encoded = encode_outputs(&record.outputs)?;
         self.write("record_stage", |tx| {
-            insert_stage(tx, run, &verdict_json, &encoded, executions).map(RunId)
+            insert_stage(tx, run, &verdict_json, &encoded, &record.executions).map(RunId)
         })
     }
 
